@@ -1,0 +1,516 @@
+//! Email addresses and domains, parsed once and compared the way a gateway does.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The longest local part RFC 5321 §4.5.3.1.1 allows, in octets.
+pub const MAX_LOCAL_LEN: usize = 64;
+/// The longest domain RFC 5321 §4.5.3.1.2 allows, in octets (ASCII form).
+pub const MAX_DOMAIN_LEN: usize = 253;
+/// The longest DNS label, in octets (ASCII form).
+pub const MAX_LABEL_LEN: usize = 63;
+/// The longest whole address RFC 5321 allows in a path, in octets.
+pub const MAX_ADDRESS_LEN: usize = 254;
+
+/// Why a string is not an address (or domain) the gateway would accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// The string is empty or only whitespace.
+    #[error("address is empty")]
+    Empty,
+    /// There is no `@` separating local part and domain.
+    #[error("`{0}` has no `@`")]
+    MissingAt(String),
+    /// The part before the `@` is empty.
+    #[error("`{0}` has an empty local part")]
+    EmptyLocal(String),
+    /// The part after the `@` is empty.
+    #[error("`{0}` has an empty domain")]
+    EmptyDomain(String),
+    /// The address contains whitespace.
+    #[error("`{0}` contains whitespace")]
+    Whitespace(String),
+    /// The address contains a control character.
+    #[error("`{0}` contains a control character")]
+    ControlCharacter(String),
+    /// The address contains a character gateways reject (`<`, `>`, `(`, `)`, `[`, `]`, `\`, `,`, `;`, `:`, `"`, or a second `@`).
+    #[error("`{address}` contains `{character}`, which is not allowed in an address")]
+    ForbiddenCharacter {
+        /// The offending address.
+        address: String,
+        /// The character that is not allowed.
+        character: char,
+    },
+    /// The local part is longer than 64 octets.
+    #[error("`{0}` has a local part longer than 64 octets")]
+    LocalTooLong(String),
+    /// The domain (in ASCII form) is longer than 253 octets or a label longer than 63.
+    #[error("`{0}` has a domain or domain label that is too long")]
+    DomainTooLong(String),
+    /// The whole address is longer than 254 octets.
+    #[error("`{0}` is longer than 254 octets")]
+    AddressTooLong(String),
+    /// The domain has an empty label (`a..b`, a leading or trailing dot) or a label starting or ending with `-`.
+    #[error("`{0}` has a malformed domain label")]
+    BadLabel(String),
+    /// The domain has a single label (`user@localhost`); gateways only accept qualified domains.
+    #[error("`{0}` is not a fully qualified domain")]
+    Unqualified(String),
+    /// The local part has a leading, trailing or doubled dot.
+    #[error("`{0}` has a misplaced dot in its local part")]
+    BadDot(String),
+    /// The internationalised domain cannot be converted to its ASCII (punycode) form.
+    #[error("`{0}` has an invalid internationalised domain")]
+    InvalidIdn(String),
+}
+
+/// A mail domain such as `example.com` or `bücher.example`.
+///
+/// Keeps the spelling it was given for display; compares, hashes and orders by
+/// its lowercase ASCII (punycode) form, so `Bücher.Example` equals
+/// `xn--bcher-kva.example`.
+#[derive(Clone)]
+pub struct Domain {
+    original: Box<str>,
+    ascii: Box<str>,
+}
+
+impl Domain {
+    /// Parses a domain, checking labels and lengths.
+    ///
+    /// ```
+    /// use muster_core::Domain;
+    /// let d: Domain = "Bücher.Example".parse()?;
+    /// assert_eq!(d.as_ascii(), "xn--bcher-kva.example");
+    /// assert_eq!(d.to_string(), "Bücher.Example");
+    /// assert!("localhost".parse::<Domain>().is_err());
+    /// # Ok::<(), muster_core::AddressError>(())
+    /// ```
+    pub fn parse(input: &str) -> Result<Self, AddressError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        check_characters(trimmed, trimmed, false)?;
+        let ascii = domain_to_ascii(trimmed, trimmed)?;
+        Ok(Domain {
+            original: trimmed.into(),
+            ascii: ascii.into(),
+        })
+    }
+
+    /// The domain as given (trimmed).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.original
+    }
+
+    /// The lowercase ASCII form used for comparison (punycode for IDNs).
+    #[must_use]
+    pub fn as_ascii(&self) -> &str {
+        &self.ascii
+    }
+
+    /// True when `other` is this domain or a subdomain of it.
+    #[must_use]
+    pub fn contains(&self, other: &Domain) -> bool {
+        other.ascii == self.ascii
+            || (other.ascii.len() > self.ascii.len()
+                && other.ascii.ends_with(&*self.ascii)
+                && other.ascii.as_bytes()[other.ascii.len() - self.ascii.len() - 1] == b'.')
+    }
+}
+
+/// An email address as the gateway sees it.
+///
+/// Parsed once ("parse, don't validate"): a value of this type has a
+/// non-empty local part of at most 64 octets, a qualified domain whose ASCII
+/// form is valid, and no whitespace, control or forbidden characters.
+///
+/// Equality, hashing and ordering are case-insensitive and treat an
+/// internationalised domain and its punycode form as the same, because that
+/// is how mail is routed and how the gateway matches users; the original
+/// spelling is kept for display so nobody's address is rewritten.
+///
+/// ```
+/// use muster_core::EmailAddress;
+/// let a: EmailAddress = "Bob@Example.COM".parse()?;
+/// let b: EmailAddress = "bob@example.com".parse()?;
+/// assert_eq!(a, b);
+/// assert_eq!(a.to_string(), "Bob@Example.COM");
+/// assert_eq!(a.local(), "Bob");
+/// assert_eq!(a.domain().as_ascii(), "example.com");
+/// # Ok::<(), muster_core::AddressError>(())
+/// ```
+#[derive(Clone)]
+pub struct EmailAddress {
+    original: Box<str>,
+    /// `lowercase(local)@ascii-domain`: the comparison key.
+    key: Box<str>,
+    /// Byte offset of the `@` in `original`.
+    at: usize,
+    /// Byte offset of the `@` in `key`.
+    key_at: usize,
+}
+
+impl EmailAddress {
+    /// Parses an address. Surrounding whitespace is trimmed; anything else
+    /// unusual is an error naming the reason.
+    ///
+    /// ```
+    /// use muster_core::{AddressError, EmailAddress};
+    /// assert!(matches!(EmailAddress::parse("no-at-sign"), Err(AddressError::MissingAt(_))));
+    /// assert!(matches!(EmailAddress::parse("a b@example.com"), Err(AddressError::Whitespace(_))));
+    /// ```
+    pub fn parse(input: &str) -> Result<Self, AddressError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        check_characters(trimmed, trimmed, true)?;
+        let at = trimmed
+            .rfind('@')
+            .ok_or_else(|| AddressError::MissingAt(trimmed.to_owned()))?;
+        let (local, domain) = (&trimmed[..at], &trimmed[at + 1..]);
+        if local.contains('@') {
+            return Err(AddressError::ForbiddenCharacter {
+                address: trimmed.to_owned(),
+                character: '@',
+            });
+        }
+        if local.is_empty() {
+            return Err(AddressError::EmptyLocal(trimmed.to_owned()));
+        }
+        if domain.is_empty() {
+            return Err(AddressError::EmptyDomain(trimmed.to_owned()));
+        }
+        if local.len() > MAX_LOCAL_LEN {
+            return Err(AddressError::LocalTooLong(trimmed.to_owned()));
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(AddressError::BadDot(trimmed.to_owned()));
+        }
+        let ascii_domain = domain_to_ascii(domain, trimmed)?;
+        let local_key = local.to_lowercase();
+        if local_key.len() + 1 + ascii_domain.len() > MAX_ADDRESS_LEN {
+            return Err(AddressError::AddressTooLong(trimmed.to_owned()));
+        }
+        let key_at = local_key.len();
+        let mut key = local_key;
+        key.push('@');
+        key.push_str(&ascii_domain);
+        Ok(EmailAddress {
+            original: trimmed.into(),
+            key: key.into(),
+            at,
+            key_at,
+        })
+    }
+
+    /// The address as it was given (trimmed), for display and for the wire.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.original
+    }
+
+    /// The comparison key: lowercase local part, `@`, lowercase ASCII domain.
+    ///
+    /// Two addresses are equal exactly when their keys are equal.
+    #[must_use]
+    pub fn normalized(&self) -> &str {
+        &self.key
+    }
+
+    /// The local part as given (before the `@`).
+    #[must_use]
+    pub fn local(&self) -> &str {
+        &self.original[..self.at]
+    }
+
+    /// The domain part.
+    #[must_use]
+    pub fn domain(&self) -> Domain {
+        Domain {
+            original: self.original[self.at + 1..].into(),
+            ascii: self.key[self.key_at + 1..].into(),
+        }
+    }
+
+    /// The lowercase ASCII form of the domain, without allocating.
+    #[must_use]
+    pub fn domain_ascii(&self) -> &str {
+        &self.key[self.key_at + 1..]
+    }
+
+    /// True when the two spellings differ although the addresses are equal
+    /// (`Bob@x.com` vs `bob@x.com`): not a change worth writing.
+    #[must_use]
+    pub fn differs_only_in_spelling(&self, other: &EmailAddress) -> bool {
+        self == other && self.original != other.original
+    }
+}
+
+/// Checks characters common to addresses and domains.
+fn check_characters(s: &str, whole: &str, is_address: bool) -> Result<(), AddressError> {
+    for c in s.chars() {
+        if c.is_whitespace() {
+            return Err(AddressError::Whitespace(whole.to_owned()));
+        }
+        if c.is_control() {
+            return Err(AddressError::ControlCharacter(whole.to_owned()));
+        }
+        let forbidden = matches!(
+            c,
+            '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"'
+        ) || (!is_address && c == '@');
+        if forbidden {
+            return Err(AddressError::ForbiddenCharacter {
+                address: whole.to_owned(),
+                character: c,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Converts a domain to lowercase ASCII (punycode), checking labels.
+fn domain_to_ascii(domain: &str, whole: &str) -> Result<String, AddressError> {
+    let ascii: Cow<'_, str> = if domain.is_ascii() {
+        Cow::Owned(domain.to_ascii_lowercase())
+    } else {
+        Cow::Owned(
+            idna::domain_to_ascii(domain)
+                .map_err(|_| AddressError::InvalidIdn(whole.to_owned()))?,
+        )
+    };
+    let ascii = ascii.into_owned();
+    if ascii.len() > MAX_DOMAIN_LEN {
+        return Err(AddressError::DomainTooLong(whole.to_owned()));
+    }
+    let mut labels = 0;
+    for label in ascii.split('.') {
+        labels += 1;
+        if label.is_empty() || label.starts_with('-') || label.ends_with('-') {
+            return Err(AddressError::BadLabel(whole.to_owned()));
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err(AddressError::DomainTooLong(whole.to_owned()));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(AddressError::InvalidIdn(whole.to_owned()));
+        }
+    }
+    if labels < 2 {
+        return Err(AddressError::Unqualified(whole.to_owned()));
+    }
+    Ok(ascii)
+}
+
+macro_rules! impl_key_traits {
+    ($ty:ty, $key:ident, $orig:ident) => {
+        impl PartialEq for $ty {
+            fn eq(&self, other: &Self) -> bool {
+                self.$key == other.$key
+            }
+        }
+        impl Eq for $ty {}
+        impl Hash for $ty {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                self.$key.hash(state);
+            }
+        }
+        impl PartialOrd for $ty {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for $ty {
+            fn cmp(&self, other: &Self) -> Ordering {
+                self.$key.cmp(&other.$key)
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.$orig)
+            }
+        }
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&*self.$orig, f)
+            }
+        }
+        impl FromStr for $ty {
+            type Err = AddressError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                <$ty>::parse(s)
+            }
+        }
+        impl TryFrom<&str> for $ty {
+            type Error = AddressError;
+            fn try_from(s: &str) -> Result<Self, Self::Error> {
+                <$ty>::parse(s)
+            }
+        }
+        impl TryFrom<String> for $ty {
+            type Error = AddressError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                <$ty>::parse(&s)
+            }
+        }
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.$orig)
+            }
+        }
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let s = <Cow<'de, str>>::deserialize(deserializer)?;
+                <$ty>::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+impl_key_traits!(EmailAddress, key, original);
+impl_key_traits!(Domain, ascii, original);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::hash_map::DefaultHasher;
+
+    fn hash_of<T: Hash>(t: &T) -> u64 {
+        let mut h = DefaultHasher::new();
+        t.hash(&mut h);
+        h.finish()
+    }
+
+    fn addr(s: &str) -> EmailAddress {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn mixed_case_displays_as_given_and_equals_lowercase() {
+        let a = addr("Bob@Example.COM");
+        let b = addr("bob@example.com");
+        assert_eq!(a.to_string(), "Bob@Example.COM");
+        assert_eq!(a, b);
+        assert_eq!(hash_of(&a), hash_of(&b));
+        assert_eq!(a.cmp(&b), Ordering::Equal);
+        assert!(a.differs_only_in_spelling(&b));
+        assert!(!a.differs_only_in_spelling(&a.clone()));
+    }
+
+    #[test]
+    fn idn_domain_equals_its_punycode() {
+        let a = addr("user@bücher.example");
+        let b = addr("user@xn--bcher-kva.example");
+        assert_eq!(a, b);
+        assert_eq!(hash_of(&a), hash_of(&b));
+        assert_eq!(a.domain_ascii(), "xn--bcher-kva.example");
+        assert_eq!(a.to_string(), "user@bücher.example");
+        assert_eq!(
+            a.domain(),
+            "XN--BCHER-KVA.example".parse::<Domain>().unwrap()
+        );
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_trimmed() {
+        assert_eq!(addr("  a@example.com\t").as_str(), "a@example.com");
+    }
+
+    #[test]
+    fn plus_apostrophe_and_unicode_local_parts_are_accepted() {
+        for s in [
+            "a+tag@example.com",
+            "o'brien@example.com",
+            "jürgen@example.de",
+            "a_b-c.d@ex-ample.co.uk",
+        ] {
+            assert!(EmailAddress::parse(s).is_ok(), "{s}");
+        }
+    }
+
+    #[test]
+    fn each_rejection_names_its_reason() {
+        use AddressError::*;
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        let long_label = format!("a@{}.com", "b".repeat(64));
+        let long_domain = format!("a@{}com", "abcdefghi.".repeat(26));
+        let cases: Vec<(&str, fn(&AddressError) -> bool)> = vec![
+            ("", |e| matches!(e, Empty)),
+            ("   ", |e| matches!(e, Empty)),
+            ("bob.example.com", |e| matches!(e, MissingAt(_))),
+            ("@example.com", |e| matches!(e, EmptyLocal(_))),
+            ("bob@", |e| matches!(e, EmptyDomain(_))),
+            ("bob smith@example.com", |e| matches!(e, Whitespace(_))),
+            ("bob@exa\u{7}mple.com", |e| matches!(e, ControlCharacter(_))),
+            ("bob@@example.com", |e| {
+                matches!(e, ForbiddenCharacter { character: '@', .. })
+            }),
+            ("a@b@example.com", |e| {
+                matches!(e, ForbiddenCharacter { character: '@', .. })
+            }),
+            ("<bob@example.com>", |e| {
+                matches!(e, ForbiddenCharacter { character: '<', .. })
+            }),
+            ("bob,al@example.com", |e| {
+                matches!(e, ForbiddenCharacter { character: ',', .. })
+            }),
+            (&long_local, |e| matches!(e, LocalTooLong(_))),
+            (&long_label, |e| matches!(e, DomainTooLong(_))),
+            (&long_domain, |e| matches!(e, DomainTooLong(_))),
+            ("bob@example..com", |e| matches!(e, BadLabel(_))),
+            ("bob@.example.com", |e| matches!(e, BadLabel(_))),
+            ("bob@-example.com", |e| matches!(e, BadLabel(_))),
+            ("bob@localhost", |e| matches!(e, Unqualified(_))),
+            (".bob@example.com", |e| matches!(e, BadDot(_))),
+            ("bob.@example.com", |e| matches!(e, BadDot(_))),
+            ("bo..b@example.com", |e| matches!(e, BadDot(_))),
+            ("bob@exa*mple.com", |e| matches!(e, InvalidIdn(_))),
+        ];
+        for (input, check) in cases {
+            let err = EmailAddress::parse(input).expect_err(input);
+            assert!(check(&err), "{input:?} gave {err:?}");
+            assert!(!err.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn error_message_names_the_address() {
+        let err = EmailAddress::parse("bob@localhost").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`bob@localhost` is not a fully qualified domain"
+        );
+    }
+
+    #[test]
+    fn serde_round_trip_keeps_spelling() {
+        let a = addr("Mary.Jones@Example.org");
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, "\"Mary.Jones@Example.org\"");
+        let back: EmailAddress = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.as_str(), a.as_str());
+        assert!(serde_json::from_str::<EmailAddress>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn domain_contains_subdomains_only_on_label_boundaries() {
+        let d: Domain = "example.com".parse().unwrap();
+        assert!(d.contains(&"EXAMPLE.com".parse().unwrap()));
+        assert!(d.contains(&"mail.example.com".parse().unwrap()));
+        assert!(!d.contains(&"badexample.com".parse().unwrap()));
+        assert!(!d.contains(&"example.org".parse().unwrap()));
+    }
+}

@@ -1,0 +1,286 @@
+//! A directory source's result: entries, issues, provided fields, completeness.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fields::FieldSet;
+use crate::records::DirectoryEntry;
+
+/// The longest excerpt of an offending value kept in an issue, in characters.
+pub const VALUE_EXCERPT_CHARS: usize = 60;
+
+/// Where something in a source is: a file line, an LDAP DN, an object id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "at", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Location {
+    /// A line in a file (1-based; the physical line where the record starts).
+    Line {
+        /// The file name as the user gave it.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+    },
+    /// An LDAP distinguished name.
+    Dn {
+        /// The DN.
+        dn: String,
+    },
+    /// An object id in an API (Graph `id`).
+    ObjectId {
+        /// The id.
+        id: String,
+    },
+    /// The position of a record handed over in memory (0-based).
+    Record {
+        /// The index.
+        index: usize,
+    },
+}
+
+impl Location {
+    /// A file line.
+    #[must_use]
+    pub fn line(file: impl Into<String>, line: u64) -> Self {
+        Location::Line {
+            file: file.into(),
+            line,
+        }
+    }
+
+    /// An LDAP DN.
+    #[must_use]
+    pub fn dn(dn: impl Into<String>) -> Self {
+        Location::Dn { dn: dn.into() }
+    }
+
+    /// An API object id.
+    #[must_use]
+    pub fn object_id(id: impl Into<String>) -> Self {
+        Location::ObjectId { id: id.into() }
+    }
+
+    /// An in-memory record index.
+    #[must_use]
+    pub fn record(index: usize) -> Self {
+        Location::Record { index }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Line { file, line } => write!(f, "{file}:{line}"),
+            Location::Dn { dn } => write!(f, "dn `{dn}`"),
+            Location::ObjectId { id } => write!(f, "object {id}"),
+            Location::Record { index } => write!(f, "record #{index}"),
+        }
+    }
+}
+
+/// One bad record (or bad value) in a source. The rest of the source still goes through.
+///
+/// ```
+/// use muster_core::{Location, SourceIssue};
+/// let issue = SourceIssue::new(Location::line("users.csv", 7), "an international phone number like +447700900123")
+///     .with_field("mobile")
+///     .with_value("07700 900123");
+/// assert_eq!(
+///     issue.to_string(),
+///     "users.csv:7: mobile `07700 900123`: expected an international phone number like +447700900123"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SourceIssue {
+    /// Where the problem is.
+    pub location: Location,
+    /// The field or column concerned, if one.
+    pub field: Option<String>,
+    /// An excerpt of the offending value (at most [`VALUE_EXCERPT_CHARS`] characters).
+    pub value: Option<String>,
+    /// What was expected instead, or what is wrong.
+    pub expected: String,
+    /// Another place involved (the first line of a duplicate).
+    pub related: Option<Location>,
+}
+
+impl SourceIssue {
+    /// An issue at `location`, saying what was `expected`.
+    #[must_use]
+    pub fn new(location: Location, expected: impl Into<String>) -> Self {
+        SourceIssue {
+            location,
+            field: None,
+            value: None,
+            expected: expected.into(),
+            related: None,
+        }
+    }
+
+    /// Names the field or column.
+    #[must_use]
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// Records an excerpt of the offending value, cut to [`VALUE_EXCERPT_CHARS`].
+    #[must_use]
+    pub fn with_value(mut self, value: &str) -> Self {
+        self.value = Some(excerpt(value));
+        self
+    }
+
+    /// Names another place involved, e.g. where a duplicate first appeared.
+    #[must_use]
+    pub fn with_related(mut self, related: Location) -> Self {
+        self.related = Some(related);
+        self
+    }
+}
+
+/// Cuts a value to [`VALUE_EXCERPT_CHARS`] characters, marking the cut with `…`,
+/// and replaces control characters so an excerpt cannot break a log line.
+#[must_use]
+pub fn excerpt(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .take(VALUE_EXCERPT_CHARS)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    if value.chars().nth(VALUE_EXCERPT_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+impl fmt::Display for SourceIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.location)?;
+        match (&self.field, &self.value) {
+            (Some(field), Some(value)) => write!(f, "{field} `{value}`: ")?,
+            (Some(field), None) => write!(f, "{field}: ")?,
+            (None, Some(value)) => write!(f, "`{value}`: ")?,
+            (None, None) => {}
+        }
+        write!(f, "expected {}", self.expected)?;
+        if let Some(related) = &self.related {
+            write!(f, " (see also {related})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a snapshot is the whole directory.
+///
+/// Only a complete snapshot may justify destructive changes: an entry missing
+/// from a partial one may simply not have been read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "completeness", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Completeness {
+    /// Every object in scope was read.
+    #[default]
+    Complete,
+    /// Some objects may be missing, and why (a delta round, a size limit, a filter).
+    Partial {
+        /// Why the snapshot is incomplete.
+        reason: String,
+    },
+}
+
+/// Everything one directory source said in one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DirectorySnapshot {
+    /// The source's name (`ldap`, `entra`, `hr.csv`…), recorded as ownership.
+    pub source: String,
+    /// The recipients.
+    pub entries: Vec<DirectoryEntry>,
+    /// Records that could not be used, and why.
+    pub issues: Vec<SourceIssue>,
+    /// The fields this source carries; others are never changed from it.
+    pub provided: FieldSet,
+    /// Whether this is the whole directory.
+    pub completeness: Completeness,
+}
+
+impl DirectorySnapshot {
+    /// An empty, complete snapshot from `source` providing `provided`.
+    #[must_use]
+    pub fn new(source: impl Into<String>, provided: FieldSet) -> Self {
+        DirectorySnapshot {
+            source: source.into(),
+            entries: Vec::new(),
+            issues: Vec::new(),
+            provided,
+            completeness: Completeness::Complete,
+        }
+    }
+
+    /// Sets the entries.
+    #[must_use]
+    pub fn with_entries(mut self, entries: Vec<DirectoryEntry>) -> Self {
+        self.entries = entries;
+        self
+    }
+
+    /// Marks the snapshot partial, saying why.
+    #[must_use]
+    pub fn partial(mut self, reason: impl Into<String>) -> Self {
+        self.completeness = Completeness::Partial {
+            reason: reason.into(),
+        };
+        self
+    }
+
+    /// True when every object in scope was read.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        matches!(self.completeness, Completeness::Complete)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_display_names_location_field_value_and_related() {
+        let issue = SourceIssue::new(Location::line("u.csv", 9), "a unique primary address")
+            .with_field("primary_email")
+            .with_value("a@example.com")
+            .with_related(Location::line("u.csv", 4));
+        assert_eq!(
+            issue.to_string(),
+            "u.csv:9: primary_email `a@example.com`: expected a unique primary address (see also u.csv:4)"
+        );
+        let dn = SourceIssue::new(Location::dn("CN=Ann,DC=example,DC=test"), "one SMTP: value");
+        assert_eq!(
+            dn.to_string(),
+            "dn `CN=Ann,DC=example,DC=test`: expected one SMTP: value"
+        );
+    }
+
+    #[test]
+    fn excerpts_are_cut_and_sanitised() {
+        let long = "x".repeat(200);
+        let e = excerpt(&long);
+        assert_eq!(e.chars().count(), VALUE_EXCERPT_CHARS + 1);
+        assert!(e.ends_with('…'));
+        assert_eq!(excerpt("a\nb"), "a\u{FFFD}b");
+    }
+
+    #[test]
+    fn partial_snapshot_is_not_complete() {
+        let s = DirectorySnapshot::new("ldap", FieldSet::empty()).partial("size limit hit");
+        assert!(!s.is_complete());
+        let json = serde_json::to_string(&s.completeness).unwrap();
+        assert_eq!(
+            json,
+            r#"{"completeness":"partial","reason":"size limit hit"}"#
+        );
+    }
+}
