@@ -447,7 +447,8 @@ mod tests {
         let long_local = format!("{}@example.com", "a".repeat(65));
         let long_label = format!("a@{}.com", "b".repeat(64));
         let long_domain = format!("a@{}com", "abcdefghi.".repeat(26));
-        let cases: Vec<(&str, fn(&AddressError) -> bool)> = vec![
+        type Check = fn(&AddressError) -> bool;
+        let cases: Vec<(&str, Check)> = vec![
             ("", |e| matches!(e, Empty)),
             ("   ", |e| matches!(e, Empty)),
             ("bob.example.com", |e| matches!(e, MissingAt(_))),
