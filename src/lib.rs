@@ -13,3 +13,6 @@
 #![deny(missing_docs)]
 
 pub use muster_core as core;
+pub use muster_directory as directory;
+pub use muster_gateway as gateway;
+pub use muster_reconcile as reconcile;

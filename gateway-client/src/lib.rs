@@ -1,0 +1,1 @@
+//! muster-gateway (being written).

@@ -1,0 +1,1 @@
+//! muster-emulator (being written).

@@ -1,0 +1,1 @@
+//! muster-reconcile (being written).
