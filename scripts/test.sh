@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, then runs every check.
+#
+#   scripts/test.sh            # everything
+#   MUSTER_SKIP_INSTALL=1 scripts/test.sh   # do not try to install anything
+#
+# Exits non-zero if any step fails; prints a summary at the end.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+# Snapshot tests must never rewrite their snapshots in a test run.
+export INSTA_UPDATE=no
+
+declare -a STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=()
+FAILED=0
+
+log() { printf '\n==> %s\n' "$*"; }
+
+run_step() {
+    local name=$1; shift
+    log "$name"
+    local start=$SECONDS
+    if "$@"; then
+        STEP_RESULTS+=("ok")
+    else
+        STEP_RESULTS+=("FAILED")
+        FAILED=1
+    fi
+    STEP_NAMES+=("$name")
+    STEP_TIMES+=("$((SECONDS - start))s")
+}
+
+# --- installs (idempotent: only what is absent) -------------------------------
+
+APT_UPDATED=0
+apt_install() {
+    # apt_install PKG... : installs the packages that are not installed yet.
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null; then
+        echo "missing system packages ${missing[*]} and no apt-get" >&2
+        return 1
+    fi
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    if [ $APT_UPDATED -eq 0 ]; then
+        $sudo apt-get update -qq || return 1
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+install_prerequisites() {
+    # A C compiler and pkg-config for the TLS crates' build scripts.
+    apt_install build-essential pkg-config ca-certificates || return 1
+    if ! command -v cargo >/dev/null; then
+        echo "cargo is not installed; install Rust 1.88 or newer" >&2
+        return 1
+    fi
+    if ! cargo nextest --version >/dev/null 2>&1; then
+        cargo install --locked cargo-nextest || return 1
+    fi
+    if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+        rustup component add rustfmt clippy || return 1
+    fi
+}
+
+if [ "${MUSTER_SKIP_INSTALL:-0}" != "1" ]; then
+    run_step "install prerequisites" install_prerequisites
+fi
+
+# --- checks -------------------------------------------------------------------
+
+run_step "cargo fmt --check" cargo fmt --all -- --check
+run_step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
+run_step "tests (nextest)" cargo nextest run --workspace --locked --no-fail-fast
+run_step "doc tests" cargo test --workspace --doc --locked
+run_step "rustdoc -D warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+# --- summary ------------------------------------------------------------------
+
+printf '\n==> summary\n'
+for i in "${!STEP_NAMES[@]}"; do
+    printf '  %-32s %-7s %s\n' "${STEP_NAMES[$i]}" "${STEP_RESULTS[$i]}" "${STEP_TIMES[$i]}"
+done
+if [ $FAILED -ne 0 ]; then
+    echo "scripts/test.sh: FAILED"
+    exit 1
+fi
+echo "scripts/test.sh: all checks passed"
