@@ -1,1 +1,57 @@
-//! muster-directory (being written).
+//! Directory sources for muster: who *should* be on the gateway.
+//!
+//! Every source implements [`DirectorySource`] and yields a
+//! [`muster_core::DirectorySnapshot`]: the entries, the per-record
+//! [`muster_core::SourceIssue`]s (file and line, field, value, what was
+//! expected), and exactly the fields the input carries. This crate has the
+//! file-based sources:
+//!
+//! - [`StandardCsv`]: Proofpoint's Standard CSV, both layouts, header optional;
+//! - [`MappedCsv`] with a [`CsvMapping`]: any CSV with a header, including the
+//!   Postini user export ([`CsvMapping::postini_users`]) joined with a
+//!   Postini alias export ([`PostiniAliases`]);
+//! - [`HrCsv`] and [`hr_from_rows`]: HR records for the functional-account rules;
+//! - [`write_standard_csv`]: a formula-safe preview of entries.
+//!
+//! They read what Excel writes: UTF-8 with or without BOM, Windows-1252,
+//! CRLF, quoted commas and newlines, `;` or tab delimiters, trailing empty
+//! columns, blank lines. Files are read incrementally; memory grows with the
+//! number of distinct addresses, not with the file size.
+//!
+//! ```
+//! use muster_core::{Field, Location};
+//! use muster_directory::StandardCsv;
+//!
+//! let csv = "\u{feff}First Name;Last Name;Email;Mobile;Alias 1\r\n\
+//!            Ann;Lee;ann@example.com;+44 7700 900123;\r\n\
+//!            Bob;Ray;not-an-address;;\r\n";
+//! let snapshot = StandardCsv::new("users.csv").read_from(csv.as_bytes())?;
+//! assert_eq!(snapshot.entries.len(), 1);
+//! assert!(snapshot.provided.contains(Field::Mobile));
+//! assert_eq!(snapshot.issues[0].location, Location::line("users.csv", 3));
+//! # Ok::<(), muster_directory::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod collect;
+mod error;
+mod hr;
+mod mapped;
+mod postini;
+mod preview;
+mod source;
+mod standard;
+mod table;
+mod values;
+
+pub use error::Error;
+pub use hr::{HrColumns, HrCsv, hr_from_rows};
+pub use mapped::{CsvMapping, MappedCsv};
+pub use postini::PostiniAliases;
+pub use preview::write_standard_csv;
+pub use source::{DirectorySource, InMemorySource};
+pub use standard::{HeaderRow, StandardCsv, StandardLayout};
+pub use table::{CsvFormat, Delimiter, Encoding};
+
+source::file_source!(StandardCsv);
+source::file_source!(MappedCsv);

@@ -1,0 +1,77 @@
+//! The one error type of this crate: a source that could not be read *fully*.
+//!
+//! A bad record is not an error: it becomes a [`muster_core::SourceIssue`]
+//! in the snapshot and the rest goes through. An [`Error`] means the whole
+//! fetch must be discarded, because a half-read directory looks exactly like a
+//! directory whose users left.
+
+use std::io;
+
+/// Why a source could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be opened or read to the end.
+    #[error("cannot read `{file}`")]
+    Read {
+        /// The file (or source name) as the caller gave it.
+        file: String,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+    /// The header row lacks a column the mapping requires.
+    #[error("`{file}`: the header has no column `{column}` (needed for {needed_for})")]
+    MissingColumn {
+        /// The file.
+        file: String,
+        /// The header name that was looked for.
+        column: String,
+        /// What the column would have provided.
+        needed_for: String,
+    },
+    /// A header-mapped file has no header row at all (it is empty).
+    #[error("`{file}`: no header row; a mapped CSV must name its columns")]
+    MissingHeader {
+        /// The file.
+        file: String,
+    },
+    /// The file is in an encoding this crate does not read.
+    #[error("`{file}` is {found}; save it as CSV UTF-8 or Windows-1252")]
+    UnsupportedEncoding {
+        /// The file.
+        file: String,
+        /// What was detected.
+        found: &'static str,
+    },
+    /// Writing a preview failed.
+    #[error("cannot write the preview")]
+    Write(#[source] io::Error),
+    /// The background task reading the source died (a bug, or the runtime shut down).
+    #[error("the task reading `{source_name}` did not finish")]
+    Task {
+        /// The source.
+        source_name: String,
+        /// Why.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+impl Error {
+    /// An IO failure while reading `file`.
+    pub(crate) fn read(file: &str, source: io::Error) -> Self {
+        Error::Read {
+            file: file.to_owned(),
+            source,
+        }
+    }
+
+    /// Converts a `csv` writing failure.
+    pub(crate) fn write(err: csv::Error) -> Self {
+        match err.into_kind() {
+            csv::ErrorKind::Io(e) => Error::Write(e),
+            other => Error::Write(io::Error::other(format!("{other:?}"))),
+        }
+    }
+}
