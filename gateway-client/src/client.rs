@@ -1,0 +1,449 @@
+//! The client, its builder, and what each dialect can do.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use muster_core::Domain;
+use secrecy::SecretString;
+use url::Url;
+
+use crate::limiter::{AdaptiveLimiter, LimiterKey, RateLimit, RateLimiter};
+use crate::{Error, RetryConfig};
+
+/// Which API the gateway speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// Proofpoint Essentials `/api/v1` (the real, documented API).
+    EssentialsV1,
+    /// The "v2" shape of seed 003 (`/v2/users`, Basic auth, camelCase).
+    RestV2,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::EssentialsV1 => "Essentials v1",
+            Dialect::RestV2 => "REST v2",
+        })
+    }
+}
+
+/// What a dialect can do, so callers (the planner, the executor) adapt
+/// instead of discovering it from errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Groups and group membership endpoints exist.
+    pub groups: bool,
+    /// The user list is paged (otherwise one response holds everyone).
+    pub paging: bool,
+    /// Several users can be created in one POST.
+    pub bulk_create: bool,
+}
+
+impl Dialect {
+    /// What this dialect can do.
+    #[must_use]
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            Dialect::EssentialsV1 => Capabilities {
+                groups: false,
+                paging: false,
+                bulk_create: true,
+            },
+            Dialect::RestV2 => Capabilities {
+                groups: true,
+                paging: true,
+                bulk_create: false,
+            },
+        }
+    }
+}
+
+/// Default per-request timeout.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default connect timeout.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The v2 page size: the documented maximum, so large orgs need few requests.
+pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
+
+/// Builds a [`Client`]. Obtain one with [`Client::builder`].
+///
+/// ```
+/// use muster_gateway::{Client, Error};
+/// // Plain http is refused for anything but loopback: credentials travel in headers.
+/// let err = Client::builder()
+///     .essentials("http://gateway.example.com", "example.com")
+///     .credentials("admin@example.com", "secret".into())
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, Error::Config(_)));
+/// ```
+#[must_use]
+pub struct ClientBuilder {
+    target: Option<(Dialect, String, Option<String>)>,
+    login: Option<(String, SecretString)>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryConfig,
+    rate_limit: RateLimit,
+    limiter: Option<Arc<dyn RateLimiter>>,
+    user_agent: String,
+    page_size: u32,
+}
+
+impl ClientBuilder {
+    /// Proofpoint Essentials v1 for the organisation whose primary domain is
+    /// `org_domain`. `stack_or_base_url` is a stack name (`us1`, `eu1`, …,
+    /// giving `https://us1.proofpointessentials.com/api/v1`) or a base URL;
+    /// a base URL without a path gets `/api/v1` appended.
+    pub fn essentials(mut self, stack_or_base_url: &str, org_domain: &str) -> Self {
+        self.target = Some((
+            Dialect::EssentialsV1,
+            stack_or_base_url.to_owned(),
+            Some(org_domain.to_owned()),
+        ));
+        self
+    }
+
+    /// The seed-003 "v2" API at `base_url` (a base URL without a path gets
+    /// `/v2` appended).
+    pub fn rest_v2(mut self, base_url: &str) -> Self {
+        self.target = Some((Dialect::RestV2, base_url.to_owned(), None));
+        self
+    }
+
+    /// The admin login (v1 `X-User`/`X-Password`) or API key and secret (v2 Basic auth).
+    pub fn credentials(mut self, user: &str, password: SecretString) -> Self {
+        self.login = Some((user.to_owned(), password));
+        self
+    }
+
+    /// Timeout for one whole request (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Timeout for establishing a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Attempts and backoff (default [`RetryConfig::standard`]).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The pace of the default limiter (default 100/min, burst 5). The
+    /// limiter is shared with every client built for the same login and
+    /// host in this process; the first one's pace wins.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// Uses `limiter` instead of the default, e.g. one shared across processes.
+    pub fn limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// The `User-Agent` header (default `muster/<version>`).
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        self.user_agent = user_agent.to_owned();
+        self
+    }
+
+    /// v2 page size (1 to 1000; default 1000).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = size.clamp(1, MAX_PAGE_SIZE);
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when no gateway or credentials were given, the URL
+    /// or organisation domain does not parse, or the URL is plain `http://`
+    /// to anything but a loopback address.
+    pub fn build(self) -> Result<Client, Error> {
+        let (dialect, target, org) = self
+            .target
+            .ok_or_else(|| Error::Config("no gateway: call essentials() or rest_v2()".into()))?;
+        let (user, password) = self
+            .login
+            .ok_or_else(|| Error::Config("no credentials: call credentials()".into()))?;
+        let base = base_url(dialect, &target)?;
+        let org = org
+            .map(|d| {
+                Domain::parse(&d)
+                    .map_err(|e| Error::Config(format!("organisation domain {d:?}: {e}")))
+            })
+            .transpose()?;
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(self.user_agent)
+            // Redirects would carry X-Password to wherever they point.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let limiter = match self.limiter {
+            Some(l) => l,
+            None => {
+                let host = format!(
+                    "{}:{}",
+                    base.host_str().unwrap_or_default(),
+                    base.port_or_known_default().unwrap_or_default()
+                );
+                AdaptiveLimiter::shared(LimiterKey::new(&user, &host), self.rate_limit)
+            }
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                dialect,
+                org,
+                user,
+                password,
+                retry: self.retry,
+                limiter,
+                page_size: self.page_size,
+            }),
+        })
+    }
+}
+
+/// Resolves a stack name or base URL, refusing plain http to remote hosts.
+fn base_url(dialect: Dialect, target: &str) -> Result<Url, Error> {
+    let default_path = match dialect {
+        Dialect::RestV2 => "/v2",
+        _ => "/api/v1",
+    };
+    let is_stack = !target.contains([':', '/', '.'])
+        && !target.is_empty()
+        && target.chars().all(|c| c.is_ascii_alphanumeric());
+    let text = if is_stack && dialect == Dialect::EssentialsV1 {
+        format!(
+            "https://{}.proofpointessentials.com/api/v1",
+            target.to_ascii_lowercase()
+        )
+    } else {
+        target.to_owned()
+    };
+    let mut url =
+        Url::parse(&text).map_err(|e| Error::Config(format!("gateway URL {text:?}: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(Error::Config(format!(
+                "plain http is only allowed to loopback addresses, not {}",
+                url.host_str().unwrap_or_default()
+            )));
+        }
+        other => return Err(Error::Config(format!("unsupported URL scheme {other:?}"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(
+            "credentials in the gateway URL; use credentials() instead".into(),
+        ));
+    }
+    if url.path() == "/" || url.path().is_empty() {
+        url.set_path(default_path);
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// A client for one gateway (and, on v1, one organisation).
+///
+/// Cheap to clone; clones share the connection pool and the rate limiter.
+///
+/// ```no_run
+/// use muster_gateway::Client;
+/// # async fn run() -> Result<(), muster_gateway::Error> {
+/// let client = Client::builder()
+///     .essentials("us1", "example.com")
+///     .credentials("admin@example.com", std::env::var("PPE_PASSWORD").unwrap().into())
+///     .build()?;
+/// for user in client.users().list().await? {
+///     println!("{}", user.account().primary_email);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: Url,
+    pub(crate) dialect: Dialect,
+    pub(crate) org: Option<Domain>,
+    pub(crate) user: String,
+    pub(crate) password: SecretString,
+    pub(crate) retry: RetryConfig,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) page_size: u32,
+}
+
+impl Client {
+    /// Starts building a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            target: None,
+            login: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            retry: RetryConfig::standard(),
+            rate_limit: RateLimit::default(),
+            limiter: None,
+            user_agent: concat!("muster/", env!("CARGO_PKG_VERSION")).to_owned(),
+            page_size: MAX_PAGE_SIZE,
+        }
+    }
+
+    /// The dialect this client speaks.
+    #[must_use]
+    pub fn dialect(&self) -> Dialect {
+        self.inner.dialect
+    }
+
+    /// What the dialect can do.
+    #[must_use]
+    pub fn capabilities(&self) -> Capabilities {
+        self.inner.dialect.capabilities()
+    }
+
+    /// The base URL requests are made against.
+    #[must_use]
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// The organisation's primary domain (v1 only).
+    #[must_use]
+    pub fn org_domain(&self) -> Option<&Domain> {
+        self.inner.org.as_ref()
+    }
+
+    /// The login in use (the user name; the password is never exposed).
+    #[must_use]
+    pub fn login(&self) -> &str {
+        &self.inner.user
+    }
+
+    /// The limiter this client paces its requests with.
+    #[must_use]
+    pub fn limiter(&self) -> &Arc<dyn RateLimiter> {
+        &self.inner.limiter
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Client")
+            .field("dialect", &i.dialect)
+            .field("base", &i.base.as_str())
+            .field("org", &i.org)
+            .field("user", &i.user)
+            .field("password", &"[REDACTED]")
+            .field("retry", &i.retry)
+            .field("limiter", &i.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(d: Dialect, s: &str) -> Result<String, Error> {
+        base_url(d, s).map(String::from)
+    }
+
+    #[test]
+    fn stack_names_and_base_urls() {
+        assert_eq!(
+            url(Dialect::EssentialsV1, "US1").unwrap(),
+            "https://us1.proofpointessentials.com/api/v1"
+        );
+        assert_eq!(
+            url(Dialect::EssentialsV1, "http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080/api/v1"
+        );
+        assert_eq!(
+            url(Dialect::EssentialsV1, "http://localhost:1/custom/api").unwrap(),
+            "http://localhost:1/custom/api"
+        );
+        assert_eq!(
+            url(Dialect::RestV2, "https://api.example.com").unwrap(),
+            "https://api.example.com/v2"
+        );
+        assert_eq!(
+            url(Dialect::RestV2, "http://[::1]:9").unwrap(),
+            "http://[::1]:9/v2"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for bad in [
+            "http://gateway.example.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "https://admin:pw@us1.example.com",
+        ] {
+            assert!(
+                matches!(url(Dialect::EssentialsV1, bad), Err(Error::Config(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_has_no_password() {
+        let client = Client::builder()
+            .essentials("us1", "example.com")
+            .credentials("admin@example.com", "pa55-word-xyz".into())
+            .build()
+            .unwrap();
+        let dbg = format!("{client:?}");
+        assert!(!dbg.contains("pa55-word-xyz"), "{dbg}");
+        assert!(dbg.contains("admin@example.com"));
+    }
+
+    #[test]
+    fn missing_parts_are_config_errors() {
+        assert!(matches!(Client::builder().build(), Err(Error::Config(_))));
+        assert!(matches!(
+            Client::builder().essentials("us1", "example.com").build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            Client::builder()
+                .essentials("us1", "not a domain")
+                .credentials("a@b.com", "x".into())
+                .build(),
+            Err(Error::Config(_))
+        ));
+    }
+}

@@ -1,0 +1,349 @@
+//! Sending one logical request: pacing, attempts, classification, backoff,
+//! and turning an answer into a value or an [`Error`].
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use muster_core::EmailAddress;
+use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::client::Inner;
+use crate::retry::{AttemptOutcome, RetryAction, RetryReason, backoff_delay, classify};
+use crate::{Dialect, Error};
+
+/// Whether a request may be repeated without changing the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// GET, PUT (full replace), DELETE: retried on every transient failure.
+    Idempotent,
+    /// POST: retried only when the gateway certainly did not process it (429,
+    /// connect failure); other failures go back to the caller, who reads back.
+    NotIdempotent,
+}
+
+/// One logical request.
+pub(crate) struct Request<'a> {
+    pub(crate) method: Method,
+    pub(crate) segments: Vec<&'a str>,
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) body: Option<Value>,
+    pub(crate) idempotency: Idempotency,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn new(method: Method, segments: Vec<&'a str>) -> Self {
+        let idempotency = if method == Method::POST {
+            Idempotency::NotIdempotent
+        } else {
+            Idempotency::Idempotent
+        };
+        Request {
+            method,
+            segments,
+            query: Vec::new(),
+            body: None,
+            idempotency,
+        }
+    }
+
+    pub(crate) fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub(crate) fn query(mut self, key: &'static str, value: String) -> Self {
+        self.query.push((key, value));
+        self
+    }
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) body: String,
+    pub(crate) method: Method,
+    pub(crate) path: String,
+}
+
+impl Reply {
+    /// The body as JSON; an empty body is `Null`.
+    pub(crate) fn json(&self) -> Result<Value, Error> {
+        if self.body.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&self.body).map_err(|e| self.decode_error(e.to_string()))
+    }
+
+    pub(crate) fn decode_error(&self, reason: String) -> Error {
+        Error::Decode {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            reason,
+            body_excerpt: muster_core::excerpt(&self.body),
+        }
+    }
+}
+
+/// What one attempt produced.
+struct Attempt {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: String,
+}
+
+impl Inner {
+    /// Sends `req` under the limiter, retrying what [`classify`] allows.
+    pub(crate) async fn execute(&self, req: Request<'_>) -> Result<Reply, Error> {
+        let url = crate::path::join(&self.base, &req.segments);
+        let path = url.path().to_owned();
+        let method = req.method.clone();
+        let max = self.retry.max_attempts();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.limiter.acquire().await;
+            let span = tracing::info_span!(
+                "gateway.request",
+                method = %method,
+                path = %path,
+                attempt,
+                status = tracing::field::Empty,
+                wait_ms = tracing::field::Empty,
+            );
+            let result = self
+                .attempt(&req, url.clone())
+                .instrument(span.clone())
+                .await;
+            let outcome = match &result {
+                Ok(a) => AttemptOutcome::Status(a.status),
+                Err(e) if e.is_connect() => AttemptOutcome::ConnectFailed,
+                Err(_) => AttemptOutcome::Interrupted,
+            };
+            if let Ok(a) = &result {
+                span.record("status", a.status);
+            }
+            let action = classify(outcome);
+            if action != RetryAction::RetryIndicated(RetryReason::Throttled) {
+                self.limiter.succeeded();
+            }
+            let failure = |result: Result<Attempt, reqwest::Error>| match result {
+                Ok(a) => status_error(
+                    a.status,
+                    message_of(&a.body),
+                    method.as_str(),
+                    &path,
+                    req.body.as_ref(),
+                    attempt,
+                ),
+                Err(source) => Error::Transport {
+                    method: method.to_string(),
+                    path: path.clone(),
+                    source,
+                },
+            };
+            match action {
+                RetryAction::RetryIndicated(reason) => {
+                    if reason == RetryReason::Throttled {
+                        self.limiter.throttled();
+                    }
+                    let may_repeat = req.idempotency == Idempotency::Idempotent
+                        || reason.request_not_processed();
+                    if !may_repeat || attempt >= max {
+                        return Err(failure(result));
+                    }
+                    let retry_after = result.as_ref().ok().and_then(|a| a.retry_after);
+                    let wait = backoff_delay(&self.retry, attempt, retry_after, rand::random());
+                    span.record("wait_ms", wait.as_millis() as u64);
+                    span.in_scope(|| {
+                        tracing::debug!(?reason, ?wait, "retrying after a transient failure");
+                    });
+                    tokio::time::sleep(wait).await;
+                }
+                RetryAction::NoActionIndicated => {
+                    let a = result.map_err(|_| unreachable_error(&method, &path))?;
+                    return Ok(Reply {
+                        body: a.body,
+                        method,
+                        path,
+                    });
+                }
+                _ => return Err(failure(result)),
+            }
+        }
+    }
+
+    /// One HTTP exchange, body read included (a body cut off midway is a
+    /// transport failure, retried like one).
+    async fn attempt(&self, req: &Request<'_>, url: url::Url) -> Result<Attempt, reqwest::Error> {
+        let mut builder = self
+            .http
+            .request(req.method.clone(), url)
+            .headers(self.auth_headers());
+        if !req.query.is_empty() {
+            builder = builder.query(&req.query);
+        }
+        if let Some(body) = &req.body {
+            builder = builder.json(body);
+        }
+        let response = builder.send().await?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| muster_core::parse_retry_after(v, SystemTime::now()));
+        let body = response.text().await?;
+        Ok(Attempt {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// The credential headers, marked sensitive so hyper and reqwest never log them.
+    fn auth_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let secret = self.password.expose_secret();
+        let mut put = |name: reqwest::header::HeaderName, value: &str, sensitive: bool| {
+            if let Ok(mut v) = HeaderValue::from_str(value) {
+                v.set_sensitive(sensitive);
+                headers.insert(name, v);
+            }
+        };
+        match self.dialect {
+            Dialect::RestV2 => {
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", self.user, secret));
+                put(AUTHORIZATION, &format!("Basic {token}"), true);
+            }
+            _ => {
+                put(
+                    reqwest::header::HeaderName::from_static("x-user"),
+                    &self.user,
+                    false,
+                );
+                put(
+                    reqwest::header::HeaderName::from_static("x-password"),
+                    secret,
+                    true,
+                );
+            }
+        }
+        headers
+    }
+}
+
+/// Maps a non-success status to the error a caller can act on: the one
+/// place that knows what each status means. `sent` is the request body, to
+/// name the domain in a "not registered" refusal.
+pub(crate) fn status_error(
+    status: u16,
+    message: String,
+    method: &str,
+    path: &str,
+    sent: Option<&Value>,
+    attempts: u32,
+) -> Error {
+    let (method, path) = (method.to_owned(), path.to_owned());
+    match status {
+        401 => Error::Auth { method, path },
+        403 => Error::Forbidden {
+            method,
+            path,
+            message,
+        },
+        404 => Error::NotFound { method, path },
+        409 => Error::Conflict {
+            method,
+            path,
+            message,
+        },
+        429 => Error::RateLimited { attempts },
+        _ => match unregistered_domain(&message, sent) {
+            Some(domain) if status == 400 || status == 422 => Error::DomainNotRegistered { domain },
+            _ => Error::Api {
+                status,
+                message,
+                method,
+                path,
+            },
+        },
+    }
+}
+
+fn unreachable_error(method: &Method, path: &str) -> Error {
+    Error::Decode {
+        method: method.to_string(),
+        path: path.to_owned(),
+        reason: "no response".into(),
+        body_excerpt: String::new(),
+    }
+}
+
+/// The longest gateway message kept in an error.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// The human message of an error body: a `message`/`error`/`error_message`/
+/// `detail` string when the body is JSON, else an excerpt of the text.
+pub(crate) fn message_of(body: &str) -> String {
+    if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(body) {
+        for key in ["message", "error_message", "error", "detail"] {
+            if let Some(s) = obj.get(key).and_then(Value::as_str) {
+                // Gateway messages are short sentences; keep them whole (bounded).
+                return s.chars().take(MAX_MESSAGE_CHARS).collect();
+            }
+        }
+    }
+    muster_core::excerpt(body.trim())
+}
+
+/// When a refusal says a domain is not registered, which of the request's
+/// domains it names.
+pub(crate) fn unregistered_domain(message: &str, body: Option<&Value>) -> Option<String> {
+    let lower = message.to_lowercase();
+    if !(lower.contains("not registered") || lower.contains("unregistered")) {
+        return None;
+    }
+    let addresses: Vec<EmailAddress> = match body {
+        Some(Value::Object(obj)) => crate::wire::addresses_in(obj),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(crate::wire::addresses_in)
+            .collect(),
+        _ => Vec::new(),
+    };
+    addresses
+        .iter()
+        .map(EmailAddress::domain_ascii)
+        .find(|d| lower.contains(d))
+        .or_else(|| addresses.first().map(EmailAddress::domain_ascii))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_come_from_json_or_text() {
+        assert_eq!(message_of(r#"{"message":"bad thing"}"#), "bad thing");
+        assert_eq!(message_of(r#"{"error_message":"dup"}"#), "dup");
+        assert_eq!(message_of("  plain text "), "plain text");
+    }
+
+    #[test]
+    fn the_named_domain_is_picked() {
+        let body = json!({"primary_email": "a@ok.com", "alias_emails": ["b@typo.con"]});
+        assert_eq!(
+            unregistered_domain("Domain typo.con is not registered", Some(&body)).as_deref(),
+            Some("typo.con")
+        );
+        assert_eq!(unregistered_domain("invalid field", Some(&body)), None);
+    }
+}

@@ -1,0 +1,437 @@
+//! `client.users()`: list, get, create, create_many, update, delete.
+
+use std::collections::BTreeMap;
+
+use muster_core::EmailAddress;
+use reqwest::Method;
+use serde_json::{Map, Value};
+
+use crate::model::{NewUser, RemoteUser, UserPatch};
+use crate::transport::{Reply, Request, message_of, status_error};
+use crate::{Client, Dialect, Error, wire};
+
+/// The users of the organisation. Obtain with [`Client::users`].
+#[derive(Debug, Clone, Copy)]
+pub struct Users<'c> {
+    client: &'c Client,
+}
+
+/// What a bulk create did, item by item.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct BulkCreateReport {
+    /// The users that now exist, as the gateway returned them.
+    pub created: Vec<RemoteUser>,
+    /// The users that were refused, with why.
+    pub failed: Vec<BulkFailure>,
+}
+
+/// One refused item of a bulk create.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BulkFailure {
+    /// The address the gateway named (`identifier`).
+    pub identifier: String,
+    /// The refusal, classified like any other error.
+    pub error: Error,
+}
+
+impl Client {
+    /// The users of the organisation.
+    #[must_use]
+    pub fn users(&self) -> Users<'_> {
+        Users { client: self }
+    }
+
+    /// The path segments of the user collection.
+    pub(crate) fn users_path(&self) -> Vec<&str> {
+        match (&self.inner.dialect, &self.inner.org) {
+            (Dialect::RestV2, _) => vec!["users"],
+            (_, Some(org)) => vec!["orgs", org.as_ascii(), "users"],
+            (_, None) => vec!["users"],
+        }
+    }
+}
+
+impl Users<'_> {
+    /// Every user of the organisation. v1 returns them in one response; v2
+    /// is read page by page (a listing that ends before the announced
+    /// `total` is [`Error::Truncated`], never a shorter list), and its
+    /// `type: Alias` records are folded into their users' aliases.
+    ///
+    /// # Errors
+    /// [`Error::DomainNotRegistered`] when the organisation is unknown to the
+    /// gateway (404), [`Error::Decode`] naming the record and field when a
+    /// user does not parse, and the usual request errors.
+    pub async fn list(&self) -> Result<Vec<RemoteUser>, Error> {
+        let dialect = self.client.dialect();
+        let objects = match dialect {
+            Dialect::RestV2 => {
+                self.client
+                    .collect_pages(self.client.users_path(), "users")
+                    .await?
+            }
+            _ => {
+                let reply = self
+                    .client
+                    .inner
+                    .execute(Request::new(Method::GET, self.client.users_path()))
+                    .await
+                    .map_err(|e| self.org_missing(e))?;
+                let body = reply.json()?;
+                let items = body
+                    .get("users")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| reply.decode_error("no `users` list".into()))?;
+                objects_of(items).map_err(|r| reply.decode_error(r))?
+            }
+        };
+        let (aliases, users): (Vec<_>, Vec<_>) = objects
+            .into_iter()
+            .partition(|o| dialect == Dialect::RestV2 && wire::v2::is_alias_record(o));
+        let users = users
+            .into_iter()
+            .map(|o| decode_listed(dialect, o))
+            .collect::<Result<Vec<_>, _>>()?;
+        if aliases.is_empty() {
+            return Ok(users);
+        }
+        wire::v2::fold_aliases(users, &aliases).map_err(|reason| self.list_decode_error(reason))
+    }
+
+    /// One user by primary address.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no such user.
+    pub async fn get(&self, email: &EmailAddress) -> Result<RemoteUser, Error> {
+        let mut segments = self.client.users_path();
+        segments.push(email.as_str());
+        let reply = self
+            .client
+            .inner
+            .execute(Request::new(Method::GET, segments))
+            .await?;
+        match reply.json()? {
+            Value::Object(obj) => wire::decode_user(self.client.dialect(), obj)
+                .map_err(|reason| reply.decode_error(reason)),
+            _ => Err(reply.decode_error("expected a user object".into())),
+        }
+    }
+
+    /// Creates one user.
+    ///
+    /// A POST is not repeated blindly: after a timeout, a dropped connection
+    /// or a 5xx, the user is read back; if absent it is posted once more, and
+    /// a 409 on that second POST is success once a read confirms the user.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when the address is taken,
+    /// [`Error::DomainNotRegistered`] naming the refused domain.
+    pub async fn create(&self, new: NewUser) -> Result<RemoteUser, Error> {
+        let dialect = self.client.dialect();
+        let body = wire::encode_new(dialect, &new)?;
+        let email = &new.account().primary_email;
+        match self.post(Value::Object(body.clone())).await {
+            Ok(reply) => self.created_one(&reply, body),
+            Err(e) if e.is_ambiguous() => {
+                tracing::warn!(%email, error = %e, "create outcome unknown; reading back");
+                match self.get(email).await {
+                    Ok(user) => return Ok(user),
+                    Err(Error::NotFound { .. }) => {}
+                    Err(other) => return Err(other),
+                }
+                match self.post(Value::Object(body.clone())).await {
+                    Ok(reply) => self.created_one(&reply, body),
+                    Err(conflict @ Error::Conflict { .. }) => {
+                        self.get(email).await.map_err(|_| conflict)
+                    }
+                    Err(other) => Err(other),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates several users: in one POST where the dialect can
+    /// ([`Capabilities::bulk_create`](crate::Capabilities)), otherwise one
+    /// by one. Refused items are reported, not fatal.
+    ///
+    /// An ambiguous failure of the bulk POST is settled like [`create`](Self::create):
+    /// the list is read back and only the absent users are posted again.
+    ///
+    /// # Errors
+    /// Only errors that concern the whole request (auth, transport after
+    /// retries…); per-item refusals are in [`BulkCreateReport::failed`].
+    pub async fn create_many(&self, users: Vec<NewUser>) -> Result<BulkCreateReport, Error> {
+        let dialect = self.client.dialect();
+        if !dialect.capabilities().bulk_create {
+            let mut report = BulkCreateReport::default();
+            for new in users {
+                let identifier = new.account().primary_email.to_string();
+                match self.create(new).await {
+                    Ok(user) => report.created.push(user),
+                    Err(error) if is_item_error(&error) => {
+                        report.failed.push(BulkFailure { identifier, error });
+                    }
+                    Err(fatal) => return Err(fatal),
+                }
+            }
+            return Ok(report);
+        }
+        let bodies = users
+            .iter()
+            .map(|u| wire::encode_new(dialect, u))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.post(array(&bodies)).await {
+            Ok(reply) => self.bulk_report(&reply),
+            Err(e) if e.is_ambiguous() => {
+                tracing::warn!(error = %e, "bulk create outcome unknown; reading back");
+                self.settle_bulk(users, bodies).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Changes only what `patch` assigns: reads the user, checks the
+    /// patch's expected before-values, applies the assignments to the
+    /// object as read and PUTs the whole object back — every other field,
+    /// known or unknown, exactly as it was; no `password` unless the patch
+    /// sets one. A patch that changes nothing writes nothing.
+    ///
+    /// # Errors
+    /// [`Error::Stale`] (nothing written) when the user no longer has the
+    /// expected values; [`Error::NotFound`]; [`Error::Unsupported`] when the
+    /// dialect has no such field.
+    pub async fn update(
+        &self,
+        email: &EmailAddress,
+        patch: UserPatch,
+    ) -> Result<RemoteUser, Error> {
+        let dialect = self.client.dialect();
+        let current = self.get(email).await?;
+        patch.check(current.account(), dialect)?;
+        let mut obj = current.raw().clone();
+        wire::apply(dialect, &mut obj, &patch.resolve(current.account()))?;
+        if &obj == current.raw() {
+            return Ok(current);
+        }
+        let mut segments = self.client.users_path();
+        segments.push(email.as_str());
+        let req = Request::new(Method::PUT, segments).body(Value::Object(obj.clone()));
+        let reply = self.client.inner.execute(req).await?;
+        wire::decode_user(dialect, obj).map_err(|reason| reply.decode_error(reason))
+    }
+
+    /// Deletes a user. If the first attempt's outcome is unknown (timeout,
+    /// dropped connection, 5xx), the delete is sent again and a 404 then
+    /// means the first one worked.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the user did not exist in the first place.
+    pub async fn delete(&self, email: &EmailAddress) -> Result<(), Error> {
+        let mut segments = self.client.users_path();
+        segments.push(email.as_str());
+        self.client.delete_settled(segments).await
+    }
+
+    async fn post(&self, body: Value) -> Result<Reply, Error> {
+        let req = Request::new(Method::POST, self.client.users_path()).body(body);
+        self.client.inner.execute(req).await
+    }
+
+    /// The user a single-object POST created.
+    fn created_one(&self, reply: &Reply, sent: Map<String, Value>) -> Result<RemoteUser, Error> {
+        let mut report = self.bulk_report(reply)?;
+        if let Some(failure) = report.failed.pop() {
+            return Err(failure.error);
+        }
+        match report.created.pop() {
+            Some(user) => Ok(user),
+            // An empty 201: what we sent is what exists.
+            None => wire::decode_user(self.client.dialect(), sent)
+                .map_err(|reason| reply.decode_error(reason)),
+        }
+    }
+
+    /// Reads `{users, errors}`, a bare user object, or an empty body.
+    fn bulk_report(&self, reply: &Reply) -> Result<BulkCreateReport, Error> {
+        let dialect = self.client.dialect();
+        let mut report = BulkCreateReport::default();
+        let body = reply.json()?;
+        let Value::Object(mut obj) = body else {
+            return match body {
+                Value::Null => Ok(report),
+                _ => Err(reply.decode_error("expected an object".into())),
+            };
+        };
+        if !obj.contains_key("users") && !obj.contains_key("errors") {
+            report.created.push(
+                wire::decode_user(dialect, obj).map_err(|reason| reply.decode_error(reason))?,
+            );
+            return Ok(report);
+        }
+        if let Some(Value::Array(users)) = obj.remove("users") {
+            for o in objects_of(&users).map_err(|r| reply.decode_error(r))? {
+                report.created.push(
+                    wire::decode_user(dialect, o).map_err(|reason| reply.decode_error(reason))?,
+                );
+            }
+        }
+        if let Some(Value::Array(errors)) = obj.remove("errors") {
+            for e in &errors {
+                report.failed.push(item_failure(reply, e));
+            }
+        }
+        Ok(report)
+    }
+
+    /// After an ambiguous bulk POST: keep what exists, post the rest once more.
+    async fn settle_bulk(
+        &self,
+        users: Vec<NewUser>,
+        bodies: Vec<Map<String, Value>>,
+    ) -> Result<BulkCreateReport, Error> {
+        let mut existing: BTreeMap<EmailAddress, RemoteUser> = self
+            .list()
+            .await?
+            .into_iter()
+            .map(|u| (u.account().primary_email.clone(), u))
+            .collect();
+        let mut report = BulkCreateReport::default();
+        let mut again = Vec::new();
+        for (new, body) in users.iter().zip(bodies) {
+            match existing.remove(&new.account().primary_email) {
+                Some(user) => report.created.push(user),
+                None => again.push(body),
+            }
+        }
+        if again.is_empty() {
+            return Ok(report);
+        }
+        let second = self.bulk_report(&self.post(array(&again)).await?)?;
+        report.created.extend(second.created);
+        for failure in second.failed {
+            let confirmed = match (&failure.error, failure.identifier.parse::<EmailAddress>()) {
+                (Error::Conflict { .. }, Ok(email)) => self.get(&email).await.ok(),
+                _ => None,
+            };
+            match confirmed {
+                Some(user) => report.created.push(user),
+                None => report.failed.push(failure),
+            }
+        }
+        Ok(report)
+    }
+
+    fn org_missing(&self, e: Error) -> Error {
+        match (e, &self.client.inner.org) {
+            (Error::NotFound { .. }, Some(org)) => Error::DomainNotRegistered {
+                domain: org.as_ascii().to_owned(),
+            },
+            (e, _) => e,
+        }
+    }
+
+    fn list_decode_error(&self, reason: String) -> Error {
+        Error::Decode {
+            method: "GET".into(),
+            path: self.client.users_path().join("/"),
+            reason,
+            body_excerpt: String::new(),
+        }
+    }
+}
+
+/// Decodes one listed user, naming it in the error.
+fn decode_listed(dialect: Dialect, obj: Map<String, Value>) -> Result<RemoteUser, Error> {
+    let name = obj
+        .get("primary_email")
+        .or_else(|| obj.get("primaryEmail"))
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "(no primary address)".into());
+    let excerpt = muster_core::excerpt(&Value::Object(obj.clone()).to_string());
+    wire::decode_user(dialect, obj).map_err(|reason| Error::Decode {
+        method: "GET".into(),
+        path: "users".into(),
+        reason: format!("user {name}: {reason}"),
+        body_excerpt: excerpt,
+    })
+}
+
+/// The objects of a JSON list, or why not.
+pub(crate) fn objects_of(items: &[Value]) -> Result<Vec<Map<String, Value>>, String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Object(o) => Ok(o.clone()),
+            other => Err(format!("item {i} is not an object: {other}")),
+        })
+        .collect()
+}
+
+fn array(bodies: &[Map<String, Value>]) -> Value {
+    Value::Array(bodies.iter().cloned().map(Value::Object).collect())
+}
+
+/// One `{status, error_message, identifier}` entry, classified.
+fn item_failure(reply: &Reply, entry: &Value) -> BulkFailure {
+    let identifier = entry
+        .get("identifier")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let status = entry
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or(400);
+    let message = message_of(&entry.to_string());
+    let named = serde_json::json!({ "primary_email": identifier });
+    let error = status_error(
+        status,
+        message,
+        reply.method.as_str(),
+        &reply.path,
+        Some(&named),
+        1,
+    );
+    BulkFailure { identifier, error }
+}
+
+/// Errors that concern one item, not the whole run.
+fn is_item_error(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Conflict { .. }
+            | Error::DomainNotRegistered { .. }
+            | Error::Api {
+                status: 400..=499,
+                ..
+            }
+    )
+}
+
+impl Client {
+    /// DELETE that settles an ambiguous first attempt: sent again, and a
+    /// 404 then means the first one worked.
+    pub(crate) async fn delete_settled(&self, segments: Vec<&str>) -> Result<(), Error> {
+        let mut first = Request::new(Method::DELETE, segments.clone());
+        first.idempotency = crate::transport::Idempotency::NotIdempotent;
+        match self.inner.execute(first).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_ambiguous() => {
+                tracing::warn!(error = %e, "delete outcome unknown; sending it again");
+                match self
+                    .inner
+                    .execute(Request::new(Method::DELETE, segments))
+                    .await
+                {
+                    Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+                    Err(other) => Err(other),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
