@@ -1,0 +1,55 @@
+//! Why the planner refuses to plan at all.
+
+use chrono::{DateTime, Utc};
+use muster_core::Domain;
+
+/// A refusal: the inputs are inconsistent, and any plan made from them could
+/// destroy mail flow. Nothing is planned; the caller must fix the inputs.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The sync state belongs to another gateway stack or organisation.
+    #[error(
+        "sync state is for organisation `{state_org}` on stack `{state_stack}`, not `{target_org}` on `{target_stack}`"
+    )]
+    StateForAnotherOrg {
+        /// Stack recorded in the state.
+        state_stack: String,
+        /// Organisation recorded in the state.
+        state_org: String,
+        /// Stack of the target.
+        target_stack: String,
+        /// Organisation of the target.
+        target_org: String,
+    },
+    /// `now` is earlier than the last run: a clock went backwards, and every
+    /// deletion delay computed from it would be wrong.
+    #[error("`now` ({now}) is earlier than the last run ({last_run}); refusing to plan")]
+    ClockWentBackwards {
+        /// The `now` passed in.
+        now: DateTime<Utc>,
+        /// The last run recorded in the state.
+        last_run: DateTime<Utc>,
+    },
+    /// A managed domain is not registered on the gateway (a typo here would
+    /// make every user of the real domain look absent).
+    #[error("managed domain `{domain}` is not registered on the gateway")]
+    UnregisteredDomain {
+        /// The domain.
+        domain: Domain,
+    },
+    /// The policy manages no domain at all, so every entry would be skipped.
+    #[error("the policy manages no domain")]
+    NoManagedDomains,
+    /// The sync state was written by an incompatible version of muster.
+    #[error("sync state version {found} is not supported (this muster reads version {supported})")]
+    UnsupportedStateVersion {
+        /// Version found.
+        found: u32,
+        /// Version this muster reads and writes.
+        supported: u32,
+    },
+    /// The sync state could not be read.
+    #[error("sync state is not valid")]
+    InvalidState(#[source] std::sync::Arc<serde_json::Error>),
+}

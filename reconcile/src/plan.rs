@@ -1,0 +1,542 @@
+//! The planner's output: a [`Plan`] is a value that can be printed,
+//! exported, reviewed, saved and applied later.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use muster_core::{Account, EmailAddress, Field, Location, Origin, UserType};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{SyncState, Transition};
+
+/// The version of the plan's JSON schema. Bumped on any incompatible change.
+pub const PLAN_SCHEMA_VERSION: u32 = 1;
+
+/// One thing to do to one account. Several steps of one [`AccountChange`]
+/// become one read-merge-write of that account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Step {
+    /// Create the account.
+    Create {
+        /// The account as it should be created.
+        account: Box<Account>,
+        /// Whether the gateway sends a welcome letter (it goes to a real person).
+        welcome_letter: bool,
+        /// Creates with the same group number can go in one bulk request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bulk_group: Option<u32>,
+    },
+    /// Change a text field.
+    SetField {
+        /// Which field.
+        field: Field,
+        /// The value expected on the gateway now (a precondition).
+        before: Option<String>,
+        /// The new value.
+        after: Option<String>,
+    },
+    /// Add aliases.
+    AddAliases {
+        /// The aliases.
+        aliases: Vec<EmailAddress>,
+    },
+    /// Remove aliases (destructive: mail to them stops).
+    RemoveAliases {
+        /// The aliases.
+        aliases: Vec<EmailAddress>,
+    },
+    /// Change a list of values other than aliases (groups, allowed / blocked senders).
+    ChangeList {
+        /// Which field.
+        field: Field,
+        /// Values to add.
+        add: Vec<String>,
+        /// Values to remove (destructive for group memberships).
+        remove: Vec<String>,
+    },
+    /// Change the account's type.
+    SetType {
+        /// The type expected now.
+        from: UserType,
+        /// The new type.
+        to: UserType,
+    },
+    /// Reactivate an account muster deactivated.
+    Activate,
+    /// Deactivate the account (destructive).
+    Deactivate,
+    /// Flag the account for deletion (state only; no request to the gateway).
+    Flag,
+    /// Clear the flag (state only).
+    Unflag,
+    /// Record that muster now owns the account (state only).
+    Adopt {
+        /// The new origin.
+        origin: Origin,
+    },
+    /// Delete the account (destructive).
+    Delete,
+    /// Change the primary address, in four steps: strip the old account's
+    /// aliases, create the new account (fields muster does not own copied, no
+    /// welcome letter), delete the old account, add the old primary back as
+    /// an alias when the directory keeps it.
+    ChangePrimary {
+        /// The old primary.
+        from: EmailAddress,
+        /// Aliases stripped from the old account first (so the new one can take them).
+        strip_aliases: Vec<EmailAddress>,
+        /// The new account, aliases included, as it should end up.
+        account: Box<Account>,
+        /// Whether the old primary ends up as an alias of the new account.
+        keep_old_as_alias: bool,
+    },
+}
+
+impl Step {
+    /// True when the step can stop mail flow or lose data: deletes,
+    /// deactivations, alias removals, membership removals, type downgrades.
+    #[must_use]
+    pub fn is_destructive(&self) -> bool {
+        match self {
+            Step::Delete | Step::Deactivate => true,
+            Step::RemoveAliases { aliases } => !aliases.is_empty(),
+            Step::ChangeList { field, remove, .. } => *field == Field::Groups && !remove.is_empty(),
+            Step::SetType { from, to } => is_downgrade(from, to),
+            _ => false,
+        }
+    }
+
+    /// True for steps that only change muster's state, not the gateway.
+    #[must_use]
+    pub fn is_state_only(&self) -> bool {
+        matches!(self, Step::Flag | Step::Unflag | Step::Adopt { .. })
+    }
+
+    /// The stable name of the step's kind, used in summaries and exports.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Create { .. } => "create",
+            Step::SetField { .. } => "set_field",
+            Step::AddAliases { .. } => "add_aliases",
+            Step::RemoveAliases { .. } => "remove_aliases",
+            Step::ChangeList { field, .. } if *field == Field::Groups => "change_groups",
+            Step::ChangeList { .. } => "change_list",
+            Step::SetType { .. } => "set_type",
+            Step::Activate => "activate",
+            Step::Deactivate => "deactivate",
+            Step::Flag => "flag",
+            Step::Unflag => "unflag",
+            Step::Adopt { .. } => "adopt",
+            Step::Delete => "delete",
+            Step::ChangePrimary { .. } => "change_primary",
+        }
+    }
+}
+
+/// True when going `from` → `to` takes something away from the user:
+/// end user → silent user or functional account, silent user → functional account.
+#[must_use]
+pub fn is_downgrade(from: &UserType, to: &UserType) -> bool {
+    fn rank(t: &UserType) -> u8 {
+        match t {
+            UserType::EndUser => 2,
+            UserType::SilentUser => 1,
+            _ => 0,
+        }
+    }
+    rank(to) < rank(from)
+}
+
+/// The main heading an account change appears under in a preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// A new account.
+    Create,
+    /// A primary-address change.
+    Rename,
+    /// Changes to an existing account.
+    Update,
+    /// Flagged for deletion.
+    Flag,
+    /// Deleted.
+    Delete,
+}
+
+impl ChangeKind {
+    /// The stable name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Create => "create",
+            ChangeKind::Rename => "rename",
+            ChangeKind::Update => "update",
+            ChangeKind::Flag => "flag",
+            ChangeKind::Delete => "delete",
+        }
+    }
+}
+
+/// When, relative to other changes, the executor should apply a change
+/// (dependencies come first regardless).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Phase {
+    /// Changes that release addresses other changes need.
+    Release,
+    /// Creates.
+    Create,
+    /// Primary-address changes.
+    Rename,
+    /// Updates, memberships, state-only changes.
+    Update,
+    /// Deactivations and type downgrades.
+    Deactivate,
+    /// Deletes, last.
+    Delete,
+}
+
+/// What the executor must find on the gateway before writing; a mismatch is
+/// a stale change, not a blind overwrite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Expect {
+    /// Whether the account exists.
+    pub exists: bool,
+    /// Its type, when it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<UserType>,
+    /// Whether it is active, when it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Its aliases, when the change touches aliases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aliases: Option<Vec<EmailAddress>>,
+}
+
+/// Everything planned for one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AccountChange {
+    /// The change's number in this plan (its position).
+    pub id: u32,
+    /// The account (for a rename, the new primary).
+    pub email: EmailAddress,
+    /// The heading.
+    pub kind: ChangeKind,
+    /// When to apply it relative to others.
+    pub phase: Phase,
+    /// The steps, applied as one read-merge-write where possible.
+    pub steps: Vec<Step>,
+    /// Preconditions (field steps carry their own `before`).
+    pub expect: Expect,
+    /// Changes that must succeed first (an alias moving from A to B: A first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<u32>,
+    /// Why, for a human.
+    pub reason: String,
+    /// State changes to apply only if the change succeeds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<Transition>,
+}
+
+impl AccountChange {
+    /// True when any step is destructive.
+    #[must_use]
+    pub fn is_destructive(&self) -> bool {
+        self.steps.iter().any(Step::is_destructive)
+    }
+
+    /// How many destructive steps the change has (each counts toward the threshold).
+    #[must_use]
+    pub fn destructive_count(&self) -> usize {
+        self.steps.iter().filter(|s| s.is_destructive()).count()
+    }
+
+    /// True when the change only touches muster's state.
+    #[must_use]
+    pub fn is_state_only(&self) -> bool {
+        self.steps.iter().all(Step::is_state_only)
+    }
+}
+
+/// What an administrator can do with a conflict (the vendors' User Conflicts actions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ConflictAction {
+    /// Delete the account now instead of waiting.
+    DeleteNow,
+    /// Keep it although absent.
+    Ignore,
+    /// Deactivate it meanwhile.
+    Deactivate,
+    /// Export it with the preview.
+    Export,
+}
+
+/// Why an account is a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ConflictKind {
+    /// Owned by a directory that no longer lists it.
+    Absent,
+    /// Existed before muster and no directory lists it.
+    UnknownOrigin,
+    /// Out of HR (when the HR rule flags).
+    Hr,
+}
+
+/// One entry of the User Conflicts list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Conflict {
+    /// The account.
+    pub email: EmailAddress,
+    /// Its type.
+    pub user_type: UserType,
+    /// Who made it.
+    pub origin: Origin,
+    /// Why it is a conflict.
+    pub kind: ConflictKind,
+    /// When it was flagged (after this plan is applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_since: Option<DateTime<Utc>>,
+    /// Consecutive absent runs, this one included.
+    pub absent_runs: u32,
+    /// The earliest time it can be deleted, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_after: Option<DateTime<Utc>>,
+    /// The administrator chose to keep it.
+    pub ignored: bool,
+    /// Why, for a human.
+    pub reason: String,
+    /// What the administrator can do.
+    pub actions: Vec<ConflictAction>,
+}
+
+/// Why an entry was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipCode {
+    /// The primary's domain is not managed.
+    OutsideManagedDomains,
+    /// An alias's domain (or its primary's) is not managed.
+    AliasOutsideManagedDomains,
+    /// The address already belongs to another account or entry.
+    AddressClash,
+    /// The account is protected (admin, read-only, muster's own login).
+    Protected,
+    /// The address is one of the policy's exceptions.
+    Exception,
+    /// Recipients of this kind are not synced.
+    KindNotSynced,
+    /// The source could not read the record.
+    SourceIssue,
+}
+
+/// A refused entry, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Skipped {
+    /// The address concerned (empty when the source could not read one).
+    pub email: String,
+    /// The source that listed it.
+    pub source: String,
+    /// Where in the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// The category.
+    pub code: SkipCode,
+    /// Why, for a human (both sides named for a clash).
+    pub reason: String,
+}
+
+/// Why destructive changes were withheld from this plan.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "guard", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Guard {
+    /// The authoritative snapshot is partial.
+    SourceIncomplete {
+        /// The source.
+        source: String,
+        /// Why it is partial.
+        reason: String,
+    },
+    /// The authoritative snapshot has no entries.
+    SourceEmpty {
+        /// The source.
+        source: String,
+    },
+    /// The gateway listing may be missing accounts.
+    GatewayListingIncomplete,
+    /// The gateway holds far fewer accounts than after the last run.
+    GatewayShrank {
+        /// Expected after the last run.
+        from: usize,
+        /// Listed now.
+        to: usize,
+        /// The most the threshold allows to disappear.
+        allowed: usize,
+    },
+    /// The HR snapshot is partial or empty: the HR rule is not applied.
+    HrIncomplete {
+        /// The source.
+        source: String,
+    },
+}
+
+impl Guard {
+    /// True when the guard also stops directory-driven destructive changes
+    /// (the HR guard only stops the HR rule).
+    #[must_use]
+    pub fn blocks_directory(&self) -> bool {
+        !matches!(self, Guard::HrIncomplete { .. })
+    }
+
+    /// True when the guard stops the HR rule.
+    #[must_use]
+    pub fn blocks_hr(&self) -> bool {
+        matches!(
+            self,
+            Guard::HrIncomplete { .. }
+                | Guard::GatewayListingIncomplete
+                | Guard::GatewayShrank { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Guard::SourceIncomplete { source, reason } => {
+                write!(f, "{source} is incomplete ({reason}): nothing is flagged or removed")
+            }
+            Guard::SourceEmpty { source } => {
+                write!(f, "{source} returned no entries: nothing is flagged or removed")
+            }
+            Guard::GatewayListingIncomplete => {
+                f.write_str("the gateway listing is incomplete: nothing is flagged or removed")
+            }
+            Guard::GatewayShrank { from, to, allowed } => write!(
+                f,
+                "the gateway holds {to} accounts, {from} expected (more than {allowed} gone): nothing is flagged or removed"
+            ),
+            Guard::HrIncomplete { source } => {
+                write!(f, "{source} is incomplete or empty: the HR rule is not applied")
+            }
+        }
+    }
+}
+
+/// The destructive-change threshold, checked against this plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ThresholdCheck {
+    /// Destructive steps in the plan.
+    pub destructive: usize,
+    /// How many the policy allows for the current account count.
+    pub allowed: usize,
+    /// By how much the plan exceeds the threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceeded_by: Option<usize>,
+    /// The administrator gave the explicit override.
+    pub overridden: bool,
+}
+
+/// Counts for the preview's summary line.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Account changes per heading.
+    pub changes: BTreeMap<String, usize>,
+    /// Steps per kind.
+    pub steps: BTreeMap<String, usize>,
+    /// Conflicts listed.
+    pub conflicts: usize,
+    /// Entries skipped.
+    pub skipped: usize,
+    /// Welcome letters the creates will send.
+    pub welcome_letters: usize,
+    /// Billable accounts now.
+    pub billable_before: usize,
+    /// Billable accounts after the plan.
+    pub billable_after: usize,
+    /// Licences bought, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence_count: Option<u64>,
+    /// How far over the licence count the plan goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_licence_by: Option<u64>,
+    /// Estimated requests to the gateway.
+    pub api_calls: u64,
+}
+
+/// A reviewed-before-applied description of one sync run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Plan {
+    /// [`PLAN_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The gateway stack.
+    pub stack: String,
+    /// The organisation.
+    pub org: String,
+    /// The authoritative source.
+    pub source: String,
+    /// The `now` the plan was made for.
+    pub planned_at: DateTime<Utc>,
+    /// A hash of every input; an executor compares it to detect a stale plan.
+    pub fingerprint: String,
+    /// Account changes, in a stable order (phase, then address).
+    pub changes: Vec<AccountChange>,
+    /// The User Conflicts list.
+    pub conflicts: Vec<Conflict>,
+    /// Refused entries.
+    pub skipped: Vec<Skipped>,
+    /// Why destructive changes were withheld, if they were.
+    pub guards: Vec<Guard>,
+    /// State changes that belong to the run, not to one change (absent-run
+    /// counts, the run's time and expected gateway size).
+    pub run_transitions: Vec<Transition>,
+    /// Counts.
+    pub summary: Summary,
+    /// The threshold check.
+    pub threshold: ThresholdCheck,
+}
+
+impl Plan {
+    /// True when the plan changes nothing (run bookkeeping aside).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// True when the plan trips the destructive threshold and has no override:
+    /// an executor must refuse to apply it.
+    #[must_use]
+    pub fn requires_override(&self) -> bool {
+        self.threshold.exceeded_by.is_some() && !self.threshold.overridden
+    }
+
+    /// Applies every change's transitions and the run's, as if every change
+    /// succeeded (for dry runs and tests; the executor applies only successes).
+    pub fn apply_all_transitions(&self, state: &mut SyncState) {
+        for change in &self.changes {
+            for t in &change.transitions {
+                state.apply(t);
+            }
+        }
+        for t in &self.run_transitions {
+            state.apply(t);
+        }
+    }
+}

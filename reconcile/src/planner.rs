@@ -1,0 +1,1021 @@
+//! `plan()`: sequences the rules of `rules.rs` over the inputs. Pure: no IO,
+//! no clock, no async.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use muster_core::{Account, EmailAddress, Field, HrStatus, Origin, UserType};
+
+use crate::error::PlanError;
+use crate::fingerprint;
+use crate::inputs::{Desired, GatewayListing, TargetProfile};
+use crate::plan::{
+    AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard, PLAN_SCHEMA_VERSION, Phase, Plan,
+    SkipCode, Skipped, Step, Summary, ThresholdCheck,
+};
+use crate::policy::{FlagAction, HrAction, Mode, Policy, UnknownOrigin};
+use crate::rules::{self, Lifecycle};
+use crate::state::{FlagCause, SyncState, Transition};
+use crate::wanted::{self, NONE, Wanted};
+
+/// Plans one sync run.
+///
+/// `desired` is what the directories say, `current` what the gateway holds,
+/// `target` what the gateway is, `state` what muster remembers, `policy` what
+/// the organisation wants and `now` the run's time (an argument, so the
+/// planner never reads a clock). Same inputs give the same plan, whatever
+/// their order.
+///
+/// Refuses (an `Err`, nothing planned) when the state belongs to another
+/// organisation, the clock went backwards, or a managed domain is not
+/// registered on the gateway.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use muster_core::{Account, DirectoryEntry, DirectorySnapshot, Field, FieldSet};
+/// use muster_reconcile::{plan, Desired, GatewayListing, Policy, SyncState, TargetProfile};
+///
+/// let domain: muster_core::Domain = "example.com".parse()?;
+/// let target = TargetProfile::new("us1", "example.com").with_domain(domain.clone());
+/// let policy = Policy::builder().managed_domain(domain).build();
+/// let ldap = DirectorySnapshot::new("ldap", FieldSet::from_iter([Field::FirstName, Field::LastName]))
+///     .with_entries(vec![DirectoryEntry::new("ann@example.com".parse()?).with_names("Ann", "Lee")]);
+/// let current = GatewayListing::complete(vec![Account::new("bob@example.com".parse()?)]);
+/// let state = SyncState::new("us1", "example.com");
+/// let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+///
+/// let plan = plan(&Desired::new(ldap), &current, &target, &state, &policy, now)?;
+/// assert_eq!(plan.changes.len(), 1); // ann is created; bob (origin unknown) is only listed
+/// assert_eq!(plan.conflicts.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plan(
+    desired: &Desired,
+    current: &GatewayListing,
+    target: &TargetProfile,
+    state: &SyncState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Plan, PlanError> {
+    rules::check_state_stamp(state, target)?;
+    rules::check_clock(state, now)?;
+    rules::check_domains_registered(policy, target)?;
+
+    let mut skipped = Vec::new();
+    let wanted = wanted::collect(desired, &current.accounts, policy, &mut skipped);
+    let guards = rules::safety_guards(desired, current, state, policy);
+    let mut planner = Planner {
+        desired,
+        accounts: &current.accounts,
+        target,
+        state,
+        policy,
+        now,
+        new_run: state.last_run.is_none_or(|last| now > last),
+        directory_guarded: guards.iter().any(Guard::blocks_directory),
+        hr_guarded: guards.iter().any(Guard::blocks_hr),
+        hr: HashMap::new(),
+        wanted,
+        matched: Vec::new(),
+        consumed: vec![false; current.accounts.len()],
+        drafts: Vec::new(),
+        draft_of_account: HashMap::new(),
+        claims: Vec::new(),
+        conflicts: Vec::new(),
+        skipped,
+        run_transitions: Vec::new(),
+    };
+    planner.index_hr();
+    planner.match_pass();
+    planner.create_pass();
+    planner.absent_pass();
+    planner.hr_pass();
+    planner.resolve_claims();
+    Ok(planner.finish(guards))
+}
+
+/// One account's change while it is being built.
+struct Draft {
+    email: EmailAddress,
+    kind: ChangeKind,
+    steps: Vec<Step>,
+    expect: Expect,
+    reasons: Vec<String>,
+    transitions: Vec<Transition>,
+    deps: Vec<usize>,
+    releases: bool,
+    dead: bool,
+    /// The gateway account this draft changes, if it exists.
+    account: Option<u32>,
+}
+
+impl Draft {
+    fn new(email: EmailAddress, kind: ChangeKind, expect: Expect) -> Self {
+        Draft {
+            email,
+            kind,
+            steps: Vec::new(),
+            expect,
+            reasons: Vec::new(),
+            transitions: Vec::new(),
+            deps: Vec::new(),
+            releases: false,
+            dead: false,
+            account: None,
+        }
+    }
+
+    /// True when this draft frees `address` for another account.
+    fn frees(&self, address: &EmailAddress) -> bool {
+        self.steps.iter().any(|s| match s {
+            Step::RemoveAliases { aliases } => aliases.contains(address),
+            Step::Delete => true,
+            Step::ChangePrimary { strip_aliases, .. } => strip_aliases.contains(address),
+            _ => false,
+        })
+    }
+
+    /// Drops `address` from whatever this draft would add.
+    fn drop_address(&mut self, address: &EmailAddress) {
+        for step in &mut self.steps {
+            match step {
+                Step::AddAliases { aliases } => aliases.retain(|a| a != address),
+                Step::Create { account, .. } | Step::ChangePrimary { account, .. } => {
+                    account.aliases.remove(address);
+                }
+                _ => {}
+            }
+        }
+        self.steps.retain(|s| !matches!(s, Step::AddAliases { aliases } if aliases.is_empty()));
+    }
+
+    fn phase(&self) -> Phase {
+        let has = |f: fn(&Step) -> bool| self.steps.iter().any(f);
+        if has(|s| matches!(s, Step::Delete)) {
+            Phase::Delete
+        } else if self.releases {
+            Phase::Release
+        } else if has(|s| matches!(s, Step::Create { .. })) {
+            Phase::Create
+        } else if has(|s| matches!(s, Step::ChangePrimary { .. })) {
+            Phase::Rename
+        } else if has(|s| matches!(s, Step::Deactivate | Step::SetType { .. })) {
+            Phase::Deactivate
+        } else {
+            Phase::Update
+        }
+    }
+}
+
+/// An address a draft wants that an existing account holds now.
+struct Claim<'a> {
+    draft: usize,
+    address: &'a EmailAddress,
+    holder: u32,
+    /// The draft's whole point is this address (a create's primary).
+    primary: bool,
+}
+
+struct Planner<'a> {
+    desired: &'a Desired,
+    accounts: &'a [Account],
+    target: &'a TargetProfile,
+    state: &'a SyncState,
+    policy: &'a Policy,
+    now: DateTime<Utc>,
+    new_run: bool,
+    directory_guarded: bool,
+    hr_guarded: bool,
+    hr: HashMap<&'a str, &'a HrStatus>,
+    wanted: Wanted<'a>,
+    /// For each want, the account matched by primary (or [`NONE`]).
+    matched: Vec<u32>,
+    /// Accounts taken over by a primary-address change.
+    consumed: Vec<bool>,
+    drafts: Vec<Draft>,
+    draft_of_account: HashMap<u32, usize>,
+    claims: Vec<Claim<'a>>,
+    conflicts: Vec<Conflict>,
+    skipped: Vec<Skipped>,
+    run_transitions: Vec<Transition>,
+}
+
+impl<'a> Planner<'a> {
+    fn auth_source(&self) -> &'a str {
+        &self.desired.authoritative.source
+    }
+
+    fn index_hr(&mut self) {
+        if self.policy.hr_rule.is_none() {
+            return;
+        }
+        if let Some(hr) = &self.desired.hr {
+            self.hr.reserve(hr.records.len());
+            for r in &hr.records {
+                self.hr.insert(r.email.normalized(), &r.status);
+            }
+        }
+    }
+
+    /// The HR rule's verdict on an end user: why they should stop being one, if they should.
+    fn hr_verdict(&self, email: &EmailAddress) -> Option<String> {
+        let rule = self.policy.hr_rule.as_ref()?;
+        let hr = self.desired.hr.as_ref()?;
+        if self.hr_guarded || rule.allowlist.contains(email) {
+            return None;
+        }
+        match self.hr.get(email.normalized()) {
+            None => Some(format!("absent from {}", hr.source)),
+            Some(HrStatus::Terminated) => Some(format!("terminated in {}", hr.source)),
+            Some(_) => None,
+        }
+    }
+
+    fn draft_for_account(&mut self, i: u32, kind: ChangeKind) -> &mut Draft {
+        let account = &self.accounts[i as usize];
+        let idx = *self.draft_of_account.entry(i).or_insert_with(|| {
+            let mut draft = Draft::new(
+                account.primary_email.clone(),
+                kind,
+                Expect {
+                    exists: true,
+                    user_type: Some(account.user_type.clone()),
+                    active: Some(account.active),
+                    aliases: None,
+                },
+            );
+            draft.account = Some(i);
+            self.drafts.push(draft);
+            self.drafts.len() - 1
+        });
+        &mut self.drafts[idx]
+    }
+
+    /// Matches gateway accounts to wanted entries by primary address and
+    /// plans their updates.
+    fn match_pass(&mut self) {
+        self.matched = vec![NONE; self.wanted.wants.len()];
+        for (i, account) in self.accounts.iter().enumerate() {
+            let Some(slot) = self.wanted.slot(&account.primary_email) else { continue };
+            if slot.want == NONE || !slot.want_primary {
+                continue;
+            }
+            self.matched[slot.want as usize] = i as u32;
+            let want = &self.wanted.wants[slot.want as usize];
+            if let Some(why) = rules::protection(account, self.policy, self.target) {
+                self.skipped.push(Skipped {
+                    email: account.primary_email.to_string(),
+                    source: want.source.to_owned(),
+                    location: want.entry.location.clone(),
+                    code: SkipCode::Protected,
+                    reason: format!("{} ({}): {why}", account.primary_email, account.user_type),
+                });
+                continue;
+            }
+            self.plan_update(i as u32, slot.want as usize);
+        }
+    }
+
+    /// Plans what changes on a matched account: ownership, flags, fields,
+    /// aliases, memberships. Only fields the source provides *and* muster
+    /// owns are compared; nothing is taken away from an account the
+    /// directory does not own; under a safety guard nothing is taken away.
+    fn plan_update(&mut self, i: u32, w: usize) {
+        let account = &self.accounts[i as usize];
+        let want = &self.wanted.wants[w];
+        let e = want.entry;
+        let email = &account.primary_email;
+        let origin = self.state.origin(email);
+        let mut steps = Vec::new();
+        let mut reasons = Vec::new();
+        let mut transitions = Vec::new();
+
+        let adopt = if want.authoritative() || *origin == Origin::Unknown {
+            rules::adopted_origin(origin, want.source)
+        } else {
+            None
+        };
+        let fields = want.provided.intersection(self.policy.owned_fields);
+        let take_away = !self.directory_guarded
+            && rules::may_take_away(adopt.as_ref().unwrap_or(origin), want.authoritative(), self.policy, self.desired);
+        if let Some(new_origin) = adopt {
+            reasons.push(match origin {
+                Origin::Unknown => format!("existed before muster; {} lists it, adopted", want.source),
+                other => format!("was synced from {other}; now from {}", want.source),
+            });
+            transitions.push(Transition::Claim {
+                email: email.clone(),
+                origin: new_origin.clone(),
+                external_id: e.external_id.clone(),
+            });
+            steps.push(Step::Adopt { origin: new_origin });
+        }
+        if self.state.flags.get(email).is_some_and(|f| f.cause == FlagCause::Absent) {
+            steps.push(Step::Unflag);
+            transitions.push(Transition::Unflag { email: email.clone() });
+            reasons.push(format!("back in {}", want.source));
+        }
+        let deactivated = self.state.accounts.get(email).is_some_and(|a| a.deactivated_by_muster);
+        if !account.active && deactivated {
+            steps.push(Step::Activate);
+            transitions.push(Transition::Reactivated { email: email.clone() });
+            reasons.push("muster had deactivated it".to_owned());
+        }
+
+        let mut changed: Vec<&'static str> = Vec::new();
+        for (field, have, wants) in text_fields(account, e) {
+            if fields.contains(field) && !rules::same_text(have, wants) {
+                steps.push(Step::SetField {
+                    field,
+                    before: have.map(str::to_owned),
+                    after: wants.map(|s| s.trim().to_owned()),
+                });
+                changed.push(field.as_str());
+            }
+        }
+        let mut touches_aliases = false;
+        if fields.contains(Field::Aliases) {
+            let add: Vec<EmailAddress> = want
+                .aliases
+                .iter()
+                .filter(|a| !account.aliases.contains(**a) && ***a != account.primary_email)
+                .map(|a| (*a).clone())
+                .collect();
+            let remove: Vec<EmailAddress> = if take_away {
+                account
+                    .aliases
+                    .iter()
+                    .filter(|a| !want.aliases.iter().any(|w| *w == *a))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if !remove.is_empty() {
+                touches_aliases = true;
+                changed.push("aliases removed");
+                steps.push(Step::RemoveAliases { aliases: remove });
+            }
+            if !add.is_empty() {
+                touches_aliases = true;
+                changed.push("aliases added");
+                steps.push(Step::AddAliases { aliases: add });
+            }
+        }
+        let lists = [
+            (Field::Groups, &account.groups, &e.member_of, self.target.capabilities.groups),
+            (Field::AllowSenders, &account.allow_senders, &e.allow_senders, true),
+            (Field::BlockSenders, &account.block_senders, &e.block_senders, true),
+        ];
+        for (field, have, wants, supported) in lists {
+            if !supported || !fields.contains(field) {
+                continue;
+            }
+            let add: Vec<String> = wants.difference(have).cloned().collect();
+            let remove: Vec<String> =
+                if take_away { have.difference(wants).cloned().collect() } else { Vec::new() };
+            if !add.is_empty() || !remove.is_empty() {
+                changed.push(field.as_str());
+                steps.push(Step::ChangeList { field, add, remove });
+            }
+        }
+        if !changed.is_empty() {
+            reasons.push(format!("{} differs: {}", want.source, changed.join(", ")));
+        }
+        if steps.is_empty() {
+            return;
+        }
+        let alias_claims: Vec<&'a EmailAddress> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::AddAliases { aliases } => Some(aliases),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|a| want.aliases.iter().copied().find(|w| *w == a))
+            .collect();
+        let snapshot_aliases = touches_aliases.then(|| account.aliases.iter().cloned().collect());
+        let draft = self.draft_for_account(i, ChangeKind::Update);
+        draft.steps.extend(steps);
+        draft.reasons.extend(reasons);
+        draft.transitions.extend(transitions);
+        if snapshot_aliases.is_some() {
+            draft.expect.aliases = snapshot_aliases;
+        }
+        let d = self.draft_of_account[&i];
+        for address in alias_claims {
+            self.claim(d, address, false);
+        }
+    }
+
+    /// Records that draft `d` needs `address`, if another account holds it now.
+    fn claim(&mut self, d: usize, address: &'a EmailAddress, primary: bool) {
+        if let Some(slot) = self.wanted.slot(address) {
+            if slot.have != NONE {
+                self.claims.push(Claim { draft: d, address, holder: slot.have, primary });
+            }
+        }
+    }
+
+    /// Plans wanted entries no account matches: a primary-address change when
+    /// an owned account is the same person (by external id, or because the
+    /// new entry lists the old primary as an alias), otherwise a create.
+    fn create_pass(&mut self) {
+        let ext_index = self.external_id_index();
+        for w in 0..self.wanted.wants.len() {
+            if self.matched[w] != NONE {
+                continue;
+            }
+            match self.rename_candidate(w, &ext_index) {
+                Some(c) => self.plan_rename(w, c),
+                None => self.plan_create(w),
+            }
+        }
+    }
+
+    /// Maps external ids recorded in the state to gateway accounts, only when
+    /// an unmatched entry carries one (the index is not free at a million accounts).
+    fn external_id_index(&self) -> HashMap<&'a str, &'a EmailAddress> {
+        let needed = self
+            .wanted
+            .wants
+            .iter()
+            .zip(&self.matched)
+            .any(|(w, m)| *m == NONE && w.entry.external_id.is_some());
+        if !needed {
+            return HashMap::new();
+        }
+        self.state
+            .accounts
+            .iter()
+            .filter_map(|(email, a)| a.external_id.as_ref().map(|x| (x.as_str(), email)))
+            .collect()
+    }
+
+    fn rename_candidate(&self, w: usize, ext_index: &HashMap<&'a str, &'a EmailAddress>) -> Option<u32> {
+        let want = &self.wanted.wants[w];
+        if !want.authoritative() {
+            return None;
+        }
+        let by_alias = want.aliases.iter().find_map(|a| {
+            let slot = self.wanted.slot(a)?;
+            (slot.have != NONE && slot.have_primary).then_some(slot.have)
+        });
+        let by_id = || {
+            let id = want.entry.external_id.as_ref()?;
+            let old = ext_index.get(id.as_str())?;
+            let slot = self.wanted.slot(old)?;
+            (slot.have != NONE && slot.have_primary && slot.want == NONE).then_some(slot.have)
+        };
+        let c = by_alias.or_else(by_id)?;
+        let account = &self.accounts[c as usize];
+        let owned = rules::directory_owned(self.state.origin(&account.primary_email), self.desired);
+        let usable = owned
+            && !self.consumed[c as usize]
+            && self.policy.mode == Mode::Authoritative
+            && rules::protection(account, self.policy, self.target).is_none();
+        usable.then_some(c)
+    }
+
+    /// A primary-address change (DESIGN: four steps), planned as one change
+    /// so the executor runs the steps in order and never leaves the person
+    /// without an account.
+    fn plan_rename(&mut self, w: usize, c: u32) {
+        self.consumed[c as usize] = true;
+        let old: &'a Account = &self.accounts[c as usize];
+        let want = &self.wanted.wants[w];
+        let e: &'a muster_core::DirectoryEntry = want.entry;
+        let want_aliases: Vec<&'a EmailAddress> = want.aliases.clone();
+        let source: &'a str = want.source;
+        let fields = want.provided.intersection(self.policy.owned_fields);
+        let mut account = old.clone();
+        account.primary_email = e.primary_email.clone();
+        apply_owned_fields(&mut account, e, fields, self.target.capabilities.groups);
+        let keep_old = !fields.contains(Field::Aliases) || want.aliases.iter().any(|a| **a == old.primary_email);
+        if fields.contains(Field::Aliases) {
+            account.aliases = want.aliases.iter().map(|a| (*a).clone()).collect();
+        } else {
+            account.aliases.insert(old.primary_email.clone());
+        }
+        if let Some(why) = self.hr_verdict(&account.primary_email).filter(|_| account.user_type == UserType::EndUser) {
+            self.hr_adjust_new(&mut account, &why);
+        }
+        let origin = Origin::Directory(source.to_owned());
+        let mut draft = Draft::new(
+            e.primary_email.clone(),
+            ChangeKind::Rename,
+            Expect {
+                exists: true,
+                user_type: Some(old.user_type.clone()),
+                active: Some(old.active),
+                aliases: Some(old.aliases.iter().cloned().collect()),
+            },
+        );
+        draft.reasons.push(format!("{source} now lists {} as the primary address of {}", e.primary_email, old.primary_email));
+        draft.transitions.push(Transition::Rename { from: old.primary_email.clone(), to: e.primary_email.clone() });
+        draft.transitions.push(Transition::Claim { email: e.primary_email.clone(), origin, external_id: e.external_id.clone() });
+        draft.steps.push(Step::ChangePrimary {
+            from: old.primary_email.clone(),
+            strip_aliases: old.aliases.iter().cloned().collect(),
+            account: Box::new(account),
+            keep_old_as_alias: keep_old,
+        });
+        self.drafts.push(draft);
+        self.draft_of_account.insert(c, self.drafts.len() - 1);
+        let d = self.drafts.len() - 1;
+        for alias in want_aliases {
+            let held_by_old = self.wanted.slot(alias).is_some_and(|s| s.have == c);
+            if !held_by_old && *alias != old.primary_email {
+                self.claim(d, alias, false);
+            }
+        }
+    }
+
+    /// Makes a new account the HR rule would act on right away act now, so a
+    /// second plan does not undo the first: a functional account, or flagged.
+    fn hr_adjust_new(&self, account: &mut Account, _why: &str) {
+        if self.policy.hr_rule.as_ref().is_some_and(|r| r.action == HrAction::MakeFunctional) {
+            account.user_type = UserType::FunctionalAccount;
+        }
+    }
+
+    /// A create: the entry's provided fields, the type its kind maps to, a
+    /// welcome letter only for end users when the policy sends them.
+    fn plan_create(&mut self, w: usize) {
+        let want = &self.wanted.wants[w];
+        let e: &'a muster_core::DirectoryEntry = want.entry;
+        let source: &'a str = want.source;
+        let aliases: Vec<&'a EmailAddress> = want.aliases.clone();
+        let fields = want.provided.intersection(self.policy.owned_fields);
+        let mut account = Account::new(e.primary_email.clone()).with_type(want.user_type.clone());
+        apply_owned_fields(&mut account, e, fields, self.target.capabilities.groups);
+        if fields.contains(Field::Aliases) {
+            account.aliases = aliases.iter().map(|a| (*a).clone()).collect();
+        }
+        let hr_why = self.hr_verdict(&account.primary_email).filter(|_| account.user_type == UserType::EndUser);
+        let mut draft = Draft::new(e.primary_email.clone(), ChangeKind::Create, Expect { exists: false, user_type: None, active: None, aliases: None });
+        draft.reasons.push(format!("in {source}, not on the gateway"));
+        if let Some(why) = &hr_why {
+            self.hr_adjust_new(&mut account, why);
+            draft.reasons.push(format!("{why}: created as {}", account.user_type));
+        }
+        let welcome = rules::welcome_letter(&account.user_type, self.policy);
+        draft.transitions.push(Transition::Claim {
+            email: e.primary_email.clone(),
+            origin: Origin::Directory(source.to_owned()),
+            external_id: e.external_id.clone(),
+        });
+        if let (Some(why), Some(rule)) = (&hr_why, &self.policy.hr_rule) {
+            if rule.action == HrAction::Flag {
+                draft.steps.push(Step::Flag);
+                draft.transitions.push(Transition::Flag { email: e.primary_email.clone(), since: self.now, cause: FlagCause::Hr, reason: why.clone() });
+            } else {
+                draft.transitions.push(Transition::TypeSetByHr { email: e.primary_email.clone() });
+            }
+        }
+        draft.steps.insert(0, Step::Create { account: Box::new(account), welcome_letter: welcome, bulk_group: None });
+        self.drafts.push(draft);
+        let d = self.drafts.len() - 1;
+        self.claim(d, &e.primary_email, true);
+        for alias in aliases {
+            self.claim(d, alias, false);
+        }
+    }
+
+    /// Accounts no directory lists: the deletion lifecycle for accounts a
+    /// directory owns; unknown-origin accounts are only listed (unless the
+    /// policy flags them); accounts someone else made are left alone.
+    fn absent_pass(&mut self) {
+        if self.policy.mode != Mode::Authoritative {
+            return;
+        }
+        for (i, account) in self.accounts.iter().enumerate() {
+            let matched = self.wanted.slot(&account.primary_email).is_some_and(|s| s.want != NONE && s.want_primary);
+            if matched || self.consumed[i] || rules::protection(account, self.policy, self.target).is_some() {
+                continue;
+            }
+            let origin = self.state.origin(&account.primary_email);
+            let lifecycle_applies = rules::directory_owned(origin, self.desired)
+                || (*origin == Origin::Unknown && self.policy.unknown_origin == UnknownOrigin::AdoptMatchedFlagRest);
+            if lifecycle_applies {
+                self.plan_absent(i as u32);
+            } else if *origin == Origin::Unknown {
+                self.conflicts.push(Conflict {
+                    email: account.primary_email.clone(),
+                    user_type: account.user_type.clone(),
+                    origin: origin.clone(),
+                    kind: ConflictKind::UnknownOrigin,
+                    flagged_since: None,
+                    absent_runs: 0,
+                    delete_after: None,
+                    ignored: self.state.ignored.contains(&account.primary_email),
+                    reason: format!("existed before muster; {} does not list it", self.auth_source()),
+                    actions: vec![ConflictAction::DeleteNow, ConflictAction::Ignore, ConflictAction::Deactivate, ConflictAction::Export],
+                });
+            }
+        }
+    }
+
+    fn plan_absent(&mut self, i: u32) {
+        let account = &self.accounts[i as usize];
+        let email = &account.primary_email;
+        let origin = self.state.origin(email);
+        let source = match origin {
+            Origin::Directory(s) => s.as_str(),
+            _ => self.auth_source(),
+        };
+        let gone = if self.wanted.disabled.contains(email.normalized()) { "disabled in" } else { "absent from" };
+        let flag = self.state.flags.get(email);
+        let ignored = self.state.ignored.contains(email);
+        let delay = self.policy.delete_delay;
+        let mut conflict = Conflict {
+            email: email.clone(),
+            user_type: account.user_type.clone(),
+            origin: origin.clone(),
+            kind: ConflictKind::Absent,
+            flagged_since: flag.map(|f| f.since),
+            absent_runs: flag.map_or(0, |f| f.absent_runs),
+            delete_after: flag.and_then(|f| delay.duration().map(|d| f.since + d)),
+            ignored,
+            reason: String::new(),
+            actions: vec![ConflictAction::DeleteNow, ConflictAction::Ignore, ConflictAction::Deactivate, ConflictAction::Export],
+        };
+        if ignored {
+            conflict.reason = format!("{gone} {source}; ignored by an administrator, kept");
+            conflict.actions = vec![ConflictAction::DeleteNow, ConflictAction::Export];
+            self.conflicts.push(conflict);
+            return;
+        }
+        if self.directory_guarded {
+            if flag.is_some() {
+                conflict.reason = format!("{gone} {source}; flag kept, not counted (safety guard)");
+                self.conflicts.push(conflict);
+            }
+            return;
+        }
+        match rules::lifecycle(flag, self.new_run, delay, self.policy.min_absent_runs, self.now) {
+            Lifecycle::StartFlag => {
+                let reason = format!("{gone} {source} since {}, 1 run, delay {}", rules::day(self.now), delay.describe());
+                let deactivate = self.policy.flag_action == FlagAction::Deactivate && account.active;
+                let now = self.now;
+                let draft = self.draft_for_account(i, ChangeKind::Flag);
+                draft.steps.push(Step::Flag);
+                draft.transitions.push(Transition::Flag { email: email.clone(), since: now, cause: FlagCause::Absent, reason: reason.clone() });
+                if deactivate {
+                    draft.steps.push(Step::Deactivate);
+                    draft.transitions.push(Transition::Deactivated { email: email.clone() });
+                }
+                draft.reasons.push(reason.clone());
+                conflict.flagged_since = Some(self.now);
+                conflict.absent_runs = 1;
+                conflict.delete_after = delay.duration().map(|d| self.now + d);
+                conflict.reason = reason;
+                self.conflicts.push(conflict);
+            }
+            Lifecycle::Wait { runs, due } => {
+                if flag.is_some_and(|f| f.absent_runs != runs) {
+                    self.run_transitions.push(Transition::CountAbsent { email: email.clone(), runs });
+                }
+                let since = flag.map(|f| f.since).unwrap_or(self.now);
+                conflict.absent_runs = runs;
+                conflict.reason = match due {
+                    Some(due) => format!(
+                        "{gone} {source} since {}, {runs} of {} runs, delay {} (deletable from {})",
+                        rules::day(since),
+                        self.policy.min_absent_runs,
+                        delay.describe(),
+                        rules::day(due)
+                    ),
+                    None => format!("{gone} {source} since {}, {runs} runs; never deleted (delay: never)", rules::day(since)),
+                };
+                self.conflicts.push(conflict);
+            }
+            Lifecycle::Delete { runs } => {
+                let since = flag.map(|f| f.since).unwrap_or(self.now);
+                let reason = format!("{gone} {source} since {}, {runs} runs, delay {}", rules::day(since), delay.describe());
+                let draft = self.draft_for_account(i, ChangeKind::Delete);
+                draft.kind = ChangeKind::Delete;
+                draft.steps.push(Step::Delete);
+                draft.transitions.push(Transition::Forget { email: email.clone() });
+                draft.reasons.push(reason);
+            }
+        }
+    }
+
+    /// The HR rule (seed 002): an end user absent from HR or terminated there
+    /// becomes a functional account (or is flagged), unless allowlisted.
+    /// Same guards as the directory (a partial HR list acts on nobody), and
+    /// the type change counts toward the threshold.
+    fn hr_pass(&mut self) {
+        let Some(rule) = &self.policy.hr_rule else { return };
+        let Some(hr) = &self.desired.hr else { return };
+        if self.hr_guarded {
+            return;
+        }
+        for (i, account) in self.accounts.iter().enumerate() {
+            let email = &account.primary_email;
+            if self.consumed[i] || rules::protection(account, self.policy, self.target).is_some() {
+                continue;
+            }
+            if let Some(&d) = self.draft_of_account.get(&(i as u32)) {
+                if self.drafts[d].steps.iter().any(|s| matches!(s, Step::Delete)) {
+                    continue;
+                }
+            }
+            let hr_flag = self.state.flags.get(email).filter(|f| f.cause == FlagCause::Hr);
+            let verdict = if account.user_type == UserType::EndUser || hr_flag.is_some() {
+                self.hr_verdict(email)
+            } else {
+                None
+            };
+            match (verdict, rule.action) {
+                (Some(why), HrAction::MakeFunctional) if account.user_type == UserType::EndUser => {
+                    let draft = self.draft_for_account(i as u32, ChangeKind::Update);
+                    draft.steps.push(Step::SetType { from: UserType::EndUser, to: UserType::FunctionalAccount });
+                    draft.transitions.push(Transition::TypeSetByHr { email: email.clone() });
+                    draft.reasons.push(format!("{why}: becomes a functional account"));
+                }
+                (Some(why), HrAction::Flag) => {
+                    if self.state.flags.contains_key(email) {
+                        continue;
+                    }
+                    let now = self.now;
+                    let draft = self.draft_for_account(i as u32, ChangeKind::Flag);
+                    draft.steps.push(Step::Flag);
+                    draft.transitions.push(Transition::Flag { email: email.clone(), since: now, cause: FlagCause::Hr, reason: why.clone() });
+                    draft.reasons.push(format!("{why}: flagged"));
+                    self.conflicts.push(Conflict {
+                        email: email.clone(),
+                        user_type: account.user_type.clone(),
+                        origin: self.state.origin(email).clone(),
+                        kind: ConflictKind::Hr,
+                        flagged_since: Some(self.now),
+                        absent_runs: 0,
+                        delete_after: None,
+                        ignored: false,
+                        reason: why,
+                        actions: vec![ConflictAction::DeleteNow, ConflictAction::Ignore, ConflictAction::Deactivate, ConflictAction::Export],
+                    });
+                }
+                (None, _) if hr_flag.is_some() && self.hr.contains_key(email.normalized()) => {
+                    let draft = self.draft_for_account(i as u32, ChangeKind::Update);
+                    draft.steps.push(Step::Unflag);
+                    draft.transitions.push(Transition::Unflag { email: email.clone() });
+                    draft.reasons.push(format!("employed again in {}", hr.source));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// One address never belongs to two accounts: a draft that needs an
+    /// address another account holds waits for the change that frees it (an
+    /// alias moving from A to B: A first); when nothing frees it, the address
+    /// is skipped with both sides named.
+    fn resolve_claims(&mut self) {
+        let claims = std::mem::take(&mut self.claims);
+        for claim in claims {
+            let holder = &self.accounts[claim.holder as usize];
+            let holder_draft = self.draft_of_account.get(&claim.holder).copied().filter(|&h| h != claim.draft);
+            let freed = holder_draft.filter(|&h| self.drafts[h].frees(claim.address));
+            if let Some(h) = freed {
+                self.drafts[h].releases = true;
+                self.drafts[claim.draft].deps.push(h);
+                continue;
+            }
+            if holder_draft.is_none() && self.draft_of_account.get(&claim.holder) == Some(&claim.draft) {
+                continue;
+            }
+            let source = self.auth_source().to_owned();
+            let draft = &mut self.drafts[claim.draft];
+            let role = if holder.primary_email == *claim.address { "the primary address" } else { "an alias" };
+            let reason = format!("{} is already {role} of {} on the gateway; not given to {}", claim.address, holder.primary_email, draft.email);
+            self.skipped.push(Skipped { email: claim.address.to_string(), source, location: None, code: SkipCode::AddressClash, reason });
+            if claim.primary {
+                draft.dead = true;
+            } else {
+                draft.drop_address(claim.address);
+            }
+        }
+    }
+
+    /// Orders the changes (phase, then address), numbers them, resolves
+    /// dependencies to numbers, and adds the summary, threshold and fingerprint.
+    fn finish(mut self, guards: Vec<Guard>) -> Plan {
+        let drafts = std::mem::take(&mut self.drafts);
+        let mut order: Vec<usize> = (0..drafts.len()).filter(|&d| !drafts[d].dead && !drafts[d].steps.is_empty()).collect();
+        let phases: Vec<Phase> = drafts.iter().map(Draft::phase).collect();
+        order.sort_by(|&a, &b| (phases[a], &drafts[a].email).cmp(&(phases[b], &drafts[b].email)));
+        let mut id_of = vec![u32::MAX; drafts.len()];
+        for (id, &d) in order.iter().enumerate() {
+            id_of[d] = id as u32;
+        }
+        let bulk = self.target.capabilities.bulk_create;
+        let mut creates_seen = 0u32;
+        let mut drafts: Vec<Option<Draft>> = drafts.into_iter().map(Some).collect();
+        let mut changes = Vec::with_capacity(order.len());
+        let mut deleted_billable = 0usize;
+        for (id, &d) in order.iter().enumerate() {
+            let Some(mut draft) = drafts[d].take() else { continue };
+            if let Some(i) = draft.account.filter(|_| draft.steps.iter().any(|s| matches!(s, Step::Delete))) {
+                deleted_billable += usize::from(rules::billable(&self.accounts[i as usize]));
+            }
+            let mut deps: Vec<u32> = draft.deps.iter().map(|&x| id_of[x]).filter(|&x| x != u32::MAX).collect();
+            deps.sort_unstable();
+            deps.dedup();
+            if bulk && deps.is_empty() {
+                for step in &mut draft.steps {
+                    if let Step::Create { bulk_group, .. } = step {
+                        *bulk_group = Some(creates_seen / self.policy.bulk_size as u32);
+                        creates_seen += 1;
+                    }
+                }
+            }
+            changes.push(AccountChange {
+                id: id as u32,
+                email: draft.email,
+                kind: draft.kind,
+                phase: phases[d],
+                steps: draft.steps,
+                expect: draft.expect,
+                depends_on: deps,
+                reason: draft.reasons.join("; "),
+                transitions: draft.transitions,
+            });
+        }
+        self.conflicts.sort_by(|a, b| a.email.cmp(&b.email).then(a.kind.cmp(&b.kind)));
+        self.conflicts.dedup_by(|a, b| a.email == b.email);
+        self.skipped.sort();
+        self.skipped.dedup();
+        self.run_transitions.sort_by(|a, b| transition_key(a).cmp(transition_key(b)));
+        let summary = summarize(&changes, self.accounts, deleted_billable, self.target, self.policy, (self.conflicts.len(), self.skipped.len()));
+        let expected_count = (self.accounts.len() + summary.changes.get("create").copied().unwrap_or(0))
+            .saturating_sub(summary.changes.get("delete").copied().unwrap_or(0));
+        self.run_transitions.push(Transition::RecordRun { at: self.now, gateway_count: expected_count });
+        let destructive: usize = changes.iter().map(AccountChange::destructive_count).sum();
+        let allowed = self.policy.threshold.allowed(self.accounts.len());
+        let threshold = ThresholdCheck {
+            destructive,
+            allowed,
+            exceeded_by: (destructive > allowed).then(|| destructive - allowed),
+            overridden: self.policy.threshold_override,
+        };
+        let fingerprint = self.fingerprint();
+        Plan {
+            schema_version: PLAN_SCHEMA_VERSION,
+            stack: self.target.stack.clone(),
+            org: self.target.org.clone(),
+            source: self.auth_source().to_owned(),
+            planned_at: self.now,
+            fingerprint,
+            changes,
+            conflicts: self.conflicts,
+            skipped: self.skipped,
+            guards,
+            run_transitions: self.run_transitions,
+            summary,
+            threshold,
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        let mut sum: u64 = 0;
+        for a in self.accounts {
+            sum = sum.wrapping_add(fingerprint::account(a));
+        }
+        let d = self.desired;
+        for snap in std::iter::once(&d.authoritative).chain(&d.supplemental) {
+            for e in &snap.entries {
+                sum = sum.wrapping_add(fingerprint::entry(&snap.source, e));
+            }
+        }
+        if let Some(hr) = &d.hr {
+            for r in &hr.records {
+                let mut h = fingerprint::Fnv::new();
+                h.text(&hr.source).text(r.email.as_str()).text(r.status.as_str());
+                sum = sum.wrapping_add(h.finish());
+            }
+        }
+        for (email, a) in &self.state.accounts {
+            let mut h = fingerprint::Fnv::new();
+            h.text(email.as_str());
+            match &a.origin {
+                Origin::Directory(s) => h.text(s),
+                other => h.text(&other.to_string()),
+            };
+            h.text(if a.type_set_by_hr { "1" } else { "0" }).text(if a.deactivated_by_muster { "1" } else { "0" });
+            sum = sum.wrapping_add(h.finish());
+        }
+        let small = (
+            &self.state.flags,
+            &self.state.ignored,
+            self.state.last_run,
+            self.state.last_gateway_count,
+            self.policy,
+            self.target,
+            self.now,
+            self.accounts.len(),
+        );
+        sum = sum.wrapping_add(fingerprint::json(&small));
+        format!("{sum:016x}")
+    }
+}
+
+fn transition_key(t: &Transition) -> &str {
+    match t {
+        Transition::CountAbsent { email, .. } => email.normalized(),
+        _ => "",
+    }
+}
+
+/// The text fields with the gateway's and the directory's values.
+fn text_fields<'x>(a: &'x Account, e: &'x muster_core::DirectoryEntry) -> [(Field, Option<&'x str>, Option<&'x str>); 7] {
+    [
+        (Field::FirstName, a.first_name.as_deref(), e.first_name.as_deref()),
+        (Field::LastName, a.last_name.as_deref(), e.last_name.as_deref()),
+        (Field::Mobile, a.mobile.as_deref(), e.mobile.as_deref()),
+        (Field::Phone, a.phone.as_deref(), e.phone.as_deref()),
+        (Field::Company, a.company.as_deref(), e.company.as_deref()),
+        (Field::Department, a.department.as_deref(), e.department.as_deref()),
+        (Field::Notes, a.notes.as_deref(), e.notes.as_deref()),
+    ]
+}
+
+/// Copies the owned, provided fields of an entry onto an account being created.
+fn apply_owned_fields(account: &mut Account, e: &muster_core::DirectoryEntry, fields: muster_core::FieldSet, groups: bool) {
+    let trimmed = |s: &Option<String>| s.as_deref().and_then(muster_core::non_blank);
+    for (field, slot, value) in [
+        (Field::FirstName, &mut account.first_name, &e.first_name),
+        (Field::LastName, &mut account.last_name, &e.last_name),
+        (Field::Mobile, &mut account.mobile, &e.mobile),
+        (Field::Phone, &mut account.phone, &e.phone),
+        (Field::Company, &mut account.company, &e.company),
+        (Field::Department, &mut account.department, &e.department),
+        (Field::Notes, &mut account.notes, &e.notes),
+    ] {
+        if fields.contains(field) {
+            *slot = trimmed(value);
+        }
+    }
+    if groups && fields.contains(Field::Groups) {
+        account.groups.clone_from(&e.member_of);
+    }
+    if fields.contains(Field::AllowSenders) {
+        account.allow_senders.clone_from(&e.allow_senders);
+    }
+    if fields.contains(Field::BlockSenders) {
+        account.block_senders.clone_from(&e.block_senders);
+    }
+}
+
+/// Counts per heading and step, welcome letters, billable delta, API calls.
+fn summarize(
+    changes: &[AccountChange],
+    accounts: &[Account],
+    deleted_billable: usize,
+    target: &TargetProfile,
+    policy: &Policy,
+    (conflicts, skipped): (usize, usize),
+) -> Summary {
+    let mut s = Summary { conflicts, skipped, licence_count: target.licence_count, ..Summary::default() };
+    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_step: BTreeMap<String, usize> = BTreeMap::new();
+    let before = accounts.iter().filter(|a| rules::billable(a)).count();
+    let mut after = before as i64 - deleted_billable as i64;
+    let mut creates = 0u64;
+    let mut calls = 0u64;
+    for c in changes {
+        *by_kind.entry(c.kind.as_str().to_owned()).or_default() += 1;
+        let mut writes = false;
+        for step in &c.steps {
+            *by_step.entry(step.name().to_owned()).or_default() += 1;
+            match step {
+                Step::Create { account, welcome_letter, .. } => {
+                    creates += 1;
+                    s.welcome_letters += usize::from(*welcome_letter);
+                    after += i64::from(rules::billable(account));
+                }
+                Step::Delete => calls += 1,
+                Step::SetType { from, to } => {
+                    writes = true;
+                    let billable = |t: &UserType| matches!(t, UserType::EndUser | UserType::SilentUser);
+                    after += i64::from(billable(to)) - i64::from(billable(from));
+                }
+                Step::ChangePrimary { .. } => calls += 5,
+                s if s.is_state_only() => {}
+                _ => writes = true,
+            }
+        }
+        if writes {
+            calls += 2;
+        }
+    }
+    calls += if target.capabilities.bulk_create { creates.div_ceil(policy.bulk_size as u64) } else { creates };
+    s.changes = by_kind;
+    s.steps = by_step;
+    s.billable_before = before;
+    s.billable_after = after.max(0) as usize;
+    s.api_calls = calls;
+    s.over_licence_by = target.licence_count.and_then(|l| (s.billable_after as u64).checked_sub(l)).filter(|x| *x > 0);
+    s
+}

@@ -1,0 +1,399 @@
+//! What the organisation wants a sync to do: [`Policy`] and its builder.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Duration;
+use muster_core::{DirectoryEntry, Domain, EmailAddress, Field, FieldSet, RecipientKind, UserType};
+use serde::{Deserialize, Serialize};
+
+/// Whether the directory is the system of truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Mode {
+    /// The directory is the truth: absent users go through the deletion lifecycle.
+    Authoritative,
+    /// The directory only adds and updates; nothing is flagged or deleted.
+    Supplemental,
+}
+
+/// How long a flagged user waits before deletion (the vendors' "Delete users after").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeleteDelay {
+    /// 7 days.
+    Days7,
+    /// 14 days.
+    Days14,
+    /// 30 days.
+    Days30,
+    /// Flag, but never delete.
+    Never,
+}
+
+impl DeleteDelay {
+    /// The delay, or `None` for [`DeleteDelay::Never`].
+    #[must_use]
+    pub fn duration(self) -> Option<Duration> {
+        match self {
+            DeleteDelay::Days7 => Some(Duration::days(7)),
+            DeleteDelay::Days14 => Some(Duration::days(14)),
+            DeleteDelay::Days30 => Some(Duration::days(30)),
+            DeleteDelay::Never => None,
+        }
+    }
+
+    /// Short text for reasons: `7 days`, `never`.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            DeleteDelay::Days7 => "7 days",
+            DeleteDelay::Days14 => "14 days",
+            DeleteDelay::Days30 => "30 days",
+            DeleteDelay::Never => "never",
+        }
+    }
+}
+
+/// What happens to an account when it is flagged for deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FlagAction {
+    /// Only record the flag (default): mail keeps flowing during the delay.
+    RecordOnly,
+    /// Also deactivate the account (muster reactivates it if the user comes back).
+    Deactivate,
+}
+
+/// What to do with accounts that existed before muster (origin unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UnknownOrigin {
+    /// Adopt the ones the directory matches; list the rest as conflicts, never flag them (default).
+    AdoptMatchedListRest,
+    /// Adopt the matched ones and put the rest through the deletion lifecycle.
+    AdoptMatchedFlagRest,
+}
+
+/// What the HR rule does to a user absent from HR or terminated there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HrAction {
+    /// Make the account a functional account (it stops using a licence, mail keeps flowing).
+    MakeFunctional,
+    /// Flag it for deletion, like a user absent from the directory.
+    Flag,
+}
+
+/// The HR rule (seed 002): end users who are not employed stop using licences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HrRule {
+    /// What to do with them.
+    pub action: HrAction,
+    /// Accounts the rule never touches (service mailboxes with a person's type, executives' assistants…).
+    pub allowlist: BTreeSet<EmailAddress>,
+}
+
+impl HrRule {
+    /// A rule with an empty allowlist.
+    #[must_use]
+    pub fn new(action: HrAction) -> Self {
+        HrRule {
+            action,
+            allowlist: BTreeSet::new(),
+        }
+    }
+
+    /// Adds addresses the rule never touches.
+    #[must_use]
+    pub fn allow(mut self, addresses: impl IntoIterator<Item = EmailAddress>) -> Self {
+        self.allowlist.extend(addresses);
+        self
+    }
+}
+
+/// The destructive-change threshold: above it a plan needs an explicit override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Threshold {
+    /// At most this many destructive changes…
+    pub max_count: usize,
+    /// …and at most this percentage of the current accounts.
+    pub max_percent: u32,
+}
+
+impl Threshold {
+    /// How many destructive changes are allowed when the gateway has `current` accounts:
+    /// the smaller of the count and the percentage (rounded down).
+    #[must_use]
+    pub fn allowed(self, current: usize) -> usize {
+        let by_percent = current.saturating_mul(self.max_percent as usize) / 100;
+        self.max_count.min(by_percent)
+    }
+}
+
+/// Everything the organisation decides about a sync.
+///
+/// The defaults are the safe ones: authoritative mode, end users get a
+/// welcome letter, flags are only recorded, deletion after 7 days *and* 3
+/// consecutive absent runs, destructive threshold 25 accounts or 10 %,
+/// unknown-origin accounts adopted when matched and otherwise only listed.
+///
+/// ```
+/// use muster_reconcile::{DeleteDelay, Policy};
+/// let policy = Policy::builder()
+///     .managed_domain("example.com".parse()?)
+///     .delete_delay(DeleteDelay::Days14)
+///     .min_absent_runs(2)
+///     .build();
+/// assert_eq!(policy.delete_delay(), DeleteDelay::Days14);
+/// # Ok::<(), muster_core::AddressError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Policy {
+    pub(crate) managed_domains: BTreeSet<Domain>,
+    pub(crate) mode: Mode,
+    pub(crate) default_user_type: UserType,
+    pub(crate) welcome_letters: bool,
+    pub(crate) delete_delay: DeleteDelay,
+    pub(crate) min_absent_runs: u32,
+    pub(crate) flag_action: FlagAction,
+    pub(crate) exceptions: BTreeSet<EmailAddress>,
+    pub(crate) additions: Vec<DirectoryEntry>,
+    pub(crate) sync_disabled_users: bool,
+    pub(crate) kinds: BTreeMap<RecipientKind, UserType>,
+    pub(crate) unknown_origin: UnknownOrigin,
+    pub(crate) threshold: Threshold,
+    pub(crate) threshold_override: bool,
+    pub(crate) hr_rule: Option<HrRule>,
+    pub(crate) owned_fields: FieldSet,
+    pub(crate) bulk_size: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        let functional = [
+            RecipientKind::SharedMailbox,
+            RecipientKind::RoomMailbox,
+            RecipientKind::DistributionGroup,
+            RecipientKind::SecurityGroup,
+            RecipientKind::PublicFolder,
+        ];
+        let mut kinds: BTreeMap<RecipientKind, UserType> = functional
+            .into_iter()
+            .map(|k| (k, UserType::FunctionalAccount))
+            .collect();
+        kinds.insert(RecipientKind::UserMailbox, UserType::EndUser);
+        Policy {
+            managed_domains: BTreeSet::new(),
+            mode: Mode::Authoritative,
+            default_user_type: UserType::EndUser,
+            welcome_letters: true,
+            delete_delay: DeleteDelay::Days7,
+            min_absent_runs: 3,
+            flag_action: FlagAction::RecordOnly,
+            exceptions: BTreeSet::new(),
+            additions: Vec::new(),
+            sync_disabled_users: false,
+            kinds,
+            unknown_origin: UnknownOrigin::AdoptMatchedListRest,
+            threshold: Threshold {
+                max_count: 25,
+                max_percent: 10,
+            },
+            threshold_override: false,
+            hr_rule: None,
+            owned_fields: FieldSet::all()
+                .without(Field::AllowSenders)
+                .without(Field::BlockSenders)
+                .without(Field::Enabled)
+                .without(Field::ExternalId)
+                .without(Field::Kind),
+            bulk_size: 200,
+        }
+    }
+}
+
+impl Policy {
+    /// A builder starting from the safe defaults.
+    #[must_use]
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder(Policy::default())
+    }
+
+    /// The managed domains.
+    #[must_use]
+    pub fn managed_domains(&self) -> &BTreeSet<Domain> {
+        &self.managed_domains
+    }
+
+    /// The deletion delay.
+    #[must_use]
+    pub fn delete_delay(&self) -> DeleteDelay {
+        self.delete_delay
+    }
+
+    /// The mode.
+    #[must_use]
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The destructive-change threshold.
+    #[must_use]
+    pub fn threshold(&self) -> Threshold {
+        self.threshold
+    }
+
+    /// The fields muster owns.
+    #[must_use]
+    pub fn owned_fields(&self) -> FieldSet {
+        self.owned_fields
+    }
+
+    /// True when `domain` (the ASCII form of an address's domain) is managed.
+    pub(crate) fn manages(&self, domain_ascii: &str) -> bool {
+        self.managed_domains.iter().any(|d| d.as_ascii() == domain_ascii)
+    }
+
+    /// The gateway type a new account of `kind` gets, or `None` when the kind is not synced.
+    pub(crate) fn type_for(&self, kind: RecipientKind) -> Option<&UserType> {
+        if kind == RecipientKind::UserMailbox {
+            return self
+                .kinds
+                .contains_key(&kind)
+                .then_some(&self.default_user_type);
+        }
+        self.kinds.get(&kind)
+    }
+}
+
+/// Builds a [`Policy`]; every setter takes `self` and starts from the safe defaults.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct PolicyBuilder(Policy);
+
+impl PolicyBuilder {
+    /// Adds a managed domain. It must also be registered on the gateway, or `plan` refuses.
+    pub fn managed_domain(mut self, domain: Domain) -> Self {
+        self.0.managed_domains.insert(domain);
+        self
+    }
+
+    /// Authoritative (default) or supplemental.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.0.mode = mode;
+        self
+    }
+
+    /// The type of new user mailboxes (default end user; silent users get no welcome letter).
+    pub fn default_user_type(mut self, user_type: UserType) -> Self {
+        self.0.default_user_type = user_type;
+        self
+    }
+
+    /// Whether new end users get a welcome letter (default yes; letters go to real people).
+    pub fn welcome_letters(mut self, send: bool) -> Self {
+        self.0.welcome_letters = send;
+        self
+    }
+
+    /// The deletion delay (default 7 days).
+    pub fn delete_delay(mut self, delay: DeleteDelay) -> Self {
+        self.0.delete_delay = delay;
+        self
+    }
+
+    /// The minimum number of consecutive runs an account must be absent before deletion (default 3, at least 1).
+    pub fn min_absent_runs(mut self, runs: u32) -> Self {
+        self.0.min_absent_runs = runs.max(1);
+        self
+    }
+
+    /// What flagging does (default: record only).
+    pub fn flag_action(mut self, action: FlagAction) -> Self {
+        self.0.flag_action = action;
+        self
+    }
+
+    /// Accounts a sync never touches.
+    pub fn exception(mut self, address: EmailAddress) -> Self {
+        self.0.exceptions.insert(address);
+        self
+    }
+
+    /// An entry always included, as if the authoritative directory listed it.
+    pub fn addition(mut self, entry: DirectoryEntry) -> Self {
+        self.0.additions.push(entry);
+        self
+    }
+
+    /// Whether disabled user mailboxes are synced (default no: a disabled person is absent).
+    pub fn sync_disabled_users(mut self, sync: bool) -> Self {
+        self.0.sync_disabled_users = sync;
+        self
+    }
+
+    /// Syncs recipients of `kind`, creating them with `user_type` (user mailboxes use the default user type).
+    pub fn sync_kind(mut self, kind: RecipientKind, user_type: UserType) -> Self {
+        self.0.kinds.insert(kind, user_type);
+        self
+    }
+
+    /// Stops syncing recipients of `kind`.
+    pub fn skip_kind(mut self, kind: RecipientKind) -> Self {
+        self.0.kinds.remove(&kind);
+        self
+    }
+
+    /// What to do with accounts of unknown origin.
+    pub fn unknown_origin(mut self, rule: UnknownOrigin) -> Self {
+        self.0.unknown_origin = rule;
+        self
+    }
+
+    /// The destructive-change threshold: `max_count` changes and `max_percent` % of current accounts.
+    pub fn threshold(mut self, max_count: usize, max_percent: u32) -> Self {
+        self.0.threshold = Threshold {
+            max_count,
+            max_percent,
+        };
+        self
+    }
+
+    /// The explicit override an administrator gives after reviewing a plan that trips the threshold.
+    pub fn override_threshold(mut self, allow: bool) -> Self {
+        self.0.threshold_override = allow;
+        self
+    }
+
+    /// Turns on the HR rule.
+    pub fn hr_rule(mut self, rule: HrRule) -> Self {
+        self.0.hr_rule = Some(rule);
+        self
+    }
+
+    /// The fields muster owns (default: names, aliases, phones, company, department, notes, groups).
+    pub fn owned_fields(mut self, fields: FieldSet) -> Self {
+        self.0.owned_fields = fields;
+        self
+    }
+
+    /// How many creates go in one bulk request when the gateway supports it (default 200).
+    pub fn bulk_size(mut self, size: usize) -> Self {
+        self.0.bulk_size = size.max(1);
+        self
+    }
+
+    /// The policy.
+    #[must_use]
+    pub fn build(self) -> Policy {
+        self.0
+    }
+}

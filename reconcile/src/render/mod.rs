@@ -1,0 +1,1 @@
+//! Renderers: the vendors' preview text, versioned JSON, and the CSV export.

@@ -1,0 +1,248 @@
+//! The rules, one small function each. The planner (`planner.rs`) only
+//! sequences them; each says here what it implements and why.
+
+use chrono::{DateTime, Utc};
+use muster_core::{Account, DirectoryEntry, EmailAddress, Origin, RecipientKind, UserType};
+
+use crate::error::PlanError;
+use crate::inputs::{Desired, GatewayListing, TargetProfile};
+use crate::plan::{Guard, SkipCode};
+use crate::policy::{DeleteDelay, Mode, Policy};
+use crate::state::{FlagState, SyncState};
+
+/// Refuses a state stamped with another stack or organisation: ownership and
+/// flags recorded for one customer must never drive deletions at another.
+pub(crate) fn check_state_stamp(state: &SyncState, target: &TargetProfile) -> Result<(), PlanError> {
+    state.check(&target.stack, &target.org)
+}
+
+/// Refuses to plan when `now` is earlier than the last run: every deletion
+/// delay is measured from recorded times, and a clock running backwards
+/// (a restored VM, a wrong timezone) would make them meaningless.
+pub(crate) fn check_clock(state: &SyncState, now: DateTime<Utc>) -> Result<(), PlanError> {
+    match state.last_run {
+        Some(last_run) if now < last_run => Err(PlanError::ClockWentBackwards { now, last_run }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a policy whose managed domains are not all registered on the
+/// gateway: a typo there would make every user of the real domain look
+/// absent and start deleting them.
+pub(crate) fn check_domains_registered(policy: &Policy, target: &TargetProfile) -> Result<(), PlanError> {
+    if policy.managed_domains.is_empty() {
+        return Err(PlanError::NoManagedDomains);
+    }
+    for domain in &policy.managed_domains {
+        if !target.registered_domains.iter().any(|d| d.as_ascii() == domain.as_ascii()) {
+            return Err(PlanError::UnregisteredDomain {
+                domain: domain.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why an account is protected, if it is. Protected accounts are never
+/// changed at all: administrators (a sync that demotes the admin locks the
+/// organisation out), read-only users, types muster does not know, the login
+/// muster itself uses, and the policy's exceptions.
+pub(crate) fn protection(account: &Account, policy: &Policy, target: &TargetProfile) -> Option<&'static str> {
+    if account.user_type.is_admin() {
+        Some("administrators are never changed by a sync")
+    } else if account.read_only {
+        Some("read-only users are never changed by a sync")
+    } else if !account.user_type.is_manageable() {
+        Some("muster does not manage accounts of this type")
+    } else if target.login.as_ref() == Some(&account.primary_email) {
+        Some("muster's own login is never changed")
+    } else if policy.exceptions.contains(&account.primary_email) {
+        Some("listed in the policy's exceptions")
+    } else {
+        None
+    }
+}
+
+/// What the planner does with one directory entry.
+pub(crate) enum Admission {
+    /// Sync it; created with this type.
+    Want(UserType),
+    /// Treat it as absent: a disabled person has left (unless disabled users are synced).
+    Absent,
+    /// Refuse it, saying why.
+    Skip(SkipCode, String),
+}
+
+/// Decides whether an entry is synced: exceptions are never touched, kinds
+/// the policy does not sync are skipped, a disabled *user* mailbox is absent
+/// (a disabled shared or room mailbox is normal in AD and is synced), and a
+/// primary outside the managed domains is refused — the gateway would not
+/// route mail for it.
+pub(crate) fn admit_entry(entry: &DirectoryEntry, policy: &Policy) -> Admission {
+    if policy.exceptions.contains(&entry.primary_email) {
+        return Admission::Skip(SkipCode::Exception, "listed in the policy's exceptions".into());
+    }
+    let Some(user_type) = policy.type_for(entry.kind) else {
+        return Admission::Skip(
+            SkipCode::KindNotSynced,
+            format!("{} recipients are not synced by this policy", entry.kind),
+        );
+    };
+    if !entry.enabled && entry.kind == RecipientKind::UserMailbox && !policy.sync_disabled_users {
+        return Admission::Absent;
+    }
+    if !policy.manages(entry.primary_email.domain_ascii()) {
+        return Admission::Skip(
+            SkipCode::OutsideManagedDomains,
+            format!("domain {} is not managed", entry.primary_email.domain_ascii()),
+        );
+    }
+    Admission::Want(user_type.clone())
+}
+
+/// An alias is added only when its own domain is managed (the primary's was
+/// checked by [`admit_entry`]): the gateway cannot deliver for other domains.
+pub(crate) fn alias_admitted(alias: &EmailAddress, policy: &Policy) -> bool {
+    policy.manages(alias.domain_ascii())
+}
+
+/// Whether the directory may take something away from an account (remove an
+/// alias, a group membership, flag or delete it): only in authoritative
+/// mode, only from the authoritative source, and only for accounts a
+/// directory owns. Accounts made manually, by CSV import or SMTP discovery
+/// belong to someone else; supplemental sources only add and update.
+pub(crate) fn may_take_away(origin_after: &Origin, from_authoritative: bool, policy: &Policy, desired: &Desired) -> bool {
+    policy.mode == Mode::Authoritative
+        && from_authoritative
+        && directory_owned(origin_after, desired)
+}
+
+/// True for accounts owned by the authoritative directory or by a directory
+/// that used to be authoritative (switching source turns the old source's
+/// users into conflicts), but not by a supplemental source.
+pub(crate) fn directory_owned(origin: &Origin, desired: &Desired) -> bool {
+    match origin {
+        Origin::Directory(s) => !desired.supplemental.iter().any(|snap| &snap.source == s),
+        _ => false,
+    }
+}
+
+/// The origin an account gets when the directory matches it: unknown-origin
+/// accounts (older than muster) and accounts of a former directory are
+/// adopted; accounts someone else made keep their origin.
+pub(crate) fn adopted_origin(current: &Origin, source: &str) -> Option<Origin> {
+    match current {
+        Origin::Unknown => Some(Origin::Directory(source.to_owned())),
+        Origin::Directory(s) if s != source => Some(Origin::Directory(source.to_owned())),
+        _ => None,
+    }
+}
+
+/// The destructive-change guards: an empty or partial authoritative
+/// snapshot, an incomplete gateway listing, or a gateway that shrank by more
+/// than the threshold since the last run all mean "we do not know who is
+/// really gone", so nothing is flagged or removed. An incomplete HR snapshot
+/// stops only the HR rule.
+pub(crate) fn safety_guards(desired: &Desired, current: &GatewayListing, state: &SyncState, policy: &Policy) -> Vec<Guard> {
+    let mut guards = Vec::new();
+    let source = &desired.authoritative;
+    if !source.is_complete() {
+        let reason = match &source.completeness {
+            muster_core::Completeness::Partial { reason } => reason.clone(),
+            _ => String::new(),
+        };
+        guards.push(Guard::SourceIncomplete {
+            source: source.source.clone(),
+            reason,
+        });
+    }
+    if source.entries.is_empty() {
+        guards.push(Guard::SourceEmpty {
+            source: source.source.clone(),
+        });
+    }
+    if !current.complete {
+        guards.push(Guard::GatewayListingIncomplete);
+    }
+    if let Some(from) = state.last_gateway_count {
+        let to = current.accounts.len();
+        let allowed = policy.threshold.allowed(from);
+        if from > to && from - to > allowed {
+            guards.push(Guard::GatewayShrank { from, to, allowed });
+        }
+    }
+    if policy.hr_rule.is_some() {
+        if let Some(hr) = &desired.hr {
+            if !hr.is_complete() || hr.records.is_empty() {
+                guards.push(Guard::HrIncomplete {
+                    source: hr.source.clone(),
+                });
+            }
+        }
+    }
+    guards
+}
+
+/// Where an absent, flaggable account is in the deletion lifecycle.
+pub(crate) enum Lifecycle {
+    /// Not flagged yet: flag it now.
+    StartFlag,
+    /// Flagged, waiting: `runs` absent so far, deletable from `due` (if ever).
+    Wait {
+        /// Consecutive absent runs, this one included.
+        runs: u32,
+        /// When the delay ends.
+        due: Option<DateTime<Utc>>,
+    },
+    /// Flagged long enough and for enough runs: delete.
+    Delete {
+        /// Consecutive absent runs, this one included.
+        runs: u32,
+    },
+}
+
+/// The deletion lifecycle: absent → flagged → deleted only after the delay
+/// *and* the minimum number of consecutive absent runs (a run is a new
+/// `now`; planning twice at the same instant is the same run). `never`
+/// never deletes. Both conditions protect against a directory that is wrong
+/// for a day, and against a scheduler that runs many times in an hour.
+pub(crate) fn lifecycle(flag: Option<&FlagState>, new_run: bool, delay: DeleteDelay, min_runs: u32, now: DateTime<Utc>) -> Lifecycle {
+    let Some(flag) = flag else {
+        return Lifecycle::StartFlag;
+    };
+    let runs = flag.absent_runs + u32::from(new_run);
+    let due = delay.duration().map(|d| flag.since + d);
+    match due {
+        Some(due) if now >= due && runs >= min_runs => Lifecycle::Delete { runs },
+        _ => Lifecycle::Wait { runs, due },
+    }
+}
+
+/// A welcome letter goes with a create only for end users, and only when the
+/// policy sends them: letters go to real people, silent users and
+/// functional accounts never get one.
+pub(crate) fn welcome_letter(user_type: &UserType, policy: &Policy) -> bool {
+    policy.welcome_letters && *user_type == UserType::EndUser
+}
+
+/// Whether an account counts against the licence: the gateway's own
+/// `is_billable` when it says, otherwise end and silent users do.
+pub(crate) fn billable(account: &Account) -> bool {
+    account
+        .billable
+        .unwrap_or(matches!(account.user_type, UserType::EndUser | UserType::SilentUser))
+}
+
+/// Text values compare trimmed, with blank equal to missing: a gateway that
+/// returns `""` where the directory has nothing is not a difference.
+pub(crate) fn same_text(a: Option<&str>, b: Option<&str>) -> bool {
+    fn norm(s: Option<&str>) -> Option<&str> {
+        s.map(str::trim).filter(|s| !s.is_empty())
+    }
+    norm(a) == norm(b)
+}
+
+/// "2026-11-01" for reasons.
+pub(crate) fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
