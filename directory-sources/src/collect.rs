@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use muster_core::{DirectoryEntry, DirectorySnapshot, EmailAddress, FieldSet, Location, SourceIssue};
+use muster_core::{
+    DirectoryEntry, DirectorySnapshot, EmailAddress, FieldSet, Location, SourceIssue,
+};
 
 /// Where an address was claimed: which entry, which file and line, and how.
 #[derive(Clone, Copy)]
@@ -151,6 +153,8 @@ impl Collector {
     pub(crate) fn into_snapshot(self, source: &str, provided: FieldSet) -> DirectorySnapshot {
         let mut snapshot = DirectorySnapshot::new(source, provided).with_entries(self.entries);
         snapshot.issues = self.issues;
+        // Issues are found in reading order (a later primary reports an earlier alias); show them by place.
+        snapshot.issues.sort_by(|a, b| a.location.cmp(&b.location));
         snapshot
     }
 }
@@ -188,6 +192,10 @@ mod tests {
         assert_eq!(entries[0].aliases.len(), 1);
         assert!(entries[1].aliases.is_empty());
         assert_eq!(issues.len(), 2);
-        assert!(issues.iter().all(|i| i.location == Location::line("u.csv", 3)));
+        assert!(
+            issues
+                .iter()
+                .all(|i| i.location == Location::line("u.csv", 3))
+        );
     }
 }

@@ -4,8 +4,9 @@
 //! Both inputs go through one [`HrCollector`], so they behave alike: a row
 //! without a usable address is an issue, a person listed twice with the same
 //! status is one record, and a person listed twice with *different* statuses
-//! is an issue (the first record is kept) because the functional-account
-//! rule must not act on a coin toss.
+//! is an issue naming both lines, keeping the status that changes less
+//! (active before leave before unknown before terminated): the
+//! functional-account rule must not act on a coin toss.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -85,6 +86,16 @@ impl HrColumns {
     }
 }
 
+/// How far a status is from "employed": the lower, the fewer changes it causes.
+fn rank(status: &HrStatus) -> u8 {
+    match status {
+        HrStatus::Active => 0,
+        HrStatus::Leave => 1,
+        HrStatus::Terminated => 3,
+        _ => 2,
+    }
+}
+
 /// Turns HR rows into records, one per person.
 struct HrCollector<'a> {
     columns: &'a HrColumns,
@@ -128,26 +139,35 @@ impl<'a> HrCollector<'a> {
         };
         let status_value = status.unwrap_or("").trim();
         if status_value.is_empty() {
-            return self.issues.push(issue(
-                &self.columns.status,
-                "",
-                "an employment status (active, terminated, leave, or a mapped value)",
-            ));
+            return self.issues.push(
+                SourceIssue::new(
+                    location,
+                    "an employment status (active, terminated, leave, or a mapped value)",
+                )
+                .with_field(&self.columns.status),
+            );
         }
         let status = self.columns.status_of(status_value);
         let key: Box<str> = email.normalized().into();
         if let Some(&first) = self.seen.get(&key) {
-            let earlier = &self.records[first];
+            let earlier = &mut self.records[first];
             if earlier.status != status {
+                // Keep the reading that changes less: a wrong "terminated" turns
+                // a working person's mailbox into a functional account.
+                let kept = if rank(&status) < rank(&earlier.status) {
+                    status.clone()
+                } else {
+                    earlier.status.clone()
+                };
                 let expected = format!(
-                    "one status per person; an earlier record says `{}` (kept)",
+                    "one status per person; an earlier record says `{}`, `{kept}` is kept",
                     earlier.status
                 );
-                let related = earlier.location.clone();
                 let mut found = issue(&self.columns.status, status_value, &expected);
-                if let Some(related) = related {
+                if let Some(related) = earlier.location.clone() {
                     found = found.with_related(related);
                 }
+                earlier.status = kept;
                 self.issues.push(found);
             }
             return;

@@ -9,8 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use muster_core::{
-    DirectoryEntry, DirectorySnapshot, ExternalId, Field, FieldSet, Location,
-    RecipientKind,
+    DirectoryEntry, DirectorySnapshot, ExternalId, Field, FieldSet, Location, RecipientKind,
 };
 
 use crate::collect::Collector;
@@ -188,7 +187,7 @@ impl Resolved {
         let primary = match at.address(&self.primary_header, cell(self.primary)) {
             Ok(a) => a,
             Err(issue) => {
-                out.issue(issue);
+                out.issue(*issue);
                 return None;
             }
         };
@@ -222,7 +221,7 @@ impl Resolved {
                 },
                 Field::Kind => match value.parse::<RecipientKind>() {
                     Ok(k) => entry.kind = k,
-                    Err(e) => out.issue(at.issue(header, value, e.expected)),
+                    Err(e) => out.issue(at.issue(header, value, &format!("one of {}", e.expected))),
                 },
                 Field::ExternalId => entry.external_id = ExternalId::new(value).ok(),
                 Field::Aliases => {
@@ -231,7 +230,7 @@ impl Resolved {
                             Ok(a) => {
                                 entry.aliases.insert(a);
                             }
-                            Err(issue) => out.issue(issue),
+                            Err(issue) => out.issue(*issue),
                         }
                     }
                 }
@@ -340,7 +339,10 @@ impl MappedCsv {
         aliases: impl Read,
     ) -> Result<DirectorySnapshot, Error> {
         let (mut out, provided) = self.collect(users)?;
-        let join = self.aliases.clone().unwrap_or_else(|| PostiniAliases::new(""));
+        let join = self
+            .aliases
+            .clone()
+            .unwrap_or_else(|| PostiniAliases::new(""));
         join.join(aliases, self.format, &mut out)?;
         Ok(out.into_snapshot(&self.name, provided.with(Field::Aliases)))
     }

@@ -133,7 +133,11 @@ impl PostiniAliases {
     }
 
     fn columns(&self, header: &Row) -> Result<Columns, Error> {
-        let find = |name: &str| header.cells().position(|c| c.eq_ignore_ascii_case(name.trim()));
+        let find = |name: &str| {
+            header
+                .cells()
+                .position(|c| c.eq_ignore_ascii_case(name.trim()))
+        };
         let missing = |column: &str| Error::MissingColumn {
             file: self.name.clone(),
             column: column.to_owned(),
@@ -146,7 +150,10 @@ impl PostiniAliases {
             user_address: find(&self.user_address),
         };
         if columns.user_id.is_none() && columns.user_address.is_none() {
-            return Err(missing(&format!("{}` or `{}", self.user_id, self.user_address)));
+            return Err(missing(&format!(
+                "{}` or `{}",
+                self.user_id, self.user_address
+            )));
         }
         Ok(columns)
     }
@@ -172,7 +179,7 @@ impl PostiniAliases {
         };
         let alias = match at.address(&self.address, address) {
             Ok(a) => a,
-            Err(issue) => return out.issue(issue),
+            Err(issue) => return out.issue(*issue),
         };
         let user_id = cell(columns.user_id);
         let user_address = cell(columns.user_address);

@@ -33,9 +33,7 @@ use crate::table::export_cell;
 /// [`Error::Write`] when the writer fails.
 pub fn write_standard_csv(entries: &[DirectoryEntry], output: impl Write) -> Result<(), Error> {
     let aliases = entries.iter().map(|e| e.aliases.len()).max().unwrap_or(0);
-    let mut writer = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(output);
+    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(output);
     let mut header: Vec<String> = ["First Name", "Last Name", "Primary Email", "Mobile"]
         .map(String::from)
         .to_vec();

@@ -219,7 +219,7 @@ impl<'a> Parser<'a> {
         self.has_fourth_column |= row.width() >= 4;
         let primary = match at.address("primary_email", cell(2)) {
             Ok(a) => a,
-            Err(issue) => return self.out.issue(issue),
+            Err(issue) => return self.out.issue(*issue),
         };
         let mut entry = DirectoryEntry::new(primary)
             .with_names(cell(0), cell(1))
@@ -232,7 +232,11 @@ impl<'a> Parser<'a> {
                 Resolved::Current
             };
         }
-        let first_alias = if self.layout == Resolved::Legacy { 3 } else { 4 };
+        let first_alias = if self.layout == Resolved::Legacy {
+            3
+        } else {
+            4
+        };
         if self.layout == Resolved::Current && !fourth.is_empty() {
             match mobile(fourth) {
                 Some(m) => entry.mobile = Some(m),
@@ -253,7 +257,7 @@ impl<'a> Parser<'a> {
             self.has_alias_values = true;
             match at.address("alias", value) {
                 Ok(a) => aliases.push(a),
-                Err(issue) => self.out.issue(issue),
+                Err(issue) => self.out.issue(*issue),
             }
         }
         entry.aliases.extend(aliases);

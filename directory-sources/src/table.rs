@@ -469,8 +469,12 @@ mod tests {
 
     #[test]
     fn invalid_utf8_after_utf8_is_an_issue_not_a_panic() {
-        let mut table = Table::open("t.csv", &b"Jos\xc3\xa9\nbad\xff\nok\n"[..], CsvFormat::default())
-            .unwrap();
+        let mut table = Table::open(
+            "t.csv",
+            &b"Jos\xc3\xa9\nbad\xff\nok\n"[..],
+            CsvFormat::default(),
+        )
+        .unwrap();
         let mut row = Row::default();
         assert!(matches!(table.next_row(&mut row).unwrap(), Next::Row));
         match table.next_row(&mut row).unwrap() {

@@ -21,8 +21,13 @@ impl At<'_> {
     }
 
     /// Parses an address, or explains why it is not one.
-    pub(crate) fn address(&self, field: &str, value: &str) -> Result<EmailAddress, SourceIssue> {
-        EmailAddress::parse(value).map_err(|e| self.issue(field, value, &address_expected(&e)))
+    pub(crate) fn address(
+        &self,
+        field: &str,
+        value: &str,
+    ) -> Result<EmailAddress, Box<SourceIssue>> {
+        EmailAddress::parse(value)
+            .map_err(|e| Box::new(self.issue(field, value, &address_expected(&e))))
     }
 }
 
