@@ -32,6 +32,9 @@ pub(crate) struct Request<'a> {
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) body: Option<Value>,
     pub(crate) idempotency: Idempotency,
+    /// A refusal whose body lists per-item `errors` is an answer to read
+    /// (a bulk create where every item failed), not a request failure.
+    pub(crate) item_errors: bool,
 }
 
 impl<'a> Request<'a> {
@@ -47,7 +50,13 @@ impl<'a> Request<'a> {
             query: Vec::new(),
             body: None,
             idempotency,
+            item_errors: false,
         }
+    }
+
+    pub(crate) fn with_item_errors(mut self) -> Self {
+        self.item_errors = true;
+        self
     }
 
     pub(crate) fn body(mut self, body: Value) -> Self {
@@ -171,7 +180,16 @@ impl Inner {
                         path,
                     });
                 }
-                _ => return Err(failure(result)),
+                _ => match result {
+                    Ok(a) if req.item_errors && lists_item_errors(a.status, &a.body) => {
+                        return Ok(Reply {
+                            body: a.body,
+                            method,
+                            path,
+                        });
+                    }
+                    other => return Err(failure(other)),
+                },
             }
         }
     }
@@ -284,6 +302,13 @@ fn unreachable_error(method: &Method, path: &str) -> Error {
     }
 }
 
+/// True for a 400/409/422 whose JSON body has an `errors` list.
+fn lists_item_errors(status: u16, body: &str) -> bool {
+    matches!(status, 400 | 409 | 422)
+        && serde_json::from_str::<Value>(body)
+            .is_ok_and(|v| v.get("errors").is_some_and(Value::is_array))
+}
+
 /// The longest gateway message kept in an error.
 const MAX_MESSAGE_CHARS: usize = 300;
 
@@ -291,6 +316,14 @@ const MAX_MESSAGE_CHARS: usize = 300;
 /// `detail` string when the body is JSON, else an excerpt of the text.
 pub(crate) fn message_of(body: &str) -> String {
     if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(body) {
+        let first_item = obj
+            .get("errors")
+            .and_then(|e| e.get(0))
+            .and_then(|e| e.get("error_message"))
+            .and_then(Value::as_str);
+        if let Some(s) = first_item {
+            return s.chars().take(MAX_MESSAGE_CHARS).collect();
+        }
         for key in ["message", "error_message", "error", "detail"] {
             if let Some(s) = obj.get(key).and_then(Value::as_str) {
                 // Gateway messages are short sentences; keep them whole (bounded).

@@ -131,8 +131,11 @@ impl Users<'_> {
         let dialect = self.client.dialect();
         let body = wire::encode_new(dialect, &new)?;
         let email = &new.account().primary_email;
-        match self.post(Value::Object(body.clone())).await {
-            Ok(reply) => self.created_one(&reply, body),
+        let post = || async {
+            let reply = self.post(Value::Object(body.clone())).await?;
+            self.created_one(&reply, body.clone())
+        };
+        match post().await {
             Err(e) if e.is_ambiguous() => {
                 tracing::warn!(%email, error = %e, "create outcome unknown; reading back");
                 match self.get(email).await {
@@ -140,15 +143,14 @@ impl Users<'_> {
                     Err(Error::NotFound { .. }) => {}
                     Err(other) => return Err(other),
                 }
-                match self.post(Value::Object(body.clone())).await {
-                    Ok(reply) => self.created_one(&reply, body),
+                match post().await {
                     Err(conflict @ Error::Conflict { .. }) => {
                         self.get(email).await.map_err(|_| conflict)
                     }
-                    Err(other) => Err(other),
+                    second => second,
                 }
             }
-            Err(e) => Err(e),
+            first => first,
         }
     }
 
@@ -235,7 +237,9 @@ impl Users<'_> {
     }
 
     async fn post(&self, body: Value) -> Result<Reply, Error> {
-        let req = Request::new(Method::POST, self.client.users_path()).body(body);
+        let req = Request::new(Method::POST, self.client.users_path())
+            .body(body)
+            .with_item_errors();
         self.client.inner.execute(req).await
     }
 
