@@ -523,6 +523,7 @@ impl<'a> Planner<'a> {
         self.drafts.push(draft);
         self.draft_of_account.insert(c, self.drafts.len() - 1);
         let d = self.drafts.len() - 1;
+        self.claim(d, &e.primary_email, true);
         for alias in want_aliases {
             let held_by_old = self.wanted.slot(alias).is_some_and(|s| s.have == c);
             if !held_by_old && *alias != old.primary_email {
@@ -774,28 +775,56 @@ impl<'a> Planner<'a> {
     /// is skipped with both sides named.
     fn resolve_claims(&mut self) {
         let claims = std::mem::take(&mut self.claims);
-        for claim in claims {
-            let holder = &self.accounts[claim.holder as usize];
-            let holder_draft = self.draft_of_account.get(&claim.holder).copied().filter(|&h| h != claim.draft);
-            let freed = holder_draft.filter(|&h| self.drafts[h].frees(claim.address));
-            if let Some(h) = freed {
-                self.drafts[h].releases = true;
-                self.drafts[claim.draft].deps.push(h);
+        // A draft whose own address cannot be freed is dropped; that may in
+        // turn leave others unfreed (a rename that does not happen strips
+        // nothing), so repeat until nothing more is dropped.
+        loop {
+            let mut dropped = false;
+            for claim in claims.iter().filter(|c| c.primary) {
+                if !self.drafts[claim.draft].dead && self.freeing_draft(claim).is_none() {
+                    self.refuse_claim(claim);
+                    dropped = true;
+                }
+            }
+            if !dropped {
+                break;
+            }
+        }
+        for claim in &claims {
+            if self.drafts[claim.draft].dead {
                 continue;
             }
-            if holder_draft.is_none() && self.draft_of_account.get(&claim.holder) == Some(&claim.draft) {
-                continue;
+            match self.freeing_draft(claim) {
+                Some(h) => {
+                    self.drafts[h].releases = true;
+                    self.drafts[claim.draft].deps.push(h);
+                }
+                None => self.refuse_claim(claim),
             }
-            let source = self.auth_source().to_owned();
-            let draft = &mut self.drafts[claim.draft];
-            let role = if holder.primary_email == *claim.address { "the primary address" } else { "an alias" };
-            let reason = format!("{} is already {role} of {} on the gateway; not given to {}", claim.address, holder.primary_email, draft.email);
-            self.skipped.push(Skipped { email: claim.address.to_string(), source, location: None, code: SkipCode::AddressClash, reason });
-            if claim.primary {
-                draft.dead = true;
-            } else {
-                draft.drop_address(claim.address);
-            }
+        }
+    }
+
+    /// The live draft of the holding account that frees the claimed address, if any.
+    fn freeing_draft(&self, claim: &Claim<'_>) -> Option<usize> {
+        self.draft_of_account
+            .get(&claim.holder)
+            .copied()
+            .filter(|&h| h != claim.draft && !self.drafts[h].dead && self.drafts[h].frees(claim.address))
+    }
+
+    /// The claimed address stays where it is: the claim is skipped with both
+    /// sides named, and a create of that very address is dropped.
+    fn refuse_claim(&mut self, claim: &Claim<'_>) {
+        let holder = &self.accounts[claim.holder as usize];
+        let source = self.auth_source().to_owned();
+        let draft = &mut self.drafts[claim.draft];
+        let role = if holder.primary_email == *claim.address { "the primary address" } else { "an alias" };
+        let reason = format!("{} is already {role} of {} on the gateway; not given to {}", claim.address, holder.primary_email, draft.email);
+        self.skipped.push(Skipped { email: claim.address.to_string(), source, location: None, code: SkipCode::AddressClash, reason });
+        if claim.primary {
+            draft.dead = true;
+        } else {
+            draft.drop_address(claim.address);
         }
     }
 

@@ -131,9 +131,19 @@ fn skip(entry: &DirectoryEntry, source: &str, code: SkipCode, reason: String) ->
     }
 }
 
-/// The order that decides which of two entries with one primary wins.
-fn rank<'a>(w: &Want<'a>) -> (usize, &'a str, Option<&'a muster_core::Location>) {
-    (w.precedence, w.entry.primary_email.as_str(), w.entry.location.as_ref())
+/// The order that decides which of two entries with one primary wins:
+/// source precedence, then where the entry came from, then its content
+/// (addresses compared without case, so re-spelling an address does not
+/// change the winner). Never input order.
+fn outranks(a: &Want<'_>, b: &Want<'_>) -> bool {
+    let key = |w: &Want<'_>| (w.precedence, w.entry.location.clone());
+    key(a)
+        .cmp(&key(b))
+        .then_with(|| {
+            let (da, db) = (format!("{:?}", a.entry), format!("{:?}", b.entry));
+            da.to_lowercase().cmp(&db.to_lowercase()).then(da.cmp(&db))
+        })
+        .is_lt()
 }
 
 /// One address, one account: a primary listed twice keeps the entry of the
@@ -149,12 +159,7 @@ fn claim_primary<'a>(wants: &mut Vec<Want<'a>>, index: &mut HashMap<&'a str, Slo
         return;
     }
     let held = &mut wants[slot.want as usize];
-    let order = rank(&candidate).cmp(&rank(held)).then_with(|| {
-        // Identical spelling and location but different data: still decide
-        // by content, never by input order.
-        format!("{:?}", candidate.entry).cmp(&format!("{:?}", held.entry))
-    });
-    if order.is_lt() {
+    if outranks(&candidate, held) {
         std::mem::swap(held, &mut candidate);
     }
     let loser = candidate;
@@ -197,7 +202,9 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, policy: &Policy, skipped: &mut Vec
             } else {
                 let held = &wants[slot.want as usize];
                 if want.entry.primary_email < held.entry.primary_email {
-                    losers.push((slot.want, alias));
+                    // The held entry loses: name the alias as *it* spells it.
+                    let theirs = held.entry.aliases.get(alias).unwrap_or(alias);
+                    losers.push((slot.want, theirs));
                     slot.want = i;
                 } else {
                     losers.push((i, alias));
