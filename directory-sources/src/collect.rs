@@ -6,6 +6,7 @@
 //! dropping a user's primary would drop the user.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use muster_core::{
     DirectoryEntry, DirectorySnapshot, EmailAddress, FieldSet, Location, SourceIssue,
@@ -20,12 +21,46 @@ struct Claim {
     primary: bool,
 }
 
+/// Hashes `u64` keys that already are hashes: the identity.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in rather than lose it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Where an address's claim lives.
+#[derive(Clone, Copy)]
+enum Slot {
+    Hashed(u64),
+    Collision,
+}
+
 /// Entries in input order, with duplicate detection. Memory grows with the
 /// number of distinct addresses, which is all a streaming reader keeps.
+///
+/// Claims are keyed by a (randomly seeded) 64-bit hash of the address rather
+/// than by a copy of it: the address itself is already in the entry, so the
+/// index costs 40 bytes per address and no allocation. Two different
+/// addresses with the same hash go to a small exact map instead.
 pub(crate) struct Collector {
     files: Vec<String>,
     entries: Vec<DirectoryEntry>,
-    claims: HashMap<Box<str>, Claim>,
+    /// `None` only in tests: every address then hashes to 0, so every claim but the first collides.
+    hasher: Option<RandomState>,
+    claims: HashMap<u64, Claim, BuildHasherDefault<PassThrough>>,
+    collisions: HashMap<Box<str>, Claim>,
     issues: Vec<SourceIssue>,
 }
 
@@ -35,7 +70,9 @@ impl Collector {
         Collector {
             files: vec![file.to_owned()],
             entries: Vec::new(),
-            claims: HashMap::new(),
+            hasher: Some(RandomState::new()),
+            claims: HashMap::default(),
+            collisions: HashMap::new(),
             issues: Vec::new(),
         }
     }
@@ -55,13 +92,66 @@ impl Collector {
         self.issues.push(issue);
     }
 
+    fn hash(&self, address: &EmailAddress) -> u64 {
+        self.hasher
+            .as_ref()
+            .map_or(0, |h| h.hash_one(address.normalized()))
+    }
+
+    /// True when `claim` is a claim on `address`.
+    fn claims_address(&self, claim: &Claim, address: &EmailAddress) -> bool {
+        let entry = &self.entries[claim.entry];
+        if claim.primary {
+            entry.primary_email == *address
+        } else {
+            entry.aliases.contains(address)
+        }
+    }
+
+    /// The claim on `address`, if any, and where a new claim on it would go.
+    fn lookup(&self, address: &EmailAddress) -> (Option<Claim>, Slot) {
+        let hash = self.hash(address);
+        match self.claims.get(&hash) {
+            Some(c) if self.claims_address(c, address) => (Some(*c), Slot::Hashed(hash)),
+            Some(_) => (
+                self.collisions.get(address.normalized()).copied(),
+                Slot::Collision,
+            ),
+            None => (None, Slot::Hashed(hash)),
+        }
+    }
+
+    /// The claim on `address`, if any.
+    fn claim(&self, address: &EmailAddress) -> Option<Claim> {
+        self.lookup(address).0
+    }
+
+    /// Records `claim` on `address` in the slot [`Collector::lookup`] found.
+    fn set_claim(&mut self, slot: Slot, address: &EmailAddress, claim: Claim) {
+        match slot {
+            Slot::Hashed(hash) => {
+                self.claims.insert(hash, claim);
+            }
+            Slot::Collision => {
+                self.collisions.insert(address.normalized().into(), claim);
+            }
+        }
+    }
+
     /// Adds an entry read at `line` of file 0; its aliases are checked one by one.
     /// Returns the entry's index, or `None` when its primary was already taken.
     pub(crate) fn add(&mut self, mut entry: DirectoryEntry, line: u64) -> Option<usize> {
-        let key: Box<str> = entry.primary_email.normalized().into();
         let index = self.entries.len();
-        if let Some(first) = self.claims.get(&key).copied() {
-            if first.primary {
+        let claim = Claim {
+            entry: index,
+            file: 0,
+            line,
+            primary: true,
+        };
+        let aliases = std::mem::take(&mut entry.aliases);
+        let (earlier, slot) = self.lookup(&entry.primary_email);
+        match earlier {
+            Some(first) if first.primary => {
                 let issue = SourceIssue::new(
                     self.location(0, line),
                     "a primary address that no earlier line uses",
@@ -72,28 +162,23 @@ impl Collector {
                 self.issues.push(issue);
                 return None;
             }
-            // An earlier alias of someone else: the primary wins, the alias goes.
-            let taken = entry.primary_email.clone();
-            self.entries[first.entry].aliases.remove(&taken);
-            let issue = SourceIssue::new(
-                self.location(first.file, first.line),
-                "an alias that is not another user's primary address",
-            )
-            .with_field("alias")
-            .with_value(taken.as_str())
-            .with_related(self.location(0, line));
-            self.issues.push(issue);
+            Some(first) => {
+                // An earlier alias of someone else: the primary wins, the alias goes.
+                self.set_claim(slot, &entry.primary_email, claim);
+                self.entries[first.entry]
+                    .aliases
+                    .remove(&entry.primary_email);
+                let issue = SourceIssue::new(
+                    self.location(first.file, first.line),
+                    "an alias that is not another user's primary address",
+                )
+                .with_field("alias")
+                .with_value(entry.primary_email.as_str())
+                .with_related(self.location(0, line));
+                self.issues.push(issue);
+            }
+            None => self.set_claim(slot, &entry.primary_email, claim),
         }
-        self.claims.insert(
-            key,
-            Claim {
-                entry: index,
-                file: 0,
-                line,
-                primary: true,
-            },
-        );
-        let aliases = std::mem::take(&mut entry.aliases);
         self.entries.push(entry);
         for alias in aliases {
             self.add_alias(index, alias, 0, line);
@@ -106,8 +191,8 @@ impl Collector {
         if alias == self.entries[index].primary_email {
             return;
         }
-        let key: Box<str> = alias.normalized().into();
-        match self.claims.get(&key).copied() {
+        let (earlier, slot) = self.lookup(&alias);
+        match earlier {
             Some(first) if first.entry == index => {}
             Some(first) => {
                 let expected = if first.primary {
@@ -122,15 +207,13 @@ impl Collector {
                 self.issues.push(issue);
             }
             None => {
-                self.claims.insert(
-                    key,
-                    Claim {
-                        entry: index,
-                        file,
-                        line,
-                        primary: false,
-                    },
-                );
+                let claim = Claim {
+                    entry: index,
+                    file,
+                    line,
+                    primary: false,
+                };
+                self.set_claim(slot, &alias, claim);
                 self.entries[index].aliases.insert(alias);
             }
         }
@@ -138,10 +221,7 @@ impl Collector {
 
     /// The entry whose primary address is `address`, if any.
     pub(crate) fn entry_with_primary(&self, address: &EmailAddress) -> Option<usize> {
-        self.claims
-            .get(address.normalized())
-            .filter(|c| c.primary)
-            .map(|c| c.entry)
+        self.claim(address).filter(|c| c.primary).map(|c| c.entry)
     }
 
     /// The entries read so far.
@@ -168,34 +248,57 @@ mod tests {
             .with_aliases(aliases.iter().map(|a| a.parse().unwrap()))
     }
 
+    /// A normal collector, and one where every address hashes alike.
+    fn collectors() -> [Collector; 2] {
+        let mut colliding = Collector::new("u.csv");
+        colliding.hasher = None;
+        [Collector::new("u.csv"), colliding]
+    }
+
     #[test]
     fn a_later_primary_takes_an_address_back_from_an_earlier_alias() {
-        let mut c = Collector::new("u.csv");
-        c.add(entry("a@x.com", &["shared@x.com"]), 2);
-        c.add(entry("Shared@X.com", &[]), 5);
-        let s = c.into_snapshot("u.csv", FieldSet::empty());
-        let (entries, issues) = (s.entries, s.issues);
-        assert!(entries[0].aliases.is_empty());
-        assert_eq!(entries.len(), 2);
-        assert_eq!(issues.len(), 1);
-        assert_eq!(issues[0].location, Location::line("u.csv", 2));
-        assert_eq!(issues[0].related, Some(Location::line("u.csv", 5)));
+        for mut c in collectors() {
+            c.add(entry("a@x.com", &["shared@x.com"]), 2);
+            c.add(entry("Shared@X.com", &[]), 5);
+            c.add(entry("b@x.com", &["shared@x.com"]), 6);
+            let s = c.into_snapshot("u.csv", FieldSet::empty());
+            assert!(s.entries[0].aliases.is_empty());
+            assert!(s.entries[2].aliases.is_empty());
+            assert_eq!(s.entries.len(), 3);
+            let places: Vec<_> = s
+                .issues
+                .iter()
+                .map(|i| (i.location.clone(), i.related.clone()))
+                .collect();
+            assert_eq!(
+                places,
+                [
+                    (Location::line("u.csv", 2), Some(Location::line("u.csv", 5))),
+                    (Location::line("u.csv", 6), Some(Location::line("u.csv", 5))),
+                ]
+            );
+        }
     }
 
     #[test]
     fn an_alias_claimed_twice_stays_with_the_first() {
-        let mut c = Collector::new("u.csv");
-        c.add(entry("a@x.com", &["s@x.com"]), 2);
-        c.add(entry("b@x.com", &["s@x.com", "a@x.com"]), 3);
-        let s = c.into_snapshot("u.csv", FieldSet::empty());
-        let (entries, issues) = (s.entries, s.issues);
-        assert_eq!(entries[0].aliases.len(), 1);
-        assert!(entries[1].aliases.is_empty());
-        assert_eq!(issues.len(), 2);
-        assert!(
-            issues
-                .iter()
-                .all(|i| i.location == Location::line("u.csv", 3))
-        );
+        for mut c in collectors() {
+            c.add(entry("a@x.com", &["s@x.com"]), 2);
+            c.add(entry("b@x.com", &["s@x.com", "a@x.com", "t@x.com"]), 3);
+            assert_eq!(c.add(entry("T@x.com", &[]), 4), Some(2));
+            assert_eq!(c.add(entry("a@X.com", &[]), 5), None);
+            assert_eq!(c.entry_with_primary(&"B@x.com".parse().unwrap()), Some(1));
+            assert_eq!(c.entry_with_primary(&"s@x.com".parse().unwrap()), None);
+            let s = c.into_snapshot("u.csv", FieldSet::empty());
+            assert_eq!(s.entries[0].aliases.len(), 1);
+            assert!(s.entries[1].aliases.is_empty());
+            let lines: Vec<_> = s.issues.iter().map(|i| i.location.clone()).collect();
+            assert_eq!(
+                lines,
+                [3, 3, 3, 5].map(|l| Location::line("u.csv", l)),
+                "{:?}",
+                s.issues
+            );
+        }
     }
 }

@@ -1,0 +1,135 @@
+//! Standard CSV: parse + normalise vs raw `csv::ByteRecord` iteration.
+//!
+//! Generates a 1,000,000-row Standard CSV in a temporary file, then in the same
+//! run times (best of three, alternating) the raw `csv` crate splitting the
+//! file into byte records — the floor any CSV reader pays — against
+//! `StandardCsv::read`, which also decodes, validates and normalises every
+//! address, checks duplicates and builds the snapshot. Prints the throughput
+//! ratio (goal: at least 0.7) and the peak resident memory (VmHWM) after each
+//! phase, next to the file size, to show what streaming costs.
+//!
+//! Run with `cargo bench --bench csv_parse` (set `MUSTER_BENCH_ROWS` for a smaller file).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use muster::directory::{StandardCsv, StandardLayout};
+
+fn main() {
+    let rows: usize = std::env::var("MUSTER_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let path = std::env::temp_dir().join(format!("muster-bench-{}.csv", std::process::id()));
+    let _cleanup = Cleanup(path.clone());
+    generate(&path, rows).expect("cannot write the benchmark file");
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!("file: {rows} rows, {:.1} MiB", mib(bytes));
+    println!("peak RSS before reading: {}", peak_rss());
+
+    let mut raw_best = Duration::MAX;
+    let mut parse_best = Duration::MAX;
+    let mut raw_peak = String::new();
+    for round in 0..3 {
+        let (raw, records) = time(|| raw_records(&path));
+        assert_eq!(records, rows, "baseline read every row");
+        raw_best = raw_best.min(raw);
+        if round == 0 {
+            raw_peak = peak_rss();
+        }
+        let (parse, snapshot) = time(|| {
+            StandardCsv::new(&path)
+                .layout(StandardLayout::Current)
+                .read()
+                .expect("benchmark file reads")
+        });
+        assert_eq!(snapshot.entries.len(), rows, "every row became an entry");
+        assert!(snapshot.issues.is_empty(), "{:?}", snapshot.issues.first());
+        parse_best = parse_best.min(parse);
+        drop(snapshot);
+    }
+    let throughput = |d: Duration| mib(bytes) / d.as_secs_f64();
+    println!(
+        "raw csv::ByteRecord:      {:>8.1} ms  {:>7.1} MiB/s   (peak RSS after: {raw_peak})",
+        raw_best.as_secs_f64() * 1e3,
+        throughput(raw_best)
+    );
+    println!(
+        "StandardCsv parse+norm:   {:>8.1} ms  {:>7.1} MiB/s   (peak RSS after: {})",
+        parse_best.as_secs_f64() * 1e3,
+        throughput(parse_best),
+        peak_rss()
+    );
+    println!(
+        "ratio (parse throughput / raw throughput): {:.2}  (goal >= 0.70)",
+        raw_best.as_secs_f64() / parse_best.as_secs_f64()
+    );
+}
+
+/// Removes the generated file however the benchmark ends.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Rows like Proofpoint's own examples: names, a mobile with spaces, an alias on half of them.
+fn generate(path: &Path, rows: usize) -> std::io::Result<()> {
+    let mut out = BufWriter::new(File::create(path)?);
+    writeln!(out, "First Name,Last Name,Primary Email,Mobile,Alias 1")?;
+    for i in 0..rows {
+        write!(
+            out,
+            "First{i},Last{i},First.Last{i}@Example.com,+44 7700 {:06},",
+            i % 1_000_000
+        )?;
+        if i % 2 == 0 {
+            write!(out, "alias{i}@example.org")?;
+        }
+        out.write_all(b"\r\n")?;
+    }
+    out.flush()
+}
+
+/// The baseline: split the file into records and touch every field, nothing more.
+fn raw_records(path: &Path) -> usize {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .expect("benchmark file opens");
+    let mut record = csv::ByteRecord::new();
+    let (mut rows, mut field_bytes) = (0, 0usize);
+    while reader.read_byte_record(&mut record).expect("benchmark file reads") {
+        rows += 1;
+        field_bytes += record.iter().map(<[u8]>::len).sum::<usize>();
+    }
+    std::hint::black_box(field_bytes);
+    rows
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+    let start = Instant::now();
+    let value = f();
+    (start.elapsed(), value)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// The process's peak resident set size, from /proc (Linux); "n/a" elsewhere.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l["VmHWM:".len()..].trim().to_owned())
+        })
+        .unwrap_or_else(|| "n/a".to_owned())
+}
