@@ -52,4 +52,15 @@ pub enum PlanError {
     /// The sync state could not be read.
     #[error("sync state is not valid")]
     InvalidState(#[source] std::sync::Arc<serde_json::Error>),
+    /// A saved plan could not be read.
+    #[error("saved plan is not valid")]
+    InvalidPlan(#[source] std::sync::Arc<serde_json::Error>),
+    /// A saved plan was written with another schema version.
+    #[error("plan schema version {found} is not supported (this muster reads version {supported})")]
+    UnsupportedPlanVersion {
+        /// Version found.
+        found: u32,
+        /// Version this muster reads and writes.
+        supported: u32,
+    },
 }

@@ -1,0 +1,71 @@
+//! The "Export preview to .csv": one row per address with its type, its
+//! primary/alias relationship, the change and the reason.
+
+use muster_core::neutralize_cell;
+
+use crate::plan::{AccountChange, Plan, Step};
+
+/// The columns, in order.
+pub const COLUMNS: [&str; 6] = ["email", "type", "relationship", "primary", "change", "reason"];
+
+/// Renders the preview as CSV (UTF-8, header row, CRLF-free). Every cell
+/// goes through [`neutralize_cell`]: names and addresses come from
+/// directories, and a reviewer will open this file in a spreadsheet.
+#[must_use]
+pub fn csv(plan: &Plan) -> String {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    let mut row = |cells: [&str; 6]| {
+        let cells = cells.map(neutralize_cell);
+        // Writing to a Vec cannot fail.
+        let _ = w.write_record(cells.iter().map(|c| c.as_ref()));
+    };
+    row(COLUMNS);
+    for c in &plan.changes {
+        rows_for_change(c, &mut row);
+    }
+    for c in &plan.conflicts {
+        row([c.email.as_str(), c.user_type.as_str(), "primary", "", "conflict", &c.reason]);
+    }
+    for s in &plan.skipped {
+        row([&s.email, "", "", "", "skipped", &s.reason]);
+    }
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+fn rows_for_change(c: &AccountChange, row: &mut impl FnMut([&str; 6])) {
+    let email = c.email.as_str();
+    let ty = c
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Create { account, .. } | Step::ChangePrimary { account, .. } => Some(account.user_type.as_str()),
+            Step::SetType { to, .. } => Some(to.as_str()),
+            _ => None,
+        })
+        .or(c.expect.user_type.as_ref().map(|t| t.as_str()))
+        .unwrap_or("");
+    let mut names: Vec<&str> = c.steps.iter().map(Step::name).collect();
+    names.dedup();
+    row([email, ty, "primary", "", &names.join(" + "), &c.reason]);
+    for step in &c.steps {
+        match step {
+            Step::Create { account, .. } | Step::ChangePrimary { account, .. } => {
+                for a in &account.aliases {
+                    row([a.as_str(), "", "alias", email, "add alias", &c.reason]);
+                }
+            }
+            Step::AddAliases { aliases } => {
+                for a in aliases {
+                    row([a.as_str(), "", "alias", email, "add alias", &c.reason]);
+                }
+            }
+            Step::RemoveAliases { aliases } => {
+                for a in aliases {
+                    row([a.as_str(), "", "alias", email, "remove alias", &c.reason]);
+                }
+            }
+            _ => {}
+        }
+    }
+}
