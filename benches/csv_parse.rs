@@ -104,7 +104,10 @@ fn raw_records(path: &Path) -> usize {
         .expect("benchmark file opens");
     let mut record = csv::ByteRecord::new();
     let (mut rows, mut field_bytes) = (0, 0usize);
-    while reader.read_byte_record(&mut record).expect("benchmark file reads") {
+    while reader
+        .read_byte_record(&mut record)
+        .expect("benchmark file reads")
+    {
         rows += 1;
         field_bytes += record.iter().map(<[u8]>::len).sum::<usize>();
     }
