@@ -1,28 +1,42 @@
-//! A stable hash of the planner's inputs, so an executor can tell that a
-//! saved plan was made from other data than it now sees.
+//! A fast, stable, word-at-a-time hash: for the fingerprint of the
+//! planner's inputs (so an executor can tell a saved plan was made from other
+//! data than it now sees) and for the planner's address index.
 //!
-//! FNV-1a per item, items combined by wrapping addition so the result does
-//! not depend on input order (the plan must not either). Not cryptographic:
-//! it detects staleness, it does not authenticate.
+//! Items are combined by wrapping addition so the fingerprint does not
+//! depend on input order (the plan must not either). Not cryptographic and
+//! not keyed: it detects staleness, it does not authenticate, and the index
+//! keys are the organisation's own addresses (no untrusted party chooses
+//! them to force collisions).
+
+use std::hash::{BuildHasherDefault, Hasher};
 
 use muster_core::{Account, DirectoryEntry};
 
-const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const PRIME: u64 = 0x0000_0100_0000_01b3;
+const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
-/// An FNV-1a hasher over byte strings separated by a marker byte.
-pub(crate) struct Fnv(u64);
+/// Hashes eight bytes per step (the FxHash mixing step), stable across runs.
+#[derive(Clone, Copy)]
+pub(crate) struct WordHash(u64);
 
-impl Fnv {
+impl Default for WordHash {
+    fn default() -> Self {
+        WordHash(SEED)
+    }
+}
+
+impl WordHash {
     pub(crate) fn new() -> Self {
-        Fnv(OFFSET)
+        WordHash::default()
+    }
+
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
     }
 
     pub(crate) fn text(&mut self, s: &str) -> &mut Self {
-        for b in s.bytes() {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(PRIME);
-        }
-        self.0 = (self.0 ^ 0xff).wrapping_mul(PRIME);
+        Hasher::write(self, s.as_bytes());
+        self.word(0xff);
         self
     }
 
@@ -40,9 +54,37 @@ impl Fnv {
     }
 }
 
+impl Hasher for WordHash {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.word(u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.word(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.word(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        WordHash::finish(self)
+    }
+}
+
+/// Builds the index's hasher.
+pub(crate) type FastHash = BuildHasherDefault<WordHash>;
+
 /// Hash of one gateway account (every field muster reads).
 pub(crate) fn account(a: &Account) -> u64 {
-    let mut h = Fnv::new();
+    let mut h = WordHash::new();
     h.text(a.primary_email.as_str())
         .opt(a.first_name.as_deref())
         .opt(a.last_name.as_deref())
@@ -65,7 +107,7 @@ pub(crate) fn account(a: &Account) -> u64 {
 
 /// Hash of one directory entry from `source`.
 pub(crate) fn entry(source: &str, e: &DirectoryEntry) -> u64 {
-    let mut h = Fnv::new();
+    let mut h = WordHash::new();
     h.text(source)
         .text(e.kind.as_str())
         .text(e.primary_email.as_str())
@@ -89,7 +131,7 @@ pub(crate) fn entry(source: &str, e: &DirectoryEntry) -> u64 {
 
 /// Hash of any serialisable value (small inputs: policy, target, state).
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> u64 {
-    let mut h = Fnv::new();
+    let mut h = WordHash::new();
     h.text(&serde_json::to_string(value).unwrap_or_default());
     h.finish()
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use muster_core::{Account, EmailAddress, Field, HrStatus, Origin, UserType};
 
 use crate::error::PlanError;
-use crate::fingerprint;
+use crate::fingerprint::{self, FastHash};
 use crate::inputs::{Desired, GatewayListing, TargetProfile};
 use crate::plan::{
     AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard, PLAN_SCHEMA_VERSION, Phase, Plan,
@@ -15,7 +15,7 @@ use crate::plan::{
 };
 use crate::policy::{FlagAction, HrAction, Mode, Policy, UnknownOrigin};
 use crate::rules::{self, Lifecycle};
-use crate::state::{FlagCause, SyncState, Transition};
+use crate::state::{AccountState, FlagCause, FlagState, SyncState, Transition};
 use crate::wanted::{self, NONE, Wanted};
 
 /// Plans one sync run.
@@ -74,17 +74,20 @@ pub fn plan(
         new_run: state.last_run.is_none_or(|last| now > last),
         directory_guarded: guards.iter().any(Guard::blocks_directory),
         hr_guarded: guards.iter().any(Guard::blocks_hr),
-        hr: HashMap::new(),
+        hr: HashMap::default(),
+        known: Vec::new(),
+        flags: Vec::new(),
         wanted,
         matched: Vec::new(),
         consumed: vec![false; current.accounts.len()],
         drafts: Vec::new(),
-        draft_of_account: HashMap::new(),
+        draft_of_account: HashMap::default(),
         claims: Vec::new(),
         conflicts: Vec::new(),
         skipped,
         run_transitions: Vec::new(),
     };
+    planner.index_state();
     planner.index_hr();
     planner.match_pass();
     planner.create_pass();
@@ -186,14 +189,18 @@ struct Planner<'a> {
     new_run: bool,
     directory_guarded: bool,
     hr_guarded: bool,
-    hr: HashMap<&'a str, &'a HrStatus>,
+    hr: HashMap<&'a str, &'a HrStatus, FastHash>,
     wanted: Wanted<'a>,
+    /// What the state knows about each gateway account, by account index.
+    known: Vec<Option<&'a AccountState>>,
+    /// Each gateway account's flag, by account index.
+    flags: Vec<Option<&'a FlagState>>,
     /// For each want, the account matched by primary (or [`NONE`]).
     matched: Vec<u32>,
     /// Accounts taken over by a primary-address change.
     consumed: Vec<bool>,
     drafts: Vec<Draft>,
-    draft_of_account: HashMap<u32, usize>,
+    draft_of_account: HashMap<u32, usize, FastHash>,
     claims: Vec<Claim<'a>>,
     conflicts: Vec<Conflict>,
     skipped: Vec<Skipped>,
@@ -203,6 +210,35 @@ struct Planner<'a> {
 impl<'a> Planner<'a> {
     fn auth_source(&self) -> &'a str {
         &self.desired.authoritative.source
+    }
+
+    /// Looks up the state of every gateway account once, through the address
+    /// index (a per-account map lookup would dominate at a million accounts).
+    fn index_state(&mut self) {
+        self.known = vec![None; self.accounts.len()];
+        self.flags = vec![None; self.accounts.len()];
+        for (email, known) in &self.state.accounts {
+            if let Some(i) = self.account_index(email) {
+                self.known[i] = Some(known);
+            }
+        }
+        for (email, flag) in &self.state.flags {
+            if let Some(i) = self.account_index(email) {
+                self.flags[i] = Some(flag);
+            }
+        }
+    }
+
+    /// The gateway account whose primary is `email`.
+    fn account_index(&self, email: &EmailAddress) -> Option<usize> {
+        let slot = self.wanted.slot(email)?;
+        (slot.have != NONE && slot.have_primary).then_some(slot.have as usize)
+    }
+
+    /// Who made account `i` ([`Origin::Unknown`] when muster never saw it).
+    fn origin_of(&self, i: usize) -> &'a Origin {
+        static UNKNOWN: Origin = Origin::Unknown;
+        self.known[i].map_or(&UNKNOWN, |k| &k.origin)
     }
 
     fn index_hr(&mut self) {
@@ -256,12 +292,12 @@ impl<'a> Planner<'a> {
     fn match_pass(&mut self) {
         self.matched = vec![NONE; self.wanted.wants.len()];
         for (i, account) in self.accounts.iter().enumerate() {
-            let Some(slot) = self.wanted.slot(&account.primary_email) else { continue };
-            if slot.want == NONE || !slot.want_primary {
+            let w = self.wanted.account_want[i];
+            if w == NONE {
                 continue;
             }
-            self.matched[slot.want as usize] = i as u32;
-            let want = &self.wanted.wants[slot.want as usize];
+            self.matched[w as usize] = i as u32;
+            let want = &self.wanted.wants[w as usize];
             if let Some(why) = rules::protection(account, self.policy, self.target) {
                 self.skipped.push(Skipped {
                     email: account.primary_email.to_string(),
@@ -272,7 +308,7 @@ impl<'a> Planner<'a> {
                 });
                 continue;
             }
-            self.plan_update(i as u32, slot.want as usize);
+            self.plan_update(i as u32, w as usize);
         }
     }
 
@@ -285,7 +321,7 @@ impl<'a> Planner<'a> {
         let want = &self.wanted.wants[w];
         let e = want.entry;
         let email = &account.primary_email;
-        let origin = self.state.origin(email);
+        let origin = self.origin_of(i as usize);
         let mut steps = Vec::new();
         let mut reasons = Vec::new();
         let mut transitions = Vec::new();
@@ -310,12 +346,12 @@ impl<'a> Planner<'a> {
             });
             steps.push(Step::Adopt { origin: new_origin });
         }
-        if self.state.flags.get(email).is_some_and(|f| f.cause == FlagCause::Absent) {
+        if self.flags[i as usize].is_some_and(|f| f.cause == FlagCause::Absent) {
             steps.push(Step::Unflag);
             transitions.push(Transition::Unflag { email: email.clone() });
             reasons.push(format!("back in {}", want.source));
         }
-        let deactivated = self.state.accounts.get(email).is_some_and(|a| a.deactivated_by_muster);
+        let deactivated = self.known[i as usize].is_some_and(|a| a.deactivated_by_muster);
         if !account.active && deactivated {
             steps.push(Step::Activate);
             transitions.push(Transition::Reactivated { email: email.clone() });
@@ -469,7 +505,7 @@ impl<'a> Planner<'a> {
         };
         let c = by_alias.or_else(by_id)?;
         let account = &self.accounts[c as usize];
-        let owned = rules::directory_owned(self.state.origin(&account.primary_email), self.desired);
+        let owned = rules::directory_owned(self.origin_of(c as usize), self.desired);
         let usable = owned
             && !self.consumed[c as usize]
             && self.policy.mode == Mode::Authoritative
@@ -591,11 +627,11 @@ impl<'a> Planner<'a> {
             return;
         }
         for (i, account) in self.accounts.iter().enumerate() {
-            let matched = self.wanted.slot(&account.primary_email).is_some_and(|s| s.want != NONE && s.want_primary);
+            let matched = self.wanted.account_want[i] != NONE;
             if matched || self.consumed[i] || rules::protection(account, self.policy, self.target).is_some() {
                 continue;
             }
-            let origin = self.state.origin(&account.primary_email);
+            let origin = self.origin_of(i);
             let lifecycle_applies = rules::directory_owned(origin, self.desired)
                 || (*origin == Origin::Unknown && self.policy.unknown_origin == UnknownOrigin::AdoptMatchedFlagRest);
             if lifecycle_applies {
@@ -620,13 +656,13 @@ impl<'a> Planner<'a> {
     fn plan_absent(&mut self, i: u32) {
         let account = &self.accounts[i as usize];
         let email = &account.primary_email;
-        let origin = self.state.origin(email);
+        let origin = self.origin_of(i as usize);
         let source = match origin {
             Origin::Directory(s) => s.as_str(),
             _ => self.auth_source(),
         };
         let gone = if self.wanted.disabled.contains(email.normalized()) { "disabled in" } else { "absent from" };
-        let flag = self.state.flags.get(email);
+        let flag = self.flags[i as usize];
         let ignored = self.state.ignored.contains(email);
         let delay = self.policy.delete_delay;
         let mut conflict = Conflict {
@@ -723,7 +759,7 @@ impl<'a> Planner<'a> {
                     continue;
                 }
             }
-            let hr_flag = self.state.flags.get(email).filter(|f| f.cause == FlagCause::Hr);
+            let hr_flag = self.flags[i].filter(|f| f.cause == FlagCause::Hr);
             let verdict = if account.user_type == UserType::EndUser || hr_flag.is_some() {
                 self.hr_verdict(email)
             } else {
@@ -737,7 +773,7 @@ impl<'a> Planner<'a> {
                     draft.reasons.push(format!("{why}: becomes a functional account"));
                 }
                 (Some(why), HrAction::Flag) => {
-                    if self.state.flags.contains_key(email) {
+                    if self.flags[i].is_some() {
                         continue;
                     }
                     let now = self.now;
@@ -748,7 +784,7 @@ impl<'a> Planner<'a> {
                     self.conflicts.push(Conflict {
                         email: email.clone(),
                         user_type: account.user_type.clone(),
-                        origin: self.state.origin(email).clone(),
+                        origin: self.origin_of(i).clone(),
                         kind: ConflictKind::Hr,
                         flagged_since: Some(self.now),
                         absent_runs: 0,
@@ -920,13 +956,13 @@ impl<'a> Planner<'a> {
         }
         if let Some(hr) = &d.hr {
             for r in &hr.records {
-                let mut h = fingerprint::Fnv::new();
+                let mut h = fingerprint::WordHash::new();
                 h.text(&hr.source).text(r.email.as_str()).text(r.status.as_str());
                 sum = sum.wrapping_add(h.finish());
             }
         }
         for (email, a) in &self.state.accounts {
-            let mut h = fingerprint::Fnv::new();
+            let mut h = fingerprint::WordHash::new();
             h.text(email.as_str());
             match &a.origin {
                 Origin::Directory(s) => h.text(s),

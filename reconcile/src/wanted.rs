@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use muster_core::{Account, DirectoryEntry, DirectorySnapshot, EmailAddress, FieldSet, Field, UserType};
 
+use crate::fingerprint::FastHash;
 use crate::inputs::Desired;
 use crate::plan::{SkipCode, Skipped};
 use crate::policy::Policy;
@@ -55,9 +56,11 @@ impl Default for Slot {
 /// The wanted entries, and an index of every address on both sides.
 pub(crate) struct Wanted<'a> {
     pub(crate) wants: Vec<Want<'a>>,
-    pub(crate) index: HashMap<&'a str, Slot>,
+    pub(crate) index: HashMap<&'a str, Slot, FastHash>,
     /// Normalised primaries of disabled people (absent, with a better reason).
-    pub(crate) disabled: HashSet<&'a str>,
+    pub(crate) disabled: HashSet<&'a str, FastHash>,
+    /// For each gateway account, the want whose primary it is (or [`NONE`]).
+    pub(crate) account_want: Vec<u32>,
 }
 
 impl<'a> Wanted<'a> {
@@ -85,9 +88,10 @@ pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy:
 
     let want_addresses: usize = sources.iter().map(|s| s.3.iter().map(|e| 1 + e.aliases.len()).sum::<usize>()).sum();
     let have_addresses: usize = accounts.iter().map(|a| 1 + a.aliases.len()).sum();
-    let mut index: HashMap<&'a str, Slot> = HashMap::with_capacity(want_addresses.max(have_addresses) + want_addresses.min(have_addresses) / 8);
+    let mut index: HashMap<&'a str, Slot, FastHash> =
+        HashMap::with_capacity_and_hasher(want_addresses.max(have_addresses) + want_addresses.min(have_addresses) / 8, FastHash::default());
     let mut wants: Vec<Want<'a>> = Vec::with_capacity(sources.iter().map(|s| s.3.len()).sum());
-    let mut disabled = HashSet::new();
+    let mut disabled = HashSet::default();
 
     for &(precedence, source, provided, entries) in &sources {
         for entry in entries {
@@ -103,9 +107,9 @@ pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy:
             }
         }
     }
-    let mut wanted = Wanted { wants, index, disabled };
+    let mut wanted = Wanted { wants, index, disabled, account_want: Vec::new() };
     claim_aliases(&mut wanted, policy, skipped);
-    index_accounts(&mut wanted.index, accounts);
+    wanted.account_want = index_accounts(&mut wanted.index, accounts);
     wanted
 }
 
@@ -149,7 +153,7 @@ fn outranks(a: &Want<'_>, b: &Want<'_>) -> bool {
 /// One address, one account: a primary listed twice keeps the entry of the
 /// highest-precedence source; twice in one source, the loser is skipped with
 /// both sides named.
-fn claim_primary<'a>(wants: &mut Vec<Want<'a>>, index: &mut HashMap<&'a str, Slot>, mut candidate: Want<'a>, skipped: &mut Vec<Skipped>) {
+fn claim_primary<'a>(wants: &mut Vec<Want<'a>>, index: &mut HashMap<&'a str, Slot, FastHash>, mut candidate: Want<'a>, skipped: &mut Vec<Skipped>) {
     let key = candidate.entry.primary_email.normalized();
     let slot = index.entry(key).or_default();
     if slot.want == NONE {
@@ -180,52 +184,47 @@ fn claim_primary<'a>(wants: &mut Vec<Want<'a>>, index: &mut HashMap<&'a str, Slo
 fn claim_aliases<'a>(wanted: &mut Wanted<'a>, policy: &Policy, skipped: &mut Vec<Skipped>) {
     let Wanted { wants, index, .. } = wanted;
     let mut losers: Vec<(u32, &'a EmailAddress)> = Vec::new();
-    for (i, want) in wants.iter().enumerate() {
+    for i in 0..wants.len() {
+        let want = &wants[i];
         if !want.provided.contains(Field::Aliases) {
             continue;
         }
-        let i = i as u32;
-        for alias in &want.entry.aliases {
-            if *alias == want.entry.primary_email {
+        let entry = want.entry;
+        let mut kept: Vec<&'a EmailAddress> = Vec::with_capacity(entry.aliases.len());
+        for alias in &entry.aliases {
+            if *alias == entry.primary_email {
                 continue;
             }
             if !rules::alias_admitted(alias, policy) {
-                let reason = format!("alias {alias} of {}: domain {} is not managed", want.entry.primary_email, alias.domain_ascii());
-                skipped.push(Skipped { email: alias.to_string(), source: want.source.to_owned(), location: want.entry.location.clone(), code: SkipCode::AliasOutsideManagedDomains, reason });
+                let reason = format!("alias {alias} of {}: domain {} is not managed", entry.primary_email, alias.domain_ascii());
+                skipped.push(Skipped { email: alias.to_string(), source: want.source.to_owned(), location: entry.location.clone(), code: SkipCode::AliasOutsideManagedDomains, reason });
                 continue;
             }
             let slot = index.entry(alias.normalized()).or_default();
             if slot.want == NONE {
-                slot.want = i;
+                slot.want = i as u32;
+                kept.push(alias);
             } else if slot.want_primary {
-                losers.push((i, alias));
+                losers.push((i as u32, alias));
             } else {
-                let held = &wants[slot.want as usize];
-                if want.entry.primary_email < held.entry.primary_email {
+                let held = wants[slot.want as usize].entry;
+                if entry.primary_email < held.primary_email {
                     // The held entry loses: name the alias as *it* spells it.
-                    let theirs = held.entry.aliases.get(alias).unwrap_or(alias);
-                    losers.push((slot.want, theirs));
-                    slot.want = i;
+                    losers.push((slot.want, held.aliases.get(alias).unwrap_or(alias)));
+                    slot.want = i as u32;
+                    kept.push(alias);
                 } else {
-                    losers.push((i, alias));
+                    losers.push((i as u32, alias));
                 }
             }
         }
-    }
-    for (i, want) in wants.iter_mut().enumerate() {
-        if !want.provided.contains(Field::Aliases) {
-            continue;
-        }
-        let primary = &want.entry.primary_email;
-        want.aliases = want
-            .entry
-            .aliases
-            .iter()
-            .filter(|a| *a != primary && index.get(a.normalized()).is_some_and(|s| s.want == i as u32 && !s.want_primary))
-            .collect();
+        wants[i].aliases = kept;
     }
     losers.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
     losers.dedup();
+    for &(loser, alias) in &losers {
+        wants[loser as usize].aliases.retain(|a| *a != alias);
+    }
     for (loser, alias) in losers {
         let slot = index[alias.normalized()];
         let holder = &wants[slot.want as usize].entry.primary_email;
@@ -238,11 +237,13 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, policy: &Policy, skipped: &mut Vec
 
 /// Indexes the gateway's addresses. An address on two accounts (which the
 /// gateway should not allow) stays with the account whose primary sorts first.
-fn index_accounts<'a>(index: &mut HashMap<&'a str, Slot>, accounts: &'a [Account]) {
+fn index_accounts<'a>(index: &mut HashMap<&'a str, Slot, FastHash>, accounts: &'a [Account]) -> Vec<u32> {
+    let mut account_want = Vec::with_capacity(accounts.len());
     for (i, account) in accounts.iter().enumerate() {
         let slot = index.entry(account.primary_email.normalized()).or_default();
         slot.have = i as u32;
         slot.have_primary = true;
+        account_want.push(if slot.want_primary { slot.want } else { NONE });
     }
     for (i, account) in accounts.iter().enumerate() {
         for alias in &account.aliases {
@@ -252,4 +253,5 @@ fn index_accounts<'a>(index: &mut HashMap<&'a str, Slot>, accounts: &'a [Account
             }
         }
     }
+    account_want
 }
