@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
+use crate::issues::Issues;
+
 use muster_core::{
     DirectoryEntry, DirectorySnapshot, EmailAddress, FieldSet, Location, SourceIssue,
 };
@@ -61,7 +63,7 @@ pub(crate) struct Collector {
     hasher: Option<RandomState>,
     claims: HashMap<u64, Claim, BuildHasherDefault<PassThrough>>,
     collisions: HashMap<Box<str>, Claim>,
-    issues: Vec<SourceIssue>,
+    issues: Issues,
 }
 
 impl Collector {
@@ -73,7 +75,7 @@ impl Collector {
             hasher: Some(RandomState::new()),
             claims: HashMap::default(),
             collisions: HashMap::new(),
-            issues: Vec::new(),
+            issues: Issues::default(),
         }
     }
 
@@ -232,9 +234,7 @@ impl Collector {
     /// A complete snapshot of what was collected.
     pub(crate) fn into_snapshot(self, source: &str, provided: FieldSet) -> DirectorySnapshot {
         let mut snapshot = DirectorySnapshot::new(source, provided).with_entries(self.entries);
-        snapshot.issues = self.issues;
-        // Issues are found in reading order (a later primary reports an earlier alias); show them by place.
-        snapshot.issues.sort_by(|a, b| a.location.cmp(&b.location));
+        snapshot.issues = self.issues.into_sorted();
         snapshot
     }
 }

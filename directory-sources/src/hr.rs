@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use muster_core::{EmailAddress, HrRecord, HrSnapshot, HrStatus, Location, SourceIssue};
 
 use crate::error::Error;
+use crate::issues::Issues;
 use crate::source::{off_runtime, open_file};
 use crate::table::{CsvFormat, Next, Row, Table, unescape_cell};
 use crate::values::address_expected;
@@ -101,7 +102,7 @@ struct HrCollector<'a> {
     columns: &'a HrColumns,
     records: Vec<HrRecord>,
     seen: HashMap<Box<str>, usize>,
-    issues: Vec<SourceIssue>,
+    issues: Issues,
 }
 
 impl<'a> HrCollector<'a> {
@@ -110,7 +111,7 @@ impl<'a> HrCollector<'a> {
             columns,
             records: Vec::new(),
             seen: HashMap::new(),
-            issues: Vec::new(),
+            issues: Issues::default(),
         }
     }
 
@@ -181,7 +182,7 @@ impl<'a> HrCollector<'a> {
 
     fn finish(self, source: &str) -> HrSnapshot {
         let mut snapshot = HrSnapshot::new(source, self.records);
-        snapshot.issues = self.issues;
+        snapshot.issues = self.issues.into_sorted();
         snapshot
     }
 }

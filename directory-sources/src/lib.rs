@@ -36,6 +36,7 @@
 mod collect;
 mod error;
 mod hr;
+mod issues;
 mod mapped;
 mod postini;
 mod preview;
@@ -46,6 +47,7 @@ mod values;
 
 pub use error::Error;
 pub use hr::{HrColumns, HrCsv, hr_from_rows};
+pub use issues::MAX_ISSUES;
 pub use mapped::{CsvMapping, MappedCsv};
 pub use postini::PostiniAliases;
 pub use preview::write_standard_csv;

@@ -119,3 +119,47 @@ async fn hr_from_disk_and_from_memory_agree() {
         ]
     );
 }
+
+/// Produces `rows` Standard CSV rows on demand, cycling through five addresses.
+struct Repeating {
+    rows: usize,
+    next: usize,
+    pending: Vec<u8>,
+}
+
+impl std::io::Read for Repeating {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pending.len() < buf.len() && self.next < self.rows {
+            let i = self.next % 5;
+            self.pending
+                .extend_from_slice(format!("First,Last,user{i}@example.com,,\r\n").as_bytes());
+            self.next += 1;
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_long_stream_of_repeats_keeps_one_entry_per_address_and_a_bounded_issue_list() {
+    let rows = muster_directory::MAX_ISSUES + 2_000;
+    let input = Repeating {
+        rows,
+        next: 0,
+        pending: Vec::new(),
+    };
+    let s = StandardCsv::new("big.csv").read_from(input).unwrap();
+    assert_eq!(s.entries.len(), 5);
+    assert_eq!(s.issues.len(), muster_directory::MAX_ISSUES + 1);
+    let last = s.issues.last().unwrap();
+    assert_eq!(last.location, Location::line("big.csv", 10_006));
+    assert_eq!(
+        last.to_string(),
+        "big.csv:10006: expected fewer problems: 1995 more issues from here on are not listed (at most 10000 are kept)"
+    );
+    // The kept ones are the first, in order, each naming the line that came first.
+    assert_eq!(s.issues[0].location, Location::line("big.csv", 6));
+    assert_eq!(s.issues[0].related, Some(Location::line("big.csv", 1)));
+}
