@@ -143,6 +143,18 @@ impl Collector {
     /// Adds an entry read at `line` of file 0; its aliases are checked one by one.
     /// Returns the entry's index, or `None` when its primary was already taken.
     pub(crate) fn add(&mut self, mut entry: DirectoryEntry, line: u64) -> Option<usize> {
+        let aliases = std::mem::take(&mut entry.aliases);
+        self.add_with_aliases(entry, aliases, line)
+    }
+
+    /// Like [`Collector::add`], with the aliases handed over separately (saves
+    /// building the alias set twice).
+    pub(crate) fn add_with_aliases(
+        &mut self,
+        entry: DirectoryEntry,
+        aliases: impl IntoIterator<Item = EmailAddress>,
+        line: u64,
+    ) -> Option<usize> {
         let index = self.entries.len();
         let claim = Claim {
             entry: index,
@@ -150,7 +162,6 @@ impl Collector {
             line,
             primary: true,
         };
-        let aliases = std::mem::take(&mut entry.aliases);
         let (earlier, slot) = self.lookup(&entry.primary_email);
         match earlier {
             Some(first) if first.primary => {

@@ -260,8 +260,7 @@ impl<'a> Parser<'a> {
                 Err(issue) => self.out.issue(*issue),
             }
         }
-        entry.aliases.extend(aliases);
-        self.out.add(entry, row.line);
+        self.out.add_with_aliases(entry, aliases, row.line);
     }
 
     fn finish(self, source: &str) -> DirectorySnapshot {

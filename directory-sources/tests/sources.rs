@@ -163,3 +163,37 @@ fn a_long_stream_of_repeats_keeps_one_entry_per_address_and_a_bounded_issue_list
     assert_eq!(s.issues[0].location, Location::line("big.csv", 6));
     assert_eq!(s.issues[0].related, Some(Location::line("big.csv", 1)));
 }
+
+/// Yields some good rows, then fails like a network share that went away.
+struct FailsAfter(Vec<u8>);
+
+impl std::io::Read for FailsAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(std::io::Error::other("connection reset"));
+        }
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0.drain(..n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_read_failure_half_way_is_an_error_never_a_shorter_directory() {
+    let rows: String = (0..5_000)
+        .map(|i| format!("F,L,user{i}@example.com\n"))
+        .collect();
+    let err = StandardCsv::new("share.csv")
+        .read_from(FailsAfter(rows.into_bytes()))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Read { ref file, .. } if file == "share.csv"),
+        "{err:?}"
+    );
+    let source = std::error::Error::source(&err).unwrap();
+    assert_eq!(source.to_string(), "connection reset");
+    let hr = HrCsv::new("hr.csv")
+        .read_from(FailsAfter(b"email,status\na@example.com,active\n".to_vec()));
+    assert!(matches!(hr, Err(Error::Read { .. })));
+}
