@@ -94,7 +94,8 @@ async fn guarded(
         return (e.into_response(), None);
     }
     let now = shared.clock.now();
-    if let Err(wait) = lock(&shared.limiter).admit(&login.user.to_lowercase(), now) {
+    let admitted = lock(&shared.limiter).admit(&login.user.to_lowercase(), now);
+    if let Err(wait) = admitted {
         return (too_many(shared, wait), None);
     }
     let decision = lock(&shared.faults).decide(is_write);
