@@ -159,6 +159,8 @@ struct Parser<'a> {
     header_width: usize,
     has_fourth_column: bool,
     has_alias_values: bool,
+    /// The row's aliases, reused between rows.
+    aliases: Vec<EmailAddress>,
     out: Collector,
 }
 
@@ -176,6 +178,7 @@ impl<'a> Parser<'a> {
             header_width: 0,
             has_fourth_column: false,
             has_alias_values: false,
+            aliases: Vec::new(),
             out: Collector::new(file),
         }
     }
@@ -248,7 +251,6 @@ impl<'a> Parser<'a> {
                 None => self.out.issue(at.issue("mobile", fourth, MOBILE_EXPECTED)),
             }
         }
-        let mut aliases = Vec::new();
         for i in first_alias..row.width() {
             let value = cell(i);
             if value.is_empty() {
@@ -256,11 +258,12 @@ impl<'a> Parser<'a> {
             }
             self.has_alias_values = true;
             match at.address("alias", value) {
-                Ok(a) => aliases.push(a),
+                Ok(a) => self.aliases.push(a),
                 Err(issue) => self.out.issue(*issue),
             }
         }
-        self.out.add_with_aliases(entry, aliases, row.line);
+        self.out
+            .add_with_aliases(entry, self.aliases.drain(..), row.line);
     }
 
     fn finish(self, source: &str) -> DirectorySnapshot {
