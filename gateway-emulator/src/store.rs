@@ -131,8 +131,19 @@ impl OrgState {
         Ok(())
     }
 
-    fn reindex(&mut self, uid: u64) {
-        self.index.retain(|_, holder| *holder != uid);
+    /// Removes `uid`'s addresses from the index (before a change or a delete).
+    fn unindex(&mut self, uid: u64) {
+        if let Some(u) = self.users.get(&uid) {
+            for address in std::iter::once(&u.primary).chain(&u.fields.aliases) {
+                if self.index.get(address.normalized()) == Some(&uid) {
+                    self.index.remove(address.normalized());
+                }
+            }
+        }
+    }
+
+    /// Adds `uid`'s current addresses to the index.
+    fn index(&mut self, uid: u64) {
         if let Some(u) = self.users.get(&uid) {
             for address in std::iter::once(&u.primary).chain(&u.fields.aliases) {
                 self.index.insert(address.normalized().to_owned(), uid);
@@ -271,7 +282,7 @@ impl Store {
                 visible_at: now + lag,
             },
         );
-        o.reindex(uid);
+        o.index(uid);
         self.next_uid += 1;
         Ok(&self.orgs[org].users[&uid])
     }
@@ -306,12 +317,13 @@ impl Store {
         }
         let primary = o.users[&uid].primary.clone();
         o.check(uid, &primary, &write.fields)?;
+        o.unindex(uid);
         let user = o.users.get_mut(&uid).ok_or_else(|| user_not_found(email))?;
         user.fields = write.fields;
         if write.password.is_some() {
             user.password = write.password;
         }
-        o.reindex(uid);
+        o.index(uid);
         Ok(())
     }
 
@@ -322,8 +334,8 @@ impl Store {
             .user(email)
             .map(|u| u.uid)
             .ok_or_else(|| user_not_found(email))?;
+        o.unindex(uid);
         o.users.remove(&uid);
-        o.reindex(uid);
         for g in &mut o.groups {
             g.members.retain(|m| *m != uid);
         }
