@@ -27,7 +27,7 @@ impl Cut {
         self.0.store(true, Ordering::SeqCst);
     }
 
-    fn is_cut(&self) -> bool {
+    pub(crate) fn is_cut(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }

@@ -20,9 +20,10 @@ pub struct RequestRecord {
     pub route: String,
     /// The login named by `X-User` or Basic auth, if any.
     pub login: Option<String>,
-    /// The status answered; for a dropped connection, the status the client never saw.
+    /// The status answered, or 0 when the connection was dropped without an answer.
     pub status: u16,
-    /// The injected fault, if any (`status 503`, `drop before commit`, …).
+    /// The injected fault, if any (`status 503`, `drop before commit (503 not sent)`,
+    /// `drop after commit (201 not sent)`, …).
     pub fault: Option<String>,
     /// The JSON body, redacted; `None` when there was none or it was not JSON.
     pub body: Option<Value>,

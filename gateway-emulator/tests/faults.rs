@@ -28,8 +28,13 @@ async fn dropped_after_commit_the_client_errs_but_the_user_exists() {
     assert!(emu.user(ORG, "ann@example.com").is_some());
     assert_eq!(emu.welcome_letters("ann@example.com"), 1);
     let log = emu.requests();
-    assert_eq!(log[0].fault.as_deref(), Some("drop after commit"));
-    assert_eq!(log[0].status, 201, "the response the client never saw");
+    assert_eq!(
+        log[0].fault.as_deref(),
+        Some("drop after commit (201 not sent)")
+    );
+    assert_eq!(log[0].status, 0, "no response was sent");
+    assert_eq!(emu.count("POST", "/api/v1/orgs/{domain}/users", 0), 1);
+    assert_eq!(emu.count("POST", "/api/v1/orgs/{domain}/users", 201), 0);
 }
 
 #[tokio::test]
@@ -61,6 +66,7 @@ async fn dropped_before_commit_nothing_is_stored() {
         .await;
     assert!(sent.is_err());
     assert!(emu.users(ORG).is_empty());
+    assert_eq!(emu.requests()[0].status, 0);
     // Reads are never dropped.
     assert_eq!(v1.get("/orgs/example.com/users").await.status(), 200);
 }

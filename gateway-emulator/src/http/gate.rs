@@ -57,12 +57,20 @@ pub(crate) async fn gate(
         guarded(&shared, &cut, &route, request, next).await
     };
 
+    // A cut connection answered nothing: count it as status 0 and say in
+    // the fault what the handler would have answered.
+    let (status, fault) = if cut.is_cut() {
+        let unsent = response.status().as_u16();
+        (0, fault.map(|f| format!("{f} ({unsent} not sent)")))
+    } else {
+        (response.status().as_u16(), fault)
+    };
     lock(&shared.observations).record(RequestRecord {
         method: method.to_string(),
         uri,
         route,
         login: login_name,
-        status: response.status().as_u16(),
+        status,
         fault,
         body: logged_body,
     });
