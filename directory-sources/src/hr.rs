@@ -265,7 +265,7 @@ impl HrCsv {
     }
 
     /// Names the source.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }

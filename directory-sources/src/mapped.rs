@@ -283,7 +283,7 @@ impl MappedCsv {
     }
 
     /// Names the source (used in issues and as the snapshot's `source`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }
@@ -300,9 +300,8 @@ impl MappedCsv {
         self
     }
 
-    /// The source's name.
-    #[must_use]
-    pub fn source_name(&self) -> &str {
+    /// The source's name (also [`DirectorySource::name`](crate::DirectorySource::name)).
+    pub(crate) fn label(&self) -> &str {
         &self.name
     }
 

@@ -56,7 +56,7 @@ impl PostiniAliases {
     }
 
     /// Names the file in issues.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }

@@ -104,12 +104,12 @@ macro_rules! file_source {
         #[async_trait::async_trait]
         impl $crate::DirectorySource for $ty {
             fn name(&self) -> &str {
-                self.source_name()
+                self.label()
             }
 
             async fn fetch(&self) -> Result<muster_core::DirectorySnapshot, $crate::Error> {
                 let source = self.clone();
-                $crate::source::off_runtime(self.source_name(), move || source.read()).await
+                $crate::source::off_runtime(self.label(), move || source.read()).await
             }
         }
     };

@@ -14,10 +14,10 @@ fn fixture(name: &str) -> String {
 #[tokio::test]
 async fn sources_chosen_at_run_time_fetch_from_disk() {
     let sources: Vec<Box<dyn DirectorySource>> = vec![
-        Box::new(StandardCsv::new(fixture("standard_current.csv")).name("users")),
+        Box::new(StandardCsv::new(fixture("standard_current.csv")).named("users")),
         Box::new(
             MappedCsv::new(fixture("postini_users.csv"), CsvMapping::postini_users())
-                .name("postini")
+                .named("postini")
                 .aliases(PostiniAliases::new(fixture("postini_aliases.csv"))),
         ),
     ];
