@@ -231,8 +231,7 @@ impl<'a> Planner<'a> {
 
     /// The gateway account whose primary is `email`.
     fn account_index(&self, email: &EmailAddress) -> Option<usize> {
-        let slot = self.wanted.slot(email)?;
-        (slot.have != NONE && slot.have_primary).then_some(slot.have as usize)
+        self.wanted.account_with_primary(email).map(|i| i as usize)
     }
 
     /// Who made account `i` ([`Origin::Unknown`] when muster never saw it).
@@ -944,16 +943,8 @@ impl<'a> Planner<'a> {
     }
 
     fn fingerprint(&self) -> String {
-        let mut sum: u64 = 0;
-        for a in self.accounts {
-            sum = sum.wrapping_add(fingerprint::account(a));
-        }
+        let mut sum: u64 = self.wanted.input_hash;
         let d = self.desired;
-        for snap in std::iter::once(&d.authoritative).chain(&d.supplemental) {
-            for e in &snap.entries {
-                sum = sum.wrapping_add(fingerprint::entry(&snap.source, e));
-            }
-        }
         if let Some(hr) = &d.hr {
             for r in &hr.records {
                 let mut h = fingerprint::WordHash::new();

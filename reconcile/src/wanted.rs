@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use muster_core::{Account, DirectoryEntry, DirectorySnapshot, EmailAddress, FieldSet, Field, UserType};
 
-use crate::fingerprint::FastHash;
+use crate::fingerprint::{self, FastHash};
 use crate::inputs::Desired;
 use crate::plan::{SkipCode, Skipped};
 use crate::policy::Policy;
@@ -25,6 +25,8 @@ pub(crate) struct Want<'a> {
     pub(crate) aliases: Vec<&'a EmailAddress>,
     /// The type a create gets.
     pub(crate) user_type: UserType,
+    /// The gateway account with this primary, or [`NONE`].
+    pub(crate) account: u32,
 }
 
 impl Want<'_> {
@@ -53,19 +55,51 @@ impl Default for Slot {
     }
 }
 
-/// The wanted entries, and an index of every address on both sides.
+/// The wanted entries, and an index of the addresses that matter.
+///
+/// Every gateway primary and every wanted primary is in `primaries`. Only
+/// the addresses an entry wants that its own account does not already have
+/// ("fresh": new aliases, primaries of new accounts) are in `fresh`, with
+/// the gateway account that holds them now. Aliases already where the
+/// directory wants them are never hashed: at a million accounts that is
+/// most of the work a naive index would do.
 pub(crate) struct Wanted<'a> {
     pub(crate) wants: Vec<Want<'a>>,
-    pub(crate) index: HashMap<&'a str, Slot, FastHash>,
+    pub(crate) primaries: HashMap<&'a str, Slot, FastHash>,
+    pub(crate) fresh: HashMap<&'a str, Slot, FastHash>,
     /// Normalised primaries of disabled people (absent, with a better reason).
     pub(crate) disabled: HashSet<&'a str, FastHash>,
     /// For each gateway account, the want whose primary it is (or [`NONE`]).
     pub(crate) account_want: Vec<u32>,
+    /// Order-independent hash of every account and entry (part of the plan's fingerprint),
+    /// computed while the data is in cache anyway.
+    pub(crate) input_hash: u64,
 }
 
 impl<'a> Wanted<'a> {
-    pub(crate) fn slot(&self, address: &EmailAddress) -> Option<&Slot> {
-        self.index.get(address.normalized())
+    /// Who wants and who holds `address`, from both maps.
+    pub(crate) fn slot(&self, address: &EmailAddress) -> Option<Slot> {
+        let key = address.normalized();
+        let primary = self.primaries.get(key).copied();
+        let fresh = self.fresh.get(key).copied();
+        match (primary, fresh) {
+            (None, None) => None,
+            (Some(s), None) | (None, Some(s)) => Some(s),
+            (Some(p), Some(f)) => Some(Slot {
+                want: if p.want != NONE { p.want } else { f.want },
+                want_primary: p.want_primary || f.want_primary,
+                have: if p.have != NONE { p.have } else { f.have },
+                have_primary: p.have_primary,
+            }),
+        }
+    }
+
+    /// The gateway account whose primary is `address`.
+    pub(crate) fn account_with_primary(&self, address: &EmailAddress) -> Option<u32> {
+        self.primaries
+            .get(address.normalized())
+            .filter(|s| s.have_primary)
+            .map(|s| s.have)
     }
 }
 
@@ -86,19 +120,20 @@ pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy:
         report_issues(snap, skipped);
     }
 
-    let want_addresses: usize = sources.iter().map(|s| s.3.iter().map(|e| 1 + e.aliases.len()).sum::<usize>()).sum();
-    let have_addresses: usize = accounts.iter().map(|a| 1 + a.aliases.len()).sum();
-    let mut index: HashMap<&'a str, Slot, FastHash> =
-        HashMap::with_capacity_and_hasher(want_addresses.max(have_addresses) + want_addresses.min(have_addresses) / 8, FastHash::default());
-    let mut wants: Vec<Want<'a>> = Vec::with_capacity(sources.iter().map(|s| s.3.len()).sum());
+    let entry_count: usize = sources.iter().map(|s| s.3.len()).sum();
+    let mut primaries: HashMap<&'a str, Slot, FastHash> =
+        HashMap::with_capacity_and_hasher(accounts.len() + entry_count / 8, FastHash::default());
+    let mut input_hash = index_accounts(&mut primaries, accounts);
+    let mut wants: Vec<Want<'a>> = Vec::with_capacity(entry_count);
     let mut disabled = HashSet::default();
 
     for &(precedence, source, provided, entries) in &sources {
         for entry in entries {
+            input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
             match rules::admit_entry(entry, policy) {
                 Admission::Want(user_type) => {
-                    let candidate = Want { entry, source, provided, precedence, aliases: Vec::new(), user_type };
-                    claim_primary(&mut wants, &mut index, candidate, skipped);
+                    let candidate = Want { entry, source, provided, precedence, aliases: Vec::new(), user_type, account: NONE };
+                    claim_primary(&mut wants, &mut primaries, candidate, skipped);
                 }
                 Admission::Absent => {
                     disabled.insert(entry.primary_email.normalized());
@@ -107,9 +142,20 @@ pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy:
             }
         }
     }
-    let mut wanted = Wanted { wants, index, disabled, account_want: Vec::new() };
-    claim_aliases(&mut wanted, policy, skipped);
-    wanted.account_want = index_accounts(&mut wanted.index, accounts);
+    let mut account_want = vec![NONE; accounts.len()];
+    let mut fresh: HashMap<&'a str, Slot, FastHash> = HashMap::default();
+    for (w, want) in wants.iter().enumerate() {
+        if want.account == NONE {
+            let slot = fresh.entry(want.entry.primary_email.normalized()).or_default();
+            slot.want = w as u32;
+            slot.want_primary = true;
+        } else {
+            account_want[want.account as usize] = w as u32;
+        }
+    }
+    let mut wanted = Wanted { wants, primaries, fresh, disabled, account_want, input_hash };
+    claim_aliases(&mut wanted, accounts, policy, skipped);
+    find_holders(&mut wanted.fresh, accounts);
     wanted
 }
 
@@ -156,6 +202,9 @@ fn outranks(a: &Want<'_>, b: &Want<'_>) -> bool {
 fn claim_primary<'a>(wants: &mut Vec<Want<'a>>, index: &mut HashMap<&'a str, Slot, FastHash>, mut candidate: Want<'a>, skipped: &mut Vec<Skipped>) {
     let key = candidate.entry.primary_email.normalized();
     let slot = index.entry(key).or_default();
+    if slot.have_primary {
+        candidate.account = slot.have;
+    }
     if slot.want == NONE {
         slot.want = u32::try_from(wants.len()).unwrap_or(NONE);
         slot.want_primary = true;
@@ -181,8 +230,13 @@ fn claim_primary<'a>(wants: &mut Vec<Want<'a>>, index: &mut HashMap<&'a str, Slo
 /// Aliases: only managed domains, never another entry's primary, and an
 /// alias listed under two entries stays with the entry whose primary sorts
 /// first; the other is skipped with both sides named.
-fn claim_aliases<'a>(wanted: &mut Wanted<'a>, policy: &Policy, skipped: &mut Vec<Skipped>) {
-    let Wanted { wants, index, .. } = wanted;
+///
+/// An alias the entry's own gateway account already has is settled: the
+/// gateway guarantees nobody else holds it, so it needs no index work (most
+/// aliases, most runs). Another entry wanting it is refused when its claim
+/// is resolved against the gateway.
+fn claim_aliases<'a>(wanted: &mut Wanted<'a>, accounts: &'a [Account], policy: &Policy, skipped: &mut Vec<Skipped>) {
+    let Wanted { wants, primaries, fresh, .. } = wanted;
     let mut losers: Vec<(u32, &'a EmailAddress)> = Vec::new();
     for i in 0..wants.len() {
         let want = &wants[i];
@@ -190,9 +244,14 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, policy: &Policy, skipped: &mut Vec
             continue;
         }
         let entry = want.entry;
+        let own = (want.account != NONE).then(|| &accounts[want.account as usize].aliases);
         let mut kept: Vec<&'a EmailAddress> = Vec::with_capacity(entry.aliases.len());
         for alias in &entry.aliases {
             if *alias == entry.primary_email {
+                continue;
+            }
+            if own.is_some_and(|own| own.contains(alias)) {
+                kept.push(alias);
                 continue;
             }
             if !rules::alias_admitted(alias, policy) {
@@ -200,7 +259,11 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, policy: &Policy, skipped: &mut Vec
                 skipped.push(Skipped { email: alias.to_string(), source: want.source.to_owned(), location: entry.location.clone(), code: SkipCode::AliasOutsideManagedDomains, reason });
                 continue;
             }
-            let slot = index.entry(alias.normalized()).or_default();
+            if primaries.get(alias.normalized()).is_some_and(|p| p.want_primary) {
+                losers.push((i as u32, alias));
+                continue;
+            }
+            let slot = fresh.entry(alias.normalized()).or_default();
             if slot.want == NONE {
                 slot.want = i as u32;
                 kept.push(alias);
@@ -226,7 +289,8 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, policy: &Policy, skipped: &mut Vec
         wants[loser as usize].aliases.retain(|a| *a != alias);
     }
     for (loser, alias) in losers {
-        let slot = index[alias.normalized()];
+        let key = alias.normalized();
+        let slot = primaries.get(key).filter(|p| p.want_primary).or_else(|| fresh.get(key)).copied().unwrap_or_default();
         let holder = &wants[slot.want as usize].entry.primary_email;
         let want = &wants[loser as usize];
         let role = if slot.want_primary { "the primary address" } else { "an alias" };
@@ -235,23 +299,33 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, policy: &Policy, skipped: &mut Vec
     }
 }
 
-/// Indexes the gateway's addresses. An address on two accounts (which the
-/// gateway should not allow) stays with the account whose primary sorts first.
-fn index_accounts<'a>(index: &mut HashMap<&'a str, Slot, FastHash>, accounts: &'a [Account]) -> Vec<u32> {
-    let mut account_want = Vec::with_capacity(accounts.len());
+/// Indexes the gateway's primaries (and hashes every account for the fingerprint).
+fn index_accounts<'a>(primaries: &mut HashMap<&'a str, Slot, FastHash>, accounts: &'a [Account]) -> u64 {
+    let mut hash = 0u64;
     for (i, account) in accounts.iter().enumerate() {
-        let slot = index.entry(account.primary_email.normalized()).or_default();
+        hash = hash.wrapping_add(fingerprint::account(account));
+        let slot = primaries.entry(account.primary_email.normalized()).or_default();
         slot.have = i as u32;
         slot.have_primary = true;
-        account_want.push(if slot.want_primary { slot.want } else { NONE });
+    }
+    hash
+}
+
+/// Finds which gateway account holds each fresh address as an alias: one
+/// pass over the gateway's aliases against a small map. An alias on two
+/// accounts (which the gateway should not allow) stays with the account
+/// whose primary sorts first.
+fn find_holders(fresh: &mut HashMap<&str, Slot, FastHash>, accounts: &[Account]) {
+    if fresh.is_empty() {
+        return;
     }
     for (i, account) in accounts.iter().enumerate() {
         for alias in &account.aliases {
-            let slot = index.entry(alias.normalized()).or_default();
-            if slot.have == NONE || (!slot.have_primary && account.primary_email < accounts[slot.have as usize].primary_email) {
-                slot.have = i as u32;
+            if let Some(slot) = fresh.get_mut(alias.normalized()) {
+                if slot.have == NONE || account.primary_email < accounts[slot.have as usize].primary_email {
+                    slot.have = i as u32;
+                }
             }
         }
     }
-    account_want
 }
