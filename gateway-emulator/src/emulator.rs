@@ -15,7 +15,7 @@ use crate::conn::{Cut, CuttableListener};
 use crate::faults::FaultState;
 use crate::http::{Shared, router};
 use crate::limiter::Limiter;
-use crate::model::render_v1;
+use crate::model::{parse_v1, render_v1};
 use crate::observe::{CounterKey, Observations, RequestRecord};
 use crate::store::Store;
 
@@ -316,6 +316,24 @@ impl Emulator {
     /// Forgets the request log and counters (not the users or letters).
     pub fn clear_observations(&self) {
         *lock(&self.shared.observations) = Observations::default();
+    }
+
+    /// Stores a user (v1 shape) as if an administrator had added it in the
+    /// console: no welcome letter, no lag, no request logged. For tests of
+    /// accounts a sync did not create.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSeed`] with the gateway's reason (unregistered
+    /// domain, duplicate address, unknown organisation, bad field).
+    pub fn insert_user(&self, org: &str, user: Value) -> Result<(), Error> {
+        let key =
+            org_key(org).ok_or_else(|| Error::InvalidSeed(format!("`{org}` is not a domain")))?;
+        let write = parse_v1(user).map_err(Error::InvalidSeed)?;
+        let now = self.shared.clock.now();
+        lock(&self.shared.store)
+            .create(&key, write, now, std::time::Duration::ZERO, false)
+            .map(|_| ())
+            .map_err(|e| Error::InvalidSeed(e.message))
     }
 
     /// Queues a fault for the next API request (first in, first out), on

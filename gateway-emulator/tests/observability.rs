@@ -253,3 +253,64 @@ async fn dropping_the_handle_stops_the_server() {
     let r = reqwest::Client::new().get(&url).send().await;
     assert!(r.is_err(), "still answering: {r:?}");
 }
+
+#[tokio::test]
+async fn a_user_added_behind_the_apis_back_is_listed_without_a_letter() {
+    let emu = start().await;
+    emu.insert_user(
+        ORG,
+        json!({"primary_email": "manual@example.com", "firstname": "M"}),
+    )
+    .unwrap();
+    let e = emu
+        .insert_user(ORG, json!({"primary_email": "x@unregistered.example"}))
+        .unwrap_err();
+    assert!(e.to_string().contains("`unregistered.example`"), "{e}");
+    let r = reqwest::Client::new()
+        .post(format!("{}/__admin/orgs/{ORG}/users", emu.base_url()))
+        .json(&json!({"primary_email": "console@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let listed = V1::new(&emu).list().await;
+    let names: Vec<&str> = listed
+        .iter()
+        .map(|u| u["primary_email"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["manual@example.com", "console@example.com"]);
+    assert!(emu.welcome_letter_counts().is_empty());
+}
+
+#[tokio::test]
+async fn faults_can_be_scripted_over_the_admin_endpoint() {
+    let emu = start().await;
+    let admin = |body: serde_json::Value| {
+        reqwest::Client::new()
+            .post(format!("{}/__admin/faults", emu.base_url()))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(admin(json!({"status": 502})).await.unwrap().status(), 204);
+    assert_eq!(
+        admin(json!({"drop": "after_commit"}))
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        admin(json!({"drop": "sideways"})).await.unwrap().status(),
+        400
+    );
+    let v1 = V1::new(&emu);
+    assert_eq!(v1.get("/me").await.status(), 502);
+    let dropped = v1
+        .req(reqwest::Method::POST, "/orgs/example.com/users")
+        .json(&json!({"primary_email": "a@example.com"}))
+        .send()
+        .await;
+    assert!(dropped.is_err());
+    assert!(emu.user(ORG, "a@example.com").is_some());
+    assert_eq!(v1.get("/me").await.status(), 200);
+}

@@ -316,3 +316,72 @@ async fn unknown_routes_are_404_with_a_json_body() {
         .unwrap();
     assert_eq!(r.status(), 405);
 }
+
+#[tokio::test]
+async fn a_bulk_create_larger_than_axums_default_body_limit_is_accepted() {
+    let emu = start().await;
+    let v1 = V1::new(&emu);
+    let note = "n".repeat(1000);
+    let users: Vec<serde_json::Value> = (0..3000)
+        .map(|i| json!({"primary_email": format!("u{i}@example.com"), "x_note": note}))
+        .collect();
+    let r = v1.create(json!(users)).await;
+    assert_eq!(r.status(), 201);
+    let b = body(r).await;
+    assert_eq!(b["users"].as_array().unwrap().len(), 3000);
+    assert_eq!(b["errors"], json!([]));
+    assert_eq!(v1.list().await.len(), 3000);
+}
+
+#[tokio::test]
+async fn percent_encoded_addresses_in_paths_are_decoded_once() {
+    let emu = start().await;
+    let v1 = V1::new(&emu);
+    v1.create(json!({"primary_email": "ann+tag@example.com"}))
+        .await;
+    v1.create(json!({"primary_email": "jörg@example.com"}))
+        .await;
+    let r = v1
+        .get("/orgs/example.com/users/ann%2Btag%40example.com")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(body(r).await["primary_email"], "ann+tag@example.com");
+    // `+` in a path is a plus, not a space.
+    assert_eq!(
+        v1.get("/orgs/example.com/users/ann+tag@example.com")
+            .await
+            .status(),
+        200
+    );
+    let r = v1
+        .get("/orgs/example.com/users/j%C3%B6rg%40example.com")
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = v1.delete("ann%2Btag%40example.com").await;
+    assert_eq!(r.status(), 204);
+    assert!(emu.user(ORG, "ann+tag@example.com").is_none());
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_address_make_one_user() {
+    let emu = start().await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let v1 = V1::new(&emu);
+            tokio::spawn(async move {
+                v1.create(json!({"primary_email": "race@example.com"}))
+                    .await
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
+    assert_eq!(emu.users(ORG).len(), 1);
+    assert_eq!(emu.welcome_letters("race@example.com"), 1);
+}

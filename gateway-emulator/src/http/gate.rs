@@ -18,7 +18,7 @@ use crate::observe::{RequestRecord, redact};
 use crate::reply::ApiError;
 
 /// Bodies larger than this are refused (a bulk create of thousands of users fits easily).
-const MAX_BODY: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 64 * 1024 * 1024;
 
 const UNMATCHED: &str = "<unmatched>";
 

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use muster_core::{Domain, EmailAddress};
 use serde_json::Value;
 
@@ -124,11 +125,15 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/__admin/requests", get(admin::requests))
         .route("/__admin/counters", get(admin::counters))
         .route("/__admin/welcome-letters", get(admin::welcome_letters))
+        .route("/__admin/faults", post(admin::push_fault))
+        .route("/__admin/orgs/{domain}/users", post(admin::insert_user))
         .fallback(not_found);
     api.layer(axum::middleware::from_fn_with_state(
         state.clone(),
         gate::gate,
     ))
+    // The gate buffers bodies up to MAX_BODY; let the handlers take as much.
+    .layer(DefaultBodyLimit::max(gate::MAX_BODY))
     .with_state(state)
 }
 
