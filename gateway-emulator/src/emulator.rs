@@ -240,7 +240,8 @@ impl Emulator {
     /// password was set, or was *not* wiped, without the API ever returning it.
     #[must_use]
     pub fn password(&self, org: &str, email: &str) -> Option<String> {
-        self.with_user(org, email, |u| u.password.clone()).flatten()
+        self.with_user(org, email, |u| u.password.as_ref().map(|p| p.0.clone()))
+            .flatten()
     }
 
     fn with_user<T>(

@@ -55,9 +55,20 @@ pub(crate) struct UserWrite {
     pub(crate) uid: Option<u64>,
     pub(crate) fields: UserFields,
     /// Write-only: stored, never returned. `None` keeps the stored password.
-    pub(crate) password: Option<String>,
+    pub(crate) password: Option<Password>,
     /// POST only; `None` means "the organisation's default".
     pub(crate) send_welcome_email: Option<bool>,
+}
+
+/// A user's password: kept for [`Emulator::password`](crate::Emulator::password),
+/// never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Password(pub(crate) String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// A user as stored.
@@ -66,7 +77,7 @@ pub(crate) struct StoredUser {
     pub(crate) uid: u64,
     pub(crate) primary: EmailAddress,
     pub(crate) fields: UserFields,
-    pub(crate) password: Option<String>,
+    pub(crate) password: Option<Password>,
     /// Before this instant GETs do not see the user (read-after-write lag).
     pub(crate) visible_at: Instant,
 }
@@ -227,7 +238,7 @@ pub(crate) fn parse_v1(body: Value) -> Result<UserWrite, String> {
         is_imitable,
         extra: Map::new(),
     };
-    let password = f.string("password")?;
+    let password = f.string("password")?.map(Password);
     let send_welcome_email = f.boolean("send_welcome_email")?;
     Ok(UserWrite {
         primary,
@@ -292,7 +303,7 @@ pub(crate) fn parse_v2(body: Value) -> Result<UserWrite, String> {
         is_active,
         ..UserFields::default()
     };
-    let password = f.string("password")?;
+    let password = f.string("password")?.map(Password);
     Ok(UserWrite {
         primary,
         uid: None,

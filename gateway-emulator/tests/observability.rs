@@ -314,3 +314,17 @@ async fn faults_can_be_scripted_over_the_admin_endpoint() {
     assert!(emu.user(ORG, "a@example.com").is_some());
     assert_eq!(v1.get("/me").await.status(), 200);
 }
+
+#[tokio::test]
+async fn debug_output_of_the_handle_shows_no_password() {
+    let emu = start().await;
+    V1::new(&emu)
+        .create(json!({"primary_email": "a@example.com", "password": "user-secret-2"}))
+        .await;
+    let debug = format!("{emu:?}");
+    assert!(debug.contains("a@example.com"), "the state is shown");
+    assert!(
+        !debug.contains("user-secret-2") && !debug.contains(PASSWORD),
+        "{debug}"
+    );
+}
