@@ -25,7 +25,8 @@ pub struct RequestRecord {
     /// The injected fault, if any (`status 503`, `drop before commit (503 not sent)`,
     /// `drop after commit (201 not sent)`, …).
     pub fault: Option<String>,
-    /// The JSON body, redacted; `None` when there was none or it was not JSON.
+    /// The JSON body, redacted; `None` when there was none, it was not JSON,
+    /// or it was larger than 256 KiB.
     pub body: Option<Value>,
 }
 
