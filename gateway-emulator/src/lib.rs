@@ -6,14 +6,18 @@
 //! clients:
 //!
 //! - **Essentials v1** (`/api/v1`, `X-User` / `X-Password`, snake_case):
-//!   `/me`, `/endpoints/{domain}`, `/orgs/{domain}` (registered domains,
-//!   `user_licenses`, `active_users`), `/orgs/{partner}/orgs`, and
-//!   `/orgs/{domain}/users[/{email}]` with GET, POST (one object or an array
-//!   → 201 `{users, errors: [{status, error_message, identifier}]}`),
-//!   PUT → 204 and DELETE → 204.
+//!   `/me`, `/endpoints/{domain}` (answers `{"endpoints": ["<this
+//!   emulator's /api/v1 base URL>"]}`; the real element shape is unknown),
+//!   `/orgs/{domain}` (registered domains, `user_licenses`, `active_users`),
+//!   `/orgs/{partner}/orgs`, and `/orgs/{domain}/users[/{email}]` with GET
+//!   (unpaged), POST (one object or an array → 201 `{users, errors:
+//!   [{status, error_message, identifier}]}`; when every item fails, the
+//!   first error's status), PUT → 204 and DELETE → 204.
 //! - **The seed-003 "v2" shape** on the same store: `/v2/users` (HTTP Basic,
-//!   camelCase, `page` / `pageSize` capped at 1000 without complaint, `total`),
-//!   `/v2/groups`, `/v2/groups/{id}/members`.
+//!   camelCase, `type: "User"`, `status`, `roles`, `page` / `pageSize`
+//!   capped at 1000 without complaint, `total`), `/v2/groups`,
+//!   `/v2/groups/{id}/members`. v2 paths name no organisation: a login acts
+//!   on the first organisation it administers.
 //! - **Full-replace PUT**: every field a PUT omits is reset to its default
 //!   (names blanked, aliases and sender lists emptied, `type` back to
 //!   `end_user`, `is_active` and `is_billable` back to true, `odin_settings`
@@ -33,7 +37,8 @@
 //!   is injectable ([`ManualClock`]) or follows `tokio::time::pause`.
 //! - Reproducible faults ([`Faults`], seeded RNG; [`Emulator::push_fault`]
 //!   for exact scripts): 500/502/503, slow answers, connections dropped
-//!   before or *after* a write is committed, read-after-write lag.
+//!   before or *after* a write is committed (logged and counted with status
+//!   0: nothing was sent), read-after-write lag.
 //! - 401 for wrong or missing credentials, 403 for writes by a read-only
 //!   login or for another organisation, 400 with the parser's message
 //!   (line, column) for bad JSON, 404 with a JSON body for unknown routes.
@@ -42,7 +47,14 @@
 //!   status ([`Emulator::requests`], [`Emulator::count`]), and snapshots
 //!   ([`Emulator::users`]); the same over `GET /__admin/users`,
 //!   `/__admin/requests`, `/__admin/counters`, `/__admin/welcome-letters`
-//!   for harnesses in other languages.
+//!   for harnesses in other languages, which can also script faults
+//!   (`POST /__admin/faults`) and add users behind the API's back
+//!   (`POST /__admin/orgs/{domain}/users`, like [`Emulator::insert_user`]).
+//!   `/__admin` needs no login, is not rate-limited and is not logged.
+//!
+//! **As a binary**: `muster-emulator --seed seed.json --port 8025` prints
+//! its base URL on the first line of stdout and serves until killed; the
+//! seed format is [`Seed`]'s.
 //!
 //! **Unknown fields.** A JSON field the emulator does not know (`x_future`)
 //! is stored and returned as sent, so a client's promise to round-trip
