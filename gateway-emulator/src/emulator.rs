@@ -337,8 +337,10 @@ impl Emulator {
             .map_err(|e| Error::InvalidSeed(e.message))
     }
 
-    /// Queues a fault for the next API request (first in, first out), on
-    /// top of the random ones: exact, repeatable failures for retry tests.
+    /// Queues a fault for the next API request that passes authentication
+    /// and the rate limit (first in, first out), whatever its method, in
+    /// place of the random faults for that request: exact, repeatable
+    /// failures for retry tests.
     pub fn push_fault(&self, fault: Fault) {
         lock(&self.shared.faults).push(fault);
     }

@@ -153,6 +153,7 @@ async fn slow_responses_wait_before_answering() {
         "{:?}",
         t.elapsed()
     );
+    assert_eq!(emu.requests()[0].fault.as_deref(), Some("slow 300ms"));
     // A client with a shorter timeout gives up.
     let quick = reqwest::Client::builder()
         .timeout(Duration::from_millis(50))

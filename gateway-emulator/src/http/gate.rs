@@ -118,12 +118,13 @@ async fn guarded(
     if let Some(delay) = decision.delay {
         tokio::time::sleep(delay).await;
     }
-    let fault_name = decision.fault.map(|f| match f {
-        Fault::Status(s) => format!("status {s}"),
-        Fault::DropBeforeCommit => "drop before commit".to_owned(),
-        Fault::DropAfterCommit => "drop after commit".to_owned(),
-        Fault::Slow(d) => format!("slow {d:?}"),
-    });
+    let fault_name = match decision.fault {
+        Some(Fault::Status(s)) => Some(format!("status {s}")),
+        Some(Fault::DropBeforeCommit) => Some("drop before commit".to_owned()),
+        Some(Fault::DropAfterCommit) => Some("drop after commit".to_owned()),
+        Some(Fault::Slow(d)) => Some(format!("slow {d:?}")),
+        None => decision.delay.map(|d| format!("slow {d:?}")),
+    };
     match decision.fault {
         Some(Fault::Status(s)) => {
             let status = StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
