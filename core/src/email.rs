@@ -150,13 +150,16 @@ impl Domain {
 /// ```
 #[derive(Clone)]
 pub struct EmailAddress {
-    original: Box<str>,
-    /// `lowercase(local)@ascii-domain`: the comparison key.
-    key: Box<str>,
-    /// Byte offset of the `@` in `original`.
-    at: usize,
-    /// Byte offset of the `@` in `key`.
-    key_at: usize,
+    /// The original spelling, followed by the comparison key when the two
+    /// differ. Most addresses are already lowercase ASCII, so most addresses
+    /// cost one small allocation; sources and the planner hold millions.
+    buf: Box<str>,
+    /// Length of the original spelling in `buf`.
+    split: u32,
+    /// Byte offset of the `@` in the original spelling.
+    at: u32,
+    /// Byte offset of the `@` in the key.
+    key_at: u32,
 }
 
 impl EmailAddress {
@@ -196,27 +199,57 @@ impl EmailAddress {
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err(AddressError::BadDot(trimmed.to_owned()));
         }
+        if trimmed.is_ascii() {
+            check_ascii_domain(domain, trimmed)?;
+            if trimmed.len() > MAX_ADDRESS_LEN {
+                return Err(AddressError::AddressTooLong(trimmed.to_owned()));
+            }
+            let has_upper = trimmed.bytes().any(|b| b.is_ascii_uppercase());
+            let buf: Box<str> = if has_upper {
+                let mut buf = String::with_capacity(trimmed.len() * 2);
+                buf.push_str(trimmed);
+                buf.extend(trimmed.chars().map(|c| c.to_ascii_lowercase()));
+                buf.into()
+            } else {
+                trimmed.into()
+            };
+            return Ok(EmailAddress::from_parts(buf, trimmed.len(), at, at));
+        }
         let ascii_domain = domain_to_ascii(domain, trimmed)?;
         let local_key = local.to_lowercase();
         if local_key.len() + 1 + ascii_domain.len() > MAX_ADDRESS_LEN {
             return Err(AddressError::AddressTooLong(trimmed.to_owned()));
         }
-        let key_at = local_key.len();
-        let mut key = local_key;
-        key.push('@');
-        key.push_str(&ascii_domain);
-        Ok(EmailAddress {
-            original: trimmed.into(),
-            key: key.into(),
+        let mut buf =
+            String::with_capacity(trimmed.len() + local_key.len() + 1 + ascii_domain.len());
+        buf.push_str(trimmed);
+        buf.push_str(&local_key);
+        buf.push('@');
+        buf.push_str(&ascii_domain);
+        Ok(EmailAddress::from_parts(
+            buf.into(),
+            trimmed.len(),
             at,
-            key_at,
-        })
+            local_key.len(),
+        ))
+    }
+
+    fn from_parts(buf: Box<str>, split: usize, at: usize, key_at: usize) -> Self {
+        // Lengths are bounded by the checks above (an original address is at
+        // most a few KiB even in its Unicode form), so they fit in u32.
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        EmailAddress {
+            buf,
+            split: narrow(split),
+            at: narrow(at),
+            key_at: narrow(key_at),
+        }
     }
 
     /// The address as it was given (trimmed), for display and for the wire.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.original
+        &self.buf[..self.split as usize]
     }
 
     /// The comparison key: lowercase local part, `@`, lowercase ASCII domain.
@@ -224,36 +257,73 @@ impl EmailAddress {
     /// Two addresses are equal exactly when their keys are equal.
     #[must_use]
     pub fn normalized(&self) -> &str {
-        &self.key
+        let split = self.split as usize;
+        if split == self.buf.len() {
+            &self.buf
+        } else {
+            &self.buf[split..]
+        }
     }
 
     /// The local part as given (before the `@`).
     #[must_use]
     pub fn local(&self) -> &str {
-        &self.original[..self.at]
+        &self.as_str()[..self.at as usize]
     }
 
     /// The domain part.
     #[must_use]
     pub fn domain(&self) -> Domain {
         Domain {
-            original: self.original[self.at + 1..].into(),
-            ascii: self.key[self.key_at + 1..].into(),
+            original: self.as_str()[self.at as usize + 1..].into(),
+            ascii: self.domain_ascii().into(),
         }
     }
 
     /// The lowercase ASCII form of the domain, without allocating.
     #[must_use]
     pub fn domain_ascii(&self) -> &str {
-        &self.key[self.key_at + 1..]
+        &self.normalized()[self.key_at as usize + 1..]
     }
 
     /// True when the two spellings differ although the addresses are equal
     /// (`Bob@x.com` vs `bob@x.com`): not a change worth writing.
     #[must_use]
     pub fn differs_only_in_spelling(&self, other: &EmailAddress) -> bool {
-        self == other && self.original != other.original
+        self == other && self.as_str() != other.as_str()
     }
+}
+
+/// Checks an ASCII domain in place: labels, lengths, qualification.
+fn check_ascii_domain(domain: &str, whole: &str) -> Result<(), AddressError> {
+    if domain.len() > MAX_DOMAIN_LEN {
+        return Err(AddressError::DomainTooLong(whole.to_owned()));
+    }
+    check_labels(domain, whole)
+}
+
+/// Checks the labels of an ASCII domain (any case).
+fn check_labels(ascii: &str, whole: &str) -> Result<(), AddressError> {
+    let mut labels = 0;
+    for label in ascii.split('.') {
+        labels += 1;
+        if label.is_empty() || label.starts_with('-') || label.ends_with('-') {
+            return Err(AddressError::BadLabel(whole.to_owned()));
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err(AddressError::DomainTooLong(whole.to_owned()));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(AddressError::InvalidIdn(whole.to_owned()));
+        }
+    }
+    if labels < 2 {
+        return Err(AddressError::Unqualified(whole.to_owned()));
+    }
+    Ok(())
 }
 
 /// Checks characters common to addresses and domains.
@@ -281,37 +351,15 @@ fn check_characters(s: &str, whole: &str, is_address: bool) -> Result<(), Addres
 
 /// Converts a domain to lowercase ASCII (punycode), checking labels.
 fn domain_to_ascii(domain: &str, whole: &str) -> Result<String, AddressError> {
-    let ascii: Cow<'_, str> = if domain.is_ascii() {
-        Cow::Owned(domain.to_ascii_lowercase())
+    let ascii = if domain.is_ascii() {
+        domain.to_ascii_lowercase()
     } else {
-        Cow::Owned(
-            idna::domain_to_ascii(domain)
-                .map_err(|_| AddressError::InvalidIdn(whole.to_owned()))?,
-        )
+        idna::domain_to_ascii(domain).map_err(|_| AddressError::InvalidIdn(whole.to_owned()))?
     };
-    let ascii = ascii.into_owned();
     if ascii.len() > MAX_DOMAIN_LEN {
         return Err(AddressError::DomainTooLong(whole.to_owned()));
     }
-    let mut labels = 0;
-    for label in ascii.split('.') {
-        labels += 1;
-        if label.is_empty() || label.starts_with('-') || label.ends_with('-') {
-            return Err(AddressError::BadLabel(whole.to_owned()));
-        }
-        if label.len() > MAX_LABEL_LEN {
-            return Err(AddressError::DomainTooLong(whole.to_owned()));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(AddressError::InvalidIdn(whole.to_owned()));
-        }
-    }
-    if labels < 2 {
-        return Err(AddressError::Unqualified(whole.to_owned()));
-    }
+    check_labels(&ascii, whole)?;
     Ok(ascii)
 }
 
@@ -319,13 +367,13 @@ macro_rules! impl_key_traits {
     ($ty:ty, $key:ident, $orig:ident) => {
         impl PartialEq for $ty {
             fn eq(&self, other: &Self) -> bool {
-                self.$key == other.$key
+                self.$key() == other.$key()
             }
         }
         impl Eq for $ty {}
         impl Hash for $ty {
             fn hash<H: Hasher>(&self, state: &mut H) {
-                self.$key.hash(state);
+                self.$key().hash(state);
             }
         }
         impl PartialOrd for $ty {
@@ -335,17 +383,17 @@ macro_rules! impl_key_traits {
         }
         impl Ord for $ty {
             fn cmp(&self, other: &Self) -> Ordering {
-                self.$key.cmp(&other.$key)
+                self.$key().cmp(other.$key())
             }
         }
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.$orig)
+                f.write_str(self.$orig())
             }
         }
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&*self.$orig, f)
+                fmt::Debug::fmt(self.$orig(), f)
             }
         }
         impl FromStr for $ty {
@@ -368,7 +416,7 @@ macro_rules! impl_key_traits {
         }
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.$orig)
+                serializer.serialize_str(self.$orig())
             }
         }
         impl<'de> Deserialize<'de> for $ty {
@@ -380,8 +428,8 @@ macro_rules! impl_key_traits {
     };
 }
 
-impl_key_traits!(EmailAddress, key, original);
-impl_key_traits!(Domain, ascii, original);
+impl_key_traits!(EmailAddress, normalized, as_str);
+impl_key_traits!(Domain, as_ascii, as_str);
 
 #[cfg(test)]
 mod tests {
