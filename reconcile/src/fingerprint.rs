@@ -82,10 +82,12 @@ impl Hasher for WordHash {
 /// Builds the index's hasher.
 pub(crate) type FastHash = BuildHasherDefault<WordHash>;
 
-/// Hash of one gateway account (every field muster reads).
+/// Hash of one gateway account (every field muster reads). Addresses are
+/// hashed in their normalised form: a case-only difference is not a change,
+/// and the normalised strings are the ones the planner touches anyway.
 pub(crate) fn account(a: &Account) -> u64 {
     let mut h = WordHash::new();
-    h.text(a.primary_email.as_str())
+    h.text(a.primary_email.normalized())
         .opt(a.first_name.as_deref())
         .opt(a.last_name.as_deref())
         .text(a.user_type.as_str())
@@ -97,7 +99,7 @@ pub(crate) fn account(a: &Account) -> u64 {
         .opt(a.department.as_deref())
         .opt(a.notes.as_deref());
     for x in &a.aliases {
-        h.text(x.as_str());
+        h.text(x.normalized());
     }
     for x in a.groups.iter().chain(&a.allow_senders).chain(&a.block_senders) {
         h.text(x);
@@ -110,7 +112,7 @@ pub(crate) fn entry(source: &str, e: &DirectoryEntry) -> u64 {
     let mut h = WordHash::new();
     h.text(source)
         .text(e.kind.as_str())
-        .text(e.primary_email.as_str())
+        .text(e.primary_email.normalized())
         .opt(e.first_name.as_deref())
         .opt(e.last_name.as_deref())
         .opt(e.mobile.as_deref())
@@ -121,7 +123,7 @@ pub(crate) fn entry(source: &str, e: &DirectoryEntry) -> u64 {
         .text(if e.enabled { "1" } else { "0" })
         .opt(e.external_id.as_ref().map(|x| x.as_str()));
     for x in &e.aliases {
-        h.text(x.as_str());
+        h.text(x.normalized());
     }
     for x in e.member_of.iter().chain(&e.allow_senders).chain(&e.block_senders) {
         h.text(x);

@@ -86,6 +86,7 @@ pub fn plan(
         conflicts: Vec::new(),
         skipped,
         run_transitions: Vec::new(),
+        input_hash: 0,
     };
     planner.index_state();
     planner.index_hr();
@@ -205,6 +206,8 @@ struct Planner<'a> {
     conflicts: Vec<Conflict>,
     skipped: Vec<Skipped>,
     run_transitions: Vec<Transition>,
+    /// Order-independent hash of the inputs, summed where each item is read anyway.
+    input_hash: u64,
 }
 
 impl<'a> Planner<'a> {
@@ -290,13 +293,18 @@ impl<'a> Planner<'a> {
     /// plans their updates.
     fn match_pass(&mut self) {
         self.matched = vec![NONE; self.wanted.wants.len()];
+        // Every gateway account is read here once: fingerprint, holders of
+        // fresh addresses (claims are resolved only after all passes), match.
         for (i, account) in self.accounts.iter().enumerate() {
+            self.wanted.note_holder(i, self.accounts);
+            self.input_hash = self.input_hash.wrapping_add(fingerprint::account(account));
             let w = self.wanted.account_want[i];
             if w == NONE {
                 continue;
             }
             self.matched[w as usize] = i as u32;
             let want = &self.wanted.wants[w as usize];
+            self.input_hash = self.input_hash.wrapping_add(fingerprint::entry(want.source, want.entry));
             if let Some(why) = rules::protection(account, self.policy, self.target) {
                 self.skipped.push(Skipped {
                     email: account.primary_email.to_string(),
@@ -369,7 +377,7 @@ impl<'a> Planner<'a> {
             }
         }
         let mut touches_aliases = false;
-        if fields.contains(Field::Aliases) {
+        if fields.contains(Field::Aliases) && !want.aliases_in_step {
             let add: Vec<EmailAddress> = want
                 .aliases
                 .iter()
@@ -444,12 +452,9 @@ impl<'a> Planner<'a> {
     }
 
     /// Records that draft `d` needs `address`, if another account holds it now.
+    /// The holder is looked up when claims are resolved, once every account has been read.
     fn claim(&mut self, d: usize, address: &'a EmailAddress, primary: bool) {
-        if let Some(slot) = self.wanted.slot(address) {
-            if slot.have != NONE {
-                self.claims.push(Claim { draft: d, address, holder: slot.have, primary });
-            }
-        }
+        self.claims.push(Claim { draft: d, address, holder: NONE, primary });
     }
 
     /// Plans wanted entries no account matches: a primary-address change when
@@ -461,6 +466,8 @@ impl<'a> Planner<'a> {
             if self.matched[w] != NONE {
                 continue;
             }
+            let want = &self.wanted.wants[w];
+            self.input_hash = self.input_hash.wrapping_add(fingerprint::entry(want.source, want.entry));
             match self.rename_candidate(w, &ext_index) {
                 Some(c) => self.plan_rename(w, c),
                 None => self.plan_create(w),
@@ -809,7 +816,13 @@ impl<'a> Planner<'a> {
     /// alias moving from A to B: A first); when nothing frees it, the address
     /// is skipped with both sides named.
     fn resolve_claims(&mut self) {
-        let claims = std::mem::take(&mut self.claims);
+        let claims: Vec<Claim<'a>> = std::mem::take(&mut self.claims)
+            .into_iter()
+            .filter_map(|mut c| {
+                c.holder = self.wanted.slot(c.address)?.have;
+                (c.holder != NONE).then_some(c)
+            })
+            .collect();
         // A draft whose own address cannot be freed is dropped; that may in
         // turn leave others unfreed (a rename that does not happen strips
         // nothing), so repeat until nothing more is dropped.
@@ -943,7 +956,7 @@ impl<'a> Planner<'a> {
     }
 
     fn fingerprint(&self) -> String {
-        let mut sum: u64 = self.wanted.input_hash;
+        let mut sum: u64 = self.wanted.input_hash.wrapping_add(self.input_hash);
         let d = self.desired;
         if let Some(hr) = &d.hr {
             for r in &hr.records {

@@ -239,7 +239,7 @@ pub(crate) fn same_text(a: Option<&str>, b: Option<&str>) -> bool {
     fn norm(s: Option<&str>) -> Option<&str> {
         s.map(str::trim).filter(|s| !s.is_empty())
     }
-    norm(a) == norm(b)
+    a == b || norm(a) == norm(b)
 }
 
 /// "2026-11-01" for reasons.

@@ -21,12 +21,15 @@ pub(crate) struct Want<'a> {
     pub(crate) provided: FieldSet,
     /// 0 for the authoritative source and the policy's additions.
     pub(crate) precedence: usize,
-    /// The aliases that survived domain and clash checks.
+    /// The aliases that survived domain and clash checks. Left empty when
+    /// `aliases_in_step` (they are then exactly the entry's, already on its account).
     pub(crate) aliases: Vec<&'a EmailAddress>,
     /// The type a create gets.
     pub(crate) user_type: UserType,
     /// The gateway account with this primary, or [`NONE`].
     pub(crate) account: u32,
+    /// The aliases are exactly the account's already (nothing to add or remove).
+    pub(crate) aliases_in_step: bool,
 }
 
 impl Want<'_> {
@@ -71,8 +74,8 @@ pub(crate) struct Wanted<'a> {
     pub(crate) disabled: HashSet<&'a str, FastHash>,
     /// For each gateway account, the want whose primary it is (or [`NONE`]).
     pub(crate) account_want: Vec<u32>,
-    /// Order-independent hash of every account and entry (part of the plan's fingerprint),
-    /// computed while the data is in cache anyway.
+    /// Order-independent hash of the entries that are not wanted (part of the
+    /// plan's fingerprint; the planner hashes the rest where it reads them).
     pub(crate) input_hash: u64,
 }
 
@@ -123,22 +126,26 @@ pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy:
     let entry_count: usize = sources.iter().map(|s| s.3.len()).sum();
     let mut primaries: HashMap<&'a str, Slot, FastHash> =
         HashMap::with_capacity_and_hasher(accounts.len() + entry_count / 8, FastHash::default());
-    let mut input_hash = index_accounts(&mut primaries, accounts);
+    index_accounts(&mut primaries, accounts);
+    let mut input_hash = 0u64;
     let mut wants: Vec<Want<'a>> = Vec::with_capacity(entry_count);
     let mut disabled = HashSet::default();
 
     for &(precedence, source, provided, entries) in &sources {
         for entry in entries {
-            input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
             match rules::admit_entry(entry, policy) {
                 Admission::Want(user_type) => {
-                    let candidate = Want { entry, source, provided, precedence, aliases: Vec::new(), user_type, account: NONE };
-                    claim_primary(&mut wants, &mut primaries, candidate, skipped);
+                    let candidate = Want { entry, source, provided, precedence, aliases: Vec::new(), user_type, account: NONE, aliases_in_step: false };
+                    claim_primary(&mut wants, &mut primaries, candidate, skipped, &mut input_hash);
                 }
                 Admission::Absent => {
+                    input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
                     disabled.insert(entry.primary_email.normalized());
                 }
-                Admission::Skip(code, reason) => skipped.push(skip(entry, source, code, reason)),
+                Admission::Skip(code, reason) => {
+                    input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
+                    skipped.push(skip(entry, source, code, reason));
+                }
             }
         }
     }
@@ -155,7 +162,6 @@ pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy:
     }
     let mut wanted = Wanted { wants, primaries, fresh, disabled, account_want, input_hash };
     claim_aliases(&mut wanted, accounts, policy, skipped);
-    find_holders(&mut wanted.fresh, accounts);
     wanted
 }
 
@@ -199,7 +205,13 @@ fn outranks(a: &Want<'_>, b: &Want<'_>) -> bool {
 /// One address, one account: a primary listed twice keeps the entry of the
 /// highest-precedence source; twice in one source, the loser is skipped with
 /// both sides named.
-fn claim_primary<'a>(wants: &mut Vec<Want<'a>>, index: &mut HashMap<&'a str, Slot, FastHash>, mut candidate: Want<'a>, skipped: &mut Vec<Skipped>) {
+fn claim_primary<'a>(
+    wants: &mut Vec<Want<'a>>,
+    index: &mut HashMap<&'a str, Slot, FastHash>,
+    mut candidate: Want<'a>,
+    skipped: &mut Vec<Skipped>,
+    loser_hash: &mut u64,
+) {
     let key = candidate.entry.primary_email.normalized();
     let slot = index.entry(key).or_default();
     if slot.have_primary {
@@ -216,6 +228,7 @@ fn claim_primary<'a>(wants: &mut Vec<Want<'a>>, index: &mut HashMap<&'a str, Slo
         std::mem::swap(held, &mut candidate);
     }
     let loser = candidate;
+    *loser_hash = loser_hash.wrapping_add(fingerprint::entry(loser.source, loser.entry));
     if held.precedence == loser.precedence {
         let reason = format!(
             "{} is listed twice in {}{}; the other entry is used",
@@ -245,6 +258,13 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, accounts: &'a [Account], policy: &
         }
         let entry = want.entry;
         let own = (want.account != NONE).then(|| &accounts[want.account as usize].aliases);
+        // Fast path, most entries on most runs: the account already has exactly these aliases.
+        if own.is_some_and(|own| *own == entry.aliases)
+            && entry.aliases.iter().all(|a| *a != entry.primary_email && rules::alias_admitted(a, policy))
+        {
+            wants[i].aliases_in_step = true;
+            continue;
+        }
         let mut kept: Vec<&'a EmailAddress> = Vec::with_capacity(entry.aliases.len());
         for alias in &entry.aliases {
             if *alias == entry.primary_email {
@@ -299,29 +319,28 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, accounts: &'a [Account], policy: &
     }
 }
 
-/// Indexes the gateway's primaries (and hashes every account for the fingerprint).
-fn index_accounts<'a>(primaries: &mut HashMap<&'a str, Slot, FastHash>, accounts: &'a [Account]) -> u64 {
-    let mut hash = 0u64;
+/// Indexes the gateway's primaries.
+fn index_accounts<'a>(primaries: &mut HashMap<&'a str, Slot, FastHash>, accounts: &'a [Account]) {
     for (i, account) in accounts.iter().enumerate() {
-        hash = hash.wrapping_add(fingerprint::account(account));
         let slot = primaries.entry(account.primary_email.normalized()).or_default();
         slot.have = i as u32;
         slot.have_primary = true;
     }
-    hash
 }
 
-/// Finds which gateway account holds each fresh address as an alias: one
-/// pass over the gateway's aliases against a small map. An alias on two
-/// accounts (which the gateway should not allow) stays with the account
-/// whose primary sorts first.
-fn find_holders(fresh: &mut HashMap<&str, Slot, FastHash>, accounts: &[Account]) {
-    if fresh.is_empty() {
-        return;
-    }
-    for (i, account) in accounts.iter().enumerate() {
+impl Wanted<'_> {
+    /// Records which fresh addresses gateway account `i` holds as aliases.
+    /// The planner calls this for every account in the pass that reads the
+    /// account anyway, before any claim is resolved. An alias on two accounts
+    /// (which the gateway should not allow) stays with the account whose
+    /// primary sorts first.
+    pub(crate) fn note_holder(&mut self, i: usize, accounts: &[Account]) {
+        if self.fresh.is_empty() {
+            return;
+        }
+        let account = &accounts[i];
         for alias in &account.aliases {
-            if let Some(slot) = fresh.get_mut(alias.normalized()) {
+            if let Some(slot) = self.fresh.get_mut(alias.normalized()) {
                 if slot.have == NONE || account.primary_email < accounts[slot.have as usize].primary_email {
                     slot.have = i as u32;
                 }
