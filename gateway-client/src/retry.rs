@@ -131,7 +131,9 @@ pub enum AttemptOutcome {
 }
 
 /// The single place that decides which outcomes are retryable:
-/// 429, 408, 5xx, connect failures and timeouts are; other 4xx are not.
+/// 429, 408, 5xx, connect failures and timeouts are; other 4xx are not,
+/// and neither are 3xx (redirects are not followed: they would carry the
+/// credential headers to wherever they point).
 ///
 /// ```
 /// use muster_gateway::retry::{classify, AttemptOutcome, RetryAction, RetryReason};
@@ -141,7 +143,7 @@ pub enum AttemptOutcome {
 #[must_use]
 pub fn classify(outcome: AttemptOutcome) -> RetryAction {
     match outcome {
-        AttemptOutcome::Status(s) if (200..400).contains(&s) => RetryAction::NoActionIndicated,
+        AttemptOutcome::Status(s) if (200..300).contains(&s) => RetryAction::NoActionIndicated,
         AttemptOutcome::Status(429) => RetryAction::RetryIndicated(RetryReason::Throttled),
         AttemptOutcome::Status(408) => RetryAction::RetryIndicated(RetryReason::ServerError),
         AttemptOutcome::Status(s) if s >= 500 => {
@@ -202,7 +204,7 @@ mod tests {
                 "{s}"
             );
         }
-        for s in [400, 401, 403, 404, 409, 422] {
+        for s in [301, 302, 400, 401, 403, 404, 409, 422] {
             assert_eq!(
                 classify(AttemptOutcome::Status(s)),
                 RetryAction::RetryForbidden,

@@ -91,12 +91,13 @@ impl Users<'_> {
             .partition(|o| dialect == Dialect::RestV2 && wire::v2::is_alias_record(o));
         let users = users
             .into_iter()
-            .map(|o| decode_listed(dialect, o))
+            .map(|o| self.decode_listed(o))
             .collect::<Result<Vec<_>, _>>()?;
         if aliases.is_empty() {
             return Ok(users);
         }
-        wire::v2::fold_aliases(users, &aliases).map_err(|reason| self.list_decode_error(reason))
+        wire::v2::fold_aliases(users, &aliases)
+            .map_err(|reason| self.list_decode_error(reason, String::new()))
     }
 
     /// One user by primary address.
@@ -336,30 +337,28 @@ impl Users<'_> {
         }
     }
 
-    fn list_decode_error(&self, reason: String) -> Error {
+    /// A listing that does not decode, with the listing's URL path.
+    fn list_decode_error(&self, reason: String, body_excerpt: String) -> Error {
+        let url = crate::path::join(&self.client.inner.base, &self.client.users_path());
         Error::Decode {
             method: "GET".into(),
-            path: self.client.users_path().join("/"),
+            path: url.path().to_owned(),
             reason,
-            body_excerpt: String::new(),
+            body_excerpt,
         }
     }
-}
 
-/// Decodes one listed user, naming it in the error.
-fn decode_listed(dialect: Dialect, obj: Map<String, Value>) -> Result<RemoteUser, Error> {
-    let name = obj
-        .get("primary_email")
-        .or_else(|| obj.get("primaryEmail"))
-        .map(ToString::to_string)
-        .unwrap_or_else(|| "(no primary address)".into());
-    let excerpt = muster_core::excerpt(&Value::Object(obj.clone()).to_string());
-    wire::decode_user(dialect, obj).map_err(|reason| Error::Decode {
-        method: "GET".into(),
-        path: "users".into(),
-        reason: format!("user {name}: {reason}"),
-        body_excerpt: excerpt,
-    })
+    /// Decodes one listed user, naming it in the error.
+    fn decode_listed(&self, obj: Map<String, Value>) -> Result<RemoteUser, Error> {
+        let name = obj
+            .get("primary_email")
+            .or_else(|| obj.get("primaryEmail"))
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "(no primary address)".into());
+        let excerpt = muster_core::excerpt(&Value::Object(obj.clone()).to_string());
+        wire::decode_user(self.client.dialect(), obj)
+            .map_err(|reason| self.list_decode_error(format!("user {name}: {reason}"), excerpt))
+    }
 }
 
 /// The objects of a JSON list, or why not.

@@ -69,10 +69,19 @@ fn welcome(address: &str) -> NewUser {
 async fn a_create_dropped_after_commit_makes_one_user_and_one_letter() {
     let emu = <Emulator as Backend>::start(vec![]).await;
     emu.push_fault(Fault::DropAfterCommit);
-    let user = emu.client().users().create(welcome("once@example.com")).await.unwrap();
+    let user = emu
+        .client()
+        .users()
+        .create(welcome("once@example.com"))
+        .await
+        .unwrap();
     assert_eq!(user.account().primary_email.as_str(), "once@example.com");
     assert_eq!(emu.users(ORG).len(), 1);
-    assert_eq!(emu.welcome_letters("once@example.com"), 1, "no second letter");
+    assert_eq!(
+        emu.welcome_letters("once@example.com"),
+        1,
+        "no second letter"
+    );
     // The read-back found the user, so the POST was not sent again.
     let posts = emu.requests().iter().filter(|r| r.method == "POST").count();
     assert_eq!(posts, 1);
@@ -82,7 +91,11 @@ async fn a_create_dropped_after_commit_makes_one_user_and_one_letter() {
 async fn a_create_dropped_before_commit_is_posted_again() {
     let emu = <Emulator as Backend>::start(vec![]).await;
     emu.push_fault(Fault::DropBeforeCommit);
-    emu.client().users().create(welcome("late@example.com")).await.unwrap();
+    emu.client()
+        .users()
+        .create(welcome("late@example.com"))
+        .await
+        .unwrap();
     assert!(emu.user(ORG, "late@example.com").is_some());
     assert_eq!(emu.welcome_letters("late@example.com"), 1);
 }
@@ -91,7 +104,11 @@ async fn a_create_dropped_before_commit_is_posted_again() {
 async fn a_create_answered_503_is_settled_by_reading_back() {
     let emu = <Emulator as Backend>::start(vec![]).await;
     emu.push_fault(Fault::Status(503));
-    emu.client().users().create(welcome("s@example.com")).await.unwrap();
+    emu.client()
+        .users()
+        .create(welcome("s@example.com"))
+        .await
+        .unwrap();
     assert_eq!(emu.users(ORG).len(), 1);
     assert_eq!(emu.welcome_letters("s@example.com"), 1);
 }
@@ -100,7 +117,11 @@ async fn a_create_answered_503_is_settled_by_reading_back() {
 async fn a_delete_dropped_after_commit_is_done() {
     let emu = <Emulator as Backend>::start(vec![scenarios::rich_user()]).await;
     emu.push_fault(Fault::DropAfterCommit);
-    emu.client().users().delete(&email("ann.lee@example.com")).await.unwrap();
+    emu.client()
+        .users()
+        .delete(&email("ann.lee@example.com"))
+        .await
+        .unwrap();
     assert!(emu.user(ORG, "ann.lee@example.com").is_none());
 }
 
@@ -111,7 +132,10 @@ async fn an_update_dropped_after_commit_is_repeated_harmlessly() {
     emu.push_fault(Fault::DropAfterCommit);
     emu.client()
         .users()
-        .update(&email("ann.lee@example.com"), UserPatch::new().remove_alias(email("ann@example.org")))
+        .update(
+            &email("ann.lee@example.com"),
+            UserPatch::new().remove_alias(email("ann@example.org")),
+        )
         .await
         .unwrap();
     let mut expected = before;
@@ -131,7 +155,11 @@ async fn server_errors_on_reads_are_retried() {
 #[tokio::test]
 async fn the_gateways_rate_limit_is_absorbed() {
     // 4 requests per second, with Retry-After: 12 reads still all succeed.
-    let emu = start_with(org(vec![]), EmuRateLimit::new(4, Duration::from_secs(1)).with_retry_after()).await;
+    let emu = start_with(
+        org(vec![]),
+        EmuRateLimit::new(4, Duration::from_secs(1)).with_retry_after(),
+    )
+    .await;
     let client = v1_client(&emu, LOGIN, PASSWORD);
     for _ in 0..12 {
         client.users().list().await.unwrap();
@@ -148,7 +176,11 @@ async fn wrong_password_is_auth_and_read_only_writes_are_forbidden() {
     let auditor = v1_client(&emu, "auditor@example.com", PASSWORD);
     let me = auditor.verify().await.unwrap();
     assert!(me.read_only, "{me:?}");
-    let err = auditor.users().create(welcome("x@example.com")).await.unwrap_err();
+    let err = auditor
+        .users()
+        .create(welcome("x@example.com"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
     assert!(emu.user(ORG, "x@example.com").is_none());
 }
@@ -159,7 +191,10 @@ async fn org_lists_registered_domains_and_endpoints_point_back() {
     let client = emu.client();
     let info = client.org().await.unwrap();
     let names: Vec<&str> = info.domains.iter().map(|d| d.name.as_str()).collect();
-    assert!(names.contains(&ORG) && names.contains(&OTHER_DOMAIN), "{names:?}");
+    assert!(
+        names.contains(&ORG) && names.contains(&OTHER_DOMAIN),
+        "{names:?}"
+    );
     let endpoints = client.endpoints(ORG).await.unwrap();
     assert!(!endpoints.is_empty());
     let me = client.verify().await.unwrap();
@@ -178,7 +213,10 @@ async fn an_unknown_org_is_domain_not_registered() {
         .unwrap();
     let err = client.users().list().await.unwrap_err();
     assert!(
-        matches!(err, Error::DomainNotRegistered { .. } | Error::Forbidden { .. }),
+        matches!(
+            err,
+            Error::DomainNotRegistered { .. } | Error::Forbidden { .. }
+        ),
         "{err:?}"
     );
 }
@@ -206,7 +244,10 @@ async fn v2_lists_every_page_and_updates_loss_free() {
     assert!(listed.iter().all(|u| u.account().aliases.len() == 1));
     client
         .users()
-        .update(&email("u3@example.com"), UserPatch::new().last_name(Some("Three")))
+        .update(
+            &email("u3@example.com"),
+            UserPatch::new().last_name(Some("Three")),
+        )
         .await
         .unwrap();
     let stored = emu.user(ORG, "u3@example.com").unwrap();
@@ -218,20 +259,41 @@ async fn v2_lists_every_page_and_updates_loss_free() {
 #[tokio::test]
 async fn v2_groups_and_members() {
     let emu = start_with(
-        org(vec![json!({"primary_email": "a@example.com"}), json!({"primary_email": "b@example.com"})])
-            .group("Sales", ["a@example.com"]),
+        org(vec![
+            json!({"primary_email": "a@example.com"}),
+            json!({"primary_email": "b@example.com"}),
+        ])
+        .group("Sales", ["a@example.com"]),
         EmuRateLimit::unlimited(),
     )
     .await;
     let client = v2_client(&emu);
     let groups = client.groups().list().await.unwrap();
     let sales = groups.iter().find(|g| g.name == "Sales").unwrap();
-    assert_eq!(client.groups().members(&sales.id).await.unwrap(), [email("a@example.com")]);
-    client.groups().add_member(&sales.id, &email("b@example.com")).await.unwrap();
+    assert_eq!(
+        client.groups().members(&sales.id).await.unwrap(),
+        [email("a@example.com")]
+    );
+    client
+        .groups()
+        .add_member(&sales.id, &email("b@example.com"))
+        .await
+        .unwrap();
     // Adding again is harmless.
-    client.groups().add_member(&sales.id, &email("b@example.com")).await.unwrap();
-    client.groups().remove_member(&sales.id, &email("a@example.com")).await.unwrap();
-    assert_eq!(client.groups().members(&sales.id).await.unwrap(), [email("b@example.com")]);
+    client
+        .groups()
+        .add_member(&sales.id, &email("b@example.com"))
+        .await
+        .unwrap();
+    client
+        .groups()
+        .remove_member(&sales.id, &email("a@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.groups().members(&sales.id).await.unwrap(),
+        [email("b@example.com")]
+    );
     let user = client.users().get(&email("b@example.com")).await.unwrap();
     assert!(user.account().groups.contains("Sales"));
 }

@@ -34,7 +34,11 @@ fn error(status: u16, message: String, identifier: &str) -> Value {
 impl Store {
     /// Stores `body` as `primary`'s full record, checking domains and
     /// uniqueness like the real thing.
-    fn write(&mut self, mut body: Map<String, Value>, replacing: Option<&EmailAddress>) -> Result<EmailAddress, Value> {
+    fn write(
+        &mut self,
+        mut body: Map<String, Value>,
+        replacing: Option<&EmailAddress>,
+    ) -> Result<EmailAddress, Value> {
         let primary: EmailAddress = body
             .get("primary_email")
             .and_then(Value::as_str)
@@ -49,17 +53,32 @@ impl Store {
         for address in std::iter::once(&primary).chain(&aliases) {
             let domain = address.domain_ascii();
             if domain != ORG && domain != OTHER_DOMAIN {
-                return Err(error(400, format!("domain `{domain}` of `{address}` is not registered for organisation `{ORG}`"), &id));
+                return Err(error(
+                    400,
+                    format!(
+                        "domain `{domain}` of `{address}` is not registered for organisation `{ORG}`"
+                    ),
+                    &id,
+                ));
             }
             let taken = self.users.iter().any(|(owner, u)| {
                 Some(owner) != replacing
                     && (owner == address
                         || u["alias_emails"].as_array().is_some_and(|a| {
-                            a.iter().any(|v| v.as_str().and_then(|s| s.parse::<EmailAddress>().ok()).as_ref() == Some(address))
+                            a.iter().any(|v| {
+                                v.as_str()
+                                    .and_then(|s| s.parse::<EmailAddress>().ok())
+                                    .as_ref()
+                                    == Some(address)
+                            })
                         }))
             });
             if taken {
-                return Err(error(409, format!("address `{address}` is already in use"), &id));
+                return Err(error(
+                    409,
+                    format!("address `{address}` is already in use"),
+                    &id,
+                ));
             }
         }
         if let Some(Value::String(pw)) = body.remove("password") {
@@ -78,10 +97,17 @@ impl Store {
 impl Respond for Fake {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut store = self.0.lock().unwrap();
-        let rest = req.url.path().trim_start_matches(&format!("/api/v1/orgs/{ORG}/users"));
-        let target: Option<EmailAddress> = rest
-            .strip_prefix('/')
-            .map(|enc| percent_decode_str(enc).decode_utf8().unwrap().parse().unwrap());
+        let rest = req
+            .url
+            .path()
+            .trim_start_matches(&format!("/api/v1/orgs/{ORG}/users"));
+        let target: Option<EmailAddress> = rest.strip_prefix('/').map(|enc| {
+            percent_decode_str(enc)
+                .decode_utf8()
+                .unwrap()
+                .parse()
+                .unwrap()
+        });
         let body = || serde_json::from_slice::<Value>(&req.body).unwrap();
         match (req.method.as_str(), target) {
             ("GET", None) => {
@@ -90,7 +116,11 @@ impl Respond for Fake {
             }
             ("GET", Some(e)) => match store.users.get(&e) {
                 Some(u) => ResponseTemplate::new(200).set_body_json(u),
-                None => ResponseTemplate::new(404).set_body_json(error(404, "not found".into(), e.as_str())),
+                None => ResponseTemplate::new(404).set_body_json(error(
+                    404,
+                    "not found".into(),
+                    e.as_str(),
+                )),
             },
             ("POST", None) => {
                 let items = match body() {
@@ -108,14 +138,16 @@ impl Respond for Fake {
                     Some(first) if users.is_empty() => first["status"].as_u64().unwrap() as u16,
                     _ => 201,
                 };
-                ResponseTemplate::new(status).set_body_json(json!({"users": users, "errors": errors}))
+                ResponseTemplate::new(status)
+                    .set_body_json(json!({"users": users, "errors": errors}))
             }
             ("PUT", Some(e)) if store.users.contains_key(&e) => {
                 let mut replacement = body().as_object().unwrap().clone();
                 replacement.insert("uid".into(), store.users[&e]["uid"].clone());
                 match store.write(replacement, Some(&e)) {
                     Ok(_) => ResponseTemplate::new(204),
-                    Err(err) => ResponseTemplate::new(err["status"].as_u64().unwrap() as u16).set_body_json(err),
+                    Err(err) => ResponseTemplate::new(err["status"].as_u64().unwrap() as u16)
+                        .set_body_json(err),
                 }
             }
             ("DELETE", Some(e)) => match store.users.remove(&e) {
@@ -137,7 +169,11 @@ impl Backend for WiremockFake {
         let server = common::server().await;
         let fake = Fake::default();
         for user in seed {
-            fake.0.lock().unwrap().write(user.as_object().unwrap().clone(), None).unwrap();
+            fake.0
+                .lock()
+                .unwrap()
+                .write(user.as_object().unwrap().clone(), None)
+                .unwrap();
         }
         Mock::given(path_regex(format!("^/api/v1/orgs/{ORG}/users")))
             .and(header("X-User", LOGIN))
@@ -160,7 +196,14 @@ impl Backend for WiremockFake {
 
     async fn stored(&self, email: &str) -> Option<Value> {
         let key: EmailAddress = email.parse().unwrap();
-        self.fake.0.lock().unwrap().users.get(&key).cloned().map(Value::Object)
+        self.fake
+            .0
+            .lock()
+            .unwrap()
+            .users
+            .get(&key)
+            .cloned()
+            .map(Value::Object)
     }
 
     async fn password(&self, email: &str) -> Option<String> {

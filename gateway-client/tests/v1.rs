@@ -514,3 +514,53 @@ async fn groups_are_unsupported_on_v1_without_a_request() {
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_password_the_server_returns_is_dropped_and_never_put_back() {
+    let server = server().await;
+    let mut leaky = json(USER_FIXTURE);
+    leaky["password"] = json!("should-never-be-read");
+    Mock::given(method("GET"))
+        .and(path(ANN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&leaky))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(ANN))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = v1(&server);
+    let ann = email("ann.lee@example.com");
+    assert!(
+        client
+            .users()
+            .get(&ann)
+            .await
+            .unwrap()
+            .field("password")
+            .is_none()
+    );
+    client
+        .users()
+        .update(&ann, UserPatch::new().active(false))
+        .await
+        .unwrap();
+    assert!(bodies(&server, "PUT").await[0].get("password").is_none());
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/me"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("Location", "https://elsewhere.example/steal"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = v1(&server).verify().await.unwrap_err();
+    assert_eq!(err.status(), Some(302), "{err:?}");
+}

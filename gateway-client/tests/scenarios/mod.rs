@@ -47,7 +47,10 @@ pub fn email(s: &str) -> EmailAddress {
 }
 
 fn new_user(address: &str) -> NewUser {
-    NewUser::new(Account::new(email(address)).with_names("New", "User"), WelcomeEmail::DontSend)
+    NewUser::new(
+        Account::new(email(address)).with_names("New", "User"),
+        WelcomeEmail::DontSend,
+    )
 }
 
 pub async fn crud_round_trip<B: Backend>() {
@@ -57,9 +60,16 @@ pub async fn crud_round_trip<B: Backend>() {
     let created = users.create(new_user("new@example.com")).await.unwrap();
     assert_eq!(created.account().first_name.as_deref(), Some("New"));
     let listed = users.list().await.unwrap();
-    assert!(listed.iter().any(|u| u.account().primary_email == email("NEW@example.com")));
+    assert!(
+        listed
+            .iter()
+            .any(|u| u.account().primary_email == email("NEW@example.com"))
+    );
     let updated = users
-        .update(&email("new@example.com"), UserPatch::new().last_name(Some("Person")))
+        .update(
+            &email("new@example.com"),
+            UserPatch::new().last_name(Some("Person")),
+        )
         .await
         .unwrap();
     assert_eq!(updated.account().last_name.as_deref(), Some("Person"));
@@ -77,7 +87,10 @@ pub async fn update_keeps_every_unowned_field<B: Backend>() {
     backend
         .client()
         .users()
-        .update(&email("ann.lee@example.com"), UserPatch::new().first_name(Some("Annie")))
+        .update(
+            &email("ann.lee@example.com"),
+            UserPatch::new().first_name(Some("Annie")),
+        )
         .await
         .unwrap();
     let after = backend.stored("ann.lee@example.com").await.unwrap();
@@ -91,9 +104,10 @@ pub async fn update_keeps_every_unowned_field<B: Backend>() {
 pub async fn stale_update_writes_nothing<B: Backend>() {
     let backend = B::start(vec![rich_user()]).await;
     let before = backend.stored("ann.lee@example.com").await.unwrap();
-    let patch = UserPatch::new()
-        .active(false)
-        .expect(Field::FirstName, FieldValue::Text(Some("Someone else".into())));
+    let patch = UserPatch::new().active(false).expect(
+        Field::FirstName,
+        FieldValue::Text(Some("Someone else".into())),
+    );
     let err = backend
         .client()
         .users()
@@ -107,7 +121,11 @@ pub async fn stale_update_writes_nothing<B: Backend>() {
 pub async fn awkward_addresses_round_trip<B: Backend>() {
     let backend = B::start(vec![]).await;
     let client = backend.client();
-    for address in ["o'brien+tag@example.com", "a/b@example.com", "x#1%@example.com"] {
+    for address in [
+        "o'brien+tag@example.com",
+        "a/b@example.com",
+        "x#1%@example.com",
+    ] {
         client.users().create(new_user(address)).await.unwrap();
         let got = client.users().get(&email(address)).await.unwrap();
         assert_eq!(got.account().primary_email.as_str(), address);
@@ -116,7 +134,10 @@ pub async fn awkward_addresses_round_trip<B: Backend>() {
             .update(&email(address), UserPatch::new().active(false))
             .await
             .unwrap();
-        assert_eq!(backend.stored(address).await.unwrap()["is_active"], json!(false));
+        assert_eq!(
+            backend.stored(address).await.unwrap()["is_active"],
+            json!(false)
+        );
         client.users().delete(&email(address)).await.unwrap();
         assert!(backend.stored(address).await.is_none(), "{address}");
     }
@@ -135,9 +156,16 @@ pub async fn bulk_create_reports_each_refusal<B: Backend>() {
         .await
         .unwrap();
     assert_eq!(report.created.len(), 1);
-    assert_eq!(report.created[0].account().primary_email.as_str(), "fresh@example.org");
+    assert_eq!(
+        report.created[0].account().primary_email.as_str(),
+        "fresh@example.org"
+    );
     assert_eq!(report.failed.len(), 2);
-    assert!(matches!(report.failed[0].error, Error::Conflict { .. }), "{:?}", report.failed[0]);
+    assert!(
+        matches!(report.failed[0].error, Error::Conflict { .. }),
+        "{:?}",
+        report.failed[0]
+    );
     assert!(
         matches!(report.failed[1].error, Error::DomainNotRegistered { ref domain } if domain == "typo.example"),
         "{:?}",
@@ -155,7 +183,11 @@ pub async fn a_bulk_create_refused_entirely_is_a_report<B: Backend>() {
         .await
         .unwrap();
     assert!(report.created.is_empty());
-    assert!(matches!(report.failed[0].error, Error::Conflict { .. }), "{:?}", report.failed);
+    assert!(
+        matches!(report.failed[0].error, Error::Conflict { .. }),
+        "{:?}",
+        report.failed
+    );
 }
 
 pub async fn a_taken_alias_is_a_conflict<B: Backend>() {
@@ -183,11 +215,24 @@ pub async fn passwords_are_written_never_read<B: Backend>() {
     // An update that does not set one sends none.
     client
         .users()
-        .update(&email("pw@example.com"), UserPatch::new().first_name(Some("P")))
+        .update(
+            &email("pw@example.com"),
+            UserPatch::new().first_name(Some("P")),
+        )
         .await
         .unwrap();
-    assert!(backend.stored("pw@example.com").await.unwrap().get("password").is_none());
-    assert_eq!(backend.password("pw@example.com").await.as_deref(), Some("Initial-1"));
+    assert!(
+        backend
+            .stored("pw@example.com")
+            .await
+            .unwrap()
+            .get("password")
+            .is_none()
+    );
+    assert_eq!(
+        backend.password("pw@example.com").await.as_deref(),
+        Some("Initial-1")
+    );
 }
 
 /// One `#[tokio::test]` per scenario for backend `$b`.
