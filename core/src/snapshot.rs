@@ -1,6 +1,7 @@
 //! A directory source's result: entries, issues, provided fields, completeness.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +18,9 @@ pub const VALUE_EXCERPT_CHARS: usize = 60;
 pub enum Location {
     /// A line in a file (1-based; the physical line where the record starts).
     Line {
-        /// The file name as the user gave it.
-        file: String,
+        /// The file name as the user gave it. Shared: a million entries
+        /// from one file hold one copy of its name.
+        file: Arc<str>,
         /// 1-based line number.
         line: u64,
     },
@@ -40,9 +42,9 @@ pub enum Location {
 }
 
 impl Location {
-    /// A file line.
+    /// A file line. Pass an `Arc<str>` to share one file name between many locations.
     #[must_use]
-    pub fn line(file: impl Into<String>, line: u64) -> Self {
+    pub fn line(file: impl Into<Arc<str>>, line: u64) -> Self {
         Location::Line {
             file: file.into(),
             line,

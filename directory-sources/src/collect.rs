@@ -86,7 +86,7 @@ impl Collector {
     }
 
     fn location(&self, file: u8, line: u64) -> Location {
-        Location::line(&self.files[usize::from(file)], line)
+        Location::line(self.files[usize::from(file)].as_str(), line)
     }
 
     /// Records an issue.

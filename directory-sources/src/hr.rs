@@ -343,7 +343,7 @@ impl HrCsv {
                         .map(|(i, h)| (h.clone(), unescape_cell(row.get(i)).to_owned()))
                         .collect();
                     out.add(
-                        Location::line(&self.name, row.line),
+                        Location::line(self.name.as_str(), row.line),
                         Some(unescape_cell(row.get(email))),
                         Some(unescape_cell(row.get(status))),
                         attributes,

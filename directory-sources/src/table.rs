@@ -212,7 +212,7 @@ impl<R: Read> Table<R> {
                 row.used += 1;
                 if let Err(bad) = decode_into(&mut self.decoding, bytes, cell) {
                     let issue = SourceIssue::new(
-                        Location::line(&self.file, row.line),
+                        Location::line(self.file.as_str(), row.line),
                         "text in UTF-8 (or set the encoding to Windows-1252)",
                     )
                     .with_field(format!("column {}", index + 1))
