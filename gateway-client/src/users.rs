@@ -201,6 +201,40 @@ impl Users<'_> {
     /// known or unknown, exactly as it was; no `password` unless the patch
     /// sets one. A patch that changes nothing writes nothing.
     ///
+    /// ```
+    /// # use muster_emulator::{Emulator, Login, Org};
+    /// use muster_core::Field;
+    /// use muster_gateway::{Client, Error, FieldValue, UserPatch};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emu = Emulator::builder()
+    /// #     .org(Org::new("example.com").user(serde_json::json!({
+    /// #         "primary_email": "ann@example.com", "surname": "Lee",
+    /// #         "white_list_senders": ["*@partner.example"]})))
+    /// #     .login(Login::org_admin("admin@example.com", "pw", "example.com"))
+    /// #     .start().await?;
+    /// let client = Client::builder()
+    ///     .essentials(emu.base_url(), "example.com")
+    ///     .credentials("admin@example.com", "pw".into())
+    ///     .build()?;
+    /// let ann = "ann@example.com".parse()?;
+    ///
+    /// let patch = UserPatch::new()
+    ///     .last_name(Some("Lee-Smith"))
+    ///     .expect(Field::LastName, FieldValue::Text(Some("Lee".into())));
+    /// let updated = client.users().update(&ann, patch).await?;
+    /// // The sender list nobody mentioned is still there.
+    /// assert!(updated.account().allow_senders.contains("*@partner.example"));
+    ///
+    /// // The same change again is stale: the last name is no longer "Lee".
+    /// let again = UserPatch::new()
+    ///     .last_name(Some("Smith"))
+    ///     .expect(Field::LastName, FieldValue::Text(Some("Lee".into())));
+    /// let err = client.users().update(&ann, again).await.unwrap_err();
+    /// assert!(matches!(err, Error::Stale { .. }));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Stale`] (nothing written) when the user no longer has the
     /// expected values; [`Error::NotFound`]; [`Error::Unsupported`] when the
