@@ -131,6 +131,20 @@ pub(crate) fn entry(source: &str, e: &DirectoryEntry) -> u64 {
     h.finish()
 }
 
+/// Hash of what the state knows about one account.
+pub(crate) fn account_state(email: &muster_core::EmailAddress, known: &crate::state::AccountState) -> u64 {
+    let mut h = WordHash::new();
+    h.text(email.normalized());
+    match &known.origin {
+        muster_core::Origin::Directory(s) => h.text("directory:").text(s),
+        other => h.text(&other.to_string()),
+    };
+    h.text(if known.type_set_by_hr { "1" } else { "0" })
+        .text(if known.deactivated_by_muster { "1" } else { "0" })
+        .opt(known.external_id.as_ref().map(|x| x.as_str()));
+    h.finish()
+}
+
 /// Hash of any serialisable value (small inputs: policy, target, state).
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> u64 {
     let mut h = WordHash::new();

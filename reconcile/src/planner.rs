@@ -221,6 +221,7 @@ impl<'a> Planner<'a> {
         self.known = vec![None; self.accounts.len()];
         self.flags = vec![None; self.accounts.len()];
         for (email, known) in &self.state.accounts {
+            self.input_hash = self.input_hash.wrapping_add(fingerprint::account_state(email, known));
             if let Some(i) = self.account_index(email) {
                 self.known[i] = Some(known);
             }
@@ -964,16 +965,6 @@ impl<'a> Planner<'a> {
                 h.text(&hr.source).text(r.email.as_str()).text(r.status.as_str());
                 sum = sum.wrapping_add(h.finish());
             }
-        }
-        for (email, a) in &self.state.accounts {
-            let mut h = fingerprint::WordHash::new();
-            h.text(email.as_str());
-            match &a.origin {
-                Origin::Directory(s) => h.text(s),
-                other => h.text(&other.to_string()),
-            };
-            h.text(if a.type_set_by_hr { "1" } else { "0" }).text(if a.deactivated_by_muster { "1" } else { "0" });
-            sum = sum.wrapping_add(h.finish());
         }
         let small = (
             &self.state.flags,

@@ -136,7 +136,7 @@ pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy:
             match rules::admit_entry(entry, policy) {
                 Admission::Want(user_type) => {
                     let candidate = Want { entry, source, provided, precedence, aliases: Vec::new(), user_type, account: NONE, aliases_in_step: false };
-                    claim_primary(&mut wants, &mut primaries, candidate, skipped, &mut input_hash);
+                    claim_primary(&mut wants, &mut primaries, accounts, policy, candidate, skipped, &mut input_hash);
                 }
                 Admission::Absent => {
                     input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
@@ -205,9 +205,12 @@ fn outranks(a: &Want<'_>, b: &Want<'_>) -> bool {
 /// One address, one account: a primary listed twice keeps the entry of the
 /// highest-precedence source; twice in one source, the loser is skipped with
 /// both sides named.
+#[allow(clippy::too_many_arguments)]
 fn claim_primary<'a>(
     wants: &mut Vec<Want<'a>>,
     index: &mut HashMap<&'a str, Slot, FastHash>,
+    accounts: &'a [Account],
+    policy: &Policy,
     mut candidate: Want<'a>,
     skipped: &mut Vec<Skipped>,
     loser_hash: &mut u64,
@@ -216,6 +219,12 @@ fn claim_primary<'a>(
     let slot = index.entry(key).or_default();
     if slot.have_primary {
         candidate.account = slot.have;
+        // Fast path, most entries on most runs: the account already has
+        // exactly these aliases (checked here, while the entry is in cache).
+        let entry = candidate.entry;
+        candidate.aliases_in_step = candidate.provided.contains(Field::Aliases)
+            && accounts[slot.have as usize].aliases == entry.aliases
+            && entry.aliases.iter().all(|a| *a != entry.primary_email && rules::alias_admitted(a, policy));
     }
     if slot.want == NONE {
         slot.want = u32::try_from(wants.len()).unwrap_or(NONE);
@@ -256,15 +265,11 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, accounts: &'a [Account], policy: &
         if !want.provided.contains(Field::Aliases) {
             continue;
         }
-        let entry = want.entry;
-        let own = (want.account != NONE).then(|| &accounts[want.account as usize].aliases);
-        // Fast path, most entries on most runs: the account already has exactly these aliases.
-        if own.is_some_and(|own| *own == entry.aliases)
-            && entry.aliases.iter().all(|a| *a != entry.primary_email && rules::alias_admitted(a, policy))
-        {
-            wants[i].aliases_in_step = true;
+        if want.aliases_in_step {
             continue;
         }
+        let entry = want.entry;
+        let own = (want.account != NONE).then(|| &accounts[want.account as usize].aliases);
         let mut kept: Vec<&'a EmailAddress> = Vec::with_capacity(entry.aliases.len());
         for alias in &entry.aliases {
             if *alias == entry.primary_email {
