@@ -154,8 +154,14 @@ impl Inner {
                     source,
                 },
             };
-            match action {
-                RetryAction::RetryIndicated(reason) => {
+            let reply = |a: Attempt| Reply {
+                body: a.body,
+                method: method.clone(),
+                path: path.clone(),
+            };
+            match (action, result) {
+                (RetryAction::NoActionIndicated, Ok(a)) => return Ok(reply(a)),
+                (RetryAction::RetryIndicated(reason), result) => {
                     if reason == RetryReason::Throttled {
                         self.limiter.throttled();
                     }
@@ -172,24 +178,10 @@ impl Inner {
                     });
                     tokio::time::sleep(wait).await;
                 }
-                RetryAction::NoActionIndicated => {
-                    let a = result.map_err(|_| unreachable_error(&method, &path))?;
-                    return Ok(Reply {
-                        body: a.body,
-                        method,
-                        path,
-                    });
+                (_, Ok(a)) if req.item_errors && lists_item_errors(a.status, &a.body) => {
+                    return Ok(reply(a));
                 }
-                _ => match result {
-                    Ok(a) if req.item_errors && lists_item_errors(a.status, &a.body) => {
-                        return Ok(Reply {
-                            body: a.body,
-                            method,
-                            path,
-                        });
-                    }
-                    other => return Err(failure(other)),
-                },
+                (_, other) => return Err(failure(other)),
             }
         }
     }
@@ -290,15 +282,6 @@ pub(crate) fn status_error(
                 path,
             },
         },
-    }
-}
-
-fn unreachable_error(method: &Method, path: &str) -> Error {
-    Error::Decode {
-        method: method.to_string(),
-        path: path.to_owned(),
-        reason: "no response".into(),
-        body_excerpt: String::new(),
     }
 }
 
