@@ -101,7 +101,12 @@ pub(crate) fn account(a: &Account) -> u64 {
     for x in &a.aliases {
         h.text(x.normalized());
     }
-    for x in a.groups.iter().chain(&a.allow_senders).chain(&a.block_senders) {
+    for x in a
+        .groups
+        .iter()
+        .chain(&a.allow_senders)
+        .chain(&a.block_senders)
+    {
         h.text(x);
     }
     h.finish()
@@ -125,14 +130,22 @@ pub(crate) fn entry(source: &str, e: &DirectoryEntry) -> u64 {
     for x in &e.aliases {
         h.text(x.normalized());
     }
-    for x in e.member_of.iter().chain(&e.allow_senders).chain(&e.block_senders) {
+    for x in e
+        .member_of
+        .iter()
+        .chain(&e.allow_senders)
+        .chain(&e.block_senders)
+    {
         h.text(x);
     }
     h.finish()
 }
 
 /// Hash of what the state knows about one account.
-pub(crate) fn account_state(email: &muster_core::EmailAddress, known: &crate::state::AccountState) -> u64 {
+pub(crate) fn account_state(
+    email: &muster_core::EmailAddress,
+    known: &crate::state::AccountState,
+) -> u64 {
     let mut h = WordHash::new();
     h.text(email.normalized());
     match &known.origin {
@@ -140,7 +153,11 @@ pub(crate) fn account_state(email: &muster_core::EmailAddress, known: &crate::st
         other => h.text(&other.to_string()),
     };
     h.text(if known.type_set_by_hr { "1" } else { "0" })
-        .text(if known.deactivated_by_muster { "1" } else { "0" })
+        .text(if known.deactivated_by_muster {
+            "1"
+        } else {
+            "0"
+        })
         .opt(known.external_id.as_ref().map(|x| x.as_str()));
     h.finish()
 }

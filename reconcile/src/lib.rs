@@ -28,9 +28,13 @@ mod wanted;
 pub use error::PlanError;
 pub use inputs::{Capabilities, Desired, GatewayListing, TargetProfile};
 pub use plan::{
-    AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard, PLAN_SCHEMA_VERSION, Phase,
-    Plan, SkipCode, Skipped, Step, Summary, ThresholdCheck, is_downgrade,
+    AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard,
+    PLAN_SCHEMA_VERSION, Phase, Plan, SkipCode, Skipped, Step, Summary, ThresholdCheck,
+    is_downgrade,
 };
 pub use planner::plan;
-pub use policy::{DeleteDelay, FlagAction, HrAction, HrRule, Mode, Policy, PolicyBuilder, Threshold, UnknownOrigin};
+pub use policy::{
+    DeleteDelay, FlagAction, HrAction, HrRule, Mode, Policy, PolicyBuilder, Threshold,
+    UnknownOrigin,
+};
 pub use state::{AccountState, FlagCause, FlagState, STATE_VERSION, SyncState, Transition};

@@ -418,10 +418,16 @@ impl std::fmt::Display for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Guard::SourceIncomplete { source, reason } => {
-                write!(f, "{source} is incomplete ({reason}): nothing is flagged or removed")
+                write!(
+                    f,
+                    "{source} is incomplete ({reason}): nothing is flagged or removed"
+                )
             }
             Guard::SourceEmpty { source } => {
-                write!(f, "{source} returned no entries: nothing is flagged or removed")
+                write!(
+                    f,
+                    "{source} returned no entries: nothing is flagged or removed"
+                )
             }
             Guard::GatewayListingIncomplete => {
                 f.write_str("the gateway listing is incomplete: nothing is flagged or removed")
@@ -431,7 +437,10 @@ impl std::fmt::Display for Guard {
                 "the gateway holds {to} accounts, {from} expected (more than {allowed} gone): nothing is flagged or removed"
             ),
             Guard::HrIncomplete { source } => {
-                write!(f, "{source} is incomplete or empty: the HR rule is not applied")
+                write!(
+                    f,
+                    "{source} is incomplete or empty: the HR rule is not applied"
+                )
             }
         }
     }

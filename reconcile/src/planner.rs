@@ -10,8 +10,8 @@ use crate::error::PlanError;
 use crate::fingerprint::{self, FastHash};
 use crate::inputs::{Desired, GatewayListing, TargetProfile};
 use crate::plan::{
-    AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard, PLAN_SCHEMA_VERSION, Phase, Plan,
-    SkipCode, Skipped, Step, Summary, ThresholdCheck,
+    AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard,
+    PLAN_SCHEMA_VERSION, Phase, Plan, SkipCode, Skipped, Step, Summary, ThresholdCheck,
 };
 use crate::policy::{FlagAction, HrAction, Mode, Policy, UnknownOrigin};
 use crate::rules::{self, Lifecycle};
@@ -150,7 +150,8 @@ impl Draft {
                 _ => {}
             }
         }
-        self.steps.retain(|s| !matches!(s, Step::AddAliases { aliases } if aliases.is_empty()));
+        self.steps
+            .retain(|s| !matches!(s, Step::AddAliases { aliases } if aliases.is_empty()));
     }
 
     fn phase(&self) -> Phase {
@@ -221,7 +222,9 @@ impl<'a> Planner<'a> {
         self.known = vec![None; self.accounts.len()];
         self.flags = vec![None; self.accounts.len()];
         for (email, known) in &self.state.accounts {
-            self.input_hash = self.input_hash.wrapping_add(fingerprint::account_state(email, known));
+            self.input_hash = self
+                .input_hash
+                .wrapping_add(fingerprint::account_state(email, known));
             if let Some(i) = self.account_index(email) {
                 self.known[i] = Some(known);
             }
@@ -305,7 +308,9 @@ impl<'a> Planner<'a> {
             }
             self.matched[w as usize] = i as u32;
             let want = &self.wanted.wants[w as usize];
-            self.input_hash = self.input_hash.wrapping_add(fingerprint::entry(want.source, want.entry));
+            self.input_hash = self
+                .input_hash
+                .wrapping_add(fingerprint::entry(want.source, want.entry));
             if let Some(why) = rules::protection(account, self.policy, self.target) {
                 self.skipped.push(Skipped {
                     email: account.primary_email.to_string(),
@@ -341,10 +346,17 @@ impl<'a> Planner<'a> {
         };
         let fields = want.provided.intersection(self.policy.owned_fields);
         let take_away = !self.directory_guarded
-            && rules::may_take_away(adopt.as_ref().unwrap_or(origin), want.authoritative(), self.policy, self.desired);
+            && rules::may_take_away(
+                adopt.as_ref().unwrap_or(origin),
+                want.authoritative(),
+                self.policy,
+                self.desired,
+            );
         if let Some(new_origin) = adopt {
             reasons.push(match origin {
-                Origin::Unknown => format!("existed before muster; {} lists it, adopted", want.source),
+                Origin::Unknown => {
+                    format!("existed before muster; {} lists it, adopted", want.source)
+                }
                 other => format!("was synced from {other}; now from {}", want.source),
             });
             transitions.push(Transition::Claim {
@@ -356,13 +368,17 @@ impl<'a> Planner<'a> {
         }
         if self.flags[i as usize].is_some_and(|f| f.cause == FlagCause::Absent) {
             steps.push(Step::Unflag);
-            transitions.push(Transition::Unflag { email: email.clone() });
+            transitions.push(Transition::Unflag {
+                email: email.clone(),
+            });
             reasons.push(format!("back in {}", want.source));
         }
         let deactivated = self.known[i as usize].is_some_and(|a| a.deactivated_by_muster);
         if !account.active && deactivated {
             steps.push(Step::Activate);
-            transitions.push(Transition::Reactivated { email: email.clone() });
+            transitions.push(Transition::Reactivated {
+                email: email.clone(),
+            });
             reasons.push("muster had deactivated it".to_owned());
         }
 
@@ -389,7 +405,7 @@ impl<'a> Planner<'a> {
                 account
                     .aliases
                     .iter()
-                    .filter(|a| !want.aliases.iter().any(|w| *w == *a))
+                    .filter(|a| !want.aliases.contains(a))
                     .cloned()
                     .collect()
             } else {
@@ -407,17 +423,35 @@ impl<'a> Planner<'a> {
             }
         }
         let lists = [
-            (Field::Groups, &account.groups, &e.member_of, self.target.capabilities.groups),
-            (Field::AllowSenders, &account.allow_senders, &e.allow_senders, true),
-            (Field::BlockSenders, &account.block_senders, &e.block_senders, true),
+            (
+                Field::Groups,
+                &account.groups,
+                &e.member_of,
+                self.target.capabilities.groups,
+            ),
+            (
+                Field::AllowSenders,
+                &account.allow_senders,
+                &e.allow_senders,
+                true,
+            ),
+            (
+                Field::BlockSenders,
+                &account.block_senders,
+                &e.block_senders,
+                true,
+            ),
         ];
         for (field, have, wants, supported) in lists {
             if !supported || !fields.contains(field) {
                 continue;
             }
             let add: Vec<String> = wants.difference(have).cloned().collect();
-            let remove: Vec<String> =
-                if take_away { have.difference(wants).cloned().collect() } else { Vec::new() };
+            let remove: Vec<String> = if take_away {
+                have.difference(wants).cloned().collect()
+            } else {
+                Vec::new()
+            };
             if !add.is_empty() || !remove.is_empty() {
                 changed.push(field.as_str());
                 steps.push(Step::ChangeList { field, add, remove });
@@ -455,7 +489,12 @@ impl<'a> Planner<'a> {
     /// Records that draft `d` needs `address`, if another account holds it now.
     /// The holder is looked up when claims are resolved, once every account has been read.
     fn claim(&mut self, d: usize, address: &'a EmailAddress, primary: bool) {
-        self.claims.push(Claim { draft: d, address, holder: NONE, primary });
+        self.claims.push(Claim {
+            draft: d,
+            address,
+            holder: NONE,
+            primary,
+        });
     }
 
     /// Plans wanted entries no account matches: a primary-address change when
@@ -468,7 +507,9 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let want = &self.wanted.wants[w];
-            self.input_hash = self.input_hash.wrapping_add(fingerprint::entry(want.source, want.entry));
+            self.input_hash = self
+                .input_hash
+                .wrapping_add(fingerprint::entry(want.source, want.entry));
             match self.rename_candidate(w, &ext_index) {
                 Some(c) => self.plan_rename(w, c),
                 None => self.plan_create(w),
@@ -495,7 +536,11 @@ impl<'a> Planner<'a> {
             .collect()
     }
 
-    fn rename_candidate(&self, w: usize, ext_index: &HashMap<&'a str, &'a EmailAddress>) -> Option<u32> {
+    fn rename_candidate(
+        &self,
+        w: usize,
+        ext_index: &HashMap<&'a str, &'a EmailAddress>,
+    ) -> Option<u32> {
         let want = &self.wanted.wants[w];
         if !want.authoritative() {
             return None;
@@ -534,13 +579,17 @@ impl<'a> Planner<'a> {
         let mut account = old.clone();
         account.primary_email = e.primary_email.clone();
         apply_owned_fields(&mut account, e, fields, self.target.capabilities.groups);
-        let keep_old = !fields.contains(Field::Aliases) || want.aliases.iter().any(|a| **a == old.primary_email);
+        let keep_old = !fields.contains(Field::Aliases)
+            || want.aliases.iter().any(|a| **a == old.primary_email);
         if fields.contains(Field::Aliases) {
             account.aliases = want.aliases.iter().map(|a| (*a).clone()).collect();
         } else {
             account.aliases.insert(old.primary_email.clone());
         }
-        if let Some(why) = self.hr_verdict(&account.primary_email).filter(|_| account.user_type == UserType::EndUser) {
+        if let Some(why) = self
+            .hr_verdict(&account.primary_email)
+            .filter(|_| account.user_type == UserType::EndUser)
+        {
             self.hr_adjust_new(&mut account, &why);
         }
         let origin = Origin::Directory(source.to_owned());
@@ -554,9 +603,19 @@ impl<'a> Planner<'a> {
                 aliases: Some(old.aliases.iter().cloned().collect()),
             },
         );
-        draft.reasons.push(format!("{source} now lists {} as the primary address of {}", e.primary_email, old.primary_email));
-        draft.transitions.push(Transition::Rename { from: old.primary_email.clone(), to: e.primary_email.clone() });
-        draft.transitions.push(Transition::Claim { email: e.primary_email.clone(), origin, external_id: e.external_id.clone() });
+        draft.reasons.push(format!(
+            "{source} now lists {} as the primary address of {}",
+            e.primary_email, old.primary_email
+        ));
+        draft.transitions.push(Transition::Rename {
+            from: old.primary_email.clone(),
+            to: e.primary_email.clone(),
+        });
+        draft.transitions.push(Transition::Claim {
+            email: e.primary_email.clone(),
+            origin,
+            external_id: e.external_id.clone(),
+        });
         draft.steps.push(Step::ChangePrimary {
             from: old.primary_email.clone(),
             strip_aliases: old.aliases.iter().cloned().collect(),
@@ -578,7 +637,12 @@ impl<'a> Planner<'a> {
     /// Makes a new account the HR rule would act on right away act now, so a
     /// second plan does not undo the first: a functional account, or flagged.
     fn hr_adjust_new(&self, account: &mut Account, _why: &str) {
-        if self.policy.hr_rule.as_ref().is_some_and(|r| r.action == HrAction::MakeFunctional) {
+        if self
+            .policy
+            .hr_rule
+            .as_ref()
+            .is_some_and(|r| r.action == HrAction::MakeFunctional)
+        {
             account.user_type = UserType::FunctionalAccount;
         }
     }
@@ -596,12 +660,27 @@ impl<'a> Planner<'a> {
         if fields.contains(Field::Aliases) {
             account.aliases = aliases.iter().map(|a| (*a).clone()).collect();
         }
-        let hr_why = self.hr_verdict(&account.primary_email).filter(|_| account.user_type == UserType::EndUser);
-        let mut draft = Draft::new(e.primary_email.clone(), ChangeKind::Create, Expect { exists: false, user_type: None, active: None, aliases: None });
-        draft.reasons.push(format!("in {source}, not on the gateway"));
+        let hr_why = self
+            .hr_verdict(&account.primary_email)
+            .filter(|_| account.user_type == UserType::EndUser);
+        let mut draft = Draft::new(
+            e.primary_email.clone(),
+            ChangeKind::Create,
+            Expect {
+                exists: false,
+                user_type: None,
+                active: None,
+                aliases: None,
+            },
+        );
+        draft
+            .reasons
+            .push(format!("in {source}, not on the gateway"));
         if let Some(why) = &hr_why {
             self.hr_adjust_new(&mut account, why);
-            draft.reasons.push(format!("{why}: created as {}", account.user_type));
+            draft
+                .reasons
+                .push(format!("{why}: created as {}", account.user_type));
         }
         let welcome = rules::welcome_letter(&account.user_type, self.policy);
         draft.transitions.push(Transition::Claim {
@@ -612,12 +691,26 @@ impl<'a> Planner<'a> {
         if let (Some(why), Some(rule)) = (&hr_why, &self.policy.hr_rule) {
             if rule.action == HrAction::Flag {
                 draft.steps.push(Step::Flag);
-                draft.transitions.push(Transition::Flag { email: e.primary_email.clone(), since: self.now, cause: FlagCause::Hr, reason: why.clone() });
+                draft.transitions.push(Transition::Flag {
+                    email: e.primary_email.clone(),
+                    since: self.now,
+                    cause: FlagCause::Hr,
+                    reason: why.clone(),
+                });
             } else {
-                draft.transitions.push(Transition::TypeSetByHr { email: e.primary_email.clone() });
+                draft.transitions.push(Transition::TypeSetByHr {
+                    email: e.primary_email.clone(),
+                });
             }
         }
-        draft.steps.insert(0, Step::Create { account: Box::new(account), welcome_letter: welcome, bulk_group: None });
+        draft.steps.insert(
+            0,
+            Step::Create {
+                account: Box::new(account),
+                welcome_letter: welcome,
+                bulk_group: None,
+            },
+        );
         self.drafts.push(draft);
         let d = self.drafts.len() - 1;
         self.claim(d, &e.primary_email, true);
@@ -635,12 +728,16 @@ impl<'a> Planner<'a> {
         }
         for (i, account) in self.accounts.iter().enumerate() {
             let matched = self.wanted.account_want[i] != NONE;
-            if matched || self.consumed[i] || rules::protection(account, self.policy, self.target).is_some() {
+            if matched
+                || self.consumed[i]
+                || rules::protection(account, self.policy, self.target).is_some()
+            {
                 continue;
             }
             let origin = self.origin_of(i);
             let lifecycle_applies = rules::directory_owned(origin, self.desired)
-                || (*origin == Origin::Unknown && self.policy.unknown_origin == UnknownOrigin::AdoptMatchedFlagRest);
+                || (*origin == Origin::Unknown
+                    && self.policy.unknown_origin == UnknownOrigin::AdoptMatchedFlagRest);
             if lifecycle_applies {
                 self.plan_absent(i as u32);
             } else if *origin == Origin::Unknown {
@@ -653,8 +750,16 @@ impl<'a> Planner<'a> {
                     absent_runs: 0,
                     delete_after: None,
                     ignored: self.state.ignored.contains(&account.primary_email),
-                    reason: format!("existed before muster; {} does not list it", self.auth_source()),
-                    actions: vec![ConflictAction::DeleteNow, ConflictAction::Ignore, ConflictAction::Deactivate, ConflictAction::Export],
+                    reason: format!(
+                        "existed before muster; {} does not list it",
+                        self.auth_source()
+                    ),
+                    actions: vec![
+                        ConflictAction::DeleteNow,
+                        ConflictAction::Ignore,
+                        ConflictAction::Deactivate,
+                        ConflictAction::Export,
+                    ],
                 });
             }
         }
@@ -668,7 +773,11 @@ impl<'a> Planner<'a> {
             Origin::Directory(s) => s.as_str(),
             _ => self.auth_source(),
         };
-        let gone = if self.wanted.disabled.contains(email.normalized()) { "disabled in" } else { "absent from" };
+        let gone = if self.wanted.disabled.contains(email.normalized()) {
+            "disabled in"
+        } else {
+            "absent from"
+        };
         let flag = self.flags[i as usize];
         let ignored = self.state.ignored.contains(email);
         let delay = self.policy.delete_delay;
@@ -682,7 +791,12 @@ impl<'a> Planner<'a> {
             delete_after: flag.and_then(|f| delay.duration().map(|d| f.since + d)),
             ignored,
             reason: String::new(),
-            actions: vec![ConflictAction::DeleteNow, ConflictAction::Ignore, ConflictAction::Deactivate, ConflictAction::Export],
+            actions: vec![
+                ConflictAction::DeleteNow,
+                ConflictAction::Ignore,
+                ConflictAction::Deactivate,
+                ConflictAction::Export,
+            ],
         };
         if ignored {
             conflict.reason = format!("{gone} {source}; ignored by an administrator, kept");
@@ -697,17 +811,35 @@ impl<'a> Planner<'a> {
             }
             return;
         }
-        match rules::lifecycle(flag, self.new_run, delay, self.policy.min_absent_runs, self.now) {
+        match rules::lifecycle(
+            flag,
+            self.new_run,
+            delay,
+            self.policy.min_absent_runs,
+            self.now,
+        ) {
             Lifecycle::StartFlag => {
-                let reason = format!("{gone} {source} since {}, 1 run, delay {}", rules::day(self.now), delay.describe());
-                let deactivate = self.policy.flag_action == FlagAction::Deactivate && account.active;
+                let reason = format!(
+                    "{gone} {source} since {}, 1 run, delay {}",
+                    rules::day(self.now),
+                    delay.describe()
+                );
+                let deactivate =
+                    self.policy.flag_action == FlagAction::Deactivate && account.active;
                 let now = self.now;
                 let draft = self.draft_for_account(i, ChangeKind::Flag);
                 draft.steps.push(Step::Flag);
-                draft.transitions.push(Transition::Flag { email: email.clone(), since: now, cause: FlagCause::Absent, reason: reason.clone() });
+                draft.transitions.push(Transition::Flag {
+                    email: email.clone(),
+                    since: now,
+                    cause: FlagCause::Absent,
+                    reason: reason.clone(),
+                });
                 if deactivate {
                     draft.steps.push(Step::Deactivate);
-                    draft.transitions.push(Transition::Deactivated { email: email.clone() });
+                    draft.transitions.push(Transition::Deactivated {
+                        email: email.clone(),
+                    });
                 }
                 draft.reasons.push(reason.clone());
                 conflict.flagged_since = Some(self.now);
@@ -718,7 +850,10 @@ impl<'a> Planner<'a> {
             }
             Lifecycle::Wait { runs, due } => {
                 if flag.is_some_and(|f| f.absent_runs != runs) {
-                    self.run_transitions.push(Transition::CountAbsent { email: email.clone(), runs });
+                    self.run_transitions.push(Transition::CountAbsent {
+                        email: email.clone(),
+                        runs,
+                    });
                 }
                 let since = flag.map(|f| f.since).unwrap_or(self.now);
                 conflict.absent_runs = runs;
@@ -730,17 +865,26 @@ impl<'a> Planner<'a> {
                         delay.describe(),
                         rules::day(due)
                     ),
-                    None => format!("{gone} {source} since {}, {runs} runs; never deleted (delay: never)", rules::day(since)),
+                    None => format!(
+                        "{gone} {source} since {}, {runs} runs; never deleted (delay: never)",
+                        rules::day(since)
+                    ),
                 };
                 self.conflicts.push(conflict);
             }
             Lifecycle::Delete { runs } => {
                 let since = flag.map(|f| f.since).unwrap_or(self.now);
-                let reason = format!("{gone} {source} since {}, {runs} runs, delay {}", rules::day(since), delay.describe());
+                let reason = format!(
+                    "{gone} {source} since {}, {runs} runs, delay {}",
+                    rules::day(since),
+                    delay.describe()
+                );
                 let draft = self.draft_for_account(i, ChangeKind::Delete);
                 draft.kind = ChangeKind::Delete;
                 draft.steps.push(Step::Delete);
-                draft.transitions.push(Transition::Forget { email: email.clone() });
+                draft.transitions.push(Transition::Forget {
+                    email: email.clone(),
+                });
                 draft.reasons.push(reason);
             }
         }
@@ -751,7 +895,9 @@ impl<'a> Planner<'a> {
     /// Same guards as the directory (a partial HR list acts on nobody), and
     /// the type change counts toward the threshold.
     fn hr_pass(&mut self) {
-        let Some(rule) = &self.policy.hr_rule else { return };
+        let Some(rule) = &self.policy.hr_rule else {
+            return;
+        };
         let Some(hr) = &self.desired.hr else { return };
         if self.hr_guarded {
             return;
@@ -761,10 +907,12 @@ impl<'a> Planner<'a> {
             if self.consumed[i] || rules::protection(account, self.policy, self.target).is_some() {
                 continue;
             }
-            if let Some(&d) = self.draft_of_account.get(&(i as u32)) {
-                if self.drafts[d].steps.iter().any(|s| matches!(s, Step::Delete)) {
-                    continue;
-                }
+            let deleted = self
+                .draft_of_account
+                .get(&(i as u32))
+                .is_some_and(|&d| self.drafts[d].steps.contains(&Step::Delete));
+            if deleted {
+                continue;
             }
             let hr_flag = self.flags[i].filter(|f| f.cause == FlagCause::Hr);
             let verdict = if account.user_type == UserType::EndUser || hr_flag.is_some() {
@@ -775,9 +923,16 @@ impl<'a> Planner<'a> {
             match (verdict, rule.action) {
                 (Some(why), HrAction::MakeFunctional) if account.user_type == UserType::EndUser => {
                     let draft = self.draft_for_account(i as u32, ChangeKind::Update);
-                    draft.steps.push(Step::SetType { from: UserType::EndUser, to: UserType::FunctionalAccount });
-                    draft.transitions.push(Transition::TypeSetByHr { email: email.clone() });
-                    draft.reasons.push(format!("{why}: becomes a functional account"));
+                    draft.steps.push(Step::SetType {
+                        from: UserType::EndUser,
+                        to: UserType::FunctionalAccount,
+                    });
+                    draft.transitions.push(Transition::TypeSetByHr {
+                        email: email.clone(),
+                    });
+                    draft
+                        .reasons
+                        .push(format!("{why}: becomes a functional account"));
                 }
                 (Some(why), HrAction::Flag) => {
                     if self.flags[i].is_some() {
@@ -786,7 +941,12 @@ impl<'a> Planner<'a> {
                     let now = self.now;
                     let draft = self.draft_for_account(i as u32, ChangeKind::Flag);
                     draft.steps.push(Step::Flag);
-                    draft.transitions.push(Transition::Flag { email: email.clone(), since: now, cause: FlagCause::Hr, reason: why.clone() });
+                    draft.transitions.push(Transition::Flag {
+                        email: email.clone(),
+                        since: now,
+                        cause: FlagCause::Hr,
+                        reason: why.clone(),
+                    });
                     draft.reasons.push(format!("{why}: flagged"));
                     self.conflicts.push(Conflict {
                         email: email.clone(),
@@ -798,14 +958,23 @@ impl<'a> Planner<'a> {
                         delete_after: None,
                         ignored: false,
                         reason: why,
-                        actions: vec![ConflictAction::DeleteNow, ConflictAction::Ignore, ConflictAction::Deactivate, ConflictAction::Export],
+                        actions: vec![
+                            ConflictAction::DeleteNow,
+                            ConflictAction::Ignore,
+                            ConflictAction::Deactivate,
+                            ConflictAction::Export,
+                        ],
                     });
                 }
                 (None, _) if hr_flag.is_some() && self.hr.contains_key(email.normalized()) => {
                     let draft = self.draft_for_account(i as u32, ChangeKind::Update);
                     draft.steps.push(Step::Unflag);
-                    draft.transitions.push(Transition::Unflag { email: email.clone() });
-                    draft.reasons.push(format!("employed again in {}", hr.source));
+                    draft.transitions.push(Transition::Unflag {
+                        email: email.clone(),
+                    });
+                    draft
+                        .reasons
+                        .push(format!("employed again in {}", hr.source));
                 }
                 _ => {}
             }
@@ -858,7 +1027,9 @@ impl<'a> Planner<'a> {
         self.draft_of_account
             .get(&claim.holder)
             .copied()
-            .filter(|&h| h != claim.draft && !self.drafts[h].dead && self.drafts[h].frees(claim.address))
+            .filter(|&h| {
+                h != claim.draft && !self.drafts[h].dead && self.drafts[h].frees(claim.address)
+            })
     }
 
     /// The claimed address stays where it is: the claim is skipped with both
@@ -867,9 +1038,22 @@ impl<'a> Planner<'a> {
         let holder = &self.accounts[claim.holder as usize];
         let source = self.auth_source().to_owned();
         let draft = &mut self.drafts[claim.draft];
-        let role = if holder.primary_email == *claim.address { "the primary address" } else { "an alias" };
-        let reason = format!("{} is already {role} of {} on the gateway; not given to {}", claim.address, holder.primary_email, draft.email);
-        self.skipped.push(Skipped { email: claim.address.to_string(), source, location: None, code: SkipCode::AddressClash, reason });
+        let role = if holder.primary_email == *claim.address {
+            "the primary address"
+        } else {
+            "an alias"
+        };
+        let reason = format!(
+            "{} is already {role} of {} on the gateway; not given to {}",
+            claim.address, holder.primary_email, draft.email
+        );
+        self.skipped.push(Skipped {
+            email: claim.address.to_string(),
+            source,
+            location: None,
+            code: SkipCode::AddressClash,
+            reason,
+        });
         if claim.primary {
             draft.dead = true;
         } else {
@@ -881,7 +1065,9 @@ impl<'a> Planner<'a> {
     /// dependencies to numbers, and adds the summary, threshold and fingerprint.
     fn finish(mut self, guards: Vec<Guard>) -> Plan {
         let drafts = std::mem::take(&mut self.drafts);
-        let mut order: Vec<usize> = (0..drafts.len()).filter(|&d| !drafts[d].dead && !drafts[d].steps.is_empty()).collect();
+        let mut order: Vec<usize> = (0..drafts.len())
+            .filter(|&d| !drafts[d].dead && !drafts[d].steps.is_empty())
+            .collect();
         let phases: Vec<Phase> = drafts.iter().map(Draft::phase).collect();
         order.sort_by(|&a, &b| (phases[a], &drafts[a].email).cmp(&(phases[b], &drafts[b].email)));
         let mut id_of = vec![u32::MAX; drafts.len()];
@@ -894,11 +1080,21 @@ impl<'a> Planner<'a> {
         let mut changes = Vec::with_capacity(order.len());
         let mut deleted_billable = 0usize;
         for (id, &d) in order.iter().enumerate() {
-            let Some(mut draft) = drafts[d].take() else { continue };
-            if let Some(i) = draft.account.filter(|_| draft.steps.iter().any(|s| matches!(s, Step::Delete))) {
+            let Some(mut draft) = drafts[d].take() else {
+                continue;
+            };
+            if let Some(i) = draft
+                .account
+                .filter(|_| draft.steps.iter().any(|s| matches!(s, Step::Delete)))
+            {
                 deleted_billable += usize::from(rules::billable(&self.accounts[i as usize]));
             }
-            let mut deps: Vec<u32> = draft.deps.iter().map(|&x| id_of[x]).filter(|&x| x != u32::MAX).collect();
+            let mut deps: Vec<u32> = draft
+                .deps
+                .iter()
+                .map(|&x| id_of[x])
+                .filter(|&x| x != u32::MAX)
+                .collect();
             deps.sort_unstable();
             deps.dedup();
             if bulk && deps.is_empty() {
@@ -921,15 +1117,28 @@ impl<'a> Planner<'a> {
                 transitions: draft.transitions,
             });
         }
-        self.conflicts.sort_by(|a, b| a.email.cmp(&b.email).then(a.kind.cmp(&b.kind)));
+        self.conflicts
+            .sort_by(|a, b| a.email.cmp(&b.email).then(a.kind.cmp(&b.kind)));
         self.conflicts.dedup_by(|a, b| a.email == b.email);
         self.skipped.sort();
         self.skipped.dedup();
-        self.run_transitions.sort_by(|a, b| transition_key(a).cmp(transition_key(b)));
-        let summary = summarize(&changes, self.accounts, deleted_billable, self.target, self.policy, (self.conflicts.len(), self.skipped.len()));
-        let expected_count = (self.accounts.len() + summary.changes.get("create").copied().unwrap_or(0))
-            .saturating_sub(summary.changes.get("delete").copied().unwrap_or(0));
-        self.run_transitions.push(Transition::RecordRun { at: self.now, gateway_count: expected_count });
+        self.run_transitions
+            .sort_by(|a, b| transition_key(a).cmp(transition_key(b)));
+        let summary = summarize(
+            &changes,
+            self.accounts,
+            deleted_billable,
+            self.target,
+            self.policy,
+            (self.conflicts.len(), self.skipped.len()),
+        );
+        let expected_count = (self.accounts.len()
+            + summary.changes.get("create").copied().unwrap_or(0))
+        .saturating_sub(summary.changes.get("delete").copied().unwrap_or(0));
+        self.run_transitions.push(Transition::RecordRun {
+            at: self.now,
+            gateway_count: expected_count,
+        });
         let destructive: usize = changes.iter().map(AccountChange::destructive_count).sum();
         let allowed = self.policy.threshold.allowed(self.accounts.len());
         let threshold = ThresholdCheck {
@@ -962,7 +1171,9 @@ impl<'a> Planner<'a> {
         if let Some(hr) = &d.hr {
             for r in &hr.records {
                 let mut h = fingerprint::WordHash::new();
-                h.text(&hr.source).text(r.email.as_str()).text(r.status.as_str());
+                h.text(&hr.source)
+                    .text(r.email.as_str())
+                    .text(r.status.as_str());
                 sum = sum.wrapping_add(h.finish());
             }
         }
@@ -989,20 +1200,40 @@ fn transition_key(t: &Transition) -> &str {
 }
 
 /// The text fields with the gateway's and the directory's values.
-fn text_fields<'x>(a: &'x Account, e: &'x muster_core::DirectoryEntry) -> [(Field, Option<&'x str>, Option<&'x str>); 7] {
+fn text_fields<'x>(
+    a: &'x Account,
+    e: &'x muster_core::DirectoryEntry,
+) -> [(Field, Option<&'x str>, Option<&'x str>); 7] {
     [
-        (Field::FirstName, a.first_name.as_deref(), e.first_name.as_deref()),
-        (Field::LastName, a.last_name.as_deref(), e.last_name.as_deref()),
+        (
+            Field::FirstName,
+            a.first_name.as_deref(),
+            e.first_name.as_deref(),
+        ),
+        (
+            Field::LastName,
+            a.last_name.as_deref(),
+            e.last_name.as_deref(),
+        ),
         (Field::Mobile, a.mobile.as_deref(), e.mobile.as_deref()),
         (Field::Phone, a.phone.as_deref(), e.phone.as_deref()),
         (Field::Company, a.company.as_deref(), e.company.as_deref()),
-        (Field::Department, a.department.as_deref(), e.department.as_deref()),
+        (
+            Field::Department,
+            a.department.as_deref(),
+            e.department.as_deref(),
+        ),
         (Field::Notes, a.notes.as_deref(), e.notes.as_deref()),
     ]
 }
 
 /// Copies the owned, provided fields of an entry onto an account being created.
-fn apply_owned_fields(account: &mut Account, e: &muster_core::DirectoryEntry, fields: muster_core::FieldSet, groups: bool) {
+fn apply_owned_fields(
+    account: &mut Account,
+    e: &muster_core::DirectoryEntry,
+    fields: muster_core::FieldSet,
+    groups: bool,
+) {
     let trimmed = |s: &Option<String>| s.as_deref().and_then(muster_core::non_blank);
     for (field, slot, value) in [
         (Field::FirstName, &mut account.first_name, &e.first_name),
@@ -1037,7 +1268,12 @@ fn summarize(
     policy: &Policy,
     (conflicts, skipped): (usize, usize),
 ) -> Summary {
-    let mut s = Summary { conflicts, skipped, licence_count: target.licence_count, ..Summary::default() };
+    let mut s = Summary {
+        conflicts,
+        skipped,
+        licence_count: target.licence_count,
+        ..Summary::default()
+    };
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_step: BTreeMap<String, usize> = BTreeMap::new();
     let before = accounts.iter().filter(|a| rules::billable(a)).count();
@@ -1050,7 +1286,11 @@ fn summarize(
         for step in &c.steps {
             *by_step.entry(step.name().to_owned()).or_default() += 1;
             match step {
-                Step::Create { account, welcome_letter, .. } => {
+                Step::Create {
+                    account,
+                    welcome_letter,
+                    ..
+                } => {
                     creates += 1;
                     s.welcome_letters += usize::from(*welcome_letter);
                     after += i64::from(rules::billable(account));
@@ -1058,7 +1298,8 @@ fn summarize(
                 Step::Delete => calls += 1,
                 Step::SetType { from, to } => {
                     writes = true;
-                    let billable = |t: &UserType| matches!(t, UserType::EndUser | UserType::SilentUser);
+                    let billable =
+                        |t: &UserType| matches!(t, UserType::EndUser | UserType::SilentUser);
                     after += i64::from(billable(to)) - i64::from(billable(from));
                 }
                 Step::ChangePrimary { .. } => calls += 5,
@@ -1070,12 +1311,19 @@ fn summarize(
             calls += 2;
         }
     }
-    calls += if target.capabilities.bulk_create { creates.div_ceil(policy.bulk_size as u64) } else { creates };
+    calls += if target.capabilities.bulk_create {
+        creates.div_ceil(policy.bulk_size as u64)
+    } else {
+        creates
+    };
     s.changes = by_kind;
     s.steps = by_step;
     s.billable_before = before;
     s.billable_after = after.max(0) as usize;
     s.api_calls = calls;
-    s.over_licence_by = target.licence_count.and_then(|l| (s.billable_after as u64).checked_sub(l)).filter(|x| *x > 0);
+    s.over_licence_by = target
+        .licence_count
+        .and_then(|l| (s.billable_after as u64).checked_sub(l))
+        .filter(|x| *x > 0);
     s
 }

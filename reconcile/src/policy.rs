@@ -222,7 +222,6 @@ impl Default for Policy {
 
 impl Policy {
     /// A builder starting from the safe defaults.
-    #[must_use]
     pub fn builder() -> PolicyBuilder {
         PolicyBuilder(Policy::default())
     }
@@ -259,7 +258,9 @@ impl Policy {
 
     /// True when `domain` (the ASCII form of an address's domain) is managed.
     pub(crate) fn manages(&self, domain_ascii: &str) -> bool {
-        self.managed_domains.iter().any(|d| d.as_ascii() == domain_ascii)
+        self.managed_domains
+            .iter()
+            .any(|d| d.as_ascii() == domain_ascii)
     }
 
     /// The gateway type a new account of `kind` gets, or `None` when the kind is not synced.

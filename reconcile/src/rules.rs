@@ -12,7 +12,10 @@ use crate::state::{FlagState, SyncState};
 
 /// Refuses a state stamped with another stack or organisation: ownership and
 /// flags recorded for one customer must never drive deletions at another.
-pub(crate) fn check_state_stamp(state: &SyncState, target: &TargetProfile) -> Result<(), PlanError> {
+pub(crate) fn check_state_stamp(
+    state: &SyncState,
+    target: &TargetProfile,
+) -> Result<(), PlanError> {
     state.check(&target.stack, &target.org)
 }
 
@@ -29,12 +32,19 @@ pub(crate) fn check_clock(state: &SyncState, now: DateTime<Utc>) -> Result<(), P
 /// Refuses a policy whose managed domains are not all registered on the
 /// gateway: a typo there would make every user of the real domain look
 /// absent and start deleting them.
-pub(crate) fn check_domains_registered(policy: &Policy, target: &TargetProfile) -> Result<(), PlanError> {
+pub(crate) fn check_domains_registered(
+    policy: &Policy,
+    target: &TargetProfile,
+) -> Result<(), PlanError> {
     if policy.managed_domains.is_empty() {
         return Err(PlanError::NoManagedDomains);
     }
     for domain in &policy.managed_domains {
-        if !target.registered_domains.iter().any(|d| d.as_ascii() == domain.as_ascii()) {
+        if !target
+            .registered_domains
+            .iter()
+            .any(|d| d.as_ascii() == domain.as_ascii())
+        {
             return Err(PlanError::UnregisteredDomain {
                 domain: domain.clone(),
             });
@@ -47,7 +57,11 @@ pub(crate) fn check_domains_registered(policy: &Policy, target: &TargetProfile) 
 /// changed at all: administrators (a sync that demotes the admin locks the
 /// organisation out), read-only users, types muster does not know, the login
 /// muster itself uses, and the policy's exceptions.
-pub(crate) fn protection(account: &Account, policy: &Policy, target: &TargetProfile) -> Option<&'static str> {
+pub(crate) fn protection(
+    account: &Account,
+    policy: &Policy,
+    target: &TargetProfile,
+) -> Option<&'static str> {
     if account.user_type.is_admin() {
         Some("administrators are never changed by a sync")
     } else if account.read_only {
@@ -80,7 +94,10 @@ pub(crate) enum Admission {
 /// route mail for it.
 pub(crate) fn admit_entry(entry: &DirectoryEntry, policy: &Policy) -> Admission {
     if policy.exceptions.contains(&entry.primary_email) {
-        return Admission::Skip(SkipCode::Exception, "listed in the policy's exceptions".into());
+        return Admission::Skip(
+            SkipCode::Exception,
+            "listed in the policy's exceptions".into(),
+        );
     }
     let Some(user_type) = policy.type_for(entry.kind) else {
         return Admission::Skip(
@@ -94,7 +111,10 @@ pub(crate) fn admit_entry(entry: &DirectoryEntry, policy: &Policy) -> Admission 
     if !policy.manages(entry.primary_email.domain_ascii()) {
         return Admission::Skip(
             SkipCode::OutsideManagedDomains,
-            format!("domain {} is not managed", entry.primary_email.domain_ascii()),
+            format!(
+                "domain {} is not managed",
+                entry.primary_email.domain_ascii()
+            ),
         );
     }
     Admission::Want(user_type.clone())
@@ -111,7 +131,12 @@ pub(crate) fn alias_admitted(alias: &EmailAddress, policy: &Policy) -> bool {
 /// mode, only from the authoritative source, and only for accounts a
 /// directory owns. Accounts made manually, by CSV import or SMTP discovery
 /// belong to someone else; supplemental sources only add and update.
-pub(crate) fn may_take_away(origin_after: &Origin, from_authoritative: bool, policy: &Policy, desired: &Desired) -> bool {
+pub(crate) fn may_take_away(
+    origin_after: &Origin,
+    from_authoritative: bool,
+    policy: &Policy,
+    desired: &Desired,
+) -> bool {
     policy.mode == Mode::Authoritative
         && from_authoritative
         && directory_owned(origin_after, desired)
@@ -143,7 +168,12 @@ pub(crate) fn adopted_origin(current: &Origin, source: &str) -> Option<Origin> {
 /// than the threshold since the last run all mean "we do not know who is
 /// really gone", so nothing is flagged or removed. An incomplete HR snapshot
 /// stops only the HR rule.
-pub(crate) fn safety_guards(desired: &Desired, current: &GatewayListing, state: &SyncState, policy: &Policy) -> Vec<Guard> {
+pub(crate) fn safety_guards(
+    desired: &Desired,
+    current: &GatewayListing,
+    state: &SyncState,
+    policy: &Policy,
+) -> Vec<Guard> {
     let mut guards = Vec::new();
     let source = &desired.authoritative;
     if !source.is_complete() {
@@ -171,14 +201,16 @@ pub(crate) fn safety_guards(desired: &Desired, current: &GatewayListing, state: 
             guards.push(Guard::GatewayShrank { from, to, allowed });
         }
     }
-    if policy.hr_rule.is_some() {
-        if let Some(hr) = &desired.hr {
-            if !hr.is_complete() || hr.records.is_empty() {
-                guards.push(Guard::HrIncomplete {
-                    source: hr.source.clone(),
-                });
-            }
-        }
+    let hr_unusable = |hr: &&muster_core::HrSnapshot| !hr.is_complete() || hr.records.is_empty();
+    if let Some(hr) = desired
+        .hr
+        .as_ref()
+        .filter(|_| policy.hr_rule.is_some())
+        .filter(hr_unusable)
+    {
+        guards.push(Guard::HrIncomplete {
+            source: hr.source.clone(),
+        });
     }
     guards
 }
@@ -206,7 +238,13 @@ pub(crate) enum Lifecycle {
 /// `now`; planning twice at the same instant is the same run). `never`
 /// never deletes. Both conditions protect against a directory that is wrong
 /// for a day, and against a scheduler that runs many times in an hour.
-pub(crate) fn lifecycle(flag: Option<&FlagState>, new_run: bool, delay: DeleteDelay, min_runs: u32, now: DateTime<Utc>) -> Lifecycle {
+pub(crate) fn lifecycle(
+    flag: Option<&FlagState>,
+    new_run: bool,
+    delay: DeleteDelay,
+    min_runs: u32,
+    now: DateTime<Utc>,
+) -> Lifecycle {
     let Some(flag) = flag else {
         return Lifecycle::StartFlag;
     };
@@ -228,9 +266,10 @@ pub(crate) fn welcome_letter(user_type: &UserType, policy: &Policy) -> bool {
 /// Whether an account counts against the licence: the gateway's own
 /// `is_billable` when it says, otherwise end and silent users do.
 pub(crate) fn billable(account: &Account) -> bool {
-    account
-        .billable
-        .unwrap_or(matches!(account.user_type, UserType::EndUser | UserType::SilentUser))
+    account.billable.unwrap_or(matches!(
+        account.user_type,
+        UserType::EndUser | UserType::SilentUser
+    ))
 }
 
 /// Text values compare trimmed, with blank equal to missing: a gateway that

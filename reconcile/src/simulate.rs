@@ -28,14 +28,19 @@ use crate::state::SyncState;
 /// # }
 /// ```
 pub fn apply(plan: &Plan, accounts: &mut Vec<Account>, state: &mut SyncState) {
-    let mut by_email: BTreeMap<EmailAddress, Account> =
-        accounts.drain(..).map(|a| (a.primary_email.clone(), a)).collect();
+    let mut by_email: BTreeMap<EmailAddress, Account> = accounts
+        .drain(..)
+        .map(|a| (a.primary_email.clone(), a))
+        .collect();
     let mut done = vec![false; plan.changes.len()];
     let mut progress = true;
     while progress {
         progress = false;
         for (i, change) in plan.changes.iter().enumerate() {
-            let ready = change.depends_on.iter().all(|&d| done.get(d as usize).copied().unwrap_or(true));
+            let ready = change
+                .depends_on
+                .iter()
+                .all(|&d| done.get(d as usize).copied().unwrap_or(true));
             if done[i] || !ready {
                 continue;
             }
@@ -63,7 +68,9 @@ fn apply_change(change: &AccountChange, accounts: &mut BTreeMap<EmailAddress, Ac
             accounts.remove(&change.email);
             continue;
         }
-        let Some(a) = accounts.get_mut(&change.email) else { continue };
+        let Some(a) = accounts.get_mut(&change.email) else {
+            continue;
+        };
         match step {
             Step::SetField { field, after, .. } => {
                 if let Some(slot) = text_slot(a, *field) {

@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use muster_core::{Account, DirectoryEntry, DirectorySnapshot, EmailAddress, FieldSet, Field, UserType};
+use muster_core::{
+    Account, DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet, UserType,
+};
 
 use crate::fingerprint::{self, FastHash};
 use crate::inputs::Desired;
@@ -111,9 +113,15 @@ impl<'a> Wanted<'a> {
 ///
 /// Ties are broken by a total order (precedence, then spelling, then
 /// location), never by input order, so the plan does not depend on it.
-pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy: &'a Policy, skipped: &mut Vec<Skipped>) -> Wanted<'a> {
+pub(crate) fn collect<'a>(
+    desired: &'a Desired,
+    accounts: &'a [Account],
+    policy: &'a Policy,
+    skipped: &mut Vec<Skipped>,
+) -> Wanted<'a> {
     let auth = &desired.authoritative;
-    let mut sources: Vec<(usize, &'a str, FieldSet, &'a [DirectoryEntry])> = Vec::with_capacity(2 + desired.supplemental.len());
+    let mut sources: Vec<(usize, &'a str, FieldSet, &'a [DirectoryEntry])> =
+        Vec::with_capacity(2 + desired.supplemental.len());
     sources.push((0, &auth.source, auth.provided, &auth.entries));
     sources.push((0, &auth.source, auth.provided, &policy.additions));
     for (i, snap) in desired.supplemental.iter().enumerate() {
@@ -135,8 +143,25 @@ pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy:
         for entry in entries {
             match rules::admit_entry(entry, policy) {
                 Admission::Want(user_type) => {
-                    let candidate = Want { entry, source, provided, precedence, aliases: Vec::new(), user_type, account: NONE, aliases_in_step: false };
-                    claim_primary(&mut wants, &mut primaries, accounts, policy, candidate, skipped, &mut input_hash);
+                    let candidate = Want {
+                        entry,
+                        source,
+                        provided,
+                        precedence,
+                        aliases: Vec::new(),
+                        user_type,
+                        account: NONE,
+                        aliases_in_step: false,
+                    };
+                    claim_primary(
+                        &mut wants,
+                        &mut primaries,
+                        accounts,
+                        policy,
+                        candidate,
+                        skipped,
+                        &mut input_hash,
+                    );
                 }
                 Admission::Absent => {
                     input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
@@ -153,14 +178,23 @@ pub(crate) fn collect<'a>(desired: &'a Desired, accounts: &'a [Account], policy:
     let mut fresh: HashMap<&'a str, Slot, FastHash> = HashMap::default();
     for (w, want) in wants.iter().enumerate() {
         if want.account == NONE {
-            let slot = fresh.entry(want.entry.primary_email.normalized()).or_default();
+            let slot = fresh
+                .entry(want.entry.primary_email.normalized())
+                .or_default();
             slot.want = w as u32;
             slot.want_primary = true;
         } else {
             account_want[want.account as usize] = w as u32;
         }
     }
-    let mut wanted = Wanted { wants, primaries, fresh, disabled, account_want, input_hash };
+    let mut wanted = Wanted {
+        wants,
+        primaries,
+        fresh,
+        disabled,
+        account_want,
+        input_hash,
+    };
     claim_aliases(&mut wanted, accounts, policy, skipped);
     wanted
 }
@@ -224,7 +258,10 @@ fn claim_primary<'a>(
         let entry = candidate.entry;
         candidate.aliases_in_step = candidate.provided.contains(Field::Aliases)
             && accounts[slot.have as usize].aliases == entry.aliases
-            && entry.aliases.iter().all(|a| *a != entry.primary_email && rules::alias_admitted(a, policy));
+            && entry
+                .aliases
+                .iter()
+                .all(|a| *a != entry.primary_email && rules::alias_admitted(a, policy));
     }
     if slot.want == NONE {
         slot.want = u32::try_from(wants.len()).unwrap_or(NONE);
@@ -243,9 +280,18 @@ fn claim_primary<'a>(
             "{} is listed twice in {}{}; the other entry is used",
             loser.entry.primary_email,
             loser.source,
-            held.entry.location.as_ref().map(|l| format!(" (also at {l})")).unwrap_or_default()
+            held.entry
+                .location
+                .as_ref()
+                .map(|l| format!(" (also at {l})"))
+                .unwrap_or_default()
         );
-        skipped.push(skip(loser.entry, loser.source, SkipCode::AddressClash, reason));
+        skipped.push(skip(
+            loser.entry,
+            loser.source,
+            SkipCode::AddressClash,
+            reason,
+        ));
     }
 }
 
@@ -257,8 +303,18 @@ fn claim_primary<'a>(
 /// gateway guarantees nobody else holds it, so it needs no index work (most
 /// aliases, most runs). Another entry wanting it is refused when its claim
 /// is resolved against the gateway.
-fn claim_aliases<'a>(wanted: &mut Wanted<'a>, accounts: &'a [Account], policy: &Policy, skipped: &mut Vec<Skipped>) {
-    let Wanted { wants, primaries, fresh, .. } = wanted;
+fn claim_aliases<'a>(
+    wanted: &mut Wanted<'a>,
+    accounts: &'a [Account],
+    policy: &Policy,
+    skipped: &mut Vec<Skipped>,
+) {
+    let Wanted {
+        wants,
+        primaries,
+        fresh,
+        ..
+    } = wanted;
     let mut losers: Vec<(u32, &'a EmailAddress)> = Vec::new();
     for i in 0..wants.len() {
         let want = &wants[i];
@@ -280,11 +336,24 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, accounts: &'a [Account], policy: &
                 continue;
             }
             if !rules::alias_admitted(alias, policy) {
-                let reason = format!("alias {alias} of {}: domain {} is not managed", entry.primary_email, alias.domain_ascii());
-                skipped.push(Skipped { email: alias.to_string(), source: want.source.to_owned(), location: entry.location.clone(), code: SkipCode::AliasOutsideManagedDomains, reason });
+                let reason = format!(
+                    "alias {alias} of {}: domain {} is not managed",
+                    entry.primary_email,
+                    alias.domain_ascii()
+                );
+                skipped.push(Skipped {
+                    email: alias.to_string(),
+                    source: want.source.to_owned(),
+                    location: entry.location.clone(),
+                    code: SkipCode::AliasOutsideManagedDomains,
+                    reason,
+                });
                 continue;
             }
-            if primaries.get(alias.normalized()).is_some_and(|p| p.want_primary) {
+            if primaries
+                .get(alias.normalized())
+                .is_some_and(|p| p.want_primary)
+            {
                 losers.push((i as u32, alias));
                 continue;
             }
@@ -315,19 +384,39 @@ fn claim_aliases<'a>(wanted: &mut Wanted<'a>, accounts: &'a [Account], policy: &
     }
     for (loser, alias) in losers {
         let key = alias.normalized();
-        let slot = primaries.get(key).filter(|p| p.want_primary).or_else(|| fresh.get(key)).copied().unwrap_or_default();
+        let slot = primaries
+            .get(key)
+            .filter(|p| p.want_primary)
+            .or_else(|| fresh.get(key))
+            .copied()
+            .unwrap_or_default();
         let holder = &wants[slot.want as usize].entry.primary_email;
         let want = &wants[loser as usize];
-        let role = if slot.want_primary { "the primary address" } else { "an alias" };
-        let reason = format!("alias {alias} of {} is already {role} of {holder}; not added", want.entry.primary_email);
-        skipped.push(Skipped { email: alias.to_string(), source: want.source.to_owned(), location: want.entry.location.clone(), code: SkipCode::AddressClash, reason });
+        let role = if slot.want_primary {
+            "the primary address"
+        } else {
+            "an alias"
+        };
+        let reason = format!(
+            "alias {alias} of {} is already {role} of {holder}; not added",
+            want.entry.primary_email
+        );
+        skipped.push(Skipped {
+            email: alias.to_string(),
+            source: want.source.to_owned(),
+            location: want.entry.location.clone(),
+            code: SkipCode::AddressClash,
+            reason,
+        });
     }
 }
 
 /// Indexes the gateway's primaries.
 fn index_accounts<'a>(primaries: &mut HashMap<&'a str, Slot, FastHash>, accounts: &'a [Account]) {
     for (i, account) in accounts.iter().enumerate() {
-        let slot = primaries.entry(account.primary_email.normalized()).or_default();
+        let slot = primaries
+            .entry(account.primary_email.normalized())
+            .or_default();
         slot.have = i as u32;
         slot.have_primary = true;
     }
@@ -345,10 +434,13 @@ impl Wanted<'_> {
         }
         let account = &accounts[i];
         for alias in &account.aliases {
-            if let Some(slot) = self.fresh.get_mut(alias.normalized()) {
-                if slot.have == NONE || account.primary_email < accounts[slot.have as usize].primary_email {
-                    slot.have = i as u32;
-                }
+            let Some(slot) = self.fresh.get_mut(alias.normalized()) else {
+                continue;
+            };
+            if slot.have == NONE
+                || account.primary_email < accounts[slot.have as usize].primary_email
+            {
+                slot.have = i as u32;
             }
         }
     }

@@ -9,12 +9,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use common::{a, d, t, target};
 use muster_core::{
-    Account, DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet, HrRecord, HrSnapshot, HrStatus,
-    Origin, RecipientKind, UserType,
+    Account, DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet, HrRecord,
+    HrSnapshot, HrStatus, Origin, RecipientKind, UserType,
 };
 use muster_reconcile::{
-    DeleteDelay, Desired, FlagAction, FlagCause, GatewayListing, Guard, HrAction, HrRule, Plan, PlanError, Policy,
-    Step, SyncState, Transition, UnknownOrigin, plan, simulate,
+    DeleteDelay, Desired, FlagAction, FlagCause, GatewayListing, Guard, HrAction, HrRule, Plan,
+    PlanError, Policy, Step, SyncState, Transition, UnknownOrigin, plan, simulate,
 };
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
@@ -30,7 +30,10 @@ fn address() -> impl Strategy<Value = EmailAddress> {
 }
 
 fn name() -> impl Strategy<Value = Option<String>> {
-    prop_oneof![Just(None), select(&["Ann", "Bo", "Cy"][..]).prop_map(|s| Some(s.to_owned()))]
+    prop_oneof![
+        Just(None),
+        select(&["Ann", "Bo", "Cy"][..]).prop_map(|s| Some(s.to_owned()))
+    ]
 }
 
 fn entry() -> impl Strategy<Value = DirectoryEntry> {
@@ -44,7 +47,10 @@ fn entry() -> impl Strategy<Value = DirectoryEntry> {
         prop_oneof![5 => Just(true), 1 => Just(false)],
     )
         .prop_map(|(primary, aliases, first, last, dept, kind, enabled)| {
-            let mut e = DirectoryEntry::new(primary).with_kind(kind).with_enabled(enabled).with_aliases(aliases);
+            let mut e = DirectoryEntry::new(primary)
+                .with_kind(kind)
+                .with_enabled(enabled)
+                .with_aliases(aliases);
             e.first_name = first;
             e.last_name = last;
             e.department = dept;
@@ -62,9 +68,17 @@ fn user_type() -> impl Strategy<Value = UserType> {
 }
 
 fn account() -> impl Strategy<Value = Account> {
-    (address(), proptest::collection::vec(address(), 0..3), name(), name(), user_type(), any::<bool>(), prop_oneof![9 => Just(false), 1 => Just(true)])
+    (
+        address(),
+        proptest::collection::vec(address(), 0..3),
+        name(),
+        name(),
+        user_type(),
+        any::<bool>(),
+        prop_oneof![9 => Just(false), 1 => Just(true)],
+    )
         .prop_map(|(primary, aliases, first, dept, ty, active, read_only)| {
-            let mut acc = Account::new(primary).with_type(ty).with_active(active || true).with_aliases(aliases);
+            let mut acc = Account::new(primary).with_type(ty).with_aliases(aliases);
             acc.first_name = first;
             acc.department = dept;
             acc.read_only = read_only;
@@ -81,7 +95,8 @@ fn gateway(accounts: Vec<Account>) -> Vec<Account> {
         if !seen.insert(acc.primary_email.normalized().to_owned()) {
             continue;
         }
-        acc.aliases.retain(|x| seen.insert(x.normalized().to_owned()));
+        acc.aliases
+            .retain(|x| seen.insert(x.normalized().to_owned()));
         out.push(acc);
     }
     out
@@ -116,29 +131,56 @@ fn world() -> impl Strategy<Value = World> {
     (
         proptest::collection::vec(entry(), 0..8),
         proptest::collection::vec(account(), 0..8).prop_map(gateway),
-        subsequence(vec![Field::FirstName, Field::LastName, Field::Aliases, Field::Department], 0..=4),
+        subsequence(
+            vec![
+                Field::FirstName,
+                Field::LastName,
+                Field::Aliases,
+                Field::Department,
+            ],
+            0..=4,
+        ),
         proptest::collection::vec(origin(), 8),
         proptest::collection::vec(proptest::option::of((0i64..20, 1u32..4)), 8),
         proptest::collection::vec(prop_oneof![5 => Just(false), 1 => Just(true)], 8),
         select(&[DeleteDelay::Days7, DeleteDelay::Days14, DeleteDelay::Never][..]),
         1u32..4,
         select(&[FlagAction::RecordOnly, FlagAction::Deactivate][..]),
-        select(&[UnknownOrigin::AdoptMatchedListRest, UnknownOrigin::AdoptMatchedFlagRest][..]),
+        select(
+            &[
+                UnknownOrigin::AdoptMatchedListRest,
+                UnknownOrigin::AdoptMatchedFlagRest,
+            ][..],
+        ),
         0u32..3,
     )
-        .prop_map(|(entries, accounts, provided, origins, flags, ignored, delay, min_runs, flag_action, unknown, hour)| World {
-            entries,
-            accounts,
-            provided: provided.into_iter().collect(),
-            origins,
-            flags,
-            ignored,
-            delay,
-            min_runs,
-            flag_action,
-            unknown,
-            now: t(25, 9 + hour),
-        })
+        .prop_map(
+            |(
+                entries,
+                accounts,
+                provided,
+                origins,
+                flags,
+                ignored,
+                delay,
+                min_runs,
+                flag_action,
+                unknown,
+                hour,
+            )| World {
+                entries,
+                accounts,
+                provided: provided.into_iter().collect(),
+                origins,
+                flags,
+                ignored,
+                delay,
+                min_runs,
+                flag_action,
+                unknown,
+                now: t(25, 9 + hour),
+            },
+        )
 }
 
 impl World {
@@ -153,7 +195,10 @@ impl World {
                     cause: FlagCause::Absent,
                     reason: "absent".into(),
                 });
-                s.apply(&Transition::CountAbsent { email: acc.primary_email.clone(), runs });
+                s.apply(&Transition::CountAbsent {
+                    email: acc.primary_email.clone(),
+                    runs,
+                });
             }
             if self.ignored[i] {
                 s.ignore(acc.primary_email.clone());
@@ -175,20 +220,37 @@ impl World {
     }
 
     fn desired(&self) -> Desired {
-        Desired::new(DirectorySnapshot::new("ldap", self.provided).with_entries(self.entries.clone()))
+        Desired::new(
+            DirectorySnapshot::new("ldap", self.provided).with_entries(self.entries.clone()),
+        )
     }
 
     fn plan(&self) -> Plan {
-        plan(&self.desired(), &GatewayListing::complete(self.accounts.clone()), &target(), &self.state(), &self.policy(), self.now).unwrap()
+        plan(
+            &self.desired(),
+            &GatewayListing::complete(self.accounts.clone()),
+            &target(),
+            &self.state(),
+            &self.policy(),
+            self.now,
+        )
+        .unwrap()
     }
 
     fn origin_of(&self, email: &EmailAddress) -> Option<&Origin> {
-        self.accounts.iter().position(|x| x.primary_email == *email).map(|i| &self.origins[i])
+        self.accounts
+            .iter()
+            .position(|x| x.primary_email == *email)
+            .map(|i| &self.origins[i])
     }
 }
 
 fn steps_for<'p>(plan: &'p Plan, email: &EmailAddress) -> Vec<&'p Step> {
-    plan.changes.iter().filter(|c| c.email == *email).flat_map(|c| &c.steps).collect()
+    plan.changes
+        .iter()
+        .filter(|c| c.email == *email)
+        .flat_map(|c| &c.steps)
+        .collect()
 }
 
 fn addresses_unique(accounts: &[Account]) -> Result<(), String> {
@@ -205,8 +267,14 @@ fn addresses_unique(accounts: &[Account]) -> Result<(), String> {
 
 fn config() -> ProptestConfig {
     // 384 cases by default (a few seconds); PROPTEST_CASES raises it for a soak.
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(384);
-    ProptestConfig { cases, ..ProptestConfig::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(384);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -457,7 +525,15 @@ proptest! {
 }
 
 fn swap_case(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -478,6 +554,13 @@ fn state_for_another_org_is_refused() {
 
 #[test]
 fn a_guard_explains_itself() {
-    let g = Guard::GatewayShrank { from: 100, to: 40, allowed: 10 };
-    assert_eq!(g.to_string(), "the gateway holds 40 accounts, 100 expected (more than 10 gone): nothing is flagged or removed");
+    let g = Guard::GatewayShrank {
+        from: 100,
+        to: 40,
+        allowed: 10,
+    };
+    assert_eq!(
+        g.to_string(),
+        "the gateway holds 40 accounts, 100 expected (more than 10 gone): nothing is flagged or removed"
+    );
 }

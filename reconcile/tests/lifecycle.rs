@@ -9,16 +9,26 @@ mod common;
 use common::*;
 use muster_core::{HrRecord, HrSnapshot, HrStatus, Origin, UserType};
 use muster_reconcile::{
-    ChangeKind, ConflictKind, Desired, FlagAction, HrAction, HrRule, Phase, PlanError, SkipCode, Step, plan,
+    ChangeKind, ConflictKind, Desired, FlagAction, HrAction, HrRule, Phase, PlanError, SkipCode,
+    Step, plan,
 };
 
 fn staff(n: usize) -> Vec<muster_core::DirectoryEntry> {
     (1..=n)
-        .map(|i| person(&format!("staff{i}@example.com"), "Staff", &format!("Member{i}")))
+        .map(|i| {
+            person(
+                &format!("staff{i}@example.com"),
+                "Staff",
+                &format!("Member{i}"),
+            )
+        })
         .collect()
 }
 
-fn change<'p>(plan: &'p muster_reconcile::Plan, email: &str) -> &'p muster_reconcile::AccountChange {
+fn change<'p>(
+    plan: &'p muster_reconcile::Plan,
+    email: &str,
+) -> &'p muster_reconcile::AccountChange {
     let e = a(email);
     plan.changes
         .iter()
@@ -42,14 +52,29 @@ fn an_organisation_across_twelve_runs() {
     let base_policy = policy().build();
     let policy = &base_policy;
 
-    let ann = || with_aliases(person("ann@example.com", "Ann", "Lee"), &["sales@example.com"]);
-    let bob = || with_aliases(person("bob@example.com", "Bob", "Ray"), &["bob.ray@example.org"]);
+    let ann = || {
+        with_aliases(
+            person("ann@example.com", "Ann", "Lee"),
+            &["sales@example.com"],
+        )
+    };
+    let bob = || {
+        with_aliases(
+            person("bob@example.com", "Bob", "Ray"),
+            &["bob.ray@example.org"],
+        )
+    };
     let carol = || person("carol@example.com", "Carol", "Diaz");
     let dave_disabled = || person("dave@example.com", "Dave", "Old").with_enabled(false);
     let outsider = || person("contractor@partner.test", "Con", "Tractor");
     let admin_in_ldap = || person("admin@example.com", "Ad", "Min");
     let base = |extra: Vec<muster_core::DirectoryEntry>| {
-        let mut v = vec![shared("info@example.com"), dave_disabled(), outsider(), admin_in_ldap()];
+        let mut v = vec![
+            shared("info@example.com"),
+            dave_disabled(),
+            outsider(),
+            admin_in_ldap(),
+        ];
         v.extend(staff(6));
         v.extend(extra);
         Desired::new(ldap(v))
@@ -59,30 +84,86 @@ fn an_organisation_across_twelve_runs() {
     // the printer is unknown and unmatched: listed, never flagged.
     let run1 = world.run(&base(vec![ann(), bob(), carol()]), policy, t(1, 9));
     let ann_change = change(&run1, "ann@example.com");
-    assert!(ann_change.steps.iter().any(|s| matches!(s, Step::Adopt { .. })));
-    assert!(ann_change.steps.iter().any(|s| matches!(s, Step::SetField { .. })));
+    assert!(
+        ann_change
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Adopt { .. }))
+    );
+    assert!(
+        ann_change
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::SetField { .. }))
+    );
     assert_eq!(change(&run1, "bob@example.com").kind, ChangeKind::Create);
     let info = change(&run1, "info@example.com");
     match &info.steps[0] {
-        Step::Create { account, welcome_letter, bulk_group } => {
-            assert_eq!(account.user_type, UserType::FunctionalAccount, "a shared mailbox is a functional account");
-            assert!(!welcome_letter, "nobody reads a shared mailbox's welcome letter");
+        Step::Create {
+            account,
+            welcome_letter,
+            bulk_group,
+        } => {
+            assert_eq!(
+                account.user_type,
+                UserType::FunctionalAccount,
+                "a shared mailbox is a functional account"
+            );
+            assert!(
+                !welcome_letter,
+                "nobody reads a shared mailbox's welcome letter"
+            );
             assert_eq!(*bulk_group, Some(0));
         }
         other => panic!("info should be created, got {other:?}"),
     }
-    assert!(!has_change(&run1, "dave@example.com"), "a disabled user is not created");
-    assert!(!has_change(&run1, "admin@example.com"), "administrators are never changed");
-    assert!(!has_change(&run1, "muster-api@example.com"), "muster's own login is never changed");
-    assert!(!has_change(&run1, "printer@example.com"), "an unknown unmatched account is not flagged");
-    assert!(run1.skipped.iter().any(|s| s.code == SkipCode::OutsideManagedDomains && s.email == "contractor@partner.test"));
-    assert!(run1.skipped.iter().any(|s| s.code == SkipCode::Protected && s.email == "admin@example.com"));
-    let printer = run1.conflicts.iter().find(|c| c.email == a("printer@example.com")).unwrap();
+    assert!(
+        !has_change(&run1, "dave@example.com"),
+        "a disabled user is not created"
+    );
+    assert!(
+        !has_change(&run1, "admin@example.com"),
+        "administrators are never changed"
+    );
+    assert!(
+        !has_change(&run1, "muster-api@example.com"),
+        "muster's own login is never changed"
+    );
+    assert!(
+        !has_change(&run1, "printer@example.com"),
+        "an unknown unmatched account is not flagged"
+    );
+    assert!(
+        run1.skipped
+            .iter()
+            .any(|s| s.code == SkipCode::OutsideManagedDomains
+                && s.email == "contractor@partner.test")
+    );
+    assert!(
+        run1.skipped
+            .iter()
+            .any(|s| s.code == SkipCode::Protected && s.email == "admin@example.com")
+    );
+    let printer = run1
+        .conflicts
+        .iter()
+        .find(|c| c.email == a("printer@example.com"))
+        .unwrap();
     assert_eq!(printer.kind, ConflictKind::UnknownOrigin);
     assert_eq!(printer.flagged_since, None);
-    assert_eq!(run1.summary.welcome_letters, 2 + 6, "bob, carol and six staff are end users");
-    assert_eq!(world.state.origin(&a("ann@example.com")), &Origin::Directory("ldap".into()));
-    assert_eq!(world.state.origin(&a("printer@example.com")), &Origin::Unknown);
+    assert_eq!(
+        run1.summary.welcome_letters,
+        2 + 6,
+        "bob, carol and six staff are end users"
+    );
+    assert_eq!(
+        world.state.origin(&a("ann@example.com")),
+        &Origin::Directory("ldap".into())
+    );
+    assert_eq!(
+        world.state.origin(&a("printer@example.com")),
+        &Origin::Unknown
+    );
 
     // Run 2 — bob changes department; the sales alias moves from ann to carol.
     let mut bob2 = bob();
@@ -93,19 +174,41 @@ fn an_organisation_across_twelve_runs() {
     let from = change(&run2, "ann@example.com");
     let to = change(&run2, "carol@example.com");
     assert_eq!(from.phase, Phase::Release);
-    assert!(matches!(&from.steps[..], [Step::RemoveAliases { aliases }] if aliases == &vec![a("sales@example.com")]));
-    assert_eq!(to.depends_on, vec![from.id], "the alias is removed from ann before carol gets it");
-    assert!(change(&run2, "bob@example.com").reason.contains("department"));
+    assert!(
+        matches!(&from.steps[..], [Step::RemoveAliases { aliases }] if aliases == &vec![a("sales@example.com")])
+    );
+    assert_eq!(
+        to.depends_on,
+        vec![from.id],
+        "the alias is removed from ann before carol gets it"
+    );
+    assert!(
+        change(&run2, "bob@example.com")
+            .reason
+            .contains("department")
+    );
     assert_eq!(world.get("carol@example.com").unwrap().aliases.len(), 1);
 
     // Run 3 — carol's primary changes (the directory keeps the old address as an alias);
     // bob leaves.
-    let carol3 = || with_aliases(person("carol.diaz@example.com", "Carol", "Diaz"), &["carol@example.com", "sales@example.com"]);
+    let carol3 = || {
+        with_aliases(
+            person("carol.diaz@example.com", "Carol", "Diaz"),
+            &["carol@example.com", "sales@example.com"],
+        )
+    };
     let run3 = world.run(&base(vec![ann2(), carol3()]), policy, t(3, 9));
     let rename = change(&run3, "carol.diaz@example.com");
     assert_eq!(rename.kind, ChangeKind::Rename);
     match &rename.steps[..] {
-        [Step::ChangePrimary { from, strip_aliases, account, keep_old_as_alias }] => {
+        [
+            Step::ChangePrimary {
+                from,
+                strip_aliases,
+                account,
+                keep_old_as_alias,
+            },
+        ] => {
             assert_eq!(from, &a("carol@example.com"));
             assert_eq!(strip_aliases, &vec![a("sales@example.com")]);
             assert!(keep_old_as_alias);
@@ -116,14 +219,30 @@ fn an_organisation_across_twelve_runs() {
     let bob_flag = change(&run3, "bob@example.com");
     assert_eq!(bob_flag.kind, ChangeKind::Flag);
     assert!(!bob_flag.is_destructive(), "flagging only records");
-    assert!(bob_flag.reason.contains("absent from ldap since 2026-11-03"), "{}", bob_flag.reason);
+    assert!(
+        bob_flag
+            .reason
+            .contains("absent from ldap since 2026-11-03"),
+        "{}",
+        bob_flag.reason
+    );
     assert!(world.get("carol@example.com").is_none());
-    assert_eq!(world.state.origin(&a("carol.diaz@example.com")), &Origin::Directory("ldap".into()));
+    assert_eq!(
+        world.state.origin(&a("carol.diaz@example.com")),
+        &Origin::Directory("ldap".into())
+    );
 
     // Run 4 — bob still absent; ann leaves.
     let run4 = world.run(&base(vec![carol3()]), policy, t(5, 9));
-    assert!(!has_change(&run4, "bob@example.com"), "bob waits out the delay");
-    let bob_conflict = run4.conflicts.iter().find(|c| c.email == a("bob@example.com")).unwrap();
+    assert!(
+        !has_change(&run4, "bob@example.com"),
+        "bob waits out the delay"
+    );
+    let bob_conflict = run4
+        .conflicts
+        .iter()
+        .find(|c| c.email == a("bob@example.com"))
+        .unwrap();
     assert_eq!(bob_conflict.absent_runs, 2);
     assert_eq!(bob_conflict.delete_after, Some(t(10, 9)));
     assert_eq!(change(&run4, "ann@example.com").kind, ChangeKind::Flag);
@@ -144,34 +263,73 @@ fn an_organisation_across_twelve_runs() {
     let run7 = world.run(&base(vec![bob(), carol3()]), policy, t(12, 10));
     let gone = change(&run7, "ann@example.com");
     assert_eq!(gone.kind, ChangeKind::Delete);
-    assert!(gone.reason.contains("absent from ldap since 2026-11-05, 4 runs, delay 7 days"), "{}", gone.reason);
+    assert!(
+        gone.reason
+            .contains("absent from ldap since 2026-11-05, 4 runs, delay 7 days"),
+        "{}",
+        gone.reason
+    );
     assert!(world.get("ann@example.com").is_none());
-    assert!(world.get("info@example.com").is_some(), "the disabled shared mailbox stays");
-    assert!(run7.conflicts.iter().all(|c| c.email != a("info@example.com")));
+    assert!(
+        world.get("info@example.com").is_some(),
+        "the disabled shared mailbox stays"
+    );
+    assert!(
+        run7.conflicts
+            .iter()
+            .all(|c| c.email != a("info@example.com"))
+    );
 
     // Run 8 — HR: carol is terminated, so she becomes a functional account.
-    let hr_policy = common::policy().hr_rule(HrRule::new(HrAction::MakeFunctional)).build();
+    let hr_policy = common::policy()
+        .hr_rule(HrRule::new(HrAction::MakeFunctional))
+        .build();
     let mut hr_records: Vec<HrRecord> = staff(6)
         .into_iter()
         .map(|e| HrRecord::new(e.primary_email, HrStatus::Active))
         .collect();
     hr_records.push(HrRecord::new(a("bob@example.com"), HrStatus::Active));
-    hr_records.push(HrRecord::new(a("carol.diaz@example.com"), HrStatus::Terminated));
-    let with_hr = base(vec![bob(), carol3()]).with_hr(HrSnapshot::new("hr.csv", hr_records.clone()));
+    hr_records.push(HrRecord::new(
+        a("carol.diaz@example.com"),
+        HrStatus::Terminated,
+    ));
+    let with_hr =
+        base(vec![bob(), carol3()]).with_hr(HrSnapshot::new("hr.csv", hr_records.clone()));
     let run8 = world.run(&with_hr, &hr_policy, t(13, 9));
     let carol_hr = change(&run8, "carol.diaz@example.com");
-    assert!(carol_hr.steps.contains(&Step::SetType { from: UserType::EndUser, to: UserType::FunctionalAccount }));
+    assert!(carol_hr.steps.contains(&Step::SetType {
+        from: UserType::EndUser,
+        to: UserType::FunctionalAccount
+    }));
     assert!(carol_hr.reason.contains("terminated in hr.csv"));
-    assert!(carol_hr.is_destructive(), "a type downgrade counts toward the threshold");
+    assert!(
+        carol_hr.is_destructive(),
+        "a type downgrade counts toward the threshold"
+    );
     let printer = change(&run8, "printer@example.com");
-    assert!(printer.reason.contains("absent from hr.csv"), "an end user nobody employs stops using a licence");
-    assert!(!has_change(&run8, "info@example.com"), "already a functional account");
-    assert!(!has_change(&run8, "muster-api@example.com"), "muster's login is protected from the HR rule too");
-    assert_eq!(run8.summary.billable_after + 2, run8.summary.billable_before);
+    assert!(
+        printer.reason.contains("absent from hr.csv"),
+        "an end user nobody employs stops using a licence"
+    );
+    assert!(
+        !has_change(&run8, "info@example.com"),
+        "already a functional account"
+    );
+    assert!(
+        !has_change(&run8, "muster-api@example.com"),
+        "muster's login is protected from the HR rule too"
+    );
+    assert_eq!(
+        run8.summary.billable_after + 2,
+        run8.summary.billable_before
+    );
     // Run 9 — the directory does not flip the HR-set type back, even without HR.
     let run9 = world.run(&base(vec![bob(), carol3()]), policy, t(14, 9));
     assert!(!has_change(&run9, "carol.diaz@example.com"));
-    assert_eq!(world.get("carol.diaz@example.com").unwrap().user_type, UserType::FunctionalAccount);
+    assert_eq!(
+        world.get("carol.diaz@example.com").unwrap().user_type,
+        UserType::FunctionalAccount
+    );
 
     // Run 10 — the six staff vanish and the policy deactivates flagged users:
     // six deactivations trip the threshold (5).
@@ -180,9 +338,15 @@ fn an_organisation_across_twelve_runs() {
     let tripped = world.plan(&without_staff, &strict, t(15, 9));
     assert!(tripped.requires_override());
     assert_eq!(tripped.threshold.destructive, 6);
-    assert_eq!(tripped.threshold.exceeded_by, Some(6 - tripped.threshold.allowed));
+    assert_eq!(
+        tripped.threshold.exceeded_by,
+        Some(6 - tripped.threshold.allowed)
+    );
     // Run 11 — the administrator reviews it and overrides.
-    let overridden = common::policy().flag_action(FlagAction::Deactivate).override_threshold(true).build();
+    let overridden = common::policy()
+        .flag_action(FlagAction::Deactivate)
+        .override_threshold(true)
+        .build();
     let run11 = world.run(&without_staff, &overridden, t(15, 10));
     assert!(!run11.requires_override());
     assert!(run11.threshold.overridden);
@@ -191,7 +355,11 @@ fn an_organisation_across_twelve_runs() {
     let mut returning = vec![shared("info@example.com"), bob(), carol3()];
     returning.push(person("staff1@example.com", "Staff", "Member1"));
     let run12 = world.run(&Desired::new(ldap(returning)), policy, t(16, 9));
-    assert!(change(&run12, "staff1@example.com").steps.contains(&Step::Activate));
+    assert!(
+        change(&run12, "staff1@example.com")
+            .steps
+            .contains(&Step::Activate)
+    );
     assert!(world.get("staff1@example.com").unwrap().active);
 
     // A clock that runs backwards refuses to plan.

@@ -15,15 +15,22 @@ fn realistic_plan() -> Plan {
     let mut world = World::new(vec![
         admin("admin@example.com"),
         account("muster-api@example.com"),
-        account("ann@example.com").with_names("Ann", "Lee").with_aliases([a("sales@example.com")]),
+        account("ann@example.com")
+            .with_names("Ann", "Lee")
+            .with_aliases([a("sales@example.com")]),
         account("bob@example.com").with_names("Bob", "Ray"),
-        account("carol@example.com").with_names("Carol", "Diaz").with_aliases([a("c.diaz@example.org")]),
+        account("carol@example.com")
+            .with_names("Carol", "Diaz")
+            .with_aliases([a("c.diaz@example.org")]),
         account("old.timer@example.com").with_names("Old", "Timer"),
         account("leaver@example.com").with_names("Lea", "Ver"),
         account("printer@example.com").with_type(UserType::FunctionalAccount),
     ]);
     for who in ["ann", "bob", "carol", "old.timer", "leaver"] {
-        world.state.set_origin(a(&format!("{who}@example.com")), Origin::Directory("ldap".into()));
+        world.state.set_origin(
+            a(&format!("{who}@example.com")),
+            Origin::Directory("ldap".into()),
+        );
     }
     world.state.apply(&Transition::Flag {
         email: a("old.timer@example.com"),
@@ -31,18 +38,32 @@ fn realistic_plan() -> Plan {
         cause: FlagCause::Absent,
         reason: "absent from ldap".into(),
     });
-    world.state.apply(&Transition::CountAbsent { email: a("old.timer@example.com"), runs: 5 });
+    world.state.apply(&Transition::CountAbsent {
+        email: a("old.timer@example.com"),
+        runs: 5,
+    });
     world.state.last_run = Some(t(9, 9));
     world.state.last_gateway_count = Some(8);
 
     let mut bob = person("bob@example.com", "Robert", "Ray");
     bob.department = Some("Finance".into());
     let entries = vec![
-        person("ann@example.com", "Ann", "Lee").with_location(Location::dn("CN=Ann Lee,OU=Staff,DC=example,DC=com")),
+        person("ann@example.com", "Ann", "Lee")
+            .with_location(Location::dn("CN=Ann Lee,OU=Staff,DC=example,DC=com")),
         bob,
-        with_aliases(person("carol.diaz@example.com", "Carol", "Diaz"), &["carol@example.com", "c.diaz@example.org"]),
-        with_aliases(person("dan@example.com", "Dan", "Moss"), &["sales@example.com", "dan@partner.test"]),
-        person("eve@example.com", "=HYPERLINK(\"http://evil.test\",\"click\")", "Eve"),
+        with_aliases(
+            person("carol.diaz@example.com", "Carol", "Diaz"),
+            &["carol@example.com", "c.diaz@example.org"],
+        ),
+        with_aliases(
+            person("dan@example.com", "Dan", "Moss"),
+            &["sales@example.com", "dan@partner.test"],
+        ),
+        person(
+            "eve@example.com",
+            "=HYPERLINK(\"http://evil.test\",\"click\")",
+            "Eve",
+        ),
         shared("info@example.com"),
         person("admin@example.com", "Ad", "Min"),
         person("guest@partner.test", "Gue", "St").with_location(Location::line("extra.csv", 4)),
@@ -60,10 +81,17 @@ fn json_export_is_stable_and_round_trips() {
     let plan = realistic_plan();
     let json = render::json(&plan);
     insta::assert_snapshot!("json", json);
-    assert_eq!(render::json(&realistic_plan()), json, "byte-identical across renders");
+    assert_eq!(
+        render::json(&realistic_plan()),
+        json,
+        "byte-identical across renders"
+    );
     assert_eq!(render::from_json(&json).unwrap(), plan);
     let future = json.replacen("\"schema_version\": 1", "\"schema_version\": 2", 1);
-    assert!(matches!(render::from_json(&future), Err(PlanError::UnsupportedPlanVersion { found: 2, .. })));
+    assert!(matches!(
+        render::from_json(&future),
+        Err(PlanError::UnsupportedPlanVersion { found: 2, .. })
+    ));
 }
 
 #[test]
@@ -71,7 +99,10 @@ fn csv_preview() {
     let csv = render::csv(&realistic_plan());
     insta::assert_snapshot!("csv", csv);
     assert!(csv.starts_with("email,type,relationship,primary,change,reason\n"));
-    assert!(!csv.contains(",=HYPERLINK"), "a formula must never reach a spreadsheet unquoted");
+    assert!(
+        !csv.contains(",=HYPERLINK"),
+        "a formula must never reach a spreadsheet unquoted"
+    );
 }
 
 #[test]
@@ -85,7 +116,10 @@ fn csv_neutralises_every_cell() {
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     for record in reader.records() {
         for cell in record.unwrap().iter() {
-            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "unneutralised cell {cell:?}");
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "unneutralised cell {cell:?}"
+            );
         }
     }
 }

@@ -6,7 +6,14 @@ use muster_core::neutralize_cell;
 use crate::plan::{AccountChange, Plan, Step};
 
 /// The columns, in order.
-pub const COLUMNS: [&str; 6] = ["email", "type", "relationship", "primary", "change", "reason"];
+pub const COLUMNS: [&str; 6] = [
+    "email",
+    "type",
+    "relationship",
+    "primary",
+    "change",
+    "reason",
+];
 
 /// Renders the preview as CSV (UTF-8, header row, CRLF-free). Every cell
 /// goes through [`neutralize_cell`]: names and addresses come from
@@ -24,7 +31,14 @@ pub fn csv(plan: &Plan) -> String {
         rows_for_change(c, &mut row);
     }
     for c in &plan.conflicts {
-        row([c.email.as_str(), c.user_type.as_str(), "primary", "", "conflict", &c.reason]);
+        row([
+            c.email.as_str(),
+            c.user_type.as_str(),
+            "primary",
+            "",
+            "conflict",
+            &c.reason,
+        ]);
     }
     for s in &plan.skipped {
         row([&s.email, "", "", "", "skipped", &s.reason]);
@@ -39,7 +53,9 @@ fn rows_for_change(c: &AccountChange, row: &mut impl FnMut([&str; 6])) {
         .steps
         .iter()
         .find_map(|s| match s {
-            Step::Create { account, .. } | Step::ChangePrimary { account, .. } => Some(account.user_type.as_str()),
+            Step::Create { account, .. } | Step::ChangePrimary { account, .. } => {
+                Some(account.user_type.as_str())
+            }
             Step::SetType { to, .. } => Some(to.as_str()),
             _ => None,
         })

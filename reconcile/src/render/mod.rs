@@ -1,5 +1,5 @@
 //! Renderers: the vendors' preview text ([`text`]), versioned JSON
-//! ([`json`], [`from_json`]) and the "Export preview to .csv" ([`csv`]).
+//! ([`json`], [`from_json`]) and the "Export preview to .csv" ([`csv()`]).
 //!
 //! ```no_run
 //! # fn get_plan() -> muster_reconcile::Plan { unimplemented!() }
@@ -32,7 +32,8 @@ pub fn from_json(input: &str) -> Result<Plan, PlanError> {
     struct Version {
         schema_version: u32,
     }
-    let version: Version = serde_json::from_str(input).map_err(|e| PlanError::InvalidPlan(std::sync::Arc::new(e)))?;
+    let version: Version =
+        serde_json::from_str(input).map_err(|e| PlanError::InvalidPlan(std::sync::Arc::new(e)))?;
     if version.schema_version != PLAN_SCHEMA_VERSION {
         return Err(PlanError::UnsupportedPlanVersion {
             found: version.schema_version,

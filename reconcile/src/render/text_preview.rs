@@ -43,14 +43,30 @@ pub fn text(plan: &Plan) -> String {
         let _ = writeln!(out, "\nUser conflicts ({})", plan.conflicts.len());
         for c in &plan.conflicts {
             let actions: Vec<&str> = c.actions.iter().map(|a| action(*a)).collect();
-            let _ = writeln!(out, "  ? {} ({}, {}): {} [{}]", c.email, c.user_type, c.origin, c.reason, actions.join(" | "));
+            let _ = writeln!(
+                out,
+                "  ? {} ({}, {}): {} [{}]",
+                c.email,
+                c.user_type,
+                c.origin,
+                c.reason,
+                actions.join(" | ")
+            );
         }
     }
     if !plan.skipped.is_empty() {
         let _ = writeln!(out, "\nSkipped ({})", plan.skipped.len());
         for s in &plan.skipped {
-            let at = s.location.as_ref().map(|l| format!(", {l}")).unwrap_or_default();
-            let email = if s.email.is_empty() { "(no address)" } else { &s.email };
+            let at = s
+                .location
+                .as_ref()
+                .map(|l| format!(", {l}"))
+                .unwrap_or_default();
+            let email = if s.email.is_empty() {
+                "(no address)"
+            } else {
+                &s.email
+            };
             let _ = writeln!(out, "  x {email} ({}{at}): {}", s.source, s.reason);
         }
     }
@@ -68,8 +84,16 @@ fn change(out: &mut String, c: &AccountChange, mark: char) {
     let _ = writeln!(out, "  {mark} #{} {}: {}{after}", c.id, c.email, c.reason);
     for step in &c.steps {
         let line = match step {
-            Step::Create { account, welcome_letter, .. } => {
-                let letter = if *welcome_letter { "welcome letter" } else { "no welcome letter" };
+            Step::Create {
+                account,
+                welcome_letter,
+                ..
+            } => {
+                let letter = if *welcome_letter {
+                    "welcome letter"
+                } else {
+                    "no welcome letter"
+                };
                 let names = [account.first_name.as_deref(), account.last_name.as_deref()]
                     .into_iter()
                     .flatten()
@@ -84,10 +108,18 @@ fn change(out: &mut String, c: &AccountChange, mark: char) {
                 }
                 l
             }
-            Step::SetField { field, before, after } => format!(
+            Step::SetField {
+                field,
+                before,
+                after,
+            } => format!(
                 "{field}: {} -> {}",
-                before.as_deref().map_or("(empty)".into(), |v| format!("{v:?}")),
-                after.as_deref().map_or("(empty)".into(), |v| format!("{v:?}"))
+                before
+                    .as_deref()
+                    .map_or("(empty)".into(), |v| format!("{v:?}")),
+                after
+                    .as_deref()
+                    .map_or("(empty)".into(), |v| format!("{v:?}"))
             ),
             Step::AddAliases { aliases } => list("+ alias", aliases.iter()),
             Step::RemoveAliases { aliases } => list("- alias", aliases.iter()),
@@ -108,14 +140,26 @@ fn change(out: &mut String, c: &AccountChange, mark: char) {
             Step::Unflag => "clear the deletion flag".into(),
             Step::Adopt { origin } => format!("now owned by {origin}"),
             Step::Delete => "delete the account".into(),
-            Step::ChangePrimary { from, strip_aliases, account, keep_old_as_alias } => {
+            Step::ChangePrimary {
+                from,
+                strip_aliases,
+                account,
+                keep_old_as_alias,
+            } => {
                 let mut l = format!("1. strip {} alias(es) from {from}", strip_aliases.len());
-                let _ = write!(l, "\n      2. create {} as {} (settings copied, no welcome letter)", account.primary_email, account.user_type);
+                let _ = write!(
+                    l,
+                    "\n      2. create {} as {} (settings copied, no welcome letter)",
+                    account.primary_email, account.user_type
+                );
                 let _ = write!(l, "\n      3. delete {from}");
                 if *keep_old_as_alias {
                     let _ = write!(l, "\n      4. add {from} back as an alias");
                 } else {
-                    let _ = write!(l, "\n      4. {from} is not kept (the directory no longer lists it)");
+                    let _ = write!(
+                        l,
+                        "\n      4. {from} is not kept (the directory no longer lists it)"
+                    );
                 }
                 l
             }
@@ -125,7 +169,10 @@ fn change(out: &mut String, c: &AccountChange, mark: char) {
 }
 
 fn list<'x>(prefix: &str, items: impl Iterator<Item = &'x muster_core::EmailAddress>) -> String {
-    items.map(|a| format!("{prefix} {a}")).collect::<Vec<_>>().join("\n      ")
+    items
+        .map(|a| format!("{prefix} {a}"))
+        .collect::<Vec<_>>()
+        .join("\n      ")
 }
 
 fn action(a: ConflictAction) -> &'static str {
@@ -162,13 +209,20 @@ fn summary(out: &mut String, plan: &Plan) {
         s.welcome_letters, s.billable_before, s.billable_after, s.api_calls
     );
     let t = &plan.threshold;
-    let _ = write!(out, "Destructive changes: {} (threshold allows {})", t.destructive, t.allowed);
+    let _ = write!(
+        out,
+        "Destructive changes: {} (threshold allows {})",
+        t.destructive, t.allowed
+    );
     match t.exceeded_by {
         Some(by) if t.overridden => {
             let _ = writeln!(out, "; exceeded by {by}, overridden by the administrator");
         }
         Some(by) => {
-            let _ = writeln!(out, "\nTHRESHOLD EXCEEDED by {by}: this plan needs an explicit override to be applied");
+            let _ = writeln!(
+                out,
+                "\nTHRESHOLD EXCEEDED by {by}: this plan needs an explicit override to be applied"
+            );
         }
         None => out.push('\n'),
     }

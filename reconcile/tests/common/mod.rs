@@ -2,9 +2,13 @@
 #![allow(dead_code, unreachable_pub)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use muster_core::{Account, DirectoryEntry, DirectorySnapshot, Domain, EmailAddress, Field, FieldSet, RecipientKind, UserType};
+use muster_core::{
+    Account, DirectoryEntry, DirectorySnapshot, Domain, EmailAddress, Field, FieldSet,
+    RecipientKind, UserType,
+};
 use muster_reconcile::{
-    Capabilities, Desired, GatewayListing, Plan, Policy, PolicyBuilder, SyncState, TargetProfile, plan, simulate,
+    Capabilities, Desired, GatewayListing, Plan, Policy, PolicyBuilder, SyncState, TargetProfile,
+    plan, simulate,
 };
 
 pub fn a(s: &str) -> EmailAddress {
@@ -108,7 +112,11 @@ impl World {
         let plan = self.plan(desired, policy, now);
         self.apply(&plan);
         let again = self.plan(desired, policy, now);
-        assert!(again.is_empty(), "plan did not converge at {now}: {:#?}", again.changes);
+        assert!(
+            again.is_empty(),
+            "plan did not converge at {now}: {:#?}",
+            again.changes
+        );
         plan
     }
 
