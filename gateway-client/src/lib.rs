@@ -54,7 +54,7 @@ pub use model::{FieldValue, NewUser, RemoteUser, UserPatch, WelcomeEmail, field_
 pub use org::{Identity, OrgDomain, OrgInfo};
 pub use path::encode_segment;
 pub use retry::RetryConfig;
-pub use users::{BulkCreateReport, BulkFailure, Users};
+pub use users::{BulkCreateReport, BulkFailure, Listed, Users};
 
 /// Re-exported so callers can build credentials without a direct dependency.
 pub use secrecy::SecretString;

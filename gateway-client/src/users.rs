@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
 use muster_core::EmailAddress;
 use reqwest::Method;
 use serde_json::{Map, Value};
@@ -14,6 +16,21 @@ use crate::{Client, Dialect, Error, wire};
 #[derive(Debug, Clone, Copy)]
 pub struct Users<'c> {
     client: &'c Client,
+}
+
+/// One record of a user listing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Listed {
+    /// A user (boxed: a user is large, an alias record small).
+    User(Box<RemoteUser>),
+    /// An address of another user, listed as its own record (v2 `type: Alias`).
+    Alias {
+        /// The alias address.
+        address: EmailAddress,
+        /// The primary address of the user it belongs to.
+        user: EmailAddress,
+    },
 }
 
 /// What a bulk create did, item by item.
@@ -64,40 +81,51 @@ impl Users<'_> {
     /// gateway (404), [`Error::Decode`] naming the record and field when a
     /// user does not parse, and the usual request errors.
     pub async fn list(&self) -> Result<Vec<RemoteUser>, Error> {
-        let dialect = self.client.dialect();
-        let objects = match dialect {
-            Dialect::RestV2 => {
-                self.client
-                    .collect_pages(self.client.users_path(), "users")
-                    .await?
+        let mut users = Vec::new();
+        let mut aliases = Vec::new();
+        let mut records = self.stream();
+        while let Some(record) = records.try_next().await? {
+            match record {
+                Listed::User(user) => users.push(*user),
+                Listed::Alias { address, user } => aliases.push((address, user)),
             }
-            _ => {
-                let reply = self
-                    .client
-                    .inner
-                    .execute(Request::new(Method::GET, self.client.users_path()))
-                    .await
-                    .map_err(|e| self.org_missing(e))?;
-                let body = reply.json()?;
-                let items = body
-                    .get("users")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| reply.decode_error("no `users` list".into()))?;
-                objects_of(items).map_err(|r| reply.decode_error(r))?
-            }
-        };
-        let (aliases, users): (Vec<_>, Vec<_>) = objects
-            .into_iter()
-            .partition(|o| dialect == Dialect::RestV2 && wire::v2::is_alias_record(o));
-        let users = users
-            .into_iter()
-            .map(|o| self.decode_listed(o))
-            .collect::<Result<Vec<_>, _>>()?;
-        if aliases.is_empty() {
-            return Ok(users);
         }
-        wire::v2::fold_aliases(users, &aliases)
-            .map_err(|reason| self.list_decode_error(reason, String::new()))
+        wire::v2::fold_aliases(&mut users, aliases)
+            .map_err(|reason| self.list_decode_error(reason, String::new()))?;
+        Ok(users)
+    }
+
+    /// The listing record by record, page by page on v2, without holding
+    /// everyone in memory. Alias records are yielded as they come
+    /// ([`Listed::Alias`]); [`list`](Self::list) folds them into their users.
+    ///
+    /// # Errors
+    /// As [`list`](Self::list), per item.
+    pub fn stream(&self) -> BoxStream<'_, Result<Listed, Error>> {
+        let pages = match self.client.dialect() {
+            Dialect::RestV2 => self.client.pages(self.client.users_path(), "users").boxed(),
+            _ => stream::once(self.v1_objects()).boxed(),
+        };
+        pages
+            .map_ok(|objects| stream::iter(objects.into_iter().map(|o| self.listed(o))))
+            .try_flatten()
+            .boxed()
+    }
+
+    /// The v1 listing: everyone in one response.
+    async fn v1_objects(&self) -> Result<Vec<Map<String, Value>>, Error> {
+        let reply = self
+            .client
+            .inner
+            .execute(Request::new(Method::GET, self.client.users_path()))
+            .await
+            .map_err(|e| self.org_missing(e))?;
+        let body = reply.json()?;
+        let items = body
+            .get("users")
+            .and_then(Value::as_array)
+            .ok_or_else(|| reply.decode_error("no `users` list".into()))?;
+        objects_of(items).map_err(|r| reply.decode_error(r))
     }
 
     /// One user by primary address.
@@ -382,16 +410,22 @@ impl Users<'_> {
         }
     }
 
-    /// Decodes one listed user, naming it in the error.
-    fn decode_listed(&self, obj: Map<String, Value>) -> Result<RemoteUser, Error> {
+    /// Decodes one listed record, naming it in the error.
+    fn listed(&self, obj: Map<String, Value>) -> Result<Listed, Error> {
         let name = obj
             .get("primary_email")
             .or_else(|| obj.get("primaryEmail"))
             .map(ToString::to_string)
             .unwrap_or_else(|| "(no primary address)".into());
         let excerpt = muster_core::excerpt(&Value::Object(obj.clone()).to_string());
-        wire::decode_user(self.client.dialect(), obj)
-            .map_err(|reason| self.list_decode_error(format!("user {name}: {reason}"), excerpt))
+        let dialect = self.client.dialect();
+        let decoded = if dialect == Dialect::RestV2 && wire::v2::is_alias_record(&obj) {
+            wire::v2::decode_alias(&obj).map(|(address, user)| Listed::Alias { address, user })
+        } else {
+            wire::decode_user(dialect, obj).map(|u| Listed::User(Box::new(u)))
+        };
+        decoded
+            .map_err(|reason| self.list_decode_error(format!("record {name}: {reason}"), excerpt))
     }
 }
 

@@ -277,3 +277,44 @@ async fn org_and_stack_discovery_are_unsupported_on_v2() {
         Err(Error::Unsupported { .. })
     ));
 }
+
+#[tokio::test]
+async fn the_stream_reads_pages_only_as_far_as_it_is_consumed() {
+    use futures::StreamExt;
+    use muster_gateway::Listed;
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/users"))
+        .and(query_param("page", "1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json(include_str!("fixtures/v2_users_page1.json"))),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/users"))
+        .and(query_param("page", "2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json(include_str!("fixtures/v2_users_page2.json"))),
+        )
+        .expect(0)
+        .mount(&server)
+        .await;
+    let client = v2(&server);
+    let first_two: Vec<Listed> = client
+        .users()
+        .stream()
+        .take(2)
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert!(
+        matches!(&first_two[0], Listed::User(u) if u.account().primary_email.as_str() == "jane@example.com")
+    );
+    assert!(
+        matches!(&first_two[1], Listed::Alias { address, user } if address.as_str() == "j.doe@example.com" && user.as_str() == "jane@example.com")
+    );
+}

@@ -63,25 +63,38 @@ pub(crate) fn decode(obj: &Map<String, Value>) -> Result<Account, String> {
     Ok(a)
 }
 
-/// Folds `type: Alias` records into the aliases of the user they name, so
-/// both dialects yield the same model: one account per person.
+/// The alias address and the primary address of its user, from a
+/// `type: Alias` record.
+pub(crate) fn decode_alias(
+    obj: &Map<String, Value>,
+) -> Result<(EmailAddress, EmailAddress), String> {
+    let alias = primary_of(obj, PRIMARY)?;
+    let owner = primary_of(obj, ALIAS_OF).map_err(|e| format!("alias record {alias}: {e}"))?;
+    Ok((alias, owner))
+}
+
+/// Folds alias records into the aliases of the users they name, so both
+/// dialects yield the same model: one account per person. The users keep
+/// their order.
 pub(crate) fn fold_aliases(
-    users: Vec<RemoteUser>,
-    alias_records: &[Map<String, Value>],
-) -> Result<Vec<RemoteUser>, String> {
-    let mut by_primary: BTreeMap<EmailAddress, RemoteUser> = users
-        .into_iter()
-        .map(|u| (u.account().primary_email.clone(), u))
-        .collect();
-    for rec in alias_records {
-        let alias = primary_of(rec, PRIMARY)?;
-        let owner = primary_of(rec, ALIAS_OF).map_err(|e| format!("alias record {alias}: {e}"))?;
-        let user = by_primary
-            .get_mut(&owner)
-            .ok_or_else(|| format!("alias record {alias} names unknown user {owner}"))?;
-        user.add_alias(alias);
+    users: &mut [RemoteUser],
+    aliases: Vec<(EmailAddress, EmailAddress)>,
+) -> Result<(), String> {
+    if aliases.is_empty() {
+        return Ok(());
     }
-    Ok(by_primary.into_values().collect())
+    let index: BTreeMap<EmailAddress, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.account().primary_email.clone(), i))
+        .collect();
+    for (alias, owner) in aliases {
+        let i = index
+            .get(&owner)
+            .ok_or_else(|| format!("alias record {alias} names unknown user {owner}"))?;
+        users[*i].add_alias(alias);
+    }
+    Ok(())
 }
 
 pub(crate) fn write(obj: &mut Map<String, Value>, assign: &Assign) -> Result<(), &'static str> {
