@@ -221,6 +221,18 @@ impl ClientBuilder {
     }
 }
 
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("target", &self.target)
+            .field("user", &self.login.as_ref().map(|(user, _)| user))
+            .field("password", &"[REDACTED]")
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Resolves a stack name or base URL, refusing plain http to remote hosts.
 fn base_url(dialect: Dialect, target: &str) -> Result<Url, Error> {
     let default_path = match dialect {
@@ -428,6 +440,8 @@ mod tests {
             .unwrap();
         let dbg = format!("{client:?}");
         assert!(!dbg.contains("pa55-word-xyz"), "{dbg}");
+        let builder = Client::builder().credentials("admin@example.com", "pa55-word-xyz".into());
+        assert!(!format!("{builder:?}").contains("pa55-word-xyz"));
         assert!(dbg.contains("admin@example.com"));
     }
 
