@@ -208,8 +208,9 @@ impl EmailAddress {
             let buf: Box<str> = if has_upper {
                 let mut buf = String::with_capacity(trimmed.len() * 2);
                 buf.push_str(trimmed);
-                buf.extend(trimmed.chars().map(|c| c.to_ascii_lowercase()));
-                buf.into()
+                buf.push_str(trimmed);
+                buf[trimmed.len()..].make_ascii_lowercase();
+                buf.into_boxed_str()
             } else {
                 trimmed.into()
             };
@@ -328,25 +329,58 @@ fn check_labels(ascii: &str, whole: &str) -> Result<(), AddressError> {
 
 /// Checks characters common to addresses and domains.
 fn check_characters(s: &str, whole: &str, is_address: bool) -> Result<(), AddressError> {
+    if s.is_ascii() {
+        // Nearly every address is ASCII: a byte is then a char, and a table
+        // skips the bytes that cannot be rejected (the same checks, in order).
+        let suspects = s.bytes().filter(|&b| ASCII_SUSPECT[usize::from(b)]);
+        for c in suspects.map(char::from) {
+            if let Some(e) = rejection(c, whole, is_address) {
+                return Err(e);
+            }
+        }
+        return Ok(());
+    }
     for c in s.chars() {
-        if c.is_whitespace() {
-            return Err(AddressError::Whitespace(whole.to_owned()));
-        }
-        if c.is_control() {
-            return Err(AddressError::ControlCharacter(whole.to_owned()));
-        }
-        let forbidden = matches!(
-            c,
-            '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"'
-        ) || (!is_address && c == '@');
-        if forbidden {
-            return Err(AddressError::ForbiddenCharacter {
-                address: whole.to_owned(),
-                character: c,
-            });
+        if let Some(e) = rejection(c, whole, is_address) {
+            return Err(e);
         }
     }
     Ok(())
+}
+
+/// The ASCII bytes [`rejection`] may refuse: whitespace, controls, forbidden characters, `@`.
+const ASCII_SUSPECT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        table[b] = c.is_ascii_whitespace()
+            || c.is_ascii_control()
+            || matches!(
+                c,
+                b'<' | b'>' | b'(' | b')' | b'[' | b']' | b'\\' | b',' | b';' | b':' | b'"' | b'@'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// Why the character `c` cannot be in an address (or a domain), if it cannot.
+fn rejection(c: char, whole: &str, is_address: bool) -> Option<AddressError> {
+    if c.is_whitespace() {
+        return Some(AddressError::Whitespace(whole.to_owned()));
+    }
+    if c.is_control() {
+        return Some(AddressError::ControlCharacter(whole.to_owned()));
+    }
+    let forbidden = matches!(
+        c,
+        '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"'
+    ) || (!is_address && c == '@');
+    forbidden.then(|| AddressError::ForbiddenCharacter {
+        address: whole.to_owned(),
+        character: c,
+    })
 }
 
 /// Converts a domain to lowercase ASCII (punycode), checking labels.
@@ -444,6 +478,16 @@ mod tests {
 
     fn addr(s: &str) -> EmailAddress {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_ascii_table_covers_every_ascii_rejection() {
+        for b in 0u8..128 {
+            for is_address in [true, false] {
+                let rejected = rejection(char::from(b), "x", is_address).is_some();
+                assert!(!rejected || ASCII_SUSPECT[usize::from(b)], "{b:#x}");
+            }
+        }
     }
 
     #[test]
