@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::Arc;
 
 use crate::issues::Issues;
 
@@ -57,7 +58,8 @@ enum Slot {
 /// index costs 40 bytes per address and no allocation. Two different
 /// addresses with the same hash go to a small exact map instead.
 pub(crate) struct Collector {
-    files: Vec<String>,
+    /// File names, shared by every entry's and issue's [`Location`].
+    files: Vec<Arc<str>>,
     entries: Vec<DirectoryEntry>,
     /// `None` only in tests: every address then hashes to 0, so every claim but the first collides.
     hasher: Option<RandomState>,
@@ -70,7 +72,7 @@ impl Collector {
     /// A collector whose first file (index 0) is `file`.
     pub(crate) fn new(file: &str) -> Self {
         Collector {
-            files: vec![file.to_owned()],
+            files: vec![Arc::from(file)],
             entries: Vec::new(),
             hasher: Some(RandomState::new()),
             claims: HashMap::default(),
@@ -81,12 +83,13 @@ impl Collector {
 
     /// Registers another file (e.g. a Postini alias export) and returns its index.
     pub(crate) fn add_file(&mut self, file: &str) -> u8 {
-        self.files.push(file.to_owned());
+        self.files.push(Arc::from(file));
         u8::try_from(self.files.len() - 1).unwrap_or(u8::MAX)
     }
 
-    fn location(&self, file: u8, line: u64) -> Location {
-        Location::line(self.files[usize::from(file)].as_str(), line)
+    /// A line of a registered file; the name is shared, not copied.
+    pub(crate) fn location(&self, file: u8, line: u64) -> Location {
+        Location::line(Arc::clone(&self.files[usize::from(file)]), line)
     }
 
     /// Records an issue.

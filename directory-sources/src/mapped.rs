@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use muster_core::{
-    DirectoryEntry, DirectorySnapshot, ExternalId, Field, FieldSet, Location, RecipientKind,
-};
+use muster_core::{DirectoryEntry, DirectorySnapshot, ExternalId, Field, FieldSet, RecipientKind};
 
 use crate::collect::Collector;
 use crate::error::Error;
@@ -191,8 +189,8 @@ impl Resolved {
                 return None;
             }
         };
-        let mut entry =
-            DirectoryEntry::new(primary).with_location(Location::line(at.file, at.line));
+        let mut entry = DirectoryEntry::new(primary);
+        entry.location = Some(out.location(0, at.line));
         for (field, index, header) in &self.columns {
             let value = cell(*index);
             if value.is_empty() {

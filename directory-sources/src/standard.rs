@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use muster_core::{DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet, Location};
+use muster_core::{DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet, non_blank};
 
 use crate::collect::Collector;
 use crate::error::Error;
@@ -223,9 +223,11 @@ impl<'a> Parser<'a> {
             Ok(a) => a,
             Err(issue) => return self.out.issue(*issue),
         };
-        let mut entry = DirectoryEntry::new(primary)
-            .with_names(cell(0), cell(1))
-            .with_location(Location::line(self.file, row.line));
+        // Filled in place: the entry is large, and each builder step would move it.
+        let mut entry = DirectoryEntry::new(primary);
+        entry.first_name = non_blank(cell(0));
+        entry.last_name = non_blank(cell(1));
+        entry.location = Some(self.out.location(0, row.line));
         let fourth = cell(3);
         if !fourth.is_empty() && self.layout == Resolved::Undecided {
             self.layout = if EmailAddress::parse(fourth).is_ok() {

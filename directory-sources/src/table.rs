@@ -94,36 +94,53 @@ impl CsvFormat {
 }
 
 /// One non-blank row, decoded. Reused between reads to avoid allocating per row.
+///
+/// The row's text is decoded into one buffer and each cell is a (trimmed)
+/// range of it, so a row costs a copy of its bytes and nothing per cell.
 #[derive(Debug, Default)]
 pub(crate) struct Row {
     /// The physical line (1-based) where the record starts.
     pub(crate) line: u64,
-    cells: Vec<String>,
-    used: usize,
+    text: String,
+    /// Each cell's trimmed byte range in `text`.
+    spans: Vec<(usize, usize)>,
 }
 
 impl Row {
     /// The cell at `index`, trimmed; `""` past the end of the row.
     pub(crate) fn get(&self, index: usize) -> &str {
-        if index < self.used {
-            self.cells[index].trim()
-        } else {
-            ""
-        }
+        self.spans
+            .get(index)
+            .map_or("", |&(start, end)| &self.text[start..end])
     }
 
     /// How many cells the row has, counting trailing empty ones.
     pub(crate) fn width(&self) -> usize {
-        self.used
+        self.spans.len()
     }
 
     /// The cells, trimmed.
     pub(crate) fn cells(&self) -> impl Iterator<Item = &str> {
-        self.cells[..self.used].iter().map(|c| c.trim())
+        self.spans
+            .iter()
+            .map(|&(start, end)| &self.text[start..end])
     }
 
     fn is_blank(&self) -> bool {
-        self.cells().all(str::is_empty)
+        self.spans.iter().all(|(start, end)| start == end)
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    /// Records the cell that is `text[start..end]`, trimmed.
+    fn push_cell(&mut self, start: usize, end: usize) {
+        let cell = &self.text[start..end];
+        let trimmed = cell.trim_start();
+        let start = start + (cell.len() - trimmed.len());
+        self.spans.push((start, start + trimmed.trim_end().len()));
     }
 }
 
@@ -191,6 +208,28 @@ impl<R: Read> Table<R> {
         &self.file
     }
 
+    /// The record last read as text, when every field of it is valid text in
+    /// the file's encoding and decodes to itself (UTF-8, or ASCII in either);
+    /// the encoding is decided as [`decode_into`] would have decided it.
+    fn whole_record(&mut self) -> Option<&str> {
+        let text = std::str::from_utf8(self.records.record()).ok()?;
+        // Valid as a whole, but a field could still end inside a character.
+        if !self
+            .records
+            .spans()
+            .all(|(_, end)| text.is_char_boundary(end))
+        {
+            return None;
+        }
+        match self.decoding {
+            Decoding::Utf8 => {}
+            _ if text.is_ascii() => {}
+            Decoding::Undecided => self.decoding = Decoding::Utf8,
+            Decoding::Windows1252 => return None,
+        }
+        Some(text)
+    }
+
     /// Reads the next non-blank record into `row`.
     pub(crate) fn next_row(&mut self, row: &mut Row) -> Result<Next, Error> {
         loop {
@@ -202,15 +241,23 @@ impl<R: Read> Table<R> {
                 return Ok(Next::End);
             };
             row.line = line;
-            row.used = 0;
-            for (index, bytes) in self.records.fields().enumerate() {
-                if row.cells.len() == row.used {
-                    row.cells.push(String::new());
+            row.clear();
+            if let Some(text) = self.whole_record() {
+                // Every cell is valid text: one copy for the row.
+                row.text.push_str(text);
+                for (start, end) in self.records.spans() {
+                    row.push_cell(start, end);
                 }
-                let cell = &mut row.cells[row.used];
-                cell.clear();
-                row.used += 1;
-                if let Err(bad) = decode_into(&mut self.decoding, bytes, cell) {
+                if !row.is_blank() {
+                    return Ok(Next::Row);
+                }
+                continue;
+            }
+            for (index, bytes) in self.records.fields().enumerate() {
+                let start = row.text.len();
+                let decoded = decode_into(&mut self.decoding, bytes, &mut row.text);
+                row.push_cell(start, row.text.len());
+                if let Err(bad) = decoded {
                     let issue = SourceIssue::new(
                         Location::line(self.file.as_str(), row.line),
                         "text in UTF-8 (or set the encoding to Windows-1252)",
@@ -330,11 +377,22 @@ impl<R: Read> Records<R> {
         }
     }
 
-    /// The fields of the record last read.
-    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+    /// The byte ranges of the fields of the record last read, in [`Records::record`].
+    fn spans(&self) -> impl Iterator<Item = (usize, usize)> + use<'_, R> {
         let ends = &self.ends[..self.fields];
         let starts = std::iter::once(0).chain(ends.iter().copied());
-        starts.zip(ends).map(|(s, &e)| &self.out[s..e])
+        starts.zip(ends.iter().copied())
+    }
+
+    /// The fields of the record last read.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        self.spans().map(|(s, e)| &self.out[s..e])
+    }
+
+    /// The bytes of all fields of the record last read, one after the other.
+    fn record(&self) -> &[u8] {
+        let end = self.fields.checked_sub(1).map_or(0, |last| self.ends[last]);
+        &self.out[..end]
     }
 }
 
@@ -483,6 +541,22 @@ mod tests {
         }
         assert!(matches!(table.next_row(&mut row).unwrap(), Next::Row));
         assert_eq!(row.get(0), "ok");
+    }
+
+    #[test]
+    fn a_character_split_across_two_fields_is_not_text_in_either() {
+        // Together the two fields are valid UTF-8 ("é"); each alone is not.
+        let got = rows(b"a\xc3,\xa9b\n", CsvFormat::default());
+        assert_eq!(got[0].1, ["a\u{c3}", "\u{a9}b"], "read as Windows-1252");
+        let mut table = Table::open(
+            "t.csv",
+            &b"\xc3\xa9\na\xc3,\xa9b\n"[..],
+            CsvFormat::default(),
+        )
+        .unwrap();
+        let mut row = Row::default();
+        assert!(matches!(table.next_row(&mut row).unwrap(), Next::Row));
+        assert!(matches!(table.next_row(&mut row).unwrap(), Next::Bad(_)));
     }
 
     #[test]

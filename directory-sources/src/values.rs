@@ -56,10 +56,25 @@ pub(crate) fn address_expected(error: &AddressError) -> String {
 /// Returns `None` for anything else (a national number without prefix,
 /// letters, an address in the wrong column).
 pub(crate) fn mobile(value: &str) -> Option<String> {
-    let compact: String = value.chars().filter(|c| *c != ' ').collect();
-    let digits = compact.strip_prefix('+')?;
-    let ok = (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
-    ok.then_some(compact)
+    // Checked on the bytes first, so only a valid number is copied (once).
+    let digits = value
+        .trim_start_matches(' ')
+        .strip_prefix('+')?
+        .bytes()
+        .filter(|&b| b != b' ');
+    let mut count = 0;
+    for b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        count += 1;
+    }
+    if !(7..=15).contains(&count) {
+        return None;
+    }
+    let mut compact = String::with_capacity(count + 1);
+    compact.extend(value.chars().filter(|&c| c != ' '));
+    Some(compact)
 }
 
 /// Reads a yes/no cell the ways spreadsheets and directories spell it.
