@@ -10,7 +10,28 @@
 //! and reads no clock: `now` is an argument. The renderers in [`render`]
 //! turn a plan into the vendors' preview text, versioned JSON and CSV.
 //!
-//! See [`plan`] for an example.
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use muster_core::{Account, DirectoryEntry, DirectorySnapshot, Field, FieldSet};
+//! use muster_reconcile::{plan, render, Desired, GatewayListing, Policy, SyncState, TargetProfile};
+//!
+//! let domain: muster_core::Domain = "example.com".parse()?;
+//! let target = TargetProfile::new("us1", "example.com").with_domain(domain.clone());
+//! let policy = Policy::builder().managed_domain(domain).build();
+//! let ldap = DirectorySnapshot::new("ldap", FieldSet::from_iter([Field::FirstName, Field::Aliases]))
+//!     .with_entries(vec![DirectoryEntry::new("ann@example.com".parse()?).with_names("Ann", "")]);
+//! let gateway = GatewayListing::complete(vec![Account::new("Ann@Example.com".parse()?)]);
+//! let mut state = SyncState::new("us1", "example.com");
+//! let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+//!
+//! let plan = plan(&Desired::new(ldap), &gateway, &target, &state, &policy, now)?;
+//! // Ann existed before muster: she is adopted and her name filled in; the
+//! // case-only difference in her address is not a change.
+//! assert_eq!(plan.changes.len(), 1);
+//! assert!(render::text(&plan).contains("first_name: (empty) -> \"Ann\""));
+//! plan.apply_all_transitions(&mut state); // what an executor does for the changes that succeed
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod error;

@@ -590,7 +590,7 @@ impl<'a> Planner<'a> {
             .hr_verdict(&account.primary_email)
             .filter(|_| account.user_type == UserType::EndUser)
         {
-            self.hr_adjust_new(&mut account, &why);
+            self.hr_adjust_new(&mut account);
         }
         let origin = Origin::Directory(source.to_owned());
         let mut draft = Draft::new(
@@ -636,7 +636,7 @@ impl<'a> Planner<'a> {
 
     /// Makes a new account the HR rule would act on right away act now, so a
     /// second plan does not undo the first: a functional account, or flagged.
-    fn hr_adjust_new(&self, account: &mut Account, _why: &str) {
+    fn hr_adjust_new(&self, account: &mut Account) {
         if self
             .policy
             .hr_rule
@@ -677,7 +677,7 @@ impl<'a> Planner<'a> {
             .reasons
             .push(format!("in {source}, not on the gateway"));
         if let Some(why) = &hr_why {
-            self.hr_adjust_new(&mut account, why);
+            self.hr_adjust_new(&mut account);
             draft
                 .reasons
                 .push(format!("{why}: created as {}", account.user_type));

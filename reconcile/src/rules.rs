@@ -285,3 +285,125 @@ pub(crate) fn same_text(a: Option<&str>, b: Option<&str>) -> bool {
 pub(crate) fn day(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::policy::Threshold;
+    use crate::state::FlagCause;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, 9, 0, 0).unwrap()
+    }
+
+    fn flag(since: DateTime<Utc>, runs: u32) -> FlagState {
+        FlagState {
+            since,
+            absent_runs: runs,
+            cause: FlagCause::Absent,
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn deletion_needs_both_the_delay_and_the_runs() {
+        let f = flag(at(1), 1);
+        assert!(matches!(
+            lifecycle(None, true, DeleteDelay::Days7, 3, at(1)),
+            Lifecycle::StartFlag
+        ));
+        // Delay passed, but only 2 runs.
+        assert!(matches!(
+            lifecycle(Some(&f), true, DeleteDelay::Days7, 3, at(9)),
+            Lifecycle::Wait { runs: 2, .. }
+        ));
+        // Enough runs, delay not passed.
+        let many = flag(at(1), 10);
+        assert!(matches!(
+            lifecycle(Some(&many), true, DeleteDelay::Days7, 3, at(7)),
+            Lifecycle::Wait { .. }
+        ));
+        // Both: delete.
+        assert!(matches!(
+            lifecycle(
+                Some(&many),
+                true,
+                DeleteDelay::Days7,
+                3,
+                at(1) + Duration::days(7)
+            ),
+            Lifecycle::Delete { runs: 11 }
+        ));
+        // Never means never.
+        assert!(matches!(
+            lifecycle(Some(&many), true, DeleteDelay::Never, 1, at(30)),
+            Lifecycle::Wait { due: None, .. }
+        ));
+    }
+
+    #[test]
+    fn planning_twice_at_one_instant_is_one_run() {
+        let f = flag(at(1), 2);
+        assert!(matches!(
+            lifecycle(Some(&f), false, DeleteDelay::Days7, 3, at(20)),
+            Lifecycle::Wait { runs: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn threshold_is_the_smaller_of_count_and_percent() {
+        let t = Threshold {
+            max_count: 25,
+            max_percent: 10,
+        };
+        assert_eq!(t.allowed(1000), 25);
+        assert_eq!(t.allowed(100), 10);
+        assert_eq!(
+            t.allowed(5),
+            0,
+            "a tiny organisation needs an override for any destructive change"
+        );
+    }
+
+    #[test]
+    fn blank_text_equals_missing_and_is_trimmed() {
+        assert!(same_text(Some("  "), None));
+        assert!(same_text(Some(" Ann "), Some("Ann")));
+        assert!(
+            !same_text(Some("Ann"), Some("ann")),
+            "case in a name is a real change"
+        );
+    }
+
+    #[test]
+    fn downgrades_are_ranked() {
+        use crate::plan::is_downgrade;
+        assert!(is_downgrade(
+            &UserType::EndUser,
+            &UserType::FunctionalAccount
+        ));
+        assert!(is_downgrade(
+            &UserType::SilentUser,
+            &UserType::FunctionalAccount
+        ));
+        assert!(!is_downgrade(
+            &UserType::FunctionalAccount,
+            &UserType::EndUser
+        ));
+        assert!(!is_downgrade(&UserType::EndUser, &UserType::EndUser));
+    }
+
+    #[test]
+    fn clock_going_backwards_is_refused() {
+        let mut state = SyncState::new("us1", "example.com");
+        state.last_run = Some(at(5));
+        assert!(check_clock(&state, at(5)).is_ok());
+        let err = check_clock(&state, at(4)).unwrap_err();
+        assert!(
+            err.to_string().contains("earlier than the last run"),
+            "{err}"
+        );
+    }
+}

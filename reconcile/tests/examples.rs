@@ -1,0 +1,127 @@
+//! Named regressions for rules the lifecycle fixture does not walk through.
+
+mod common;
+
+use common::*;
+use muster_core::{DirectorySnapshot, Origin};
+use muster_reconcile::{
+    ChangeKind, ConflictKind, Desired, GatewayListing, Guard, Mode, PlanError, Step, plan,
+};
+
+#[test]
+fn switching_directory_turns_the_old_sources_users_into_conflicts() {
+    let mut world = World::new(vec![account("ann@example.com"), account("bob@example.com")]);
+    for who in ["ann", "bob"] {
+        world.state.set_origin(
+            a(&format!("{who}@example.com")),
+            Origin::Directory("ldap".into()),
+        );
+    }
+    let entra = Desired::new(
+        DirectorySnapshot::new("entra", provided()).with_entries(vec![person(
+            "ann@example.com",
+            "Ann",
+            "",
+        )]),
+    );
+    let p = world.run(&entra, &policy().build(), t(3, 9));
+    let ann = p
+        .changes
+        .iter()
+        .find(|c| c.email == a("ann@example.com"))
+        .unwrap();
+    assert!(ann.steps.contains(&Step::Adopt {
+        origin: Origin::Directory("entra".into())
+    }));
+    let bob = p
+        .conflicts
+        .iter()
+        .find(|c| c.email == a("bob@example.com"))
+        .unwrap();
+    assert_eq!(bob.kind, ConflictKind::Absent);
+    assert!(bob.reason.contains("absent from ldap"), "{}", bob.reason);
+}
+
+#[test]
+fn additions_are_always_included_and_exceptions_never_touched() {
+    let world = World::new(vec![account("boss@example.com").with_names("Old", "Name")]);
+    let policy = policy()
+        .addition(person("temp@example.com", "Tem", "Porary"))
+        .exception(a("boss@example.com"))
+        .build();
+    let p = world.plan(
+        &Desired::new(ldap(vec![person("boss@example.com", "New", "Name")])),
+        &policy,
+        t(3, 9),
+    );
+    assert!(
+        p.changes
+            .iter()
+            .any(|c| c.email == a("temp@example.com") && c.kind == ChangeKind::Create)
+    );
+    assert!(p.changes.iter().all(|c| c.email != a("boss@example.com")));
+    assert!(p.conflicts.iter().all(|c| c.email != a("boss@example.com")));
+}
+
+#[test]
+fn supplemental_mode_only_adds_and_updates() {
+    let mut world = World::new(vec![
+        account("gone@example.com").with_aliases([a("old@example.com")]),
+    ]);
+    world
+        .state
+        .set_origin(a("gone@example.com"), Origin::Directory("ldap".into()));
+    let p = world.plan(
+        &Desired::new(ldap(vec![person("new@example.com", "N", "")])),
+        &policy().mode(Mode::Supplemental).build(),
+        t(3, 9),
+    );
+    assert_eq!(p.changes.len(), 1);
+    assert_eq!(p.changes[0].kind, ChangeKind::Create);
+    assert!(p.conflicts.is_empty());
+}
+
+#[test]
+fn an_empty_directory_flags_nobody() {
+    let mut world = World::new(vec![account("ann@example.com"), account("bob@example.com")]);
+    for who in ["ann", "bob"] {
+        world.state.set_origin(
+            a(&format!("{who}@example.com")),
+            Origin::Directory("ldap".into()),
+        );
+    }
+    let p = world.plan(&Desired::new(ldap(vec![])), &policy().build(), t(3, 9));
+    assert!(p.is_empty());
+    assert_eq!(
+        p.guards,
+        vec![Guard::SourceEmpty {
+            source: "ldap".into()
+        }]
+    );
+    assert!(
+        muster_reconcile::render::text(&p)
+            .contains("SAFETY: ldap returned no entries: nothing is flagged or removed")
+    );
+}
+
+#[test]
+fn a_typo_in_a_managed_domain_refuses_the_plan() {
+    let world = World::new(vec![]);
+    let typo = muster_reconcile::Policy::builder()
+        .managed_domain(d("exmaple.com"))
+        .build();
+    let err = plan(
+        &Desired::new(ldap(vec![])),
+        &GatewayListing::complete(vec![]),
+        &target(),
+        &world.state,
+        &typo,
+        t(1, 1),
+    )
+    .unwrap_err();
+    assert!(matches!(err, PlanError::UnregisteredDomain { .. }));
+    assert_eq!(
+        err.to_string(),
+        "managed domain `exmaple.com` is not registered on the gateway"
+    );
+}
