@@ -586,12 +586,13 @@ impl<'a> Planner<'a> {
         } else {
             account.aliases.insert(old.primary_email.clone());
         }
-        if let Some(why) = self
+        let hr_why = self
             .hr_verdict(&account.primary_email)
-            .filter(|_| account.user_type == UserType::EndUser)
-        {
+            .filter(|_| account.user_type == UserType::EndUser);
+        if hr_why.is_some() {
             self.hr_adjust_new(&mut account);
         }
+        let hr_set_type = hr_why.is_some() && account.user_type != old.user_type;
         let origin = Origin::Directory(source.to_owned());
         let mut draft = Draft::new(
             e.primary_email.clone(),
@@ -616,6 +617,14 @@ impl<'a> Planner<'a> {
             origin,
             external_id: e.external_id.clone(),
         });
+        if let Some(why) = hr_why.filter(|_| hr_set_type) {
+            draft
+                .reasons
+                .push(format!("{why}: created as {}", account.user_type));
+            draft.transitions.push(Transition::TypeSetByHr {
+                email: e.primary_email.clone(),
+            });
+        }
         draft.steps.push(Step::ChangePrimary {
             from: old.primary_email.clone(),
             strip_aliases: old.aliases.iter().cloned().collect(),
