@@ -64,7 +64,9 @@ fn main() {
         let (mut bare, mut start, mut ready, mut big) = (vec![], vec![], vec![], vec![]);
         for round in 0..RUNS {
             let t = Instant::now();
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
             bare.push(t.elapsed());
             drop(l);
 
@@ -95,7 +97,10 @@ fn main() {
                 d.as_secs_f64() / base.as_secs_f64()
             );
         };
-        println!("median of {RUNS} runs (10,000-user seed: {} runs)", RUNS / 10 + 1);
+        println!(
+            "median of {RUNS} runs (10,000-user seed: {} runs)",
+            RUNS / 10 + 1
+        );
         row("baseline: bare TcpListener::bind", base);
         row("emulator start (1 org, 1 login)", median(start));
         row("emulator start + first GET /me answered", median(ready));

@@ -2,7 +2,13 @@
 //! organisation's directories, without ever silently destroying mail flow.
 //!
 //! This is the umbrella crate: depend on `muster` alone and reach every part
-//! through it. The shared vocabulary lives in [`core`].
+//! through it.
+//!
+//! - [`core`]: the shared vocabulary (`EmailAddress`, `Account`, `DirectorySnapshot`, …);
+//! - [`directory`]: directory sources (CSV, Postini, HR);
+//! - [`gateway`]: the gateway API client;
+//! - [`reconcile`]: the pure planner and its renderers;
+//! - [`read_gateway`]: the gateway side of a plan in one call.
 //!
 //! ```
 //! use muster::core::EmailAddress;
@@ -10,8 +16,31 @@
 //! assert_eq!(a, "bob@example.com".parse()?);
 //! # Ok::<(), muster::core::AddressError>(())
 //! ```
+//!
+//! The flow, end to end (see `examples/demo.rs` for a runnable version):
+//!
+//! ```no_run
+//! # async fn demo(client: muster::gateway::Client, policy: muster::reconcile::Policy)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! use muster::directory::StandardCsv;
+//! use muster::reconcile::{self, Desired, SyncState};
+//!
+//! let users = StandardCsv::new("users.csv").read()?;
+//! let gateway = muster::read_gateway(&client, "us1").await?;
+//! let state = SyncState::new("us1", &gateway.target.org);
+//! let plan = reconcile::plan(&Desired::new(users), &gateway.listing, &gateway.target,
+//!                            &state, &policy, chrono::Utc::now())?;
+//! print!("{}", reconcile::render::text(&plan));
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
+mod gateway_snapshot;
+
+/// The date-time library of the planner's `now` and of flag dates.
+pub use chrono;
+pub use gateway_snapshot::{GatewaySnapshot, read_gateway};
 pub use muster_core as core;
 pub use muster_directory as directory;
 pub use muster_gateway as gateway;

@@ -1,44 +1,26 @@
 //! Runs `examples/list_users.rs` against the gateway emulator, the way a
 //! user would, and checks what it prints.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 
 use muster_emulator::{Emulator, Login, Org};
 use serde_json::json;
 
-/// The example binary, built once by the same cargo that runs this test
-/// (`cargo test --test example_list_users` alone does not build examples).
-fn example_binary() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "list_users"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the example failed");
-    });
-    let mut path = std::env::current_exe().expect("test executable path");
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples")
-        .join(format!("list_users{}", std::env::consts::EXE_SUFFIX))
-}
+mod support;
 
 async fn run(gateway: &str, password: &str) -> Output {
     let (gateway, password) = (gateway.to_owned(), password.to_owned());
     tokio::task::spawn_blocking(move || {
-        Command::new(example_binary())
-            .env("MUSTER_GATEWAY", gateway)
-            .env("MUSTER_ORG", "example.com")
-            .env("MUSTER_USER", "admin@example.com")
-            .env("MUSTER_PASSWORD", password)
-            .output()
-            .expect("the example runs")
+        support::run_example(
+            "list_users",
+            &[],
+            &[
+                ("MUSTER_GATEWAY", &gateway),
+                ("MUSTER_ORG", "example.com"),
+                ("MUSTER_USER", "admin@example.com"),
+                ("MUSTER_PASSWORD", &password),
+            ],
+        )
     })
     .await
     .unwrap()

@@ -1,20 +1,9 @@
 //! Runs `examples/read_standard_csv.rs` the way a user would and checks what it prints.
 
-use std::process::Command;
+mod support;
 
 fn run_example(file: &str) -> std::process::Output {
-    Command::new(env!("CARGO"))
-        .args([
-            "run",
-            "--quiet",
-            "--example",
-            "read_standard_csv",
-            "--",
-            file,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo runs")
+    support::run_example("read_standard_csv", &[file], &[])
 }
 
 #[test]
