@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use muster_core::Domain;
+use muster_core::{Domain, Field, FieldSet};
 use secrecy::SecretString;
 use url::Url;
 
@@ -42,6 +42,12 @@ pub struct Capabilities {
     pub paging: bool,
     /// Several users can be created in one POST.
     pub bulk_create: bool,
+    /// The account fields this dialect stores and can write. A planner must
+    /// not plan a change to any other field: the gateway would drop it and
+    /// the next plan would propose it again. (Essentials v1's wire names for
+    /// phones, company, department and notes are not known, so v1 does not
+    /// claim them.)
+    pub fields: FieldSet,
 }
 
 impl Dialect {
@@ -53,11 +59,27 @@ impl Dialect {
                 groups: false,
                 paging: false,
                 bulk_create: true,
+                fields: FieldSet::from_iter([
+                    Field::FirstName,
+                    Field::LastName,
+                    Field::Aliases,
+                    Field::Enabled,
+                    Field::Kind,
+                    Field::AllowSenders,
+                    Field::BlockSenders,
+                ]),
             },
             Dialect::RestV2 => Capabilities {
                 groups: true,
                 paging: true,
                 bulk_create: false,
+                fields: FieldSet::from_iter([
+                    Field::FirstName,
+                    Field::LastName,
+                    Field::Aliases,
+                    Field::Enabled,
+                    Field::Groups,
+                ]),
             },
         }
     }
