@@ -43,6 +43,55 @@ impl Hasher for PassThrough {
     }
 }
 
+/// A keyed hash of address keys, much cheaper than SipHash for short keys.
+///
+/// One folded 64x64->128-bit multiply per 8 bytes, with secret per-collector
+/// keys, so a crafted file cannot aim for collisions it cannot see; and
+/// should two addresses share a hash anyway, the claims stay exact (the
+/// collision map), only slower.
+#[derive(Clone, Copy)]
+struct KeyHasher {
+    multiplier: u64,
+    start: u64,
+}
+
+impl KeyHasher {
+    fn random() -> Self {
+        let keys = RandomState::new();
+        KeyHasher {
+            // Odd, so that multiplying loses no bits.
+            multiplier: keys.hash_one(0u8) | 1,
+            start: keys.hash_one(1u8),
+        }
+    }
+
+    fn hash(self, key: &[u8]) -> u64 {
+        let mix = |h: u64, word: u64| fold_multiply(h ^ word, self.multiplier);
+        let mut chunks = key.chunks_exact(8);
+        let mut h = self.start ^ key.len() as u64;
+        for chunk in &mut chunks {
+            h = mix(h, word(chunk));
+        }
+        if !chunks.remainder().is_empty() {
+            h = mix(h, word(chunks.remainder()));
+        }
+        fold_multiply(h, self.multiplier.rotate_left(32) | 1)
+    }
+}
+
+/// Up to 8 bytes as a little-endian word (zero-padded).
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(w)
+}
+
+/// The full 128-bit product, folded to 64 bits: every input bit reaches every output bit.
+fn fold_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
 /// Where an address's claim lives.
 #[derive(Clone, Copy)]
 enum Slot {
@@ -62,7 +111,7 @@ pub(crate) struct Collector {
     files: Vec<Arc<str>>,
     entries: Vec<DirectoryEntry>,
     /// `None` only in tests: every address then hashes to 0, so every claim but the first collides.
-    hasher: Option<RandomState>,
+    hasher: Option<KeyHasher>,
     claims: HashMap<u64, Claim, BuildHasherDefault<PassThrough>>,
     collisions: HashMap<Box<str>, Claim>,
     issues: Issues,
@@ -74,7 +123,7 @@ impl Collector {
         Collector {
             files: vec![Arc::from(file)],
             entries: Vec::new(),
-            hasher: Some(RandomState::new()),
+            hasher: Some(KeyHasher::random()),
             claims: HashMap::default(),
             collisions: HashMap::new(),
             issues: Issues::default(),
@@ -100,7 +149,7 @@ impl Collector {
     fn hash(&self, address: &EmailAddress) -> u64 {
         self.hasher
             .as_ref()
-            .map_or(0, |h| h.hash_one(address.normalized()))
+            .map_or(0, |h| h.hash(address.normalized().as_bytes()))
     }
 
     /// True when `claim` is a claim on `address`.
@@ -267,6 +316,19 @@ mod tests {
         let mut colliding = Collector::new("u.csv");
         colliding.hasher = None;
         [Collector::new("u.csv"), colliding]
+    }
+
+    #[test]
+    fn the_key_hash_tells_similar_addresses_apart() {
+        let hasher = KeyHasher::random();
+        let mut keys: Vec<Vec<u8>> = (0..20_000)
+            .map(|i| format!("first.last{i}@example.com").into_bytes())
+            .collect();
+        // Differ only in the last, partial word, or only by trailing zero bytes.
+        keys.extend([b"a@x.co".to_vec(), b"b@x.co".to_vec(), b"a@x.co\0".to_vec()]);
+        keys.extend([b"abcdefgh".to_vec(), b"abcdefgh\0".to_vec(), Vec::new()]);
+        let hashes: std::collections::HashSet<u64> = keys.iter().map(|k| hasher.hash(k)).collect();
+        assert_eq!(hashes.len(), keys.len());
     }
 
     #[test]
