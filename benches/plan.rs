@@ -21,7 +21,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use muster_core::{Account, DirectoryEntry, DirectorySnapshot, Domain, EmailAddress, Field, FieldSet, Origin};
+use muster_core::{
+    Account, DirectoryEntry, DirectorySnapshot, Domain, EmailAddress, Field, FieldSet, Origin,
+};
 use muster_reconcile::{Desired, GatewayListing, Policy, SyncState, TargetProfile, plan};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -69,20 +71,29 @@ fn generate(n: usize) -> Inputs {
         let primary = email(&format!("User{i}@Example.com"));
         let (first, last) = names(i);
         if i % 100 != 50 {
-            let mut a = Account::new(primary.clone()).with_names(&first, &last).with_aliases(aliases(i, false));
+            let mut a = Account::new(primary.clone())
+                .with_names(&first, &last)
+                .with_aliases(aliases(i, false));
             a.department = department(i, false);
             state.set_origin(primary.clone(), Origin::Directory("ldap".into()));
             accounts.push(a);
         }
         if i % 100 != 0 {
             let changed = i % 10 == 3;
-            let mut e = DirectoryEntry::new(primary).with_names(&first, &last).with_aliases(aliases(i, changed));
+            let mut e = DirectoryEntry::new(primary)
+                .with_names(&first, &last)
+                .with_aliases(aliases(i, changed));
             e.department = department(i, changed);
             entries.push(e);
         }
     }
     state.last_run = Some(Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap());
-    let provided = FieldSet::from_iter([Field::FirstName, Field::LastName, Field::Aliases, Field::Department]);
+    let provided = FieldSet::from_iter([
+        Field::FirstName,
+        Field::LastName,
+        Field::Aliases,
+        Field::Department,
+    ]);
     Inputs {
         desired: Desired::new(DirectorySnapshot::new("ldap", provided).with_entries(entries)),
         current: GatewayListing::complete(accounts),
@@ -99,7 +110,8 @@ impl Hasher for WordHash {
         for c in bytes.chunks(8) {
             let mut b = [0u8; 8];
             b[..c.len()].copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
     fn finish(&self) -> u64 {
@@ -116,8 +128,12 @@ struct Diff {
 }
 
 /// The floor: map normalised primary → account, compare the owned fields and the sorted aliases.
-fn floor<S: std::hash::BuildHasher + Default>(desired: &[DirectoryEntry], current: &[Account]) -> Diff {
-    let mut by_primary: HashMap<&str, usize, S> = HashMap::with_capacity_and_hasher(current.len(), S::default());
+fn floor<S: std::hash::BuildHasher + Default>(
+    desired: &[DirectoryEntry],
+    current: &[Account],
+) -> Diff {
+    let mut by_primary: HashMap<&str, usize, S> =
+        HashMap::with_capacity_and_hasher(current.len(), S::default());
     for (i, a) in current.iter().enumerate() {
         by_primary.insert(a.primary_email.normalized(), i);
     }
@@ -139,7 +155,12 @@ fn floor<S: std::hash::BuildHasher + Default>(desired: &[DirectoryEntry], curren
             }
         }
     }
-    diff.deletes = seen.iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
+    diff.deletes = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !**s)
+        .map(|(i, _)| i)
+        .collect();
     diff
 }
 
@@ -185,7 +206,9 @@ fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> Measure {
 }
 
 fn show(name: &str, m: &Measure) {
-    let peak = m.peak_growth_mb.map_or("n/a".to_owned(), |p| format!("{p:.0} MB"));
+    let peak = m
+        .peak_growth_mb
+        .map_or("n/a".to_owned(), |p| format!("{p:.0} MB"));
     println!(
         "  {name:<22} {:>9.1} ms  {:>10} allocations  {:>8.1} MB allocated  peak RSS +{peak}",
         m.best.as_secs_f64() * 1000.0,
@@ -196,33 +219,77 @@ fn show(name: &str, m: &Measure) {
 
 fn python(n: usize) -> Option<f64> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python_diff.py");
-    let out = std::process::Command::new("python3").arg(script).arg(n.to_string()).output().ok()?;
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(n.to_string())
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     println!("  {}", text.trim());
-    let seconds = text.split_whitespace().find_map(|w| w.strip_prefix("seconds="))?;
+    let seconds = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("seconds="))?;
     seconds.parse().ok()
 }
 
 fn run(n: usize, runs: usize) {
-    println!("\n{n} accounts on each side (3 aliases each, 10 % changed, 1 % missing on each side)");
+    println!(
+        "\n{n} accounts on each side (3 aliases each, 10 % changed, 1 % missing on each side)"
+    );
     let inputs = generate(n);
     let domain: Domain = "example.com".parse().unwrap();
     let org: Domain = "example.org".parse().unwrap();
-    let target = TargetProfile::new("us1", "example.com").with_domain(domain.clone()).with_domain(org.clone());
-    let policy = Policy::builder().managed_domain(domain).managed_domain(org).build();
+    let target = TargetProfile::new("us1", "example.com")
+        .with_domain(domain.clone())
+        .with_domain(org.clone());
+    let policy = Policy::builder()
+        .managed_domain(domain)
+        .managed_domain(org)
+        .build();
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let entries = &inputs.desired.authoritative.entries;
     let accounts = &inputs.current.accounts;
 
-    let std_floor = measure(runs, || floor::<std::collections::hash_map::RandomState>(entries, accounts));
-    let fx_floor = measure(runs, || floor::<BuildHasherDefault<WordHash>>(entries, accounts));
-    let planned = measure(runs, || plan(&inputs.desired, &inputs.current, &target, &inputs.state, &policy, now).unwrap());
+    let std_floor = measure(runs, || {
+        floor::<std::collections::hash_map::RandomState>(entries, accounts)
+    });
+    let fx_floor = measure(runs, || {
+        floor::<BuildHasherDefault<WordHash>>(entries, accounts)
+    });
+    let planned = measure(runs, || {
+        plan(
+            &inputs.desired,
+            &inputs.current,
+            &target,
+            &inputs.state,
+            &policy,
+            now,
+        )
+        .unwrap()
+    });
 
     let check = floor::<BuildHasherDefault<WordHash>>(entries, accounts);
-    let p = plan(&inputs.desired, &inputs.current, &target, &inputs.state, &policy, now).unwrap();
-    assert_eq!(p.summary.changes.get("create").copied().unwrap_or(0), check.creates.len());
-    assert_eq!(p.summary.changes.get("flag").copied().unwrap_or(0), check.deletes.len());
-    assert_eq!(p.summary.changes.get("update").copied().unwrap_or(0), check.updates.len());
+    let p = plan(
+        &inputs.desired,
+        &inputs.current,
+        &target,
+        &inputs.state,
+        &policy,
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        p.summary.changes.get("create").copied().unwrap_or(0),
+        check.creates.len()
+    );
+    assert_eq!(
+        p.summary.changes.get("flag").copied().unwrap_or(0),
+        check.deletes.len()
+    );
+    assert_eq!(
+        p.summary.changes.get("update").copied().unwrap_or(0),
+        check.updates.len()
+    );
 
     show("floor (std HashMap)", &std_floor);
     show("floor (word hash)", &fx_floor);
@@ -248,23 +315,50 @@ fn profile(n: usize) {
     let inputs = generate(n);
     let domain: Domain = "example.com".parse().unwrap();
     let org: Domain = "example.org".parse().unwrap();
-    let target = TargetProfile::new("us1", "example.com").with_domain(domain.clone()).with_domain(org.clone());
-    let policy = Policy::builder().managed_domain(domain).managed_domain(org).build();
+    let target = TargetProfile::new("us1", "example.com")
+        .with_domain(domain.clone())
+        .with_domain(org.clone());
+    let policy = Policy::builder()
+        .managed_domain(domain)
+        .managed_domain(org)
+        .build();
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     for _ in 0..10 {
         let start = Instant::now();
-        black_box(plan(&inputs.desired, &inputs.current, &target, &inputs.state, &policy, now).unwrap());
+        black_box(
+            plan(
+                &inputs.desired,
+                &inputs.current,
+                &target,
+                &inputs.state,
+                &policy,
+                now,
+            )
+            .unwrap(),
+        );
         println!("plan: {:?}", start.elapsed());
     }
 }
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("profile") {
-        profile(std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(100_000));
+        profile(
+            std::env::args()
+                .nth(2)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(100_000),
+        );
         return;
     }
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let sizes = if sizes.is_empty() { vec![100_000, 1_000_000] } else { sizes };
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![100_000, 1_000_000]
+    } else {
+        sizes
+    };
     for n in sizes {
         run(n, if n > 200_000 { 2 } else { 5 });
     }
