@@ -130,6 +130,16 @@ impl Collector {
         }
     }
 
+    /// Makes room for about `entries` entries up front, rather than copying
+    /// the (large) entries along a large file. A hint only: if the room
+    /// cannot be had, the list grows as needed. Room not used is never
+    /// touched, so it costs address space, not memory; the claims index is
+    /// not reserved, because an empty index would be real memory that a
+    /// file of repeats never needs.
+    pub(crate) fn reserve(&mut self, entries: usize) {
+        let _ = self.entries.try_reserve(entries);
+    }
+
     /// Registers another file (e.g. a Postini alias export) and returns its index.
     pub(crate) fn add_file(&mut self, file: &str) -> u8 {
         self.files.push(Arc::from(file));

@@ -112,7 +112,10 @@ impl StandardCsv {
     /// [`Error::Read`] when the file cannot be opened or read to the end,
     /// [`Error::UnsupportedEncoding`] for UTF-16. Bad rows are issues, not errors.
     pub fn read(&self) -> Result<DirectorySnapshot, Error> {
-        self.read_from(open_file(&self.path, &self.name)?)
+        let file = open_file(&self.path, &self.name)?;
+        // The size only sizes collections up front; a file without one still reads.
+        let len = file.metadata().ok().map(|m| m.len());
+        self.read_sized(file, len)
     }
 
     /// Reads Standard CSV from any reader, incrementally (blocking).
@@ -128,8 +131,14 @@ impl StandardCsv {
     /// # Errors
     /// As [`StandardCsv::read`].
     pub fn read_from(&self, input: impl Read) -> Result<DirectorySnapshot, Error> {
+        self.read_sized(input, None)
+    }
+
+    /// [`StandardCsv::read_from`], for an input of `len` bytes if known.
+    fn read_sized(&self, input: impl Read, len: Option<u64>) -> Result<DirectorySnapshot, Error> {
         let mut table = Table::open(&self.name, input, self.format)?;
         let mut parser = Parser::new(self, &self.name);
+        parser.out.reserve(table.expected_rows(len));
         let mut row = Row::default();
         loop {
             match table.next_row(&mut row)? {

@@ -159,6 +159,9 @@ pub(crate) struct Table<R: Read> {
     file: String,
     records: Records<io::Chain<io::Cursor<Vec<u8>>, R>>,
     decoding: Decoding,
+    /// Lines with an `@` in the prefix, and the prefix's length, for [`Table::expected_rows`].
+    prefix_rows: usize,
+    prefix_len: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -198,9 +201,23 @@ impl<R: Read> Table<R> {
             .unwrap_or_else(|| sniff_delimiter(&prefix));
         Ok(Table {
             file: file.to_owned(),
+            prefix_rows: lines_with_address(&prefix),
+            prefix_len: prefix.len(),
             records: Records::new(io::Cursor::new(prefix).chain(input), delimiter),
             decoding,
         })
+    }
+
+    /// About how many rows with an address the input has, judged from the
+    /// prefix: exact for a short input, scaled to `input_len` (the whole
+    /// input's size, when known) for a long one, else just the prefix's.
+    /// For pre-sizing only; never a limit.
+    pub(crate) fn expected_rows(&self, input_len: Option<u64>) -> usize {
+        let Some(len) = input_len.filter(|_| self.prefix_len == SNIFF_BYTES) else {
+            return self.prefix_rows;
+        };
+        let scaled = self.prefix_rows as u128 * u128::from(len) / SNIFF_BYTES as u128;
+        usize::try_from(scaled).unwrap_or(usize::MAX)
     }
 
     /// The file name used in issues.
@@ -427,6 +444,19 @@ fn decode_into(decoding: &mut Decoding, bytes: &[u8], out: &mut String) -> Resul
     }
 }
 
+/// How many lines of `prefix` contain an `@` (rows that can hold an address).
+fn lines_with_address(prefix: &[u8]) -> usize {
+    let (mut rows, mut seen) = (0, false);
+    for &b in prefix {
+        match b {
+            b'@' => seen = true,
+            b'\n' => rows += usize::from(std::mem::take(&mut seen)),
+            _ => {}
+        }
+    }
+    rows + usize::from(seen)
+}
+
 /// Picks the delimiter that separates fields on the most lines of `prefix`
 /// (outside quotes); ties and single-column files go to the comma.
 fn sniff_delimiter(prefix: &[u8]) -> u8 {
@@ -557,6 +587,20 @@ mod tests {
         let mut row = Row::default();
         assert!(matches!(table.next_row(&mut row).unwrap(), Next::Row));
         assert!(matches!(table.next_row(&mut row).unwrap(), Next::Bad(_)));
+    }
+
+    #[test]
+    fn expected_rows_counts_a_short_input_and_scales_a_long_one() {
+        let short = b"First,Last,Email\n\nAnn,Lee,a@x.com\nBob,Ray,b@x.com\r\nCy,Lo,c@x.com";
+        let table = Table::open("t.csv", &short[..], CsvFormat::default()).unwrap();
+        assert_eq!(table.expected_rows(Some(short.len() as u64)), 3);
+        let line = b"Ann,Lee,ann.lee@example.com,+44 7700 900123,\n";
+        let long = line.repeat(10_000);
+        let table = Table::open("t.csv", &long[..], CsvFormat::default()).unwrap();
+        let expected = table.expected_rows(Some(long.len() as u64));
+        assert!((9_900..=10_100).contains(&expected), "{expected}");
+        // Without the size, the prefix's rows (the last one cut short).
+        assert_eq!(table.expected_rows(None), SNIFF_BYTES.div_ceil(line.len()));
     }
 
     #[test]
