@@ -6,6 +6,7 @@
 //! dropping a user's primary would drop the user.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::Arc;
 
@@ -92,6 +93,16 @@ fn fold_multiply(a: u64, b: u64) -> u64 {
     (product as u64) ^ ((product >> 64) as u64)
 }
 
+/// True when `claim` (on an address with the same hash) is a claim on `address`.
+fn claims_address(entries: &[DirectoryEntry], claim: &Claim, address: &EmailAddress) -> bool {
+    let entry = &entries[claim.entry];
+    if claim.primary {
+        entry.primary_email == *address
+    } else {
+        entry.aliases.contains(address)
+    }
+}
+
 /// Where an address's claim lives.
 #[derive(Clone, Copy)]
 enum Slot {
@@ -162,35 +173,39 @@ impl Collector {
             .map_or(0, |h| h.hash(address.normalized().as_bytes()))
     }
 
-    /// True when `claim` is a claim on `address`.
-    fn claims_address(&self, claim: &Claim, address: &EmailAddress) -> bool {
-        let entry = &self.entries[claim.entry];
-        if claim.primary {
-            entry.primary_email == *address
-        } else {
-            entry.aliases.contains(address)
-        }
-    }
-
-    /// The claim on `address`, if any, and where a new claim on it would go.
-    fn lookup(&self, address: &EmailAddress) -> (Option<Claim>, Slot) {
-        let hash = self.hash(address);
-        match self.claims.get(&hash) {
-            Some(c) if self.claims_address(c, address) => (Some(*c), Slot::Hashed(hash)),
-            Some(_) => (
-                self.collisions.get(address.normalized()).copied(),
-                Slot::Collision,
-            ),
-            None => (None, Slot::Hashed(hash)),
-        }
-    }
-
     /// The claim on `address`, if any.
     fn claim(&self, address: &EmailAddress) -> Option<Claim> {
-        self.lookup(address).0
+        match self.claims.get(&self.hash(address)) {
+            Some(c) if claims_address(&self.entries, c, address) => Some(*c),
+            Some(_) => self.collisions.get(address.normalized()).copied(),
+            None => None,
+        }
     }
 
-    /// Records `claim` on `address` in the slot [`Collector::lookup`] found.
+    /// Records `claim` on `address` unless the address is claimed already;
+    /// then returns the earlier claim and where a new claim on it would go.
+    /// One probe of the index for a new address, the usual case.
+    fn claim_if_free(&mut self, address: &EmailAddress, claim: Claim) -> Option<(Claim, Slot)> {
+        let hash = self.hash(address);
+        match self.claims.entry(hash) {
+            Entry::Vacant(free) => {
+                free.insert(claim);
+                None
+            }
+            Entry::Occupied(taken) if claims_address(&self.entries, taken.get(), address) => {
+                Some((*taken.get(), Slot::Hashed(hash)))
+            }
+            Entry::Occupied(_) => match self.collisions.entry(address.normalized().into()) {
+                Entry::Vacant(free) => {
+                    free.insert(claim);
+                    None
+                }
+                Entry::Occupied(taken) => Some((*taken.get(), Slot::Collision)),
+            },
+        }
+    }
+
+    /// Records `claim` on `address` in the slot [`Collector::claim_if_free`] found.
     fn set_claim(&mut self, slot: Slot, address: &EmailAddress, claim: Claim) {
         match slot {
             Slot::Hashed(hash) => {
@@ -224,9 +239,8 @@ impl Collector {
             line,
             primary: true,
         };
-        let (earlier, slot) = self.lookup(&entry.primary_email);
-        match earlier {
-            Some(first) if first.primary => {
+        match self.claim_if_free(&entry.primary_email, claim) {
+            Some((first, _)) if first.primary => {
                 let issue = SourceIssue::new(
                     self.location(0, line),
                     "a primary address that no earlier line uses",
@@ -237,7 +251,7 @@ impl Collector {
                 self.issues.push(issue);
                 return None;
             }
-            Some(first) => {
+            Some((first, slot)) => {
                 // An earlier alias of someone else: the primary wins, the alias goes.
                 self.set_claim(slot, &entry.primary_email, claim);
                 self.entries[first.entry]
@@ -252,7 +266,7 @@ impl Collector {
                 .with_related(self.location(0, line));
                 self.issues.push(issue);
             }
-            None => self.set_claim(slot, &entry.primary_email, claim),
+            None => {}
         }
         self.entries.push(entry);
         for alias in aliases {
@@ -266,10 +280,15 @@ impl Collector {
         if alias == self.entries[index].primary_email {
             return;
         }
-        let (earlier, slot) = self.lookup(&alias);
-        match earlier {
-            Some(first) if first.entry == index => {}
-            Some(first) => {
+        let claim = Claim {
+            entry: index,
+            file,
+            line,
+            primary: false,
+        };
+        match self.claim_if_free(&alias, claim) {
+            Some((first, _)) if first.entry == index => {}
+            Some((first, _)) => {
                 let expected = if first.primary {
                     "an alias that is not another user's primary address"
                 } else {
@@ -282,13 +301,6 @@ impl Collector {
                 self.issues.push(issue);
             }
             None => {
-                let claim = Claim {
-                    entry: index,
-                    file,
-                    line,
-                    primary: false,
-                };
-                self.set_claim(slot, &alias, claim);
                 self.entries[index].aliases.insert(alias);
             }
         }

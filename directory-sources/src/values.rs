@@ -56,25 +56,20 @@ pub(crate) fn address_expected(error: &AddressError) -> String {
 /// Returns `None` for anything else (a national number without prefix,
 /// letters, an address in the wrong column).
 pub(crate) fn mobile(value: &str) -> Option<String> {
-    // Checked on the bytes first, so only a valid number is copied (once).
-    let digits = value
-        .trim_start_matches(' ')
-        .strip_prefix('+')?
-        .bytes()
-        .filter(|&b| b != b' ');
-    let mut count = 0;
-    for b in digits {
-        if !b.is_ascii_digit() {
+    // One pass over the bytes into a stack buffer; only a valid number is allocated.
+    const MAX_DIGITS: usize = 15;
+    let rest = value.trim_start_matches(' ').strip_prefix('+')?;
+    let mut compact = [b'+'; MAX_DIGITS + 1];
+    let mut len = 1;
+    for b in rest.bytes().filter(|&b| b != b' ') {
+        if !b.is_ascii_digit() || len > MAX_DIGITS {
             return None;
         }
-        count += 1;
+        compact[len] = b;
+        len += 1;
     }
-    if !(7..=15).contains(&count) {
-        return None;
-    }
-    let mut compact = String::with_capacity(count + 1);
-    compact.extend(value.chars().filter(|&c| c != ' '));
-    Some(compact)
+    let compact = std::str::from_utf8(&compact[..len]).ok()?;
+    (len > 7).then(|| compact.to_owned())
 }
 
 /// Reads a yes/no cell the ways spreadsheets and directories spell it.
