@@ -8,7 +8,7 @@ use std::sync::Mutex;
 /// The path of an example binary, built once per test process by the same
 /// cargo that runs the tests (`cargo test --test x` alone does not build
 /// examples).
-pub fn example_binary(name: &str) -> PathBuf {
+pub(crate) fn example_binary(name: &str) -> PathBuf {
     static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if built
@@ -33,7 +33,7 @@ pub fn example_binary(name: &str) -> PathBuf {
 
 /// Runs an example with arguments and extra environment variables, from the
 /// workspace root, and returns what it did.
-pub fn run_example(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run_example(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(example_binary(name))
         .args(args)
         .envs(env.iter().copied())
