@@ -49,7 +49,10 @@ pub async fn read_gateway(client: &Client, stack: &str) -> Result<GatewaySnapsho
     let mut target = TargetProfile::new(stack, org.primary_domain.as_str()).with_capabilities(
         Capabilities::default()
             .with_groups(dialect.groups)
-            .with_bulk_create(dialect.bulk_create),
+            .with_bulk_create(dialect.bulk_create)
+            // Only fields the dialect stores are planned: a change the
+            // gateway drops would be proposed again on every run.
+            .with_fields(dialect.fields),
     );
     // A domain name the gateway reports that does not parse is left out: the
     // planner then refuses to manage it, which is the safe direction.

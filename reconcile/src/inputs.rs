@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use muster_core::{Account, DirectorySnapshot, Domain, EmailAddress, HrSnapshot};
+use muster_core::{Account, DirectorySnapshot, Domain, EmailAddress, FieldSet, HrSnapshot};
 use serde::{Deserialize, Serialize};
 
 /// What the directories say, in precedence order.
@@ -81,13 +81,37 @@ impl GatewayListing {
 }
 
 /// What the gateway dialect can do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// The default claims no groups and no bulk create, but every field: a pure
+/// library caller that does not describe its gateway gets the planner's
+/// full comparison. Code that talks to a real gateway sets [`fields`]
+/// (`with_fields`) from the client's dialect, so the planner never proposes
+/// a change the gateway would silently drop (and then propose again on
+/// every run).
+///
+/// [`fields`]: Capabilities::fields
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Capabilities {
     /// Group membership can be read and written.
     pub groups: bool,
     /// Several users can be created in one request.
     pub bulk_create: bool,
+    /// The account fields the gateway stores and can write. The planner
+    /// compares only fields that are provided, owned *and* held here.
+    /// (A profile saved before this field existed reads back as "all".)
+    #[serde(default = "FieldSet::all")]
+    pub fields: FieldSet,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            groups: false,
+            bulk_create: false,
+            fields: FieldSet::all(),
+        }
+    }
 }
 
 impl Capabilities {
@@ -102,6 +126,13 @@ impl Capabilities {
     #[must_use]
     pub fn with_bulk_create(mut self, bulk: bool) -> Self {
         self.bulk_create = bulk;
+        self
+    }
+
+    /// Sets the fields the gateway holds (default: all).
+    #[must_use]
+    pub fn with_fields(mut self, fields: FieldSet) -> Self {
+        self.fields = fields;
         self
     }
 }

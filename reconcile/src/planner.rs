@@ -326,8 +326,8 @@ impl<'a> Planner<'a> {
     }
 
     /// Plans what changes on a matched account: ownership, flags, fields,
-    /// aliases, memberships. Only fields the source provides *and* muster
-    /// owns are compared; nothing is taken away from an account the
+    /// aliases, memberships. Only fields the source provides, muster owns
+    /// and the gateway holds are compared; nothing is taken away from an account the
     /// directory does not own; under a safety guard nothing is taken away.
     fn plan_update(&mut self, i: u32, w: usize) {
         let account = &self.accounts[i as usize];
@@ -344,7 +344,7 @@ impl<'a> Planner<'a> {
         } else {
             None
         };
-        let fields = want.provided.intersection(self.policy.owned_fields);
+        let fields = rules::comparable_fields(want.provided, self.policy, self.target);
         let take_away = !self.directory_guarded
             && rules::may_take_away(
                 adopt.as_ref().unwrap_or(origin),
@@ -423,27 +423,20 @@ impl<'a> Planner<'a> {
             }
         }
         let lists = [
-            (
-                Field::Groups,
-                &account.groups,
-                &e.member_of,
-                self.target.capabilities.groups,
-            ),
+            (Field::Groups, &account.groups, &e.member_of),
             (
                 Field::AllowSenders,
                 &account.allow_senders,
                 &e.allow_senders,
-                true,
             ),
             (
                 Field::BlockSenders,
                 &account.block_senders,
                 &e.block_senders,
-                true,
             ),
         ];
-        for (field, have, wants, supported) in lists {
-            if !supported || !fields.contains(field) {
+        for (field, have, wants) in lists {
+            if !fields.contains(field) {
                 continue;
             }
             let add: Vec<String> = wants.difference(have).cloned().collect();
@@ -575,10 +568,10 @@ impl<'a> Planner<'a> {
         let e: &'a muster_core::DirectoryEntry = want.entry;
         let want_aliases: Vec<&'a EmailAddress> = want.aliases.clone();
         let source: &'a str = want.source;
-        let fields = want.provided.intersection(self.policy.owned_fields);
+        let fields = rules::comparable_fields(want.provided, self.policy, self.target);
         let mut account = old.clone();
         account.primary_email = e.primary_email.clone();
-        apply_owned_fields(&mut account, e, fields, self.target.capabilities.groups);
+        apply_owned_fields(&mut account, e, fields);
         let keep_old = !fields.contains(Field::Aliases)
             || want.aliases.iter().any(|a| **a == old.primary_email);
         if fields.contains(Field::Aliases) {
@@ -663,9 +656,9 @@ impl<'a> Planner<'a> {
         let e: &'a muster_core::DirectoryEntry = want.entry;
         let source: &'a str = want.source;
         let aliases: Vec<&'a EmailAddress> = want.aliases.clone();
-        let fields = want.provided.intersection(self.policy.owned_fields);
+        let fields = rules::comparable_fields(want.provided, self.policy, self.target);
         let mut account = Account::new(e.primary_email.clone()).with_type(want.user_type.clone());
-        apply_owned_fields(&mut account, e, fields, self.target.capabilities.groups);
+        apply_owned_fields(&mut account, e, fields);
         if fields.contains(Field::Aliases) {
             account.aliases = aliases.iter().map(|a| (*a).clone()).collect();
         }
@@ -1236,12 +1229,12 @@ fn text_fields<'x>(
     ]
 }
 
-/// Copies the owned, provided fields of an entry onto an account being created.
+/// Copies the comparable fields (see `rules::comparable_fields`) of an entry
+/// onto an account being created.
 fn apply_owned_fields(
     account: &mut Account,
     e: &muster_core::DirectoryEntry,
     fields: muster_core::FieldSet,
-    groups: bool,
 ) {
     let trimmed = |s: &Option<String>| s.as_deref().and_then(muster_core::non_blank);
     for (field, slot, value) in [
@@ -1257,7 +1250,7 @@ fn apply_owned_fields(
             *slot = trimmed(value);
         }
     }
-    if groups && fields.contains(Field::Groups) {
+    if fields.contains(Field::Groups) {
         account.groups.clone_from(&e.member_of);
     }
     if fields.contains(Field::AllowSenders) {

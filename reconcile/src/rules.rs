@@ -2,7 +2,9 @@
 //! sequences them; each says here what it implements and why.
 
 use chrono::{DateTime, Utc};
-use muster_core::{Account, DirectoryEntry, EmailAddress, Origin, RecipientKind, UserType};
+use muster_core::{
+    Account, DirectoryEntry, EmailAddress, Field, FieldSet, Origin, RecipientKind, UserType,
+};
 
 use crate::error::PlanError;
 use crate::inputs::{Desired, GatewayListing, TargetProfile};
@@ -124,6 +126,27 @@ pub(crate) fn admit_entry(entry: &DirectoryEntry, policy: &Policy) -> Admission 
 /// checked by [`admit_entry`]): the gateway cannot deliver for other domains.
 pub(crate) fn alias_admitted(alias: &EmailAddress, policy: &Policy) -> bool {
     policy.manages(alias.domain_ascii())
+}
+
+/// The fields a plan may compare and write for an entry: those its source
+/// provides (a field a source does not read is unknown, not empty), that
+/// muster owns (the rest belong to administrators), and that the gateway
+/// holds (a change to a field the gateway drops would be proposed again on
+/// every run and never converge). Group membership also needs the gateway's
+/// group support. Every comparison and every create goes through here.
+pub(crate) fn comparable_fields(
+    provided: FieldSet,
+    policy: &Policy,
+    target: &TargetProfile,
+) -> FieldSet {
+    let fields = provided
+        .intersection(policy.owned_fields)
+        .intersection(target.capabilities.fields);
+    if target.capabilities.groups {
+        fields
+    } else {
+        fields.without(Field::Groups)
+    }
 }
 
 /// Whether the directory may take something away from an account (remove an

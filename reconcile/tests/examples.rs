@@ -125,3 +125,57 @@ fn a_typo_in_a_managed_domain_refuses_the_plan() {
         "managed domain `exmaple.com` is not registered on the gateway"
     );
 }
+
+/// A Standard CSV with a mobile column against Essentials v1, which does not
+/// store phones: the plan never proposes the mobile (the gateway would drop
+/// it and every later plan would propose it again), for creates and updates.
+#[test]
+fn a_field_the_gateway_does_not_hold_is_never_planned() {
+    use muster_core::{Field, FieldSet};
+    use muster_reconcile::Capabilities;
+
+    let csv_fields = FieldSet::from_iter([Field::FirstName, Field::LastName, Field::Mobile]);
+    let mut ann = person("ann@example.com", "Ann", "Lee");
+    ann.mobile = Some("+447700900123".into());
+    let mut bob = person("bob@example.com", "Bob", "Roe");
+    bob.mobile = Some("+447700900456".into());
+    let desired =
+        Desired::new(DirectorySnapshot::new("users.csv", csv_fields).with_entries(vec![ann, bob]));
+    let accounts = vec![account("bob@example.com").with_names("Bob", "Roe")];
+    let mut state = muster_reconcile::SyncState::new("us1", "example.com");
+    state.set_origin(a("bob@example.com"), Origin::Directory("users.csv".into()));
+    let run = |target: &muster_reconcile::TargetProfile| {
+        plan(
+            &desired,
+            &GatewayListing::complete(accounts.clone()),
+            target,
+            &state,
+            &policy().build(),
+            t(3, 9),
+        )
+        .unwrap()
+    };
+    let held = FieldSet::all().without(Field::Mobile).without(Field::Phone);
+    let v1_like = target().with_capabilities(Capabilities::default().with_fields(held));
+    let p = run(&v1_like);
+    let text = muster_reconcile::render::text(&p);
+    assert!(!text.contains("mobile"), "{text}");
+    let ann = p
+        .changes
+        .iter()
+        .find(|c| c.email == a("ann@example.com"))
+        .unwrap();
+    assert!(
+        matches!(&ann.steps[0], Step::Create { account, .. } if account.mobile.is_none() && account.first_name.as_deref() == Some("Ann")),
+        "{ann:#?}"
+    );
+    assert!(
+        p.changes.iter().all(|c| c.email != a("bob@example.com")),
+        "{:#?}",
+        p.changes
+    );
+
+    // The library default holds every field: the same inputs do plan the mobile.
+    let p = run(&target());
+    assert!(muster_reconcile::render::text(&p).contains("mobile: (empty) -> \"+447700900456\""));
+}

@@ -13,8 +13,9 @@ use muster_core::{
     HrSnapshot, HrStatus, Origin, RecipientKind, UserType,
 };
 use muster_reconcile::{
-    DeleteDelay, Desired, FlagAction, FlagCause, GatewayListing, Guard, HrAction, HrRule, Plan,
-    PlanError, Policy, Step, SyncState, Transition, UnknownOrigin, plan, simulate,
+    Capabilities, DeleteDelay, Desired, FlagAction, FlagCause, GatewayListing, Guard, HrAction,
+    HrRule, Plan, PlanError, Policy, Step, SyncState, TargetProfile, Transition, UnknownOrigin,
+    plan, simulate,
 };
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
@@ -117,6 +118,8 @@ struct World {
     entries: Vec<DirectoryEntry>,
     accounts: Vec<Account>,
     provided: FieldSet,
+    /// The fields the gateway holds.
+    held: FieldSet,
     origins: Vec<Origin>,
     flags: Vec<Option<(i64, u32)>>,
     ignored: Vec<bool>,
@@ -140,6 +143,14 @@ fn world() -> impl Strategy<Value = World> {
             ],
             0..=4,
         ),
+        prop_oneof![
+            3 => Just(FieldSet::all()),
+            1 => subsequence(
+                vec![Field::FirstName, Field::LastName, Field::Aliases, Field::Department],
+                0..=4,
+            )
+            .prop_map(FieldSet::from_iter),
+        ],
         proptest::collection::vec(origin(), 8),
         proptest::collection::vec(proptest::option::of((0i64..20, 1u32..4)), 8),
         proptest::collection::vec(prop_oneof![5 => Just(false), 1 => Just(true)], 8),
@@ -159,6 +170,7 @@ fn world() -> impl Strategy<Value = World> {
                 entries,
                 accounts,
                 provided,
+                held,
                 origins,
                 flags,
                 ignored,
@@ -171,6 +183,7 @@ fn world() -> impl Strategy<Value = World> {
                 entries,
                 accounts,
                 provided: provided.into_iter().collect(),
+                held,
                 origins,
                 flags,
                 ignored,
@@ -219,6 +232,15 @@ impl World {
             .build()
     }
 
+    /// The gateway, holding only the world's fields.
+    fn target(&self) -> TargetProfile {
+        target().with_capabilities(
+            Capabilities::default()
+                .with_bulk_create(true)
+                .with_fields(self.held),
+        )
+    }
+
     fn desired(&self) -> Desired {
         Desired::new(
             DirectorySnapshot::new("ldap", self.provided).with_entries(self.entries.clone()),
@@ -229,7 +251,7 @@ impl World {
         plan(
             &self.desired(),
             &GatewayListing::complete(self.accounts.clone()),
-            &target(),
+            &self.target(),
             &self.state(),
             &self.policy(),
             self.now,
@@ -289,11 +311,11 @@ proptest! {
         let mut state = w.state();
         simulate::apply(&first, &mut accounts, &mut state);
         prop_assert!(addresses_unique(&accounts).is_ok(), "{:?}", addresses_unique(&accounts));
-        let again = plan(&w.desired(), &GatewayListing::complete(accounts.clone()), &target(), &state, &w.policy(), w.now).unwrap();
+        let again = plan(&w.desired(), &GatewayListing::complete(accounts.clone()), &w.target(), &state, &w.policy(), w.now).unwrap();
         prop_assert!(again.is_empty(), "second plan: {:#?}\nfirst: {:#?}", again.changes, first.changes);
         // And a later run converges too (counters move, nothing else appears
         // unless the lifecycle says so).
-        let later = plan(&w.desired(), &GatewayListing::complete(accounts), &target(), &state, &w.policy(), w.now + Duration::hours(1)).unwrap();
+        let later = plan(&w.desired(), &GatewayListing::complete(accounts), &w.target(), &state, &w.policy(), w.now + Duration::hours(1)).unwrap();
         let deletes: HashSet<u32> = later.changes.iter().filter(|c| c.steps.contains(&Step::Delete)).map(|c| c.id).collect();
         for c in &later.changes {
             let frees_from_a_delete = c.depends_on.iter().any(|d| deletes.contains(d));
@@ -365,23 +387,33 @@ proptest! {
         }
         let typo = w.policy();
         let typo = Policy::builder().managed_domain(d("exmaple.com")).delete_delay(typo.delete_delay()).build();
-        let err = plan(&w.desired(), &GatewayListing::complete(w.accounts.clone()), &target(), &w.state(), &typo, w.now).unwrap_err();
+        let err = plan(&w.desired(), &GatewayListing::complete(w.accounts.clone()), &w.target(), &w.state(), &typo, w.now).unwrap_err();
         prop_assert!(matches!(err, PlanError::UnregisteredDomain { .. }), "{}", err);
     }
 
-    /// A field the snapshot does not provide (or muster does not own) is never changed.
+    /// A field the snapshot does not provide, muster does not own, or the
+    /// gateway does not hold is never in a plan: a change the gateway drops
+    /// would be proposed again on every run.
     #[test]
     fn provided_fields(w in world()) {
         let p = w.plan();
+        let comparable = w.provided.intersection(w.held);
         for c in &p.changes {
             for s in &c.steps {
                 match s {
-                    Step::SetField { field, .. } => prop_assert!(w.provided.contains(*field), "{field} not provided"),
-                    Step::AddAliases { .. } | Step::RemoveAliases { .. } => prop_assert!(w.provided.contains(Field::Aliases)),
+                    Step::SetField { field, .. } => prop_assert!(comparable.contains(*field), "{field} not provided or not held"),
+                    Step::ChangeList { field, .. } => prop_assert!(comparable.contains(*field), "{field} not provided or not held"),
+                    Step::AddAliases { .. } | Step::RemoveAliases { .. } => prop_assert!(comparable.contains(Field::Aliases)),
                     Step::Create { account, .. } => {
-                        if !w.provided.contains(Field::FirstName) { prop_assert_eq!(&account.first_name, &None); }
-                        if !w.provided.contains(Field::Department) { prop_assert_eq!(&account.department, &None); }
-                        if !w.provided.contains(Field::Aliases) { prop_assert!(account.aliases.is_empty()); }
+                        if !comparable.contains(Field::FirstName) { prop_assert_eq!(&account.first_name, &None); }
+                        if !comparable.contains(Field::Department) { prop_assert_eq!(&account.department, &None); }
+                        if !comparable.contains(Field::Aliases) { prop_assert!(account.aliases.is_empty()); }
+                    }
+                    Step::ChangePrimary { from, account, .. } => {
+                        // The renamed account keeps what it had in every field the plan may not compare.
+                        let old = w.accounts.iter().find(|x| x.primary_email == *from).unwrap();
+                        if !comparable.contains(Field::FirstName) { prop_assert_eq!(&account.first_name, &old.first_name); }
+                        if !comparable.contains(Field::Department) { prop_assert_eq!(&account.department, &old.department); }
                     }
                     _ => {}
                 }
@@ -424,7 +456,7 @@ proptest! {
         }
         let mut past = w.state();
         past.last_run = Some(w.now + Duration::seconds(1));
-        let err = plan(&w.desired(), &GatewayListing::complete(w.accounts.clone()), &target(), &past, &w.policy(), w.now).unwrap_err();
+        let err = plan(&w.desired(), &GatewayListing::complete(w.accounts.clone()), &w.target(), &past, &w.policy(), w.now).unwrap_err();
         prop_assert!(matches!(err, PlanError::ClockWentBackwards { .. }), "{err:?}");
     }
 
@@ -443,7 +475,7 @@ proptest! {
             2 => listing = GatewayListing::partial(w.accounts.clone()),
             _ => state.last_gateway_count = Some(w.accounts.len() + 30),
         }
-        let p = plan(&desired, &listing, &target(), &state, &policy, w.now).unwrap();
+        let p = plan(&desired, &listing, &w.target(), &state, &policy, w.now).unwrap();
         prop_assert!(!p.guards.is_empty());
         for c in &p.changes {
             prop_assert!(!c.is_destructive(), "destructive change under a guard: {c:#?}");
@@ -468,7 +500,7 @@ proptest! {
         let policy = Policy::builder().managed_domain(d("example.com")).managed_domain(d("example.org"))
             .hr_rule(HrRule::new(HrAction::MakeFunctional)).build();
         let desired = w.desired().with_hr(hr.clone());
-        let p = plan(&desired, &GatewayListing::complete(w.accounts.clone()), &target(), &w.state(), &policy, w.now).unwrap();
+        let p = plan(&desired, &GatewayListing::complete(w.accounts.clone()), &w.target(), &w.state(), &policy, w.now).unwrap();
         let hr_emails: HashSet<&str> = hr.records.iter().map(|r| r.email.normalized()).collect();
         for c in &p.changes {
             for s in &c.steps {
@@ -484,7 +516,7 @@ proptest! {
         let mut accounts = w.accounts.clone();
         let mut state = w.state();
         simulate::apply(&p, &mut accounts, &mut state);
-        let later = plan(&w.desired(), &GatewayListing::complete(accounts), &target(), &state, &w.policy(), w.now).unwrap();
+        let later = plan(&w.desired(), &GatewayListing::complete(accounts), &w.target(), &state, &w.policy(), w.now).unwrap();
         let flipped = later.changes.iter().flat_map(|c| &c.steps).any(|s| matches!(s, Step::SetType { .. }));
         prop_assert!(!flipped, "{:#?}", later.changes);
     }
@@ -519,7 +551,7 @@ proptest! {
             e
         }).collect();
         let desired = Desired::new(DirectorySnapshot::new("ldap", w.provided).with_entries(recased));
-        let again = plan(&desired, &GatewayListing::complete(accounts), &target(), &state, &w.policy(), w.now).unwrap();
+        let again = plan(&desired, &GatewayListing::complete(accounts), &w.target(), &state, &w.policy(), w.now).unwrap();
         prop_assert!(again.is_empty(), "{:#?}", again.changes);
     }
 }
