@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::limiter::{AdaptiveLimiter, LimiterKey, RateLimit, RateLimiter};
+use crate::sleep::{Sleep, TokioSleep};
 use crate::{Error, RetryConfig};
 
 /// Which API the gateway speaks.
@@ -113,6 +114,7 @@ pub struct ClientBuilder {
     retry: RetryConfig,
     rate_limit: RateLimit,
     limiter: Option<Arc<dyn RateLimiter>>,
+    sleeper: Arc<dyn Sleep>,
     user_agent: String,
     page_size: u32,
 }
@@ -167,6 +169,13 @@ impl ClientBuilder {
     /// host in this process; the first one's pace wins.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = limit;
+        self
+    }
+
+    /// Waits between retries with `sleeper` instead of tokio's timer, e.g. to
+    /// observe the waits a retry schedule asks for in a test.
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleep>) -> Self {
+        self.sleeper = sleeper;
         self
     }
 
@@ -237,6 +246,7 @@ impl ClientBuilder {
                 password,
                 retry: self.retry,
                 limiter,
+                sleeper: self.sleeper,
                 page_size: self.page_size,
             }),
         })
@@ -335,6 +345,7 @@ pub(crate) struct Inner {
     pub(crate) password: SecretString,
     pub(crate) retry: RetryConfig,
     pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) sleeper: Arc<dyn Sleep>,
     pub(crate) page_size: u32,
 }
 
@@ -349,6 +360,7 @@ impl Client {
             retry: RetryConfig::standard(),
             rate_limit: RateLimit::default(),
             limiter: None,
+            sleeper: Arc::new(TokioSleep),
             user_agent: concat!("muster/", env!("CARGO_PKG_VERSION")).to_owned(),
             page_size: MAX_PAGE_SIZE,
         }

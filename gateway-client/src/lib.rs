@@ -42,6 +42,7 @@ mod org;
 mod pages;
 mod path;
 pub mod retry;
+mod sleep;
 mod transport;
 mod users;
 mod wire;
@@ -54,6 +55,7 @@ pub use model::{FieldValue, NewUser, RemoteUser, UserPatch, WelcomeEmail, field_
 pub use org::{Identity, OrgDomain, OrgInfo};
 pub use path::encode_segment;
 pub use retry::RetryConfig;
+pub use sleep::{Sleep, TokioSleep};
 pub use users::{BulkCreateReport, BulkFailure, Listed, Users};
 
 /// Re-exported so callers can build credentials without a direct dependency.

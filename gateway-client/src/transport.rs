@@ -176,7 +176,7 @@ impl Inner {
                     span.in_scope(|| {
                         tracing::debug!(?reason, ?wait, "retrying after a transient failure");
                     });
-                    tokio::time::sleep(wait).await;
+                    self.sleeper.sleep(wait).await;
                 }
                 (_, Ok(a)) if req.item_errors && lists_item_errors(a.status, &a.body) => {
                     return Ok(reply(a));

@@ -5,12 +5,12 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use common::*;
 use muster_core::Account;
-use muster_gateway::{Client, Error, NewUser, RateLimit, RateLimiter, WelcomeEmail};
+use muster_gateway::{Client, Error, NewUser, RateLimit, RateLimiter, Sleep, WelcomeEmail};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -69,22 +69,52 @@ async fn a_429_without_retry_after_backs_off_then_succeeds() {
     assert!(v1(&server).users().list().await.unwrap().is_empty());
 }
 
+/// Records the waits the client asks for and returns at once: the HTTP
+/// exchanges stay real, the clock is the test's.
+#[derive(Debug, Default)]
+struct RecordingSleep(std::sync::Mutex<Vec<Duration>>);
+
+#[async_trait]
+impl Sleep for RecordingSleep {
+    async fn sleep(&self, duration: Duration) {
+        self.0.lock().unwrap().push(duration);
+    }
+}
+
+impl RecordingSleep {
+    fn waits(&self) -> Vec<Duration> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+fn recording_client(
+    server: &MockServer,
+    retry: muster_gateway::RetryConfig,
+) -> (Client, Arc<RecordingSleep>) {
+    let sleeper = Arc::new(RecordingSleep::default());
+    let client = Client::builder()
+        .essentials(&server.uri(), "example.com")
+        .credentials(USER, PASSWORD.into())
+        .retry(retry)
+        .rate_limit(unlimited())
+        .sleeper(sleeper.clone())
+        .build()
+        .unwrap();
+    (client, sleeper)
+}
+
 #[tokio::test]
-async fn retry_after_seven_waits_at_least_seven_seconds() {
-    // Real time on purpose: under tokio's paused clock reqwest's own timeout
-    // fires at once (seanmonstar/reqwest#2783). Without the header the
-    // backoff (10-40 ms here) would retry far sooner.
+async fn retry_after_seven_waits_seven_seconds() {
+    // The exchanges are real; the wait is observed through an injected
+    // sleeper instead of costing the test seven seconds. Without the header
+    // the backoff (10-40 ms here) would ask for far less.
     let server = server().await;
     let throttled = ResponseTemplate::new(429).insert_header("Retry-After", "7");
     mount(&server, "GET", USERS, throttled, Some(1), 1, 1).await;
     mount(&server, "GET", USERS, users_ok(), None, 2, 1).await;
-    let start = Instant::now();
-    v1(&server).users().list().await.unwrap();
-    assert!(
-        start.elapsed() >= Duration::from_secs(7),
-        "{:?}",
-        start.elapsed()
-    );
+    let (client, sleeper) = recording_client(&server, fast_retry());
+    client.users().list().await.unwrap();
+    assert_eq!(sleeper.waits(), vec![Duration::from_secs(7)]);
 }
 
 #[tokio::test]
@@ -93,21 +123,38 @@ async fn a_huge_retry_after_is_clamped() {
     let throttled = ResponseTemplate::new(429).insert_header("Retry-After", "86400");
     mount(&server, "GET", USERS, throttled, Some(1), 1, 1).await;
     mount(&server, "GET", USERS, users_ok(), None, 2, 1).await;
-    let client = Client::builder()
-        .essentials(&server.uri(), "example.com")
-        .credentials(USER, PASSWORD.into())
-        .retry(fast_retry().with_max_retry_after(Duration::from_millis(200)))
-        .rate_limit(unlimited())
-        .build()
-        .unwrap();
-    let start = Instant::now();
-    client.users().list().await.unwrap();
-    assert!(start.elapsed() >= Duration::from_millis(200));
-    assert!(
-        start.elapsed() < Duration::from_secs(60),
-        "{:?}",
-        start.elapsed()
+    let (client, sleeper) = recording_client(
+        &server,
+        fast_retry().with_max_retry_after(Duration::from_secs(120)),
     );
+    client.users().list().await.unwrap();
+    assert_eq!(sleeper.waits(), vec![Duration::from_secs(120)]);
+}
+
+#[tokio::test]
+async fn without_retry_after_the_waits_follow_the_backoff_schedule() {
+    let server = server().await;
+    mount(
+        &server,
+        "GET",
+        USERS,
+        ResponseTemplate::new(503),
+        Some(3),
+        1,
+        3,
+    )
+    .await;
+    mount(&server, "GET", USERS, users_ok(), None, 2, 1).await;
+    let (client, sleeper) = recording_client(&server, fast_retry());
+    client.users().list().await.unwrap();
+    let waits = sleeper.waits();
+    assert_eq!(waits.len(), 3, "{waits:?}");
+    // Full jitter: each wait is at most the capped exponential step.
+    for (attempt, wait) in waits.iter().enumerate() {
+        let cap =
+            Duration::from_millis(10 * 2u64.pow(attempt as u32)).min(Duration::from_millis(40));
+        assert!(*wait <= cap, "attempt {attempt}: {wait:?} > {cap:?}");
+    }
 }
 
 #[tokio::test]
