@@ -392,6 +392,19 @@ pub enum Guard {
         /// The source.
         source: String,
     },
+    /// Some records of the authoritative snapshot could not be read (an
+    /// issue at a place no entry comes from). The people they describe look
+    /// absent, so deletions and deactivations are held until the records
+    /// are fixed; absent accounts are still flagged (record only), so the
+    /// delay runs as usual.
+    RecordsUnread {
+        /// The source.
+        source: String,
+        /// How many records could not be read.
+        count: usize,
+        /// Where the first few are, in order.
+        first: Vec<Location>,
+    },
 }
 
 impl Guard {
@@ -399,7 +412,18 @@ impl Guard {
     /// (the HR guard only stops the HR rule).
     #[must_use]
     pub fn blocks_directory(&self) -> bool {
-        !matches!(self, Guard::HrIncomplete { .. })
+        !matches!(
+            self,
+            Guard::HrIncomplete { .. } | Guard::RecordsUnread { .. }
+        )
+    }
+
+    /// True when the guard holds deletions and deactivations driven by the
+    /// directory (every guard that blocks the directory does, and unread
+    /// records do while still letting absent accounts be flagged).
+    #[must_use]
+    pub fn holds_deletions(&self) -> bool {
+        self.blocks_directory() || matches!(self, Guard::RecordsUnread { .. })
     }
 
     /// True when the guard stops the HR rule.
@@ -441,6 +465,24 @@ impl std::fmt::Display for Guard {
                     f,
                     "{source} is incomplete or empty: the HR rule is not applied"
                 )
+            }
+            Guard::RecordsUnread {
+                source,
+                count,
+                first,
+            } => {
+                let records = if *count == 1 { "record" } else { "records" };
+                write!(f, "{count} {records} of {source} could not be read (")?;
+                for (i, at) in first.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{at}")?;
+                }
+                if *count > first.len() {
+                    f.write_str(", …")?;
+                }
+                f.write_str("); deletions are held until they are fixed")
             }
         }
     }

@@ -73,6 +73,7 @@ pub fn plan(
         now,
         new_run: state.last_run.is_none_or(|last| now > last),
         directory_guarded: guards.iter().any(Guard::blocks_directory),
+        deletions_held: guards.iter().any(Guard::holds_deletions),
         hr_guarded: guards.iter().any(Guard::blocks_hr),
         hr: HashMap::default(),
         known: Vec::new(),
@@ -190,6 +191,8 @@ struct Planner<'a> {
     now: DateTime<Utc>,
     new_run: bool,
     directory_guarded: bool,
+    /// Deletions and deactivations wait (unread records); flags are still recorded.
+    deletions_held: bool,
     hr_guarded: bool,
     hr: HashMap<&'a str, &'a HrStatus, FastHash>,
     wanted: Wanted<'a>,
@@ -826,8 +829,9 @@ impl<'a> Planner<'a> {
                     rules::day(self.now),
                     delay.describe()
                 );
-                let deactivate =
-                    self.policy.flag_action == FlagAction::Deactivate && account.active;
+                let deactivate = self.policy.flag_action == FlagAction::Deactivate
+                    && account.active
+                    && !self.deletions_held;
                 let now = self.now;
                 let draft = self.draft_for_account(i, ChangeKind::Flag);
                 draft.steps.push(Step::Flag);
@@ -851,12 +855,7 @@ impl<'a> Planner<'a> {
                 self.conflicts.push(conflict);
             }
             Lifecycle::Wait { runs, due } => {
-                if flag.is_some_and(|f| f.absent_runs != runs) {
-                    self.run_transitions.push(Transition::CountAbsent {
-                        email: email.clone(),
-                        runs,
-                    });
-                }
+                self.count_absent(flag, email, runs);
                 let since = flag.map(|f| f.since).unwrap_or(self.now);
                 conflict.absent_runs = runs;
                 conflict.reason = match due {
@@ -874,6 +873,18 @@ impl<'a> Planner<'a> {
                 };
                 self.conflicts.push(conflict);
             }
+            Lifecycle::Delete { runs } if self.deletions_held => {
+                self.count_absent(flag, email, runs);
+                let since = flag.map(|f| f.since).unwrap_or(self.now);
+                conflict.absent_runs = runs;
+                conflict.reason = format!(
+                    "{gone} {source} since {}, {runs} runs, delay {}; deletion held: records of {} could not be read",
+                    rules::day(since),
+                    delay.describe(),
+                    self.auth_source()
+                );
+                self.conflicts.push(conflict);
+            }
             Lifecycle::Delete { runs } => {
                 let since = flag.map(|f| f.since).unwrap_or(self.now);
                 let reason = format!(
@@ -889,6 +900,16 @@ impl<'a> Planner<'a> {
                 });
                 draft.reasons.push(reason);
             }
+        }
+    }
+
+    /// Records this run in an absent account's count, if it moved.
+    fn count_absent(&mut self, flag: Option<&FlagState>, email: &EmailAddress, runs: u32) {
+        if flag.is_some_and(|f| f.absent_runs != runs) {
+            self.run_transitions.push(Transition::CountAbsent {
+                email: email.clone(),
+                runs,
+            });
         }
     }
 

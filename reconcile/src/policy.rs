@@ -141,8 +141,9 @@ impl Threshold {
 ///
 /// The defaults are the safe ones: authoritative mode, end users get a
 /// welcome letter, flags are only recorded, deletion after 7 days *and* 3
-/// consecutive absent runs, destructive threshold 25 accounts or 10 %,
-/// unknown-origin accounts adopted when matched and otherwise only listed.
+/// consecutive absent runs (held while the source has unreadable records),
+/// destructive threshold 25 accounts or 10 %, unknown-origin accounts
+/// adopted when matched and otherwise only listed.
 ///
 /// ```
 /// use muster_reconcile::{DeleteDelay, Policy};
@@ -174,6 +175,13 @@ pub struct Policy {
     pub(crate) hr_rule: Option<HrRule>,
     pub(crate) owned_fields: FieldSet,
     pub(crate) bulk_size: usize,
+    #[serde(default = "hold_by_default")]
+    pub(crate) hold_deletions_for_unread_records: bool,
+}
+
+/// A policy saved before the option existed holds deletions too.
+fn hold_by_default() -> bool {
+    true
 }
 
 impl Default for Policy {
@@ -216,6 +224,7 @@ impl Default for Policy {
                 .without(Field::ExternalId)
                 .without(Field::Kind),
             bulk_size: 200,
+            hold_deletions_for_unread_records: true,
         }
     }
 }
@@ -389,6 +398,15 @@ impl PolicyBuilder {
     /// How many creates go in one bulk request when the gateway supports it (default 200).
     pub fn bulk_size(mut self, size: usize) -> Self {
         self.0.bulk_size = size.max(1);
+        self
+    }
+
+    /// Whether records the authoritative source could not read hold
+    /// deletions and deactivations (default yes: a typo in one row would
+    /// otherwise make that person look absent and, after the delay, delete
+    /// their account). Absent accounts are still flagged either way.
+    pub fn hold_deletions_for_unread_records(mut self, hold: bool) -> Self {
+        self.0.hold_deletions_for_unread_records = hold;
         self
     }
 

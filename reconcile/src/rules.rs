@@ -1,9 +1,12 @@
 //! The rules, one small function each. The planner (`planner.rs`) only
 //! sequences them; each says here what it implements and why.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use muster_core::{
-    Account, DirectoryEntry, EmailAddress, Field, FieldSet, Origin, RecipientKind, UserType,
+    Account, DirectoryEntry, EmailAddress, Field, FieldSet, Location, Origin, RecipientKind,
+    UserType,
 };
 
 use crate::error::PlanError;
@@ -189,7 +192,9 @@ pub(crate) fn adopted_origin(current: &Origin, source: &str) -> Option<Origin> {
 /// The destructive-change guards: an empty or partial authoritative
 /// snapshot, an incomplete gateway listing, or a gateway that shrank by more
 /// than the threshold since the last run all mean "we do not know who is
-/// really gone", so nothing is flagged or removed. An incomplete HR snapshot
+/// really gone", so nothing is flagged or removed. Records the authoritative
+/// snapshot could not read hold deletions and deactivations (flags are still
+/// recorded), unless the policy says otherwise. An incomplete HR snapshot
 /// stops only the HR rule.
 pub(crate) fn safety_guards(
     desired: &Desired,
@@ -217,6 +222,9 @@ pub(crate) fn safety_guards(
     if !current.complete {
         guards.push(Guard::GatewayListingIncomplete);
     }
+    if policy.hold_deletions_for_unread_records {
+        guards.extend(unread_records(source));
+    }
     if let Some(from) = state.last_gateway_count {
         let to = current.accounts.len();
         let allowed = policy.threshold.allowed(from);
@@ -236,6 +244,33 @@ pub(crate) fn safety_guards(
         });
     }
     guards
+}
+
+/// How many locations an [`Guard::RecordsUnread`] names.
+const UNREAD_SHOWN: usize = 3;
+
+/// The records a snapshot could not read: its issues at places no entry
+/// comes from (an issue at an entry's place is a bad value in a record that
+/// was read). A typo in one row must not make that person look absent and,
+/// a week later, delete their account.
+fn unread_records(snapshot: &muster_core::DirectorySnapshot) -> Option<Guard> {
+    if snapshot.issues.is_empty() {
+        return None;
+    }
+    let mut unread: BTreeSet<&Location> = snapshot.issues.iter().map(|i| &i.location).collect();
+    for entry in &snapshot.entries {
+        if let Some(at) = &entry.location {
+            unread.remove(at);
+            if unread.is_empty() {
+                return None;
+            }
+        }
+    }
+    Some(Guard::RecordsUnread {
+        source: snapshot.source.clone(),
+        count: unread.len(),
+        first: unread.into_iter().take(UNREAD_SHOWN).cloned().collect(),
+    })
 }
 
 /// Where an absent, flaggable account is in the deletion lifecycle.

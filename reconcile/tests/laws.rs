@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use common::{a, d, t, target};
 use muster_core::{
     Account, DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet, HrRecord,
-    HrSnapshot, HrStatus, Origin, RecipientKind, UserType,
+    HrSnapshot, HrStatus, Location, Origin, RecipientKind, SourceIssue, UserType,
 };
 use muster_reconcile::{
     Capabilities, DeleteDelay, Desired, FlagAction, FlagCause, GatewayListing, Guard, HrAction,
@@ -461,10 +461,12 @@ proptest! {
     }
 
     /// Partial, empty or failed snapshots, partial listings and a shrunken
-    /// gateway never yield a destructive change (or a new flag); every
-    /// destructive step counts toward the threshold.
+    /// gateway never yield a destructive change (or a new flag); records the
+    /// source could not read hold every deletion and deactivation (flags are
+    /// still recorded), while a bad value in a record that was read holds
+    /// nothing; every destructive step counts toward the threshold.
     #[test]
-    fn safety(w in world(), which in 0u8..4) {
+    fn safety(w in world(), which in 0u8..5, unread in 1usize..5, bad_values in 0usize..3) {
         let policy = w.policy();
         let mut desired = w.desired();
         let mut listing = GatewayListing::complete(w.accounts.clone());
@@ -473,13 +475,44 @@ proptest! {
             0 => desired = Desired::new(DirectorySnapshot::new("ldap", w.provided).with_entries(w.entries.clone()).partial("size limit")),
             1 => desired = Desired::new(DirectorySnapshot::new("ldap", w.provided)),
             2 => listing = GatewayListing::partial(w.accounts.clone()),
-            _ => state.last_gateway_count = Some(w.accounts.len() + 30),
+            3 => state.last_gateway_count = Some(w.accounts.len() + 30),
+            _ => desired = Desired::new(with_issues(&w, unread, bad_values)),
         }
         let p = plan(&desired, &listing, &w.target(), &state, &policy, w.now).unwrap();
         prop_assert!(!p.guards.is_empty());
         for c in &p.changes {
-            prop_assert!(!c.is_destructive(), "destructive change under a guard: {c:#?}");
-            prop_assert!(!c.steps.contains(&Step::Flag), "flag under a guard: {c:#?}");
+            if which == 4 {
+                prop_assert!(!c.steps.iter().any(|s| matches!(s, Step::Delete | Step::Deactivate)), "deletion with unread records: {c:#?}");
+            } else {
+                prop_assert!(!c.is_destructive(), "destructive change under a guard: {c:#?}");
+                prop_assert!(!c.steps.contains(&Step::Flag), "flag under a guard: {c:#?}");
+            }
+        }
+        if which == 4 {
+            let shown: Vec<String> = (0..unread.min(3)).map(|k| format!("users.csv:{}", 1000 + k)).collect();
+            let expected = format!(
+                "{unread} record{} of ldap could not be read ({}{}); deletions are held until they are fixed",
+                if unread == 1 { "" } else { "s" },
+                shown.join(", "),
+                if unread > 3 { ", …" } else { "" },
+            );
+            let guards: Vec<String> = p.guards.iter().map(ToString::to_string).collect();
+            prop_assert!(guards.contains(&expected), "{:?}", guards);
+            // Absent accounts are flagged exactly as without bad records.
+            let normal = plan(&Desired::new(with_issues(&w, 0, 0)), &listing, &w.target(), &state, &policy, w.now).unwrap();
+            let flags = |p: &Plan| p.changes.iter().filter(|c| c.steps.contains(&Step::Flag)).map(|c| c.email.clone()).collect::<BTreeSet<_>>();
+            prop_assert_eq!(flags(&p), flags(&normal));
+            // Turned off, the bad records hold nothing.
+            let off = Policy::builder().managed_domain(d("example.com")).managed_domain(d("example.org"))
+                .delete_delay(w.delay).min_absent_runs(w.min_runs).flag_action(w.flag_action).unknown_origin(w.unknown)
+                .hold_deletions_for_unread_records(false).build();
+            let p = plan(&desired, &listing, &w.target(), &state, &off, w.now).unwrap();
+            prop_assert!(!p.guards.iter().any(|g| matches!(g, Guard::RecordsUnread { .. })), "{:?}", p.guards);
+            prop_assert_eq!(serde_json::to_value(&p.changes).unwrap(), serde_json::to_value(&normal.changes).unwrap());
+            // Bad values in records that were read hold nothing either.
+            let read_only_issues = with_issues(&w, 0, bad_values);
+            let p = plan(&Desired::new(read_only_issues), &listing, &w.target(), &state, &policy, w.now).unwrap();
+            prop_assert!(!p.guards.iter().any(|g| matches!(g, Guard::RecordsUnread { .. })), "{:?}", p.guards);
         }
         let normal = w.plan();
         let counted: usize = normal.changes.iter().flat_map(|c| &c.steps).filter(|s| s.is_destructive()).count();
@@ -554,6 +587,39 @@ proptest! {
         let again = plan(&desired, &GatewayListing::complete(accounts), &w.target(), &state, &w.policy(), w.now).unwrap();
         prop_assert!(again.is_empty(), "{:#?}", again.changes);
     }
+}
+
+/// The world's snapshot as read from `users.csv`: entry `i` from line
+/// `i + 2`, `unread` records that could not be read at lines 1000…, and
+/// `bad_values` issues about values of records that were read.
+fn with_issues(w: &World, unread: usize, bad_values: usize) -> DirectorySnapshot {
+    let entries: Vec<DirectoryEntry> = w
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            e.clone()
+                .with_location(Location::line("users.csv", i as u64 + 2))
+        })
+        .collect();
+    let mut issues: Vec<SourceIssue> = (0..unread)
+        .rev()
+        .map(|k| {
+            SourceIssue::new(
+                Location::line("users.csv", 1000 + k as u64),
+                "a valid primary_email",
+            )
+        })
+        .collect();
+    for k in 0..bad_values.min(entries.len()) {
+        issues.push(SourceIssue::new(
+            Location::line("users.csv", k as u64 + 2),
+            "a phone number",
+        ));
+    }
+    let mut snapshot = DirectorySnapshot::new("ldap", w.provided).with_entries(entries);
+    snapshot.issues = issues;
+    snapshot
 }
 
 fn swap_case(s: &str) -> String {

@@ -1,13 +1,14 @@
 //! One organisation walked through several runs: onboarding onto a gateway
 //! that already has accounts, updates, an alias moving, a primary-address
-//! change, a user leaving and coming back, one leaving for good, an HR
+//! change, a user leaving and coming back, one leaving for good (her
+//! deletion held while a record of the export cannot be read), an HR
 //! termination, a shared mailbox on a disabled account, and a threshold trip
 //! with its override. Every run is applied and planned again (convergence).
 
 mod common;
 
 use common::*;
-use muster_core::{HrRecord, HrSnapshot, HrStatus, Origin, UserType};
+use muster_core::{HrRecord, HrSnapshot, HrStatus, Location, Origin, SourceIssue, UserType};
 use muster_reconcile::{
     ChangeKind, ConflictKind, Desired, FlagAction, HrAction, HrRule, Phase, PlanError, SkipCode,
     Step, plan,
@@ -42,7 +43,7 @@ fn has_change(plan: &muster_reconcile::Plan, email: &str) -> bool {
 }
 
 #[test]
-fn an_organisation_across_twelve_runs() {
+fn an_organisation_across_thirteen_runs() {
     let mut world = World::new(vec![
         admin("admin@example.com"),
         account("muster-api@example.com"),
@@ -259,13 +260,42 @@ fn an_organisation_across_twelve_runs() {
     assert!(!has_change(&run6, "ann@example.com"));
     assert_eq!(world.state.flags[&a("ann@example.com")].absent_runs, 3);
 
-    // Run 7 — delay passed and enough runs: ann is deleted.
+    // Run 7 — delay passed and enough runs, but one record of the export
+    // could not be read (it may be ann with a typo): her deletion is held,
+    // the run is counted, and the plan says why.
+    let mut unreadable = base(vec![bob(), carol3()]);
+    unreadable.authoritative.issues.push(SourceIssue::new(
+        Location::dn("CN=Ann Lee,OU=Staff,DC=example,DC=com"),
+        "a mail attribute that is an address",
+    ));
+    let held = world.run(&unreadable, policy, t(12, 9));
+    assert!(!has_change(&held, "ann@example.com"), "{:#?}", held.changes);
+    assert!(world.get("ann@example.com").is_some());
+    let text = muster_reconcile::render::text(&held);
+    assert!(
+        text.contains(
+            "SAFETY: 1 record of ldap could not be read (dn `CN=Ann Lee,OU=Staff,DC=example,DC=com`); deletions are held until they are fixed"
+        ),
+        "{text}"
+    );
+    let waiting = held
+        .conflicts
+        .iter()
+        .find(|c| c.email == a("ann@example.com"))
+        .unwrap();
+    assert!(
+        waiting.reason.contains("deletion held"),
+        "{}",
+        waiting.reason
+    );
+
+    // Run 8 — the record is fixed (it was not ann): she is deleted.
     let run7 = world.run(&base(vec![bob(), carol3()]), policy, t(12, 10));
     let gone = change(&run7, "ann@example.com");
     assert_eq!(gone.kind, ChangeKind::Delete);
     assert!(
         gone.reason
-            .contains("absent from ldap since 2026-11-05, 4 runs, delay 7 days"),
+            .contains("absent from ldap since 2026-11-05, 5 runs, delay 7 days"),
         "{}",
         gone.reason
     );
@@ -280,7 +310,7 @@ fn an_organisation_across_twelve_runs() {
             .all(|c| c.email != a("info@example.com"))
     );
 
-    // Run 8 — HR: carol is terminated, so she becomes a functional account.
+    // Run 9 — HR: carol is terminated, so she becomes a functional account.
     let hr_policy = common::policy()
         .hr_rule(HrRule::new(HrAction::MakeFunctional))
         .build();
@@ -323,7 +353,7 @@ fn an_organisation_across_twelve_runs() {
         run8.summary.billable_after + 2,
         run8.summary.billable_before
     );
-    // Run 9 — the directory does not flip the HR-set type back, even without HR.
+    // Run 10 — the directory does not flip the HR-set type back, even without HR.
     let run9 = world.run(&base(vec![bob(), carol3()]), policy, t(14, 9));
     assert!(!has_change(&run9, "carol.diaz@example.com"));
     assert_eq!(
@@ -331,7 +361,7 @@ fn an_organisation_across_twelve_runs() {
         UserType::FunctionalAccount
     );
 
-    // Run 10 — the six staff vanish and the policy deactivates flagged users:
+    // Run 11 — the six staff vanish and the policy deactivates flagged users:
     // six deactivations trip the threshold (5).
     let strict = common::policy().flag_action(FlagAction::Deactivate).build();
     let without_staff = Desired::new(ldap(vec![shared("info@example.com"), bob(), carol3()]));
@@ -342,7 +372,7 @@ fn an_organisation_across_twelve_runs() {
         tripped.threshold.exceeded_by,
         Some(6 - tripped.threshold.allowed)
     );
-    // Run 11 — the administrator reviews it and overrides.
+    // Run 12 — the administrator reviews it and overrides.
     let overridden = common::policy()
         .flag_action(FlagAction::Deactivate)
         .override_threshold(true)
@@ -351,7 +381,7 @@ fn an_organisation_across_twelve_runs() {
     assert!(!run11.requires_override());
     assert!(run11.threshold.overridden);
     assert!(world.get("staff1@example.com").is_some_and(|s| !s.active));
-    // Run 12 — staff1 returns: muster reactivates the account it deactivated.
+    // Run 13 — staff1 returns: muster reactivates the account it deactivated.
     let mut returning = vec![shared("info@example.com"), bob(), carol3()];
     returning.push(person("staff1@example.com", "Staff", "Member1"));
     let run12 = world.run(&Desired::new(ldap(returning)), policy, t(16, 9));
