@@ -176,12 +176,12 @@ impl EmailAddress {
         if trimmed.is_empty() {
             return Err(AddressError::Empty);
         }
-        check_characters(trimmed, trimmed, true)?;
-        let at = trimmed
-            .rfind('@')
+        let shape = Shape::of(trimmed)?;
+        let at = shape
+            .last_at
             .ok_or_else(|| AddressError::MissingAt(trimmed.to_owned()))?;
         let (local, domain) = (&trimmed[..at], &trimmed[at + 1..]);
-        if local.contains('@') {
+        if shape.more_than_one_at {
             return Err(AddressError::ForbiddenCharacter {
                 address: trimmed.to_owned(),
                 character: '@',
@@ -196,16 +196,16 @@ impl EmailAddress {
         if local.len() > MAX_LOCAL_LEN {
             return Err(AddressError::LocalTooLong(trimmed.to_owned()));
         }
-        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        let double_dot_in_local = shape.first_double_dot.is_some_and(|end| end < at);
+        if local.starts_with('.') || local.ends_with('.') || double_dot_in_local {
             return Err(AddressError::BadDot(trimmed.to_owned()));
         }
-        if trimmed.is_ascii() {
+        if shape.ascii {
             check_ascii_domain(domain, trimmed)?;
             if trimmed.len() > MAX_ADDRESS_LEN {
                 return Err(AddressError::AddressTooLong(trimmed.to_owned()));
             }
-            let has_upper = trimmed.bytes().any(|b| b.is_ascii_uppercase());
-            let buf: Box<str> = if has_upper {
+            let buf: Box<str> = if shape.has_upper {
                 let mut buf = String::with_capacity(trimmed.len() * 2);
                 buf.push_str(trimmed);
                 buf.push_str(trimmed);
@@ -295,6 +295,54 @@ impl EmailAddress {
     }
 }
 
+/// What [`EmailAddress::parse`] needs to know about a trimmed address,
+/// gathered in one pass over its bytes (`@`, `.` and `A`-`Z` are single
+/// bytes that never occur inside a multi-byte UTF-8 character).
+struct Shape {
+    ascii: bool,
+    /// Byte offset of the last `@`.
+    last_at: Option<usize>,
+    more_than_one_at: bool,
+    /// Byte offset of the second dot of the first `..`.
+    first_double_dot: Option<usize>,
+    /// Any ASCII uppercase letter.
+    has_upper: bool,
+}
+
+impl Shape {
+    /// Checks the characters ([`check_characters`]: same errors, same
+    /// order) and measures the address. The loop has no data-dependent
+    /// branches: for ASCII it only notes whether any byte may be refused,
+    /// and then [`check_characters`] finds which.
+    fn of(address: &str) -> Result<Self, AddressError> {
+        let ascii = address.is_ascii();
+        let (mut suspect, mut ats, mut last_at, mut upper) = (false, 0usize, 0, false);
+        let (mut after_dot, mut first_double_dot) = (false, None);
+        for (i, b) in address.bytes().enumerate() {
+            suspect |= ADDRESS_SUSPECT[usize::from(b)];
+            let is_at = b == b'@';
+            ats += usize::from(is_at);
+            last_at = if is_at { i } else { last_at };
+            upper |= b.is_ascii_uppercase();
+            let is_dot = b == b'.';
+            if after_dot && is_dot && first_double_dot.is_none() {
+                first_double_dot = Some(i);
+            }
+            after_dot = is_dot;
+        }
+        if suspect || !ascii {
+            check_characters(address, address, true)?;
+        }
+        Ok(Shape {
+            ascii,
+            last_at: (ats > 0).then_some(last_at),
+            more_than_one_at: ats > 1,
+            first_double_dot,
+            has_upper: upper,
+        })
+    }
+}
+
 /// Checks an ASCII domain in place: labels, lengths, qualification.
 fn check_ascii_domain(domain: &str, whole: &str) -> Result<(), AddressError> {
     if domain.len() > MAX_DOMAIN_LEN {
@@ -304,22 +352,35 @@ fn check_ascii_domain(domain: &str, whole: &str) -> Result<(), AddressError> {
 }
 
 /// Checks the labels of an ASCII domain (any case).
+///
+/// One pass over the bytes; each label is judged when it ends, in the same
+/// order as always: its shape, then its length, then its characters.
 fn check_labels(ascii: &str, whole: &str) -> Result<(), AddressError> {
-    let mut labels = 0;
-    for label in ascii.split('.') {
+    let bytes = ascii.as_bytes();
+    let (mut labels, mut start, mut bad_byte) = (0, 0, false);
+    // A dot after the end closes the last label.
+    for (i, b) in bytes
+        .iter()
+        .copied()
+        .chain(std::iter::once(b'.'))
+        .enumerate()
+    {
+        if b != b'.' {
+            bad_byte |= !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            continue;
+        }
+        let label = &bytes[start..i];
         labels += 1;
-        if label.is_empty() || label.starts_with('-') || label.ends_with('-') {
+        if label.first().is_none_or(|&c| c == b'-') || label.last() == Some(&b'-') {
             return Err(AddressError::BadLabel(whole.to_owned()));
         }
         if label.len() > MAX_LABEL_LEN {
             return Err(AddressError::DomainTooLong(whole.to_owned()));
         }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if bad_byte {
             return Err(AddressError::InvalidIdn(whole.to_owned()));
         }
+        (start, bad_byte) = (i + 1, false);
     }
     if labels < 2 {
         return Err(AddressError::Unqualified(whole.to_owned()));
@@ -362,6 +423,13 @@ const ASCII_SUSPECT: [bool; 256] = {
             );
         b += 1;
     }
+    table
+};
+
+/// [`ASCII_SUSPECT`] for addresses, which may have an `@`.
+const ADDRESS_SUSPECT: [bool; 256] = {
+    let mut table = ASCII_SUSPECT;
+    table[b'@' as usize] = false;
     table
 };
 
@@ -481,11 +549,41 @@ mod tests {
     }
 
     #[test]
+    fn dots_and_ats_are_judged_on_the_side_they_are_on() {
+        use AddressError::*;
+        let long_bad_label = format!("a@{}-.com", "b".repeat(64));
+        type Check = fn(&AddressError) -> bool;
+        let cases: Vec<(&str, Check)> = vec![
+            ("a..b@x.com", |e| matches!(e, BadDot(_))),
+            ("a.@x.com", |e| matches!(e, BadDot(_))),
+            ("a@x..com", |e| matches!(e, BadLabel(_))),
+            ("a@b.c@x.com", |e| {
+                matches!(e, ForbiddenCharacter { character: '@', .. })
+            }),
+            ("a b..c@x.com", |e| matches!(e, Whitespace(_))),
+            ("a@x.com-", |e| matches!(e, BadLabel(_))),
+            ("a@x.c!m", |e| matches!(e, InvalidIdn(_))),
+            (&long_bad_label, |e| matches!(e, BadLabel(_))),
+            ("jö..rg@x.com", |e| matches!(e, BadDot(_))),
+            ("jörg@x..com", |e| matches!(e, InvalidIdn(_) | BadLabel(_))),
+        ];
+        for (input, check) in cases {
+            let err = EmailAddress::parse(input).unwrap_err();
+            assert!(check(&err), "{input}: {err:?}");
+        }
+        let a = addr("a.b@X.Example.COM");
+        assert_eq!(a.normalized(), "a.b@x.example.com");
+        assert_eq!(a.as_str(), "a.b@X.Example.COM");
+    }
+
+    #[test]
     fn the_ascii_table_covers_every_ascii_rejection() {
         for b in 0u8..128 {
             for is_address in [true, false] {
                 let rejected = rejection(char::from(b), "x", is_address).is_some();
                 assert!(!rejected || ASCII_SUSPECT[usize::from(b)], "{b:#x}");
+                let in_address = is_address && rejected;
+                assert!(!in_address || ADDRESS_SUSPECT[usize::from(b)], "{b:#x}");
             }
         }
     }
