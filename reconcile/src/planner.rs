@@ -82,12 +82,13 @@ pub fn plan(
         matched: Vec::new(),
         consumed: vec![false; current.accounts.len()],
         drafts: Vec::new(),
-        draft_of_account: HashMap::default(),
+        draft_of_account: vec![NONE; current.accounts.len()],
         claims: Vec::new(),
         conflicts: Vec::new(),
         skipped,
         run_transitions: Vec::new(),
         input_hash: 0,
+        billable_before: 0,
     };
     planner.index_state();
     planner.index_hr();
@@ -205,13 +206,16 @@ struct Planner<'a> {
     /// Accounts taken over by a primary-address change.
     consumed: Vec<bool>,
     drafts: Vec<Draft>,
-    draft_of_account: HashMap<u32, usize, FastHash>,
+    /// Each gateway account's draft (or [`NONE`]), by account index.
+    draft_of_account: Vec<u32>,
     claims: Vec<Claim<'a>>,
     conflicts: Vec<Conflict>,
     skipped: Vec<Skipped>,
     run_transitions: Vec<Transition>,
     /// Order-independent hash of the inputs, summed where each item is read anyway.
     input_hash: u64,
+    /// Billable gateway accounts, counted where each account is read anyway.
+    billable_before: usize,
 }
 
 impl<'a> Planner<'a> {
@@ -276,23 +280,33 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The draft of gateway account `i`, if it has one.
+    fn draft_of(&self, i: u32) -> Option<usize> {
+        let d = self.draft_of_account[i as usize];
+        (d != NONE).then_some(d as usize)
+    }
+
     fn draft_for_account(&mut self, i: u32, kind: ChangeKind) -> &mut Draft {
         let account = &self.accounts[i as usize];
-        let idx = *self.draft_of_account.entry(i).or_insert_with(|| {
-            let mut draft = Draft::new(
-                account.primary_email.clone(),
-                kind,
-                Expect {
-                    exists: true,
-                    user_type: Some(account.user_type.clone()),
-                    active: Some(account.active),
-                    aliases: None,
-                },
-            );
-            draft.account = Some(i);
-            self.drafts.push(draft);
-            self.drafts.len() - 1
-        });
+        let idx = match self.draft_of(i) {
+            Some(idx) => idx,
+            None => {
+                let mut draft = Draft::new(
+                    account.primary_email.clone(),
+                    kind,
+                    Expect {
+                        exists: true,
+                        user_type: Some(account.user_type.clone()),
+                        active: Some(account.active),
+                        aliases: None,
+                    },
+                );
+                draft.account = Some(i);
+                self.drafts.push(draft);
+                self.draft_of_account[i as usize] = (self.drafts.len() - 1) as u32;
+                self.drafts.len() - 1
+            }
+        };
         &mut self.drafts[idx]
     }
 
@@ -305,6 +319,7 @@ impl<'a> Planner<'a> {
         for (i, account) in self.accounts.iter().enumerate() {
             self.wanted.note_holder(i, self.accounts);
             self.input_hash = self.input_hash.wrapping_add(fingerprint::account(account));
+            self.billable_before += usize::from(rules::billable(account));
             let w = self.wanted.account_want[i];
             if w == NONE {
                 continue;
@@ -470,13 +485,13 @@ impl<'a> Planner<'a> {
             .collect();
         let snapshot_aliases = touches_aliases.then(|| account.aliases.iter().cloned().collect());
         let draft = self.draft_for_account(i, ChangeKind::Update);
-        draft.steps.extend(steps);
-        draft.reasons.extend(reasons);
-        draft.transitions.extend(transitions);
+        append(&mut draft.steps, steps);
+        append(&mut draft.reasons, reasons);
+        append(&mut draft.transitions, transitions);
         if snapshot_aliases.is_some() {
             draft.expect.aliases = snapshot_aliases;
         }
-        let d = self.draft_of_account[&i];
+        let d = self.draft_of_account[i as usize] as usize;
         for address in alias_claims {
             self.claim(d, address, false);
         }
@@ -628,7 +643,7 @@ impl<'a> Planner<'a> {
             keep_old_as_alias: keep_old,
         });
         self.drafts.push(draft);
-        self.draft_of_account.insert(c, self.drafts.len() - 1);
+        self.draft_of_account[c as usize] = (self.drafts.len() - 1) as u32;
         let d = self.drafts.len() - 1;
         self.claim(d, &e.primary_email, true);
         for alias in want_aliases {
@@ -931,9 +946,8 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let deleted = self
-                .draft_of_account
-                .get(&(i as u32))
-                .is_some_and(|&d| self.drafts[d].steps.contains(&Step::Delete));
+                .draft_of(i as u32)
+                .is_some_and(|d| self.drafts[d].steps.contains(&Step::Delete));
             if deleted {
                 continue;
             }
@@ -1047,12 +1061,9 @@ impl<'a> Planner<'a> {
 
     /// The live draft of the holding account that frees the claimed address, if any.
     fn freeing_draft(&self, claim: &Claim<'_>) -> Option<usize> {
-        self.draft_of_account
-            .get(&claim.holder)
-            .copied()
-            .filter(|&h| {
-                h != claim.draft && !self.drafts[h].dead && self.drafts[h].frees(claim.address)
-            })
+        self.draft_of(claim.holder).filter(|&h| {
+            h != claim.draft && !self.drafts[h].dead && self.drafts[h].frees(claim.address)
+        })
     }
 
     /// The claimed address stays where it is: the claim is skipped with both
@@ -1088,11 +1099,18 @@ impl<'a> Planner<'a> {
     /// dependencies to numbers, and adds the summary, threshold and fingerprint.
     fn finish(mut self, guards: Vec<Guard>) -> Plan {
         let drafts = std::mem::take(&mut self.drafts);
-        let mut order: Vec<usize> = (0..drafts.len())
+        let order: Vec<usize> = (0..drafts.len())
             .filter(|&d| !drafts[d].dead && !drafts[d].steps.is_empty())
             .collect();
         let phases: Vec<Phase> = drafts.iter().map(Draft::phase).collect();
-        order.sort_by(|&a, &b| (phases[a], &drafts[a].email).cmp(&(phases[b], &drafts[b].email)));
+        // Sort keys read once per draft; the index breaks no ties (one draft per address and phase)
+        // but keeps the order total.
+        let mut keyed: Vec<(Phase, &str, usize)> = order
+            .iter()
+            .map(|&d| (phases[d], drafts[d].email.normalized(), d))
+            .collect();
+        keyed.sort_unstable();
+        let order: Vec<usize> = keyed.into_iter().map(|(_, _, d)| d).collect();
         let mut id_of = vec![u32::MAX; drafts.len()];
         for (id, &d) in order.iter().enumerate() {
             id_of[d] = id as u32;
@@ -1136,7 +1154,11 @@ impl<'a> Planner<'a> {
                 steps: draft.steps,
                 expect: draft.expect,
                 depends_on: deps,
-                reason: draft.reasons.join("; "),
+                reason: if draft.reasons.len() == 1 {
+                    draft.reasons.swap_remove(0)
+                } else {
+                    draft.reasons.join("; ")
+                },
                 transitions: draft.transitions,
             });
         }
@@ -1149,7 +1171,7 @@ impl<'a> Planner<'a> {
             .sort_by(|a, b| transition_key(a).cmp(transition_key(b)));
         let summary = summarize(
             &changes,
-            self.accounts,
+            self.billable_before,
             deleted_billable,
             self.target,
             self.policy,
@@ -1212,6 +1234,16 @@ impl<'a> Planner<'a> {
         );
         sum = sum.wrapping_add(fingerprint::json(&small));
         format!("{sum:016x}")
+    }
+}
+
+/// Appends `items` to `to`, taking over `items`' buffer when `to` is empty
+/// (a fresh draft: most of them).
+fn append<T>(to: &mut Vec<T>, mut items: Vec<T>) {
+    if to.is_empty() {
+        *to = items;
+    } else {
+        to.append(&mut items);
     }
 }
 
@@ -1285,7 +1317,7 @@ fn apply_owned_fields(
 /// Counts per heading and step, welcome letters, billable delta, API calls.
 fn summarize(
     changes: &[AccountChange],
-    accounts: &[Account],
+    before: usize,
     deleted_billable: usize,
     target: &TargetProfile,
     policy: &Policy,
@@ -1297,17 +1329,17 @@ fn summarize(
         licence_count: target.licence_count,
         ..Summary::default()
     };
-    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
-    let mut by_step: BTreeMap<String, usize> = BTreeMap::new();
-    let before = accounts.iter().filter(|a| rules::billable(a)).count();
+    // Counted under the names' static strings, owned once at the end (not once per change).
+    let mut by_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut by_step: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut after = before as i64 - deleted_billable as i64;
     let mut creates = 0u64;
     let mut calls = 0u64;
     for c in changes {
-        *by_kind.entry(c.kind.as_str().to_owned()).or_default() += 1;
+        *by_kind.entry(c.kind.as_str()).or_default() += 1;
         let mut writes = false;
         for step in &c.steps {
-            *by_step.entry(step.name().to_owned()).or_default() += 1;
+            *by_step.entry(step.name()).or_default() += 1;
             match step {
                 Step::Create {
                     account,
@@ -1339,8 +1371,9 @@ fn summarize(
     } else {
         creates
     };
-    s.changes = by_kind;
-    s.steps = by_step;
+    let owned = |m: BTreeMap<&str, usize>| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    s.changes = owned(by_kind);
+    s.steps = owned(by_step);
     s.billable_before = before;
     s.billable_after = after.max(0) as usize;
     s.api_calls = calls;

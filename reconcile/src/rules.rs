@@ -83,9 +83,9 @@ pub(crate) fn protection(
 }
 
 /// What the planner does with one directory entry.
-pub(crate) enum Admission {
+pub(crate) enum Admission<'p> {
     /// Sync it; created with this type.
-    Want(UserType),
+    Want(&'p UserType),
     /// Treat it as absent: a disabled person has left (unless disabled users are synced).
     Absent,
     /// Refuse it, saying why.
@@ -97,7 +97,7 @@ pub(crate) enum Admission {
 /// (a disabled shared or room mailbox is normal in AD and is synced), and a
 /// primary outside the managed domains is refused — the gateway would not
 /// route mail for it.
-pub(crate) fn admit_entry(entry: &DirectoryEntry, policy: &Policy) -> Admission {
+pub(crate) fn admit_entry<'p>(entry: &DirectoryEntry, policy: &'p Policy) -> Admission<'p> {
     if policy.exceptions.contains(&entry.primary_email) {
         return Admission::Skip(
             SkipCode::Exception,
@@ -122,7 +122,7 @@ pub(crate) fn admit_entry(entry: &DirectoryEntry, policy: &Policy) -> Admission 
             ),
         );
     }
-    Admission::Want(user_type.clone())
+    Admission::Want(user_type)
 }
 
 /// An alias is added only when its own domain is managed (the primary's was

@@ -26,8 +26,8 @@ pub(crate) struct Want<'a> {
     /// The aliases that survived domain and clash checks. Left empty when
     /// `aliases_in_step` (they are then exactly the entry's, already on its account).
     pub(crate) aliases: Vec<&'a EmailAddress>,
-    /// The type a create gets.
-    pub(crate) user_type: UserType,
+    /// The type a create gets (the policy's).
+    pub(crate) user_type: &'a UserType,
     /// The gateway account with this primary, or [`NONE`].
     pub(crate) account: u32,
     /// The aliases are exactly the account's already (nothing to add or remove).
