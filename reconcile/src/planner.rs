@@ -400,7 +400,16 @@ impl<'a> Planner<'a> {
             reasons.push("muster had deactivated it".to_owned());
         }
 
-        let mut changed: Vec<&'static str> = Vec::new();
+        // "<source> differs: a, b", written as the differences are found.
+        let mut changed = String::new();
+        let mut note = |what: &str| {
+            if changed.is_empty() {
+                changed = format!("{} differs: {what}", want.source);
+            } else {
+                changed.push_str(", ");
+                changed.push_str(what);
+            }
+        };
         for (field, have, wants) in text_fields(account, e) {
             if fields.contains(field) && !rules::same_text(have, wants) {
                 steps.push(Step::SetField {
@@ -408,7 +417,7 @@ impl<'a> Planner<'a> {
                     before: have.map(str::to_owned),
                     after: wants.map(|s| s.trim().to_owned()),
                 });
-                changed.push(field.as_str());
+                note(field.as_str());
             }
         }
         let mut touches_aliases = false;
@@ -431,12 +440,12 @@ impl<'a> Planner<'a> {
             };
             if !remove.is_empty() {
                 touches_aliases = true;
-                changed.push("aliases removed");
+                note("aliases removed");
                 steps.push(Step::RemoveAliases { aliases: remove });
             }
             if !add.is_empty() {
                 touches_aliases = true;
-                changed.push("aliases added");
+                note("aliases added");
                 steps.push(Step::AddAliases { aliases: add });
             }
         }
@@ -464,12 +473,12 @@ impl<'a> Planner<'a> {
                 Vec::new()
             };
             if !add.is_empty() || !remove.is_empty() {
-                changed.push(field.as_str());
+                note(field.as_str());
                 steps.push(Step::ChangeList { field, add, remove });
             }
         }
         if !changed.is_empty() {
-            reasons.push(format!("{} differs: {}", want.source, changed.join(", ")));
+            reasons.push(changed);
         }
         if steps.is_empty() {
             return;
