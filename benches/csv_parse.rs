@@ -109,7 +109,7 @@ fn generate(path: &Path, rows: usize, distinct: usize) -> std::io::Result<()> {
             "First{i},Last{i},First.Last{i}@Example.com,+44 7700 {:06},",
             i % 1_000_000
         )?;
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             write!(out, "alias{i}@example.org")?;
         }
         out.write_all(b"\r\n")?;
