@@ -17,6 +17,8 @@ fn the_demo_previews_the_embedded_sync_and_writes_nothing() {
         "directory: demo_users.csv (3 entries, 1 issues)",
         "  issue: demo_users.csv:5: primary_email `dee.stone(at)example.com`",
         "gateway: 4 accounts, 2 registered domains",
+        // The unreadable row could be someone on the gateway: nothing is deleted meanwhile.
+        "SAFETY: 1 record of demo_users.csv could not be read (demo_users.csv:5); deletions are held until they are fixed",
         "Adding (1)\n  + #0 bob.ray@example.com: in demo_users.csv, not on the gateway",
         "      first_name: \"Anne\" -> \"Ann\"",
         "      + alias ann@example.org",
@@ -32,6 +34,9 @@ fn the_demo_previews_the_embedded_sync_and_writes_nothing() {
     }
     // Accounts the CSV does not list existed before muster: never deleted on a first run.
     assert!(!stdout.contains("Deleting"), "{stdout}");
+    // Essentials v1 has no known field for the mobile number: planning it
+    // would be dropped by the gateway and proposed again on every run.
+    assert!(!stdout.contains("mobile:"), "{stdout}");
     // The administrator muster logs in as is never touched.
     assert!(!stdout.contains("admin@example.com"), "{stdout}");
 }
