@@ -78,6 +78,7 @@ pub fn plan(
         hr: HashMap::default(),
         known: Vec::new(),
         flags: Vec::new(),
+        settled: Vec::new(),
         wanted,
         matched: Vec::new(),
         consumed: vec![false; current.accounts.len()],
@@ -201,6 +202,10 @@ struct Planner<'a> {
     known: Vec<Option<&'a AccountState>>,
     /// Each gateway account's flag, by account index.
     flags: Vec<Option<&'a FlagState>>,
+    /// By account index: the authoritative source made it, it is not flagged
+    /// absent and muster did not deactivate it (read where the state is
+    /// read, so an unchanged account needs no second look at its state).
+    settled: Vec<bool>,
     /// For each want, the account matched by primary (or [`NONE`]).
     matched: Vec<u32>,
     /// Accounts taken over by a primary-address change.
@@ -228,17 +233,22 @@ impl<'a> Planner<'a> {
     fn index_state(&mut self) {
         self.known = vec![None; self.accounts.len()];
         self.flags = vec![None; self.accounts.len()];
+        self.settled = vec![false; self.accounts.len()];
+        let auth = self.auth_source();
         for (email, known) in &self.state.accounts {
             self.input_hash = self
                 .input_hash
                 .wrapping_add(fingerprint::account_state(email, known));
             if let Some(i) = self.account_index(email) {
                 self.known[i] = Some(known);
+                self.settled[i] = !known.deactivated_by_muster
+                    && matches!(&known.origin, Origin::Directory(s) if s == auth);
             }
         }
         for (email, flag) in &self.state.flags {
             if let Some(i) = self.account_index(email) {
                 self.flags[i] = Some(flag);
+                self.settled[i] &= flag.cause != FlagCause::Absent;
             }
         }
     }
@@ -318,17 +328,15 @@ impl<'a> Planner<'a> {
         // fresh addresses (claims are resolved only after all passes), match.
         for (i, account) in self.accounts.iter().enumerate() {
             self.wanted.note_holder(i, self.accounts);
-            self.input_hash = self.input_hash.wrapping_add(fingerprint::account(account));
             self.billable_before += usize::from(rules::billable(account));
             let w = self.wanted.account_want[i];
             if w == NONE {
+                // A claimed account was hashed where its entry first met it.
+                self.input_hash = self.input_hash.wrapping_add(fingerprint::account(account));
                 continue;
             }
             self.matched[w as usize] = i as u32;
             let want = &self.wanted.wants[w as usize];
-            self.input_hash = self
-                .input_hash
-                .wrapping_add(fingerprint::entry(want.source, want.entry));
             if let Some(why) = rules::protection(account, self.policy, self.target) {
                 self.skipped.push(Skipped {
                     email: account.primary_email.to_string(),
@@ -350,6 +358,15 @@ impl<'a> Planner<'a> {
     fn plan_update(&mut self, i: u32, w: usize) {
         let account = &self.accounts[i as usize];
         let want = &self.wanted.wants[w];
+        // Most accounts on most runs: nothing to adopt, unflag, reactivate,
+        // set or add; every check below would find no step.
+        if self.settled[i as usize]
+            && want.authoritative()
+            && want.fields_equal
+            && (want.aliases_in_step || !want.provided.contains(Field::Aliases))
+        {
+            return;
+        }
         let e = want.entry;
         let email = &account.primary_email;
         let origin = self.origin_of(i as usize);
@@ -410,7 +427,11 @@ impl<'a> Planner<'a> {
                 changed.push_str(what);
             }
         };
-        for (field, have, wants) in text_fields(account, e) {
+        // Most matched entries equal their account (checked in `wanted`, while both were in cache).
+        for (field, have, wants) in text_fields(account, e)
+            .into_iter()
+            .filter(|_| !want.fields_equal)
+        {
             if fields.contains(field) && !rules::same_text(have, wants) {
                 steps.push(Step::SetField {
                     field,
@@ -463,7 +484,7 @@ impl<'a> Planner<'a> {
             ),
         ];
         for (field, have, wants) in lists {
-            if !fields.contains(field) {
+            if want.fields_equal || !fields.contains(field) {
                 continue;
             }
             let add: Vec<String> = wants.difference(have).cloned().collect();
@@ -526,10 +547,6 @@ impl<'a> Planner<'a> {
             if self.matched[w] != NONE {
                 continue;
             }
-            let want = &self.wanted.wants[w];
-            self.input_hash = self
-                .input_hash
-                .wrapping_add(fingerprint::entry(want.source, want.entry));
             match self.rename_candidate(w, &ext_index) {
                 Some(c) => self.plan_rename(w, c),
                 None => self.plan_create(w),
@@ -1261,6 +1278,17 @@ fn transition_key(t: &Transition) -> &str {
         Transition::CountAbsent { email, .. } => email.normalized(),
         _ => "",
     }
+}
+
+/// True when every text field (compared as [`rules::same_text`]) and every
+/// list of `e` equals `a`'s: nothing but aliases and state can change.
+pub(crate) fn fields_equal(a: &Account, e: &muster_core::DirectoryEntry) -> bool {
+    text_fields(a, e)
+        .iter()
+        .all(|(_, have, wants)| rules::same_text(*have, *wants))
+        && a.groups == e.member_of
+        && a.allow_senders == e.allow_senders
+        && a.block_senders == e.block_senders
 }
 
 /// The text fields with the gateway's and the directory's values.

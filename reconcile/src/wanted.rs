@@ -32,6 +32,8 @@ pub(crate) struct Want<'a> {
     pub(crate) account: u32,
     /// The aliases are exactly the account's already (nothing to add or remove).
     pub(crate) aliases_in_step: bool,
+    /// Every text field and list equals the account's ([`crate::planner::fields_equal`]).
+    pub(crate) fields_equal: bool,
 }
 
 impl Want<'_> {
@@ -143,6 +145,8 @@ pub(crate) fn collect<'a>(
         for entry in entries {
             match rules::admit_entry(entry, policy) {
                 Admission::Want(user_type) => {
+                    // Every admitted entry is hashed once, here, while it is in cache.
+                    input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
                     let candidate = Want {
                         entry,
                         source,
@@ -152,6 +156,7 @@ pub(crate) fn collect<'a>(
                         user_type,
                         account: NONE,
                         aliases_in_step: false,
+                        fields_equal: false,
                     };
                     claim_primary(
                         &mut wants,
@@ -247,17 +252,24 @@ fn claim_primary<'a>(
     policy: &Policy,
     mut candidate: Want<'a>,
     skipped: &mut Vec<Skipped>,
-    loser_hash: &mut u64,
+    input_hash: &mut u64,
 ) {
     let key = candidate.entry.primary_email.normalized();
     let slot = index.entry(key).or_default();
     if slot.have_primary {
         candidate.account = slot.have;
+        let account = &accounts[slot.have as usize];
+        if slot.want == NONE {
+            // The account's one hash, taken while it is in cache; accounts no
+            // entry claims are hashed in the planner's match pass.
+            *input_hash = input_hash.wrapping_add(fingerprint::account(account));
+        }
         // Fast path, most entries on most runs: the account already has
-        // exactly these aliases (checked here, while the entry is in cache).
+        // exactly these aliases and fields (checked here, while both are in cache).
         let entry = candidate.entry;
+        candidate.fields_equal = crate::planner::fields_equal(account, entry);
         candidate.aliases_in_step = candidate.provided.contains(Field::Aliases)
-            && accounts[slot.have as usize].aliases == entry.aliases
+            && account.aliases == entry.aliases
             && entry
                 .aliases
                 .iter()
@@ -274,7 +286,6 @@ fn claim_primary<'a>(
         std::mem::swap(held, &mut candidate);
     }
     let loser = candidate;
-    *loser_hash = loser_hash.wrapping_add(fingerprint::entry(loser.source, loser.entry));
     if held.precedence == loser.precedence {
         let reason = format!(
             "{} is listed twice in {}{}; the other entry is used",
