@@ -161,6 +161,13 @@ impl Hasher for WordHash {
 /// Builds the index's hasher.
 pub(crate) type FastHash = BuildHasherDefault<WordHash>;
 
+/// Hash of one normalised address on its own (the planner's alias filter).
+pub(crate) fn address(normalized: &str) -> u64 {
+    let mut h = WordHash::new();
+    h.text(normalized);
+    h.finish()
+}
+
 /// Hash of one gateway account (every field muster reads). Addresses are
 /// hashed in their normalised form: a case-only difference is not a change,
 /// and the normalised strings are the ones the planner touches anyway.

@@ -78,9 +78,83 @@ pub(crate) struct Wanted<'a> {
     pub(crate) disabled: HashSet<&'a str, FastHash>,
     /// For each gateway account, the want whose primary it is (or [`NONE`]).
     pub(crate) account_want: Vec<u32>,
-    /// Order-independent hash of the entries that are not wanted (part of the
-    /// plan's fingerprint; the planner hashes the rest where it reads them).
+    /// Order-independent hash of the entries and of the claimed accounts
+    /// (part of the plan's fingerprint; the planner hashes the rest where it reads them).
     pub(crate) input_hash: u64,
+    /// Claimed accounts' alias hashes, for [`Wanted::note_holder`].
+    alias_hashes: AliasHashes,
+}
+
+/// The hashes of claimed accounts' aliases, taken while `collect` compares
+/// them, and a bitmap of the fresh addresses' hashes: the match pass then
+/// skips, without reading its aliases again, every account that cannot hold
+/// a fresh address (nearly all of them).
+#[derive(Default)]
+struct AliasHashes {
+    /// Per gateway account, where its hashes start in `hashes` ([`NONE`]: not taken).
+    at: Vec<u32>,
+    hashes: Vec<u64>,
+    /// One bit per bucket of fresh-address hashes.
+    fresh: Vec<u64>,
+    /// Right shift from a hash to its bucket.
+    shift: u32,
+}
+
+impl AliasHashes {
+    fn new(accounts: usize) -> Self {
+        AliasHashes {
+            at: vec![NONE; accounts],
+            hashes: Vec::with_capacity(accounts.saturating_mul(3)),
+            ..AliasHashes::default()
+        }
+    }
+
+    /// Takes account `i`'s alias hashes (once).
+    fn record(&mut self, i: u32, account: &Account) {
+        let Ok(at) = u32::try_from(self.hashes.len()) else {
+            return;
+        };
+        if self.at[i as usize] != NONE || at == NONE {
+            return;
+        }
+        self.at[i as usize] = at;
+        self.hashes.extend(
+            account
+                .aliases
+                .iter()
+                .map(|a| fingerprint::address(a.normalized())),
+        );
+    }
+
+    /// Builds the bitmap of the fresh addresses (about 64 bits per address).
+    fn seal<'k>(&mut self, fresh: impl ExactSizeIterator<Item = &'k &'k str>) {
+        let bits = (fresh.len().max(1) * 64).next_power_of_two();
+        self.shift = 64 - bits.trailing_zeros();
+        self.fresh = vec![0; bits / 64];
+        for key in fresh {
+            let b = self.bucket(fingerprint::address(key));
+            self.fresh[b / 64] |= 1 << (b % 64);
+        }
+    }
+
+    fn bucket(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+
+    /// False when account `i` (with `aliases` aliases) surely holds no fresh
+    /// address; true when it might, or its hashes were not taken.
+    fn may_hold_fresh(&self, i: usize, aliases: usize) -> bool {
+        let at = self.at[i];
+        if at == NONE {
+            return true;
+        }
+        self.hashes[at as usize..at as usize + aliases]
+            .iter()
+            .any(|&h| {
+                let b = self.bucket(h);
+                self.fresh[b / 64] & (1 << (b % 64)) != 0
+            })
+    }
 }
 
 impl<'a> Wanted<'a> {
@@ -138,6 +212,7 @@ pub(crate) fn collect<'a>(
         HashMap::with_capacity_and_hasher(accounts.len() + entry_count / 8, FastHash::default());
     index_accounts(&mut primaries, accounts);
     let mut input_hash = 0u64;
+    let mut alias_hashes = AliasHashes::new(accounts.len());
     let mut wants: Vec<Want<'a>> = Vec::with_capacity(entry_count);
     let mut disabled = HashSet::default();
 
@@ -165,7 +240,7 @@ pub(crate) fn collect<'a>(
                         policy,
                         candidate,
                         skipped,
-                        &mut input_hash,
+                        (&mut input_hash, &mut alias_hashes),
                     );
                 }
                 Admission::Absent => {
@@ -199,8 +274,15 @@ pub(crate) fn collect<'a>(
         disabled,
         account_want,
         input_hash,
+        alias_hashes,
     };
     claim_aliases(&mut wanted, accounts, policy, skipped);
+    let Wanted {
+        fresh,
+        alias_hashes,
+        ..
+    } = &mut wanted;
+    alias_hashes.seal(fresh.keys());
     wanted
 }
 
@@ -252,7 +334,7 @@ fn claim_primary<'a>(
     policy: &Policy,
     mut candidate: Want<'a>,
     skipped: &mut Vec<Skipped>,
-    input_hash: &mut u64,
+    (input_hash, alias_hashes): (&mut u64, &mut AliasHashes),
 ) {
     let key = candidate.entry.primary_email.normalized();
     let slot = index.entry(key).or_default();
@@ -263,6 +345,7 @@ fn claim_primary<'a>(
             // The account's one hash, taken while it is in cache; accounts no
             // entry claims are hashed in the planner's match pass.
             *input_hash = input_hash.wrapping_add(fingerprint::account(account));
+            alias_hashes.record(slot.have, account);
         }
         // Fast path, most entries on most runs: the account already has
         // exactly these aliases and fields (checked here, while both are in cache).
@@ -444,6 +527,9 @@ impl Wanted<'_> {
             return;
         }
         let account = &accounts[i];
+        if !self.alias_hashes.may_hold_fresh(i, account.aliases.len()) {
+            return;
+        }
         for alias in &account.aliases {
             let Some(slot) = self.fresh.get_mut(alias.normalized()) else {
                 continue;
