@@ -232,11 +232,8 @@ fn python(n: usize) -> Option<f64> {
     seconds.parse().ok()
 }
 
-fn run(n: usize, runs: usize) {
-    println!(
-        "\n{n} accounts on each side (3 aliases each, 10 % changed, 1 % missing on each side)"
-    );
-    let inputs = generate(n);
+/// The gateway profile, policy and clock every measured plan uses.
+fn setting() -> (TargetProfile, Policy, chrono::DateTime<Utc>) {
     let domain: Domain = "example.com".parse().unwrap();
     let org: Domain = "example.org".parse().unwrap();
     let target = TargetProfile::new("us1", "example.com")
@@ -247,6 +244,15 @@ fn run(n: usize, runs: usize) {
         .managed_domain(org)
         .build();
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    (target, policy, now)
+}
+
+fn run(n: usize, runs: usize) {
+    println!(
+        "\n{n} accounts on each side (3 aliases each, 10 % changed, 1 % missing on each side)"
+    );
+    let inputs = generate(n);
+    let (target, policy, now) = setting();
     let entries = &inputs.desired.authoritative.entries;
     let accounts = &inputs.current.accounts;
 
@@ -313,16 +319,7 @@ fn run(n: usize, runs: usize) {
 /// `cargo bench --bench plan -- profile N`: only `plan()`, ten times, for a profiler.
 fn profile(n: usize) {
     let inputs = generate(n);
-    let domain: Domain = "example.com".parse().unwrap();
-    let org: Domain = "example.org".parse().unwrap();
-    let target = TargetProfile::new("us1", "example.com")
-        .with_domain(domain.clone())
-        .with_domain(org.clone());
-    let policy = Policy::builder()
-        .managed_domain(domain)
-        .managed_domain(org)
-        .build();
-    let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let (target, policy, now) = setting();
     for _ in 0..10 {
         let start = Instant::now();
         black_box(
