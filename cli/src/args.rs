@@ -1,0 +1,129 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keep a mail gateway's users in step with your directories — and see every
+/// change before it happens.
+#[derive(Debug, Parser)]
+#[command(name = "muster", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Preview a sync against a local gateway emulator (nothing to set up, nothing written).
+    Demo(DemoArgs),
+    /// Read the directory and the gateway, and print what a sync would change.
+    Plan(PlanArgs),
+    /// Run a local gateway emulator until interrupted.
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// A Standard CSV to preview instead of the embedded one.
+    pub(crate) csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    #[command(flatten)]
+    pub(crate) gateway: GatewayArgs,
+    #[command(flatten)]
+    pub(crate) sources: SourceArgs,
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
+    /// muster's state from earlier runs (ownership, flags). A missing file is a first run.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    /// Write the plan here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Exit with 2 when the plan changes something on the gateway, 0 when it does not.
+    #[arg(long)]
+    pub(crate) detailed_exitcode: bool,
+}
+
+/// Where the gateway is and who muster logs in as.
+#[derive(Debug, Args)]
+pub(crate) struct GatewayArgs {
+    /// The Essentials stack (`us1`, `eu1`, …) or the API's base URL.
+    #[arg(long, env = "MUSTER_STACK")]
+    pub(crate) stack: String,
+    /// The organisation's primary domain on the gateway.
+    #[arg(long, env = "MUSTER_ORG")]
+    pub(crate) org: String,
+    /// The administrator muster logs in as.
+    #[arg(long, env = "MUSTER_LOGIN")]
+    pub(crate) login: String,
+    /// A file holding the password (first line). Otherwise `MUSTER_PASSWORD` is read.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) password_file: Option<PathBuf>,
+}
+
+/// The directory side.
+#[derive(Debug, Args)]
+pub(crate) struct SourceArgs {
+    /// A Proofpoint Standard CSV (First Name, Last Name, Primary Email, Mobile, Alias 1…).
+    /// The first is authoritative; more are supplemental.
+    #[arg(long = "csv", value_name = "FILE", required = true)]
+    pub(crate) csv: Vec<PathBuf>,
+    /// HR records (email, status) for the functional-account rule.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) hr: Option<PathBuf>,
+}
+
+/// The policy knobs a run needs most; the rest keep their safe defaults.
+#[derive(Debug, Args)]
+pub(crate) struct PolicyArgs {
+    /// A domain muster manages (repeat for more). Default: the organisation's domain.
+    #[arg(long = "managed-domain", value_name = "DOMAIN")]
+    pub(crate) managed_domains: Vec<String>,
+    /// How long an account absent from the directory stays flagged before it is deleted.
+    #[arg(long, value_enum)]
+    pub(crate) delete_delay: Option<DeleteDelayArg>,
+    /// Also sync users whose directory account is disabled.
+    #[arg(long)]
+    pub(crate) sync_disabled_users: bool,
+    /// Let this run exceed the deletion threshold (after you have read the plan).
+    #[arg(long)]
+    pub(crate) override_threshold: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum DeleteDelayArg {
+    #[value(name = "7")]
+    Days7,
+    #[value(name = "14")]
+    Days14,
+    #[value(name = "30")]
+    Days30,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// The vendor-style preview: Adding / Updating / Deleting, conflicts, skipped, summary.
+    Text,
+    /// The versioned JSON plan (what `apply` will read).
+    Json,
+    /// The "export preview to .csv" spreadsheet.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EmulatorArgs {
+    /// A JSON seed (organisations, logins, users).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) seed: Option<PathBuf>,
+    /// The port on 127.0.0.1 (default: any free port).
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
+}

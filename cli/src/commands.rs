@@ -1,0 +1,152 @@
+//! One function per subcommand.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use muster::core::Domain;
+use muster::directory::StandardCsv;
+use muster::gateway::{Client, SecretString};
+use muster::reconcile::{self, Desired, Plan, Policy, SyncState};
+use muster_emulator::{Emulator, Seed};
+
+use crate::args::{DemoArgs, EmulatorArgs, Format, PlanArgs};
+use crate::error::CliError;
+use crate::settings;
+
+const DEMO_GATEWAY: &str = include_str!("../../examples/data/demo_gateway.json");
+const DEMO_USERS: &str = include_str!("../../examples/data/demo_users.csv");
+/// The stack label the demo stamps on its (throw-away) state.
+const DEMO_STACK: &str = "local-emulator";
+
+/// `muster plan`: read the directory, read the gateway, print the plan.
+pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
+    let client = settings::client(&args.gateway)?;
+    let policy = settings::policy(&args.policy, &args.gateway.org)?;
+    let state = settings::state(
+        args.state.as_deref(),
+        &args.gateway.stack,
+        &args.gateway.org,
+    )?;
+    let desired = settings::desired(&args.sources)?;
+    report_issues(&desired);
+    let plan = plan_against(&client, &args.gateway.stack, &desired, &state, &policy).await?;
+    let rendered = match args.format {
+        Format::Text => reconcile::render::text(&plan),
+        Format::Json => reconcile::render::json(&plan),
+        Format::Csv => reconcile::render::csv(&plan),
+    };
+    write_output(args.out.as_deref(), &rendered)?;
+    let writes = plan.changes.iter().any(|c| !c.is_state_only());
+    Ok(if args.detailed_exitcode && writes {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `muster demo`: the emulator in-process, seeded with a small organisation,
+/// the embedded (or given) Standard CSV, and the preview. Checks at the end
+/// that planning wrote nothing.
+pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
+    let seed = Seed::from_json(DEMO_GATEWAY).map_err(CliError::Emulator)?;
+    let emulator = Emulator::builder()
+        .seed(seed)
+        .start()
+        .await
+        .map_err(CliError::Emulator)?;
+    println!("gateway emulator: {}", emulator.api_v1_url());
+    let users = match &args.csv {
+        Some(path) => StandardCsv::new(path).read(),
+        None => StandardCsv::new("demo_users.csv").read_from(DEMO_USERS.as_bytes()),
+    }
+    .map_err(CliError::Directory)?;
+    let desired = Desired::new(users);
+    report_issues(&desired);
+
+    let client = Client::builder()
+        .essentials(&emulator.api_v1_url(), "example.com")
+        .credentials("admin@example.com", SecretString::from("demo-password"))
+        .build()
+        .map_err(CliError::Gateway)?;
+    let mut policy = Policy::builder();
+    for domain in ["example.com", "example.org"] {
+        policy = policy.managed_domain(domain.parse::<Domain>().expect("a valid domain"));
+    }
+    let policy = policy.build();
+    let state = SyncState::new(DEMO_STACK, "example.com");
+    let plan = plan_against(&client, DEMO_STACK, &desired, &state, &policy).await?;
+    print!("{}", reconcile::render::text(&plan));
+
+    let writes = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .count();
+    println!("\nplanning wrote nothing: the gateway saw {writes} writes");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `muster emulator`: serve until interrupted, printing the base URL first so
+/// scripts can read it.
+pub(crate) async fn emulator(args: EmulatorArgs) -> Result<ExitCode, CliError> {
+    let mut builder = Emulator::builder();
+    if let Some(path) = &args.seed {
+        builder = builder.seed(Seed::from_file(path).map_err(CliError::Emulator)?);
+    }
+    if let Some(port) = args.port {
+        builder = builder.port(port);
+    }
+    let emulator = builder.start().await.map_err(CliError::Emulator)?;
+    println!("{}", emulator.base_url());
+    std::io::stdout().flush().ok();
+    tokio::signal::ctrl_c().await.map_err(CliError::Runtime)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the gateway and plans: the one pipeline `plan` and `demo` share.
+async fn plan_against(
+    client: &Client,
+    stack: &str,
+    desired: &Desired,
+    state: &SyncState,
+    policy: &Policy,
+) -> Result<Plan, CliError> {
+    let gateway = muster::read_gateway(client, stack)
+        .await
+        .map_err(CliError::Gateway)?;
+    reconcile::plan(
+        desired,
+        &gateway.listing,
+        &gateway.target,
+        state,
+        policy,
+        muster::chrono::Utc::now(),
+    )
+    .map_err(CliError::Plan)
+}
+
+/// Records the sources could not read go to standard error, one per line,
+/// with file and line; the plan itself says what they hold back.
+fn report_issues(desired: &Desired) {
+    let snapshots = std::iter::once(&desired.authoritative).chain(&desired.supplemental);
+    for snapshot in snapshots {
+        for issue in &snapshot.issues {
+            eprintln!("warning: {issue}");
+        }
+    }
+}
+
+fn write_output(path: Option<&Path>, text: &str) -> Result<(), CliError> {
+    match path {
+        Some(path) => std::fs::write(path, text).map_err(|source| CliError::File {
+            action: "cannot write",
+            path: path.to_owned(),
+            source,
+        }),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}

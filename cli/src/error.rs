@@ -1,0 +1,42 @@
+//! What can stop a command.
+
+use std::path::PathBuf;
+
+/// A command that could not do its job. Display is short; the cause chain
+/// (printed after it) says why.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// A file the command needs could not be read or written.
+    #[error("{action} `{}`", path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A setting is missing or malformed.
+    #[error("{0}")]
+    Setting(String),
+    /// An address or domain given on the command line is malformed.
+    #[error("{flag}")]
+    Address {
+        flag: &'static str,
+        #[source]
+        source: muster::core::AddressError,
+    },
+    /// A directory source could not be read completely.
+    #[error("cannot read the directory source")]
+    Directory(#[source] muster::directory::Error),
+    /// The gateway could not be read.
+    #[error("cannot read the gateway")]
+    Gateway(#[source] muster::gateway::Error),
+    /// The planner refused to plan (or the state file belongs elsewhere).
+    #[error("cannot plan")]
+    Plan(#[source] muster::reconcile::PlanError),
+    /// The local emulator could not start.
+    #[error("cannot start the gateway emulator")]
+    Emulator(#[source] muster_emulator::Error),
+}

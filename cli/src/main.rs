@@ -1,0 +1,58 @@
+//! `muster`: preview and plan directory syncs into a mail gateway.
+//!
+//! ```text
+//! muster demo                      # the main job against a local emulator, nothing to set up
+//! muster plan --csv users.csv --stack us1 --org example.com --login admin@example.com
+//! muster emulator --seed seed.json # a local gateway for trying things out
+//! ```
+//!
+//! The password is read from `MUSTER_PASSWORD` (or `--password-file`), never
+//! from the command line, where other users of the machine could see it.
+
+mod args;
+mod commands;
+mod error;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return report(&CliError::Runtime(e)),
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => commands::demo(args).await,
+            Command::Plan(args) => commands::plan(args).await,
+            Command::Emulator(args) => commands::emulator(args).await,
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
+/// Prints an error and its causes on one line, and picks the exit code.
+fn report(error: &CliError) -> ExitCode {
+    let mut line = format!("muster: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    eprintln!("{line}");
+    ExitCode::from(1)
+}

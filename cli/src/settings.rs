@@ -1,0 +1,107 @@
+//! Turning command-line settings into the SDK's inputs.
+
+use std::path::Path;
+
+use muster::core::Domain;
+use muster::gateway::{Client, SecretString};
+use muster::reconcile::{DeleteDelay, Desired, Policy, SyncState};
+
+use crate::args::{DeleteDelayArg, GatewayArgs, PolicyArgs, SourceArgs};
+use crate::error::CliError;
+
+/// Builds the client for the gateway the flags name. The password comes
+/// from `--password-file` or `MUSTER_PASSWORD`, never from a flag.
+pub(crate) fn client(args: &GatewayArgs) -> Result<Client, CliError> {
+    let password = match &args.password_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| CliError::File {
+                action: "cannot read the password file",
+                path: path.clone(),
+                source,
+            })?;
+            text.lines().next().unwrap_or_default().to_owned()
+        }
+        None => std::env::var("MUSTER_PASSWORD").map_err(|_| {
+            CliError::Setting("no password: set MUSTER_PASSWORD or pass --password-file".to_owned())
+        })?,
+    };
+    Client::builder()
+        .essentials(&args.stack, &args.org)
+        .credentials(&args.login, SecretString::from(password))
+        .build()
+        .map_err(CliError::Gateway)
+}
+
+/// The policy: the managed domains (the organisation's own by default) and
+/// the few knobs the flags expose; everything else keeps the safe defaults.
+pub(crate) fn policy(args: &PolicyArgs, org: &str) -> Result<Policy, CliError> {
+    let domains = if args.managed_domains.is_empty() {
+        vec![org.to_owned()]
+    } else {
+        args.managed_domains.clone()
+    };
+    let mut builder = Policy::builder()
+        .sync_disabled_users(args.sync_disabled_users)
+        .override_threshold(args.override_threshold);
+    for domain in domains {
+        let domain: Domain = domain.parse().map_err(|source| CliError::Address {
+            flag: "--managed-domain",
+            source,
+        })?;
+        builder = builder.managed_domain(domain);
+    }
+    if let Some(delay) = args.delete_delay {
+        builder = builder.delete_delay(match delay {
+            DeleteDelayArg::Days7 => DeleteDelay::Days7,
+            DeleteDelayArg::Days14 => DeleteDelay::Days14,
+            DeleteDelayArg::Days30 => DeleteDelay::Days30,
+            DeleteDelayArg::Never => DeleteDelay::Never,
+        });
+    }
+    Ok(builder.build())
+}
+
+/// Reads every source the flags name: the first CSV is authoritative, the
+/// others supplemental, HR records on the side. A source that cannot be read
+/// completely stops the run (it must never look like an empty directory).
+pub(crate) fn desired(args: &SourceArgs) -> Result<Desired, CliError> {
+    let mut snapshots = args.csv.iter().map(|path| {
+        muster::directory::StandardCsv::new(path)
+            .read()
+            .map_err(CliError::Directory)
+    });
+    let Some(first) = snapshots.next() else {
+        return Err(CliError::Setting(
+            "no directory source: pass --csv".to_owned(),
+        ));
+    };
+    let mut desired = Desired::new(first?);
+    for snapshot in snapshots {
+        desired = desired.with_supplemental(snapshot?);
+    }
+    if let Some(path) = &args.hr {
+        let hr = muster::directory::HrCsv::new(path)
+            .read()
+            .map_err(CliError::Directory)?;
+        desired = desired.with_hr(hr);
+    }
+    Ok(desired)
+}
+
+/// muster's state for this stack and organisation: the file's, or a first
+/// run's when there is no file yet. A state file of another installation is
+/// refused by the planner's own check.
+pub(crate) fn state(path: Option<&Path>, stack: &str, org: &str) -> Result<SyncState, CliError> {
+    let Some(path) = path else {
+        return Ok(SyncState::new(stack, org));
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => SyncState::from_json(&text, stack, org).map_err(CliError::Plan),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SyncState::new(stack, org)),
+        Err(source) => Err(CliError::File {
+            action: "cannot read the state file",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,237 @@
+//! The `muster` command as a user runs it: a real process against the
+//! gateway emulator, with files on disk and the password in the environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use muster_emulator::{Emulator, Seed};
+
+const SEED: &str = include_str!("../../examples/data/demo_gateway.json");
+const PASSWORD: &str = "demo-password";
+
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .seed(Seed::from_json(SEED).unwrap())
+        .start()
+        .await
+        .unwrap()
+}
+
+/// A scratch directory removed when the test ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("muster-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `muster` off the async runtime (the emulator answers on it meanwhile).
+async fn muster(args: Vec<String>, password: Option<&str>) -> Output {
+    let password = password.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_muster"));
+        command.args(&args).env_remove("MUSTER_PASSWORD");
+        if let Some(p) = password {
+            command.env("MUSTER_PASSWORD", p);
+        }
+        command.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn plan_args(emulator: &Emulator, csv: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "plan",
+        "--stack",
+        &emulator.api_v1_url(),
+        "--org",
+        "example.com",
+        "--login",
+        "admin@example.com",
+        "--managed-domain",
+        "example.com",
+        "--managed-domain",
+        "example.org",
+        "--csv",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.push(csv.display().to_string());
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn writes(emulator: &Emulator) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_previews_the_embedded_sync_and_writes_nothing() {
+    let out = muster(vec!["demo".into()], None).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("Adding (1)"), "{stdout}");
+    assert!(stdout.contains("+ #0 bob.ray@example.com"), "{stdout}");
+    assert!(
+        stdout.contains("first_name: \"Anne\" -> \"Ann\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("the gateway saw 0 writes"), "{stdout}");
+    // The unreadable record is reported with its line, and holds deletions back.
+    assert!(text(&out.stderr).contains("demo_users.csv:5"));
+    assert!(stdout.contains("deletions are held"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_writes_a_json_plan_and_reports_changes_in_the_exit_code() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("json");
+    let csv = dir.file(
+        "users.csv",
+        "First Name,Last Name,Primary Email,Mobile,Alias 1\n\
+         Ann,Lee,ann.lee@example.com,,\n\
+         Bob,Ray,bob.ray@example.com,,\n",
+    );
+    let plan_file = dir.path("plan.json");
+    let args = plan_args(
+        &emulator,
+        &csv,
+        &[
+            "--format",
+            "json",
+            "--out",
+            plan_file.to_str().unwrap(),
+            "--detailed-exitcode",
+        ],
+    );
+    let out = muster(args, Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    let emails: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["bob.ray@example.com", "ann.lee@example.com"]);
+    assert_eq!(plan["org"], "example.com");
+    assert_eq!(writes(&emulator), 0, "planning never writes");
+    // The plan reads back as a plan (what `apply` will load).
+    muster::reconcile::render::from_json(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_step_directory_exits_zero_with_the_detailed_exit_code() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("instep");
+    // Exactly what the gateway holds for the two end users muster would own.
+    let csv = dir.file(
+        "users.csv",
+        "Anne,Lee,ann.lee@example.com\nSam,Old,sam.old@example.com\n",
+    );
+    let out = muster(
+        plan_args(&emulator, &csv, &["--detailed-exitcode"]),
+        Some(PASSWORD),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("Summary: 0 to add"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_password_stops_before_any_request() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("nopass");
+    let csv = dir.file("users.csv", "Ann,Lee,ann.lee@example.com\n");
+    let out = muster(plan_args(&emulator, &csv, &[]), None).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("MUSTER_PASSWORD"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert!(emulator.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_an_error_that_never_shows_the_password() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("badpass");
+    let csv = dir.file("users.csv", "Ann,Lee,ann.lee@example.com\n");
+    let secret = "hunter2-not-the-password";
+    let out = muster(plan_args(&emulator, &csv, &[]), Some(secret)).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot read the gateway"), "{stderr}");
+    assert!(!stderr.contains(secret) && !text(&out.stdout).contains(secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_source_is_an_error_not_an_empty_directory() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("nofile");
+    let missing = dir.path("missing.csv");
+    let out = muster(plan_args(&emulator, &missing, &[]), Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("missing.csv"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no plan is printed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_of_another_organisation_is_refused() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("state");
+    let csv = dir.file("users.csv", "Ann,Lee,ann.lee@example.com\n");
+    let other = muster::reconcile::SyncState::new(emulator.api_v1_url(), "other.example");
+    let state = dir.file("state.json", &other.to_json());
+    let out = muster(
+        plan_args(&emulator, &csv, &["--state", state.to_str().unwrap()]),
+        Some(PASSWORD),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot plan"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
