@@ -19,8 +19,19 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Read the directory and the gateway, and print what a sync would change.
     Plan(PlanArgs),
+    /// Write the gateway's users as a Standard CSV: a backup before a sync, or a start for one.
+    Export(ExportArgs),
     /// Run a local gateway emulator until interrupted.
     Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) gateway: GatewayArgs,
+    /// Write the CSV here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,13 +4,14 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use muster::core::DirectoryEntry;
 use muster::core::Domain;
-use muster::directory::StandardCsv;
+use muster::directory::{StandardCsv, write_standard_csv};
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{self, Desired, Plan, Policy, SyncState};
 use muster_emulator::{Emulator, Seed};
 
-use crate::args::{DemoArgs, EmulatorArgs, Format, PlanArgs};
+use crate::args::{DemoArgs, EmulatorArgs, ExportArgs, Format, PlanArgs};
 use crate::error::CliError;
 use crate::settings;
 
@@ -84,6 +85,34 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         .filter(|r| r.method != "GET")
         .count();
     println!("\nplanning wrote nothing: the gateway saw {writes} writes");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `muster export`: every account of the organisation as a Standard CSV
+/// (names, mobile, aliases; cells a spreadsheet would run as formulas
+/// neutralised), so the file `muster plan --csv` reads back is what the
+/// gateway holds.
+pub(crate) async fn export(args: ExportArgs) -> Result<ExitCode, CliError> {
+    let client = settings::client(&args.gateway)?;
+    let gateway = muster::read_gateway(&client, &args.gateway.stack)
+        .await
+        .map_err(CliError::Gateway)?;
+    let entries: Vec<DirectoryEntry> = gateway
+        .listing
+        .accounts
+        .into_iter()
+        .map(|account| {
+            let mut entry = DirectoryEntry::new(account.primary_email);
+            entry.first_name = account.first_name;
+            entry.last_name = account.last_name;
+            entry.mobile = account.mobile;
+            entry.aliases = account.aliases;
+            entry
+        })
+        .collect();
+    let mut csv = Vec::new();
+    write_standard_csv(&entries, &mut csv).map_err(CliError::Directory)?;
+    write_output(args.out.as_deref(), &String::from_utf8_lossy(&csv))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,6 +3,7 @@
 //! ```text
 //! muster demo                      # the main job against a local emulator, nothing to set up
 //! muster plan --csv users.csv --stack us1 --org example.com --login admin@example.com
+//! muster export --stack us1 --org example.com --login admin@example.com --out backup.csv
 //! muster emulator --seed seed.json # a local gateway for trying things out
 //! ```
 //!
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => commands::demo(args).await,
             Command::Plan(args) => commands::plan(args).await,
+            Command::Export(args) => commands::export(args).await,
             Command::Emulator(args) => commands::emulator(args).await,
         }
     });

@@ -235,3 +235,48 @@ async fn a_state_file_of_another_organisation_is_refused() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_plans_nothing_when_read_back() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("export");
+    let backup = dir.path("backup.csv");
+    let args: Vec<String> = [
+        "export",
+        "--stack",
+        &emulator.api_v1_url(),
+        "--org",
+        "example.com",
+        "--login",
+        "admin@example.com",
+        "--out",
+        backup.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let out = muster(args, Some(PASSWORD)).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = std::fs::read_to_string(&backup).unwrap();
+    assert!(
+        csv.starts_with("First Name,Last Name,Primary Email,Mobile\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("Anne,Lee,ann.lee@example.com,"), "{csv}");
+    assert!(csv.contains("helpdesk@example.com"), "{csv}");
+    // Read back as the directory, the gateway is in step with itself.
+    let out = muster(
+        plan_args(&emulator, &backup, &["--detailed-exitcode"]),
+        Some(PASSWORD),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("Summary: 0 to add"), "{stdout}");
+    assert_eq!(writes(&emulator), 0);
+}
