@@ -8,7 +8,9 @@
 //! - [`directory`]: directory sources (CSV, Postini, HR);
 //! - [`gateway`]: the gateway API client;
 //! - [`reconcile`]: the pure planner and its renderers;
-//! - [`read_gateway`]: the gateway side of a plan in one call.
+//! - [`read_gateway`]: the gateway side of a plan in one call;
+//! - [`Executor`]: applies a plan (order, preconditions, journal and resume,
+//!   dry run) and reports each change's [`Outcome`] with the new state.
 //!
 //! ```
 //! use muster::core::EmailAddress;
@@ -36,10 +38,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod executor;
 mod gateway_snapshot;
 
 /// The date-time library of the planner's `now` and of flag dates.
 pub use chrono;
+pub use executor::{
+    ApplyError, ApplyReport, ChangeReport, Counts, ErrorAction, Executor, Halt, Outcome, Progress,
+};
 pub use gateway_snapshot::{GatewaySnapshot, read_gateway};
 pub use muster_core as core;
 pub use muster_directory as directory;

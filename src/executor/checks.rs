@@ -1,0 +1,161 @@
+//! The checks made before anything is sent: is this plan fit to apply, to
+//! this gateway, with this state?
+
+use std::collections::BTreeSet;
+
+use muster_core::Domain;
+use muster_gateway::Client;
+use muster_reconcile::{AccountChange, PLAN_SCHEMA_VERSION, Plan, Step, SyncState, Transition};
+
+use super::error::ApplyError;
+
+/// The host suffix of the real gateway's stacks (`us1.proofpointessentials.com`).
+const STACK_HOST_SUFFIX: &str = ".proofpointessentials.com";
+
+/// Refuses a plan that must not be applied: another schema version, another
+/// gateway, a state of another organisation, a tripped threshold without
+/// override, a step its own guards forbid, or a malformed change list.
+pub(crate) fn check_plan(
+    plan: &Plan,
+    client: &Client,
+    declared_stack: Option<&str>,
+    state: &SyncState,
+) -> Result<(), ApplyError> {
+    if plan.schema_version != PLAN_SCHEMA_VERSION {
+        return Err(ApplyError::UnsupportedPlanVersion {
+            found: plan.schema_version,
+            supported: PLAN_SCHEMA_VERSION,
+        });
+    }
+    check_gateway(plan, client, declared_stack)?;
+    state
+        .check(&plan.stack, &plan.org)
+        .map_err(ApplyError::State)?;
+    check_structure(plan)?;
+    check_threshold(plan)?;
+    check_guards(plan)
+}
+
+/// The client's organisation (Essentials v1 names one) and stack (a stack
+/// URL names one; otherwise the caller may declare it) must be the plan's.
+fn check_gateway(
+    plan: &Plan,
+    client: &Client,
+    declared_stack: Option<&str>,
+) -> Result<(), ApplyError> {
+    let wrong = |client: String| ApplyError::WrongGateway {
+        plan_stack: plan.stack.clone(),
+        plan_org: plan.org.clone(),
+        client,
+    };
+    if let Some(org) = client.org_domain() {
+        let same = Domain::parse(&plan.org).is_ok_and(|p| &p == org);
+        if !same {
+            return Err(wrong(format!("organisation {}", org.as_str())));
+        }
+    }
+    let url_stack = client.base_url().host_str().and_then(|h| {
+        h.to_ascii_lowercase()
+            .strip_suffix(STACK_HOST_SUFFIX)
+            .map(str::to_owned)
+    });
+    for stack in url_stack.as_deref().into_iter().chain(declared_stack) {
+        if !stack.eq_ignore_ascii_case(&plan.stack) {
+            return Err(wrong(format!("stack {stack}")));
+        }
+    }
+    Ok(())
+}
+
+/// Ids are unique, dependencies name changes of the plan, and a change's
+/// steps can be carried out together.
+fn check_structure(plan: &Plan) -> Result<(), ApplyError> {
+    let mut ids = BTreeSet::new();
+    for change in &plan.changes {
+        if !ids.insert(change.id) {
+            return Err(ApplyError::InvalidPlan(format!(
+                "two changes have id {}",
+                change.id
+            )));
+        }
+    }
+    for change in &plan.changes {
+        if let Some(d) = change
+            .depends_on
+            .iter()
+            .find(|d| !ids.contains(d) || **d == change.id)
+        {
+            return Err(ApplyError::InvalidPlan(format!(
+                "change #{} depends on #{d}, which is not another change of the plan",
+                change.id
+            )));
+        }
+        let creates = change
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Create { .. } | Step::ChangePrimary { .. }))
+            .count();
+        let deletes = change.steps.iter().any(|s| matches!(s, Step::Delete));
+        let writes = change.steps.iter().filter(|s| !s.is_state_only()).count();
+        if creates > 1 || (deletes && writes > 1) {
+            return Err(ApplyError::InvalidPlan(format!(
+                "change #{} combines steps that cannot go together",
+                change.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A plan over the destructive threshold needs its override. The count is
+/// taken from the changes themselves, so a plan edited after it was made
+/// cannot slip more deletions under the recorded count.
+fn check_threshold(plan: &Plan) -> Result<(), ApplyError> {
+    let recounted: usize = plan
+        .changes
+        .iter()
+        .map(AccountChange::destructive_count)
+        .sum();
+    let destructive = recounted.max(plan.threshold.destructive);
+    let over = destructive > plan.threshold.allowed || plan.threshold.exceeded_by.is_some();
+    if over && !plan.threshold.overridden {
+        return Err(ApplyError::ThresholdExceeded {
+            destructive,
+            allowed: plan.threshold.allowed,
+        });
+    }
+    Ok(())
+}
+
+/// A guard says which destructive steps the planner withheld; a plan that
+/// carries one anyway (edited, or from a broken planner) is refused.
+///
+/// - a guard that holds deletions forbids deletes and deactivations;
+/// - a guard that blocks the HR rule forbids its type changes (marked by
+///   their `TypeSetByHr` transition);
+/// - a guard that blocks the directory forbids every other destructive step.
+fn check_guards(plan: &Plan) -> Result<(), ApplyError> {
+    for guard in &plan.guards {
+        for change in &plan.changes {
+            let by_hr = change
+                .transitions
+                .iter()
+                .any(|t| matches!(t, Transition::TypeSetByHr { .. }));
+            let forbidden = change.steps.iter().find(|step| {
+                let removal = matches!(step, Step::Delete | Step::Deactivate);
+                let hr_type = by_hr && matches!(step, Step::SetType { .. });
+                (guard.holds_deletions() && removal)
+                    || (guard.blocks_hr() && hr_type)
+                    || (guard.blocks_directory() && step.is_destructive() && !hr_type)
+            });
+            if let Some(step) = forbidden {
+                return Err(ApplyError::Guarded {
+                    change: change.id,
+                    step: step.name(),
+                    guard: guard.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}

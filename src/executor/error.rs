@@ -1,0 +1,94 @@
+//! Why the executor refuses to apply a plan at all.
+
+use std::path::PathBuf;
+
+use muster_reconcile::{Guard, PlanError};
+
+/// A refusal to apply: nothing was written to the gateway.
+///
+/// Failures of single changes are not errors of [`apply`](crate::Executor::apply):
+/// they are outcomes in the [`ApplyReport`](crate::ApplyReport), next to the
+/// changes that did succeed (whose state transitions must still be saved).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The plan was written by an incompatible version of muster.
+    #[error(
+        "plan schema version {found} is not supported (this muster applies version {supported})"
+    )]
+    UnsupportedPlanVersion {
+        /// Version found in the plan.
+        found: u32,
+        /// Version this muster applies.
+        supported: u32,
+    },
+    /// The plan was made for another gateway installation or organisation
+    /// than the client talks to.
+    #[error("the plan is for `{plan_org}` on stack `{plan_stack}`, the client for `{client}`")]
+    WrongGateway {
+        /// The plan's stack.
+        plan_stack: String,
+        /// The plan's organisation.
+        plan_org: String,
+        /// What the client names (organisation or stack).
+        client: String,
+    },
+    /// The sync state passed in belongs to another stack or organisation
+    /// than the plan, or to another version of muster.
+    #[error("the sync state does not fit the plan")]
+    State(#[source] PlanError),
+    /// The plan trips the destructive-change threshold and nobody gave the
+    /// explicit override.
+    #[error("the plan has {destructive} destructive steps, {allowed} allowed, and no override")]
+    ThresholdExceeded {
+        /// Destructive steps in the plan (recounted from its changes).
+        destructive: usize,
+        /// How many the policy allowed when the plan was made.
+        allowed: usize,
+    },
+    /// A change does what one of the plan's own safety guards forbids (a plan
+    /// edited after it was made, or made by a broken planner).
+    #[error("change #{change} ({step}) is withheld by the plan's safety guard")]
+    Guarded {
+        /// The change.
+        change: u32,
+        /// The step the guard forbids.
+        step: &'static str,
+        /// The guard.
+        guard: Guard,
+    },
+    /// The plan is not self-consistent (duplicate ids, unknown dependencies,
+    /// steps that cannot go together).
+    #[error("the plan is malformed: {0}")]
+    InvalidPlan(String),
+    /// The journal records a run of another plan: resuming from it could skip
+    /// changes this plan still needs.
+    #[error("journal {} belongs to plan {found}, not {expected}", path.display())]
+    JournalForAnotherPlan {
+        /// The journal file.
+        path: PathBuf,
+        /// The fingerprint the journal records.
+        found: String,
+        /// This plan's fingerprint.
+        expected: String,
+    },
+    /// A journal line is not what this muster writes.
+    #[error("journal {} line {line} is not valid: {reason}", path.display())]
+    JournalCorrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The journal could not be opened, read or written.
+    #[error("journal {} could not be read or written", path.display())]
+    JournalIo {
+        /// The journal file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
