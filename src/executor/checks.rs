@@ -32,8 +32,8 @@ pub(crate) fn check_plan(
         .check(&plan.stack, &plan.org)
         .map_err(ApplyError::State)?;
     check_structure(plan)?;
-    check_threshold(plan)?;
-    check_guards(plan)
+    check_guards(plan)?;
+    check_threshold(plan)
 }
 
 /// The client's organisation (Essentials v1 names one) and stack (a stack

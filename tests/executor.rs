@@ -1,0 +1,739 @@
+//! The executor against the stateful gateway emulator: plans applied for
+//! real, then planned again; dry runs; stale plans; failed dependencies;
+//! crashes resumed from the journal; refused plans.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use muster::chrono::{DateTime, TimeZone, Utc};
+use muster::core::{DirectoryEntry, DirectorySnapshot, Domain, EmailAddress, Field, FieldSet};
+use muster::gateway::{Client, RateLimit, RetryConfig, UserPatch};
+use muster::reconcile::{
+    self, Desired, GatewayListing, Guard, Phase, Plan, Policy, Step, SyncState,
+};
+use muster::{ApplyError, ApplyReport, Executor, Halt, Outcome, Progress};
+use muster_emulator::{Emulator, Fault, Login, Org, RateLimit as EmuRateLimit};
+use serde_json::{Value, json};
+
+const ORG: &str = "example.com";
+const LOGIN: &str = "admin@example.com";
+const PASSWORD: &str = "Executor-Test-Pa55word";
+const STACK: &str = "local";
+const SOURCE: &str = "hr-dir";
+
+fn email(s: &str) -> EmailAddress {
+    s.parse().unwrap()
+}
+
+fn day(n: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap() + muster::chrono::Duration::days(n)
+}
+
+async fn emulator(users: Vec<Value>) -> Emulator {
+    let org = users
+        .into_iter()
+        .fold(Org::new(ORG).domain("example.org"), |o, u| o.user(u))
+        .user(json!({"primary_email": LOGIN, "type": "organization_admin"}));
+    Emulator::builder()
+        .org(org)
+        .login(Login::org_admin(LOGIN, PASSWORD, ORG))
+        .rate_limit(EmuRateLimit::unlimited())
+        .start()
+        .await
+        .unwrap()
+}
+
+/// No retries (a failure is a failure, and no test waits on a backoff) and
+/// a pace no test reaches.
+fn client(emu: &Emulator) -> Client {
+    Client::builder()
+        .essentials(emu.base_url(), ORG)
+        .credentials(LOGIN, PASSWORD.into())
+        .retry(RetryConfig::disabled())
+        .rate_limit(RateLimit::per_minute(600_000).with_burst(1_000))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn policy() -> Policy {
+    Policy::builder()
+        .managed_domain("example.com".parse::<Domain>().unwrap())
+        .managed_domain("example.org".parse::<Domain>().unwrap())
+        .threshold(100, 100)
+        .min_absent_runs(1)
+        .build()
+}
+
+fn entry(primary: &str, first: &str, last: &str, aliases: &[&str]) -> DirectoryEntry {
+    DirectoryEntry::new(email(primary))
+        .with_names(first, last)
+        .with_aliases(aliases.iter().map(|a| email(a)))
+}
+
+fn directory(entries: Vec<DirectoryEntry>) -> Desired {
+    Desired::new(
+        DirectorySnapshot::new(
+            SOURCE,
+            FieldSet::from_iter([Field::FirstName, Field::LastName, Field::Aliases]),
+        )
+        .with_entries(entries),
+    )
+}
+
+async fn plan_at(
+    client: &Client,
+    desired: &Desired,
+    state: &SyncState,
+    now: DateTime<Utc>,
+) -> Plan {
+    plan_with(client, desired, state, now, &policy()).await
+}
+
+async fn plan_with(
+    client: &Client,
+    desired: &Desired,
+    state: &SyncState,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Plan {
+    let gateway = muster::read_gateway(client, STACK).await.unwrap();
+    reconcile::plan(
+        desired,
+        &gateway.listing,
+        &gateway.target,
+        state,
+        policy,
+        now,
+    )
+    .unwrap()
+}
+
+/// Requests that change something (POST, PUT, DELETE), as `METHOD uri`.
+fn writes(emu: &Emulator) -> Vec<String> {
+    emu.requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.uri))
+        .collect()
+}
+
+fn user_field(emu: &Emulator, address: &str, field: &str) -> Value {
+    emu.user(ORG, address)
+        .unwrap_or_else(|| panic!("{address} is on the gateway"))[field]
+        .clone()
+}
+
+fn outcome<'r>(report: &'r ApplyReport, address: &str) -> &'r Outcome {
+    report
+        .outcome_for(&email(address))
+        .unwrap_or_else(|| panic!("a change for {address} in {report:#?}"))
+}
+
+fn executor() -> Executor {
+    Executor::new().stack(STACK)
+}
+
+/// Three runs against one gateway, each applied and planned again: creates
+/// (in one bulk request), updates, an adoption, an alias moving between two
+/// accounts, a primary-address change, a flag and, a week later, a delete.
+#[tokio::test]
+async fn each_applied_plan_leaves_nothing_to_do() {
+    let emu = emulator(vec![
+        json!({"primary_email": "ann@example.com", "firstname": "Anne", "surname": "Lee",
+               "alias_emails": ["sales@example.com"], "white_list_senders": ["partner.example"]}),
+        json!({"primary_email": "bob@example.com", "firstname": "Bob", "surname": "Ray"}),
+    ])
+    .await;
+    let client = client(&emu);
+
+    // Run 1: Ann adopted and renamed "Ann", Bob adopted, Carl and Dora created.
+    let first = directory(vec![
+        entry("ann@example.com", "Ann", "Lee", &["sales@example.com"]),
+        entry("bob@example.com", "Bob", "Ray", &[]),
+        entry("carl@example.com", "Carl", "Ito", &[]),
+        entry("dora@example.com", "Dora", "Fox", &["dora@example.org"]),
+    ]);
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &first, &state, day(0)).await;
+    assert_eq!(plan.changes.len(), 4, "{}", reconcile::render::text(&plan));
+    let finished = Arc::new(Mutex::new(0usize));
+    let counter = Arc::clone(&finished);
+    let report = executor()
+        .on_progress(move |p| {
+            if let Progress::Finished { .. } = p {
+                *counter.lock().unwrap() += 1;
+            }
+        })
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report:#?}");
+    assert_eq!(report.counts.applied, 4);
+    assert_eq!(*finished.lock().unwrap(), 4);
+    assert_eq!(user_field(&emu, "ann@example.com", "firstname"), "Ann");
+    // The sender list muster does not own survived the read-merge-write.
+    assert_eq!(
+        user_field(&emu, "ann@example.com", "white_list_senders"),
+        json!(["partner.example"])
+    );
+    assert_eq!(
+        user_field(&emu, "dora@example.com", "alias_emails"),
+        json!(["dora@example.org"])
+    );
+    assert_eq!(
+        emu.count("POST", "/api/v1/orgs/{domain}/users", 201),
+        1,
+        "one bulk create"
+    );
+    assert_eq!(emu.welcome_letters("carl@example.com"), 1);
+    let state = report.state;
+    let again = plan_at(
+        &client,
+        &first,
+        &state,
+        day(0) + muster::chrono::Duration::hours(1),
+    )
+    .await;
+    assert!(again.is_empty(), "{}", reconcile::render::text(&again));
+
+    // Run 2: Bob becomes Robert (old address kept as an alias), sales@ moves
+    // from Ann to Dora, Carl leaves and is flagged.
+    let second = directory(vec![
+        entry("ann@example.com", "Ann", "Lee", &[]),
+        entry("robert@example.com", "Robert", "Ray", &["bob@example.com"]),
+        entry(
+            "dora@example.com",
+            "Dora",
+            "Fox",
+            &["dora@example.org", "sales@example.com"],
+        ),
+    ]);
+    let plan = plan_at(&client, &second, &state, day(1)).await;
+    let text = reconcile::render::text(&plan);
+    let ann = plan
+        .changes
+        .iter()
+        .find(|c| c.email.as_str() == "ann@example.com")
+        .unwrap();
+    let dora = plan
+        .changes
+        .iter()
+        .find(|c| c.email.as_str() == "dora@example.com")
+        .unwrap();
+    assert_eq!(ann.phase, Phase::Release, "{text}");
+    assert_eq!(dora.depends_on, vec![ann.id], "{text}");
+    assert!(
+        plan.changes.iter().any(|c| c
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::ChangePrimary { .. }))),
+        "{text}"
+    );
+    let report = executor().apply(&plan, &client, &state).await.unwrap();
+    assert!(report.is_complete(), "{report:#?}");
+    assert!(emu.user(ORG, "bob@example.com").is_none());
+    assert_eq!(
+        user_field(&emu, "robert@example.com", "alias_emails"),
+        json!(["bob@example.com"])
+    );
+    assert_eq!(
+        emu.welcome_letters("robert@example.com"),
+        0,
+        "a rename sends no letter"
+    );
+    assert_eq!(
+        user_field(&emu, "ann@example.com", "alias_emails"),
+        json!([])
+    );
+    assert_eq!(
+        user_field(&emu, "dora@example.com", "alias_emails"),
+        json!(["dora@example.org", "sales@example.com"])
+    );
+    let state = report.state;
+    assert!(
+        state.flags.contains_key(&email("carl@example.com")),
+        "the flag is recorded"
+    );
+    let again = plan_at(
+        &client,
+        &second,
+        &state,
+        day(1) + muster::chrono::Duration::hours(1),
+    )
+    .await;
+    assert!(again.is_empty(), "{}", reconcile::render::text(&again));
+
+    // Run 3, eight days later: Carl is deleted.
+    let plan = plan_at(&client, &second, &state, day(9)).await;
+    assert_eq!(plan.changes.len(), 1, "{}", reconcile::render::text(&plan));
+    let report = executor().apply(&plan, &client, &state).await.unwrap();
+    assert_eq!(outcome(&report, "carl@example.com"), &Outcome::Applied);
+    assert!(emu.user(ORG, "carl@example.com").is_none());
+    let state = report.state;
+    assert!(!state.flags.contains_key(&email("carl@example.com")));
+    let again = plan_at(&client, &second, &state, day(10)).await;
+    assert!(again.is_empty(), "{}", reconcile::render::text(&again));
+}
+
+/// A gateway with Ann to update and two users to create, for the tests below.
+async fn small_gateway() -> (Emulator, Client, Desired) {
+    let emu = emulator(vec![
+        json!({"primary_email": "ann@example.com", "firstname": "Ann", "surname": "Lee"}),
+    ])
+    .await;
+    let client = client(&emu);
+    let desired = directory(vec![
+        entry("ann@example.com", "Ann", "Lee-Smith", &["ann@example.org"]),
+        entry("carl@example.com", "Carl", "Ito", &[]),
+        entry("dora@example.com", "Dora", "Fox", &[]),
+    ]);
+    (emu, client, desired)
+}
+
+#[tokio::test]
+async fn a_dry_run_sends_no_write_and_says_what_it_would_send() {
+    let (emu, client, desired) = small_gateway().await;
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    let before = emu.users(ORG);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    emu.clear_observations();
+
+    let report = executor()
+        .dry_run(true)
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+
+    assert!(report.dry_run);
+    assert_eq!(report.counts.dry_run, plan.changes.len(), "{report:#?}");
+    assert!(writes(&emu).is_empty(), "{:?}", writes(&emu));
+    assert_eq!(emu.users(ORG), before);
+    assert!(!journal.exists(), "a dry run writes no journal");
+    let Outcome::DryRun { requests } = outcome(&report, "carl@example.com") else {
+        panic!("{report:#?}");
+    };
+    assert_eq!(
+        requests,
+        &["POST users (create carl@example.com, welcome letter, bulk group 0)"]
+    );
+    let Outcome::DryRun { requests } = outcome(&report, "ann@example.com") else {
+        panic!("{report:#?}");
+    };
+    assert_eq!(
+        requests,
+        &["PUT users/ann@example.com (last_name, +1 aliases)"]
+    );
+    // The state shows what the run would record (Ann adopted by the directory).
+    assert_eq!(
+        report.state.origin(&email("ann@example.com")),
+        &muster::core::Origin::Directory(SOURCE.into())
+    );
+}
+
+#[tokio::test]
+async fn an_account_changed_since_planning_is_stale_and_not_written() {
+    let (emu, client, desired) = small_gateway().await;
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    // Someone edits Ann in the console, and creates Carl, after the plan was made.
+    client
+        .users()
+        .update(
+            &email("ann@example.com"),
+            UserPatch::new().last_name(Some("Li")),
+        )
+        .await
+        .unwrap();
+    emu.insert_user(
+        ORG,
+        json!({"primary_email": "carl@example.com", "firstname": "Carl"}),
+    )
+    .unwrap();
+    emu.clear_observations();
+
+    let report = executor().apply(&plan, &client, &state).await.unwrap();
+
+    let Outcome::Stale { reason } = outcome(&report, "ann@example.com") else {
+        panic!("{report:#?}");
+    };
+    assert!(reason.contains("last_name"), "{reason}");
+    assert!(matches!(
+        outcome(&report, "carl@example.com"),
+        Outcome::Stale { .. }
+    ));
+    assert_eq!(outcome(&report, "dora@example.com"), &Outcome::Applied);
+    assert_eq!(
+        user_field(&emu, "ann@example.com", "surname"),
+        "Li",
+        "not overwritten"
+    );
+    assert!(
+        !writes(&emu).iter().any(|w| w.starts_with("PUT")),
+        "{:?}",
+        writes(&emu)
+    );
+    assert_eq!(emu.welcome_letters("carl@example.com"), 0);
+    // A stale change's transitions are not applied: Ann is not adopted.
+    assert_eq!(
+        report.state.origin(&email("ann@example.com")),
+        &muster::core::Origin::Unknown
+    );
+    assert_eq!(
+        report.state.origin(&email("dora@example.com")),
+        &muster::core::Origin::Directory(SOURCE.into())
+    );
+}
+
+#[tokio::test]
+async fn a_failed_change_skips_the_changes_that_depend_on_it() {
+    let emu = emulator(vec![
+        json!({"primary_email": "ann@example.com", "firstname": "Ann", "surname": "Lee",
+               "alias_emails": ["sales@example.com"]}),
+        json!({"primary_email": "bob@example.com", "firstname": "Bob", "surname": "Ray"}),
+    ])
+    .await;
+    let client = client(&emu);
+    let desired = directory(vec![
+        entry("ann@example.com", "Ann", "Lee", &[]),
+        entry("bob@example.com", "Bob", "Ray", &["sales@example.com"]),
+    ]);
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    let ann = plan
+        .changes
+        .iter()
+        .find(|c| c.email.as_str() == "ann@example.com")
+        .unwrap();
+    let bob = plan
+        .changes
+        .iter()
+        .find(|c| c.email.as_str() == "bob@example.com")
+        .unwrap();
+    assert_eq!(bob.depends_on, vec![ann.id]);
+    emu.clear_observations();
+    // The first request of the run (reading Ann, whose alias is released first) fails.
+    emu.push_fault(Fault::Status(503));
+
+    let report = executor().apply(&plan, &client, &state).await.unwrap();
+
+    let Outcome::Failed { retryable, .. } = outcome(&report, "ann@example.com") else {
+        panic!("{report:#?}");
+    };
+    assert!(*retryable);
+    let Outcome::Skipped { reason } = outcome(&report, "bob@example.com") else {
+        panic!("{report:#?}");
+    };
+    assert!(reason.contains(&format!("#{}", ann.id)), "{reason}");
+    assert!(writes(&emu).is_empty(), "{:?}", writes(&emu));
+    assert_eq!(
+        user_field(&emu, "bob@example.com", "alias_emails"),
+        json!([])
+    );
+    assert_eq!(report.counts.failed, 1);
+    assert_eq!(report.counts.skipped, 1);
+}
+
+/// The POST bodies' addresses, in order.
+fn posted(emu: &Emulator) -> Vec<String> {
+    emu.requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .filter_map(|r| r.body.clone())
+        .flat_map(|b| match b {
+            Value::Array(items) => items,
+            one => vec![one],
+        })
+        .filter_map(|u| u["primary_email"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn four_new_users() -> Desired {
+    directory(vec![
+        entry("ann@example.com", "Ann", "Lee-Smith", &[]),
+        entry("carl@example.com", "Carl", "Ito", &[]),
+        entry("dora@example.com", "Dora", "Fox", &[]),
+        entry("eve@example.com", "Eve", "Ng", &[]),
+        entry("fay@example.com", "Fay", "Oz", &[]),
+    ])
+}
+
+#[tokio::test]
+async fn a_run_stopped_part_way_resumes_from_its_journal_without_duplicates() {
+    let (emu, client, _) = small_gateway().await;
+    let desired = four_new_users();
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    assert_eq!(plan.changes.len(), 5);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+
+    // The first run stops after two changes (as a crash would, but cleanly).
+    let first = executor()
+        .journal(&journal)
+        .max_changes(2)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert_eq!(first.counts.applied, 2, "{first:#?}");
+    assert_eq!(first.counts.skipped, 3);
+    assert_eq!(first.halted, Some(Halt::Limit { max_changes: 2 }));
+    let created_first = posted(&emu);
+    assert_eq!(created_first, ["carl@example.com", "dora@example.com"]);
+
+    // The same plan and journal: only the rest is sent.
+    emu.clear_observations();
+    let second = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert!(second.is_complete(), "{second:#?}");
+    assert_eq!(second.counts.already_applied, 2);
+    assert_eq!(second.counts.applied, 3);
+    assert_eq!(posted(&emu), ["eve@example.com", "fay@example.com"]);
+    for who in ["carl", "dora", "eve", "fay"] {
+        assert_eq!(
+            emu.welcome_letters(&format!("{who}@example.com")),
+            1,
+            "{who}"
+        );
+    }
+    assert_eq!(emu.users(ORG).len(), 6);
+    // The new state has every change's transitions, the first run's included.
+    for who in ["ann", "carl", "dora", "eve", "fay"] {
+        assert_eq!(
+            second.state.origin(&email(&format!("{who}@example.com"))),
+            &muster::core::Origin::Directory(SOURCE.into()),
+            "{who}"
+        );
+    }
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(!text.contains(PASSWORD), "no secret in the journal");
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{text}"
+    );
+
+    // A third run has nothing left to send.
+    emu.clear_observations();
+    let third = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert_eq!(third.counts.already_applied, 5);
+    assert!(emu.requests().is_empty(), "{:?}", writes(&emu));
+}
+
+/// Drops the `end` lines of these changes: the process died after their
+/// writes reached the gateway and before it could journal them.
+fn forget_ends(journal: &Path, ids: &[u32]) {
+    let text = std::fs::read_to_string(journal).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            let v: Value = serde_json::from_str(line).unwrap();
+            !(v["event"] == "end" && ids.iter().any(|id| v["id"] == json!(id)))
+        })
+        .collect();
+    std::fs::write(journal, format!("{}\n", kept.join("\n"))).unwrap();
+}
+
+#[tokio::test]
+async fn changes_a_crash_left_in_doubt_are_settled_by_reading_back() {
+    let (emu, client, _) = small_gateway().await;
+    let desired = four_new_users();
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let first = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert!(first.is_complete(), "{first:#?}");
+    let ann = plan
+        .changes
+        .iter()
+        .find(|c| c.email.as_str() == "ann@example.com")
+        .unwrap();
+    let eve = plan
+        .changes
+        .iter()
+        .find(|c| c.email.as_str() == "eve@example.com")
+        .unwrap();
+    forget_ends(&journal, &[ann.id, eve.id]);
+    // A torn last line, as a crash in the middle of a write leaves it.
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str(r#"{"event":"end","id":"#);
+    std::fs::write(&journal, text).unwrap();
+    emu.clear_observations();
+
+    let again = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+
+    assert_eq!(again.counts.already_applied, 3, "{again:#?}");
+    assert_eq!(outcome(&again, "ann@example.com"), &Outcome::Applied);
+    assert_eq!(outcome(&again, "eve@example.com"), &Outcome::Applied);
+    assert!(
+        writes(&emu).is_empty(),
+        "settled by reading, not sent again: {:?}",
+        writes(&emu)
+    );
+    assert_eq!(emu.welcome_letters("eve@example.com"), 1);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.ends_with('\n'));
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_journal_of_another_plan_is_refused() {
+    let (emu, client, desired) = small_gateway().await;
+    let state = SyncState::new(STACK, ORG);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    executor()
+        .dry_run(false)
+        .max_changes(1)
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    let other = plan_at(&client, &four_new_users(), &state, day(0)).await;
+    assert_ne!(other.fingerprint, plan.fingerprint);
+    emu.clear_observations();
+
+    let err = executor()
+        .journal(&journal)
+        .apply(&other, &client, &state)
+        .await
+        .unwrap_err();
+
+    let ApplyError::JournalForAnotherPlan {
+        found, expected, ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(found, &plan.fingerprint);
+    assert_eq!(expected, &other.fingerprint);
+    assert!(emu.requests().is_empty());
+    assert!(err.to_string().starts_with("journal "), "{err}");
+}
+
+#[tokio::test]
+async fn a_plan_with_a_step_its_guard_withholds_is_refused() {
+    let (emu, client, desired) = small_gateway().await;
+    let state = SyncState::new(STACK, ORG);
+    let gateway = muster::read_gateway(&client, STACK).await.unwrap();
+    // The listing may be missing accounts: the planner withholds every deletion…
+    let partial = GatewayListing::partial(gateway.listing.accounts.clone());
+    let mut plan = reconcile::plan(
+        &desired,
+        &partial,
+        &gateway.target,
+        &state,
+        &policy(),
+        day(0),
+    )
+    .unwrap();
+    assert_eq!(plan.guards, vec![Guard::GatewayListingIncomplete]);
+    // …and someone edits a deletion into the saved plan anyway.
+    let ann = plan
+        .changes
+        .iter_mut()
+        .find(|c| c.email.as_str() == "ann@example.com")
+        .unwrap();
+    ann.steps = vec![Step::Delete];
+    ann.phase = Phase::Delete;
+    let ann_id = ann.id;
+    emu.clear_observations();
+
+    let err = executor().apply(&plan, &client, &state).await.unwrap_err();
+
+    assert!(
+        matches!(&err, ApplyError::Guarded { change, step: "delete", guard: Guard::GatewayListingIncomplete } if *change == ann_id),
+        "{err:?}"
+    );
+    assert!(emu.requests().is_empty());
+    assert!(emu.user(ORG, "ann@example.com").is_some());
+}
+
+#[tokio::test]
+async fn a_plan_over_its_threshold_is_refused_without_the_override() {
+    let emu = emulator(vec![
+        json!({"primary_email": "ann@example.com", "alias_emails": ["a1@example.com", "a2@example.com"]}),
+    ])
+    .await;
+    let client = client(&emu);
+    let desired = directory(vec![entry("ann@example.com", "", "", &[])]);
+    let state = SyncState::new(STACK, ORG);
+    let strict = Policy::builder()
+        .managed_domain("example.com".parse::<Domain>().unwrap())
+        .managed_domain("example.org".parse::<Domain>().unwrap())
+        .build();
+    let plan = plan_with(&client, &desired, &state, day(0), &strict).await;
+    assert!(plan.requires_override());
+    emu.clear_observations();
+
+    let err = executor().apply(&plan, &client, &state).await.unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            ApplyError::ThresholdExceeded {
+                destructive: 1,
+                allowed: 0
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(emu.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_plan_for_another_organisation_or_stack_is_refused() {
+    let (emu, client, desired) = small_gateway().await;
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    let other_org = Client::builder()
+        .essentials(emu.base_url(), "example.org")
+        .credentials(LOGIN, PASSWORD.into())
+        .build()
+        .unwrap();
+    emu.clear_observations();
+
+    let err = executor()
+        .apply(&plan, &other_org, &state)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApplyError::WrongGateway { .. }), "{err:?}");
+    let err = Executor::new()
+        .stack("eu1")
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApplyError::WrongGateway { .. }), "{err:?}");
+    let foreign_state = SyncState::new("eu1", ORG);
+    let err = executor()
+        .apply(&plan, &client, &foreign_state)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApplyError::State(_)), "{err:?}");
+    assert!(emu.requests().is_empty());
+}
