@@ -159,3 +159,106 @@ fn check_guards(plan: &Plan) -> Result<(), ApplyError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::testing::{change, plan};
+    use serde_json::json;
+
+    fn client(stack_or_url: &str, org: &str) -> Client {
+        Client::builder()
+            .essentials(stack_or_url, org)
+            .credentials("admin@example.com", "pw".into())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_client_must_be_for_the_plans_organisation_and_stack() {
+        let p = plan(vec![], json!([]));
+        assert!(check_gateway(&p, &client("us1", "Example.COM"), None).is_ok());
+        assert!(check_gateway(&p, &client("US1", "example.com"), Some("us1")).is_ok());
+        for (stack, org, declared) in [
+            ("us1", "example.org", None),
+            ("eu1", "example.com", None),
+            ("us1", "example.com", Some("eu1")),
+            ("http://127.0.0.1:9", "example.com", Some("local")),
+        ] {
+            let err = check_gateway(&p, &client(stack, org), declared).unwrap_err();
+            assert!(
+                matches!(err, ApplyError::WrongGateway { .. }),
+                "{stack} {org} {declared:?}"
+            );
+        }
+        // A local URL names no stack: only a declared one is checked.
+        assert!(check_gateway(&p, &client("http://127.0.0.1:9", "example.com"), None).is_ok());
+    }
+
+    #[test]
+    fn a_guard_refuses_the_steps_it_withholds_and_only_those() {
+        let delete = json!([{"step": "delete"}]);
+        let remove = json!([{"step": "remove_aliases", "aliases": ["a@example.com"]}]);
+        let add = json!([{"step": "add_aliases", "aliases": ["a@example.com"]}]);
+        let unread = json!([{"guard": "records_unread", "source": "csv", "count": 1, "first": []}]);
+        let listing = json!([{"guard": "gateway_listing_incomplete"}]);
+        let refused = |steps: &serde_json::Value, guards: &serde_json::Value| {
+            check_guards(&plan(
+                vec![change(0, "a@example.com", steps.clone())],
+                guards.clone(),
+            ))
+            .is_err()
+        };
+        assert!(refused(&delete, &unread));
+        assert!(
+            !refused(&remove, &unread),
+            "unread records hold only deletions"
+        );
+        assert!(refused(&remove, &listing));
+        assert!(!refused(&add, &listing), "additions are never withheld");
+        assert!(!refused(&delete, &json!([])));
+    }
+
+    #[test]
+    fn the_threshold_is_recounted_from_the_changes() {
+        let deletes: Vec<_> = (0..3)
+            .map(|i| change(i, &format!("u{i}@example.com"), json!([{"step": "delete"}])))
+            .collect();
+        let mut p = plan(deletes, json!([]));
+        p.threshold.allowed = 2;
+        // The recorded count says 0, the changes say 3.
+        assert!(matches!(
+            check_threshold(&p),
+            Err(ApplyError::ThresholdExceeded {
+                destructive: 3,
+                allowed: 2
+            })
+        ));
+        p.threshold.overridden = true;
+        assert!(check_threshold(&p).is_ok());
+    }
+
+    #[test]
+    fn malformed_change_lists_are_refused() {
+        let dup = plan(
+            vec![
+                change(0, "a@example.com", json!([])),
+                change(0, "b@example.com", json!([])),
+            ],
+            json!([]),
+        );
+        assert!(check_structure(&dup).is_err());
+        let mut dangling = plan(vec![change(0, "a@example.com", json!([]))], json!([]));
+        dangling.changes[0].depends_on = vec![4];
+        assert!(check_structure(&dangling).is_err());
+        let mixed = plan(
+            vec![change(
+                0,
+                "a@example.com",
+                json!([{"step": "delete"}, {"step": "deactivate"}]),
+            )],
+            json!([]),
+        );
+        assert!(check_structure(&mixed).is_err());
+    }
+}

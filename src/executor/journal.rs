@@ -271,6 +271,133 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::executor::testing;
+    use serde_json::json;
+
+    fn two_changes() -> Plan {
+        testing::plan(
+            vec![
+                testing::change(0, "ann@example.com", json!([{"step": "flag"}])),
+                testing::change(1, "bob@example.com", json!([{"step": "delete"}])),
+            ],
+            json!([]),
+        )
+    }
+
+    const HEADER: &str = r#"{"event":"plan","version":1,"fingerprint":"00000000000000aa","stack":"us1","org":"example.com","changes":2}"#;
+
+    fn read_text(text: &str) -> Result<(Resume, usize), ApplyError> {
+        read(Path::new("j.jsonl"), &two_changes(), text)
+    }
+
+    #[test]
+    fn applied_ends_are_done_and_begins_without_an_end_are_in_doubt() {
+        let text = format!(
+            "{HEADER}\n{}\n{}\n{}\n",
+            r#"{"event":"begin","id":0,"email":"ann@example.com"}"#,
+            r#"{"event":"end","id":0,"email":"ann@example.com","outcome":"applied"}"#,
+            r#"{"event":"begin","id":1,"email":"BOB@example.com"}"#,
+        );
+        let (resume, whole) = read_text(&text).unwrap();
+        assert_eq!(resume.done, BTreeSet::from([0]));
+        assert_eq!(resume.in_doubt, BTreeSet::from([1]));
+        assert_eq!(whole, text.len());
+    }
+
+    #[test]
+    fn a_failure_is_retried_and_in_doubt_only_when_marked() {
+        let text = format!(
+            "{HEADER}\n{}\n{}\n",
+            r#"{"event":"begin","id":1,"email":"bob@example.com"}"#,
+            r#"{"event":"end","id":1,"email":"bob@example.com","outcome":"stale","reason":"gone"}"#,
+        );
+        let (resume, _) = read_text(&text).unwrap();
+        assert!(resume.done.is_empty() && resume.in_doubt.is_empty());
+        let marked = text.replace(
+            r#""outcome":"stale","reason":"gone""#,
+            r#""outcome":"failed","error":"503","retryable":true,"in_doubt":true"#,
+        );
+        let (resume, _) = read_text(&marked).unwrap();
+        assert_eq!(resume.in_doubt, BTreeSet::from([1]));
+    }
+
+    #[test]
+    fn only_an_unterminated_last_line_may_be_torn() {
+        let torn = format!("{HEADER}\n{{\"event\":\"beg");
+        let (_, whole) = read_text(&torn).unwrap();
+        assert_eq!(whole, HEADER.len() + 1, "the torn line is cut off");
+        let middle = format!(
+            "{HEADER}\n{{\"event\":\"beg\n{}\n",
+            r#"{"event":"begin","id":0,"email":"ann@example.com"}"#
+        );
+        assert!(matches!(
+            read_text(&middle),
+            Err(ApplyError::JournalCorrupt { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn a_journal_must_be_of_this_plan_and_name_its_changes() {
+        let other = HEADER.replace("00000000000000aa", "00000000000000bb");
+        assert!(matches!(
+            read_text(&format!("{other}\n")),
+            Err(ApplyError::JournalForAnotherPlan { .. })
+        ));
+        let unknown = format!(
+            "{HEADER}\n{}\n",
+            r#"{"event":"begin","id":7,"email":"ann@example.com"}"#
+        );
+        assert!(matches!(
+            read_text(&unknown),
+            Err(ApplyError::JournalCorrupt { line: 2, .. })
+        ));
+        let renamed = format!(
+            "{HEADER}\n{}\n",
+            r#"{"event":"begin","id":1,"email":"ann@example.com"}"#
+        );
+        assert!(matches!(
+            read_text(&renamed),
+            Err(ApplyError::JournalCorrupt { line: 2, .. })
+        ));
+        let headless = format!(
+            "{}\n",
+            r#"{"event":"begin","id":0,"email":"ann@example.com"}"#
+        );
+        assert!(matches!(
+            read_text(&headless),
+            Err(ApplyError::JournalCorrupt { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn open_writes_the_header_once_and_repairs_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let plan = two_changes();
+        let (dry, _) = open(&path, &plan, false).unwrap();
+        assert!(dry.is_none() && !path.exists(), "a dry run creates nothing");
+        let (journal, _) = open(&path, &plan, true).unwrap();
+        journal.unwrap().begin(1, "bob@example.com").unwrap();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().next(), Some(HEADER));
+        text.push_str(r#"{"event":"end","id":1,"#);
+        std::fs::write(&path, &text).unwrap();
+        let (journal, resume) = open(&path, &plan, true).unwrap();
+        assert_eq!(resume.in_doubt, BTreeSet::from([1]));
+        let outcome = Outcome::Applied;
+        journal
+            .unwrap()
+            .end(1, "bob@example.com", &outcome, false)
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(
+            text.lines()
+                .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        );
+        let (_, resume) = open(&path, &plan, true).unwrap();
+        assert_eq!(resume.done, BTreeSet::from([1]));
+    }
 
     #[test]
     fn an_end_line_round_trips_with_its_outcome() {

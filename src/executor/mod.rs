@@ -29,6 +29,8 @@ mod error;
 mod journal;
 mod report;
 mod steps;
+#[cfg(test)]
+mod testing;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

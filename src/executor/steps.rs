@@ -561,7 +561,8 @@ async fn run_update(
     in_doubt: bool,
 ) -> Done {
     let email = &change.email;
-    let needs_read = in_doubt || edits.needs_lists();
+    // Memberships only: no PUT whose preconditions the client would check, so read and check here.
+    let needs_read = in_doubt || edits.needs_lists() || !edits.writes_user();
     let current = if needs_read {
         match read(client, email).await {
             Ok(Some(user)) => Some(user),
@@ -576,7 +577,11 @@ async fn run_update(
         return Done::applied();
     }
     if !edits.writes_user() {
-        return Done::applied();
+        let account = current.as_ref().map(RemoteUser::account);
+        return match account.map(|a| check(a, &expectations(change))) {
+            Some(Err(reason)) => Done::stale(reason),
+            _ => Done::applied(),
+        };
     }
     let patch = with_expectations(
         edits.patch(current.as_ref().map(RemoteUser::account)),
