@@ -737,3 +737,120 @@ async fn a_plan_for_another_organisation_or_stack_is_refused() {
     assert!(matches!(err, ApplyError::State(_)), "{err:?}");
     assert!(emu.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_rename_whose_create_fails_gives_the_old_account_its_aliases_back() {
+    let emu = emulator(vec![
+        json!({"primary_email": "bob@example.com", "firstname": "Bob",
+                                   "surname": "Ray", "alias_emails": ["bob@example.org"]}),
+    ])
+    .await;
+    let client = client(&emu);
+    let before = directory(vec![entry(
+        "bob@example.com",
+        "Bob",
+        "Ray",
+        &["bob@example.org"],
+    )]);
+    let state = SyncState::new(STACK, ORG);
+    let adopt = plan_at(&client, &before, &state, day(0)).await;
+    let state = executor()
+        .apply(&adopt, &client, &state)
+        .await
+        .unwrap()
+        .state;
+    let after = directory(vec![entry(
+        "robert@example.com",
+        "Robert",
+        "Ray",
+        &["bob@example.com", "bob@example.org"],
+    )]);
+    let plan = plan_at(&client, &after, &state, day(1)).await;
+    assert_eq!(plan.changes.len(), 1, "{}", reconcile::render::text(&plan));
+    // Read the old and new accounts, strip the alias (read, write), then the create is refused.
+    for _ in 0..4 {
+        emu.push_fault(Fault::Slow(Duration::ZERO));
+    }
+    emu.push_fault(Fault::Status(400));
+
+    let report = executor().apply(&plan, &client, &state).await.unwrap();
+
+    let Outcome::Failed { error, retryable } = outcome(&report, "robert@example.com") else {
+        panic!("{report:#?}");
+    };
+    assert!(!retryable);
+    assert!(error.contains("aliases were put back"), "{error}");
+    assert_eq!(
+        user_field(&emu, "bob@example.com", "alias_emails"),
+        json!(["bob@example.org"])
+    );
+    assert!(emu.user(ORG, "robert@example.com").is_none());
+    assert_eq!(
+        report.state.origin(&email("robert@example.com")),
+        &muster::core::Origin::Unknown
+    );
+
+    // Nothing was lost, so the same plan applies once the gateway takes it.
+    let report = executor().apply(&plan, &client, &state).await.unwrap();
+    assert_eq!(outcome(&report, "robert@example.com"), &Outcome::Applied);
+    assert!(emu.user(ORG, "bob@example.com").is_none());
+    assert_eq!(
+        user_field(&emu, "robert@example.com", "alias_emails"),
+        json!(["bob@example.com", "bob@example.org"])
+    );
+    assert_eq!(
+        user_field(&emu, "robert@example.com", "firstname"),
+        "Robert"
+    );
+    let again = plan_at(&client, &after, &report.state, day(2)).await;
+    assert!(again.is_empty(), "{}", reconcile::render::text(&again));
+}
+
+#[tokio::test]
+async fn a_refused_login_aborts_the_run_unless_the_policy_says_go_on() {
+    let (emu, client, desired) = small_gateway().await;
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    assert_eq!(plan.changes.len(), 3);
+    let wrong = Client::builder()
+        .essentials(emu.base_url(), ORG)
+        .credentials(LOGIN, "not-the-password".into())
+        .retry(RetryConfig::disabled())
+        .build()
+        .unwrap();
+    emu.clear_observations();
+
+    // Carl and Dora go in one bulk request, refused: the run stops before Ann.
+    let report = executor().apply(&plan, &wrong, &state).await.unwrap();
+    assert!(
+        matches!(report.halted, Some(Halt::Aborted { .. })),
+        "{report:#?}"
+    );
+    assert_eq!(
+        (report.counts.failed, report.counts.skipped),
+        (2, 1),
+        "{report:#?}"
+    );
+    assert!(matches!(
+        outcome(&report, "ann@example.com"),
+        Outcome::Skipped { .. }
+    ));
+    assert_eq!(emu.requests().len(), 1);
+    // Nothing succeeded: nothing claimed; the run itself is recorded, expecting no new account.
+    assert!(
+        report.state.accounts.is_empty(),
+        "{:?}",
+        report.state.accounts
+    );
+    assert_eq!(report.state.last_run, Some(day(0)));
+    assert_eq!(report.state.last_gateway_count, Some(2));
+
+    let report = executor()
+        .on_error(|_, _| muster::ErrorAction::Continue)
+        .apply(&plan, &wrong, &state)
+        .await
+        .unwrap();
+    assert_eq!(report.halted, None);
+    assert_eq!(report.counts.failed, 3, "{report:#?}");
+    assert!(emu.requests().iter().all(|r| r.status == 401));
+}
