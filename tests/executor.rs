@@ -854,3 +854,108 @@ async fn a_refused_login_aborts_the_run_unless_the_policy_says_go_on() {
     assert_eq!(report.counts.failed, 3, "{report:#?}");
     assert!(emu.requests().iter().all(|r| r.status == 401));
 }
+
+/// The v2 dialect: no bulk create (one POST per user) and group
+/// memberships through the groups API.
+#[tokio::test]
+async fn on_v2_memberships_go_through_the_groups_api_and_converge() {
+    let emu = Emulator::builder()
+        .org(
+            Org::new(ORG)
+                .domain("example.org")
+                .user(json!({"primary_email": "ann@example.com", "firstname": "Ann", "surname": "Lee"}))
+                .user(json!({"primary_email": "bob@example.com", "firstname": "Bob", "surname": "Ray"}))
+                .group("staff", ["ann@example.com"])
+                .group("sales", Vec::<String>::new()),
+        )
+        .login(Login::org_admin(LOGIN, PASSWORD, ORG))
+        .rate_limit(EmuRateLimit::unlimited())
+        .start()
+        .await
+        .unwrap();
+    let client = Client::builder()
+        .rest_v2(emu.base_url())
+        .credentials(LOGIN, PASSWORD.into())
+        .retry(RetryConfig::disabled())
+        .rate_limit(RateLimit::per_minute(600_000).with_burst(1_000))
+        .build()
+        .unwrap();
+    let member = |e: &str, groups: &[&str]| {
+        let mut entry = entry(e, "", "", &[]);
+        let (first, last) = e.split_once('@').unwrap();
+        entry = entry.with_names(first, last);
+        entry.member_of = groups.iter().map(|g| (*g).to_owned()).collect();
+        entry
+    };
+    let desired = Desired::new(
+        DirectorySnapshot::new(
+            SOURCE,
+            FieldSet::from_iter([Field::FirstName, Field::LastName, Field::Groups]),
+        )
+        .with_entries(vec![
+            member("ann@example.com", &["sales"]),
+            member("bob@example.com", &["staff"]),
+            member("carl@example.com", &[]),
+            member("dora@example.com", &[]),
+        ]),
+    );
+    let target = reconcile::TargetProfile::new(STACK, ORG)
+        .with_domain("example.com".parse().unwrap())
+        .with_domain("example.org".parse().unwrap())
+        .with_capabilities(
+            reconcile::Capabilities::default()
+                .with_groups(true)
+                .with_fields(client.capabilities().fields),
+        );
+    let plan_v2 = |state: SyncState, now| {
+        let client = client.clone();
+        let desired = desired.clone();
+        let target = target.clone();
+        async move {
+            let accounts = client.users().list().await.unwrap();
+            let listing =
+                GatewayListing::complete(accounts.into_iter().map(|u| u.into_account()).collect());
+            reconcile::plan(&desired, &listing, &target, &state, &policy(), now).unwrap()
+        }
+    };
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_v2(state.clone(), day(0)).await;
+    assert_eq!(plan.changes.len(), 4, "{}", reconcile::render::text(&plan));
+
+    let report = executor().apply(&plan, &client, &state).await.unwrap();
+
+    assert!(report.is_complete(), "{report:#?}");
+    let groups: std::collections::BTreeMap<String, String> = client
+        .groups()
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.name, g.id))
+        .collect();
+    let members = |name: &str| {
+        let client = client.clone();
+        let id = groups[name].clone();
+        async move {
+            let mut m: Vec<String> = client
+                .groups()
+                .members(&id)
+                .await
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            m.sort();
+            m
+        }
+    };
+    assert_eq!(members("staff").await, ["bob@example.com"]);
+    assert_eq!(members("sales").await, ["ann@example.com"]);
+    assert_eq!(
+        emu.count("POST", "/v2/users", 201),
+        2,
+        "one POST per create on v2"
+    );
+    let again = plan_v2(report.state, day(1)).await;
+    assert!(again.is_empty(), "{}", reconcile::render::text(&again));
+}
