@@ -59,6 +59,8 @@ apt_install() {
 install_prerequisites() {
     # A C compiler and pkg-config for the TLS crates' build scripts.
     apt_install build-essential pkg-config ca-certificates || return 1
+    # The directory server the LDAP tests read (scripts/ldap-up.sh starts it).
+    apt_install slapd ldap-utils || return 1
     if ! command -v cargo >/dev/null; then
         echo "cargo is not installed; install Rust 1.88 or newer" >&2
         return 1
@@ -74,6 +76,18 @@ install_prerequisites() {
 if [ "${MUSTER_SKIP_INSTALL:-0}" != "1" ]; then
     run_step "install prerequisites" install_prerequisites
 fi
+
+# --- services -----------------------------------------------------------------
+
+start_ldap() {
+    # A throw-away OpenLDAP server with AD's user schema on 127.0.0.1; its
+    # address and accounts go into the environment the tests read.
+    local env
+    env=$("$ROOT/scripts/ldap-up.sh") || return 1
+    eval "$env"
+}
+trap '"$ROOT/scripts/ldap-down.sh"' EXIT
+run_step "start the test LDAP server" start_ldap
 
 # --- checks -------------------------------------------------------------------
 

@@ -16,6 +16,10 @@ use muster_core::{
     DirectoryEntry, DirectorySnapshot, EmailAddress, FieldSet, Location, SourceIssue,
 };
 
+/// The `file` of a claim made where its entry was read (a DN, an object id):
+/// the claim's place is the entry's own [`Location`].
+const AT_ENTRY: u8 = u8::MAX;
+
 /// Where an address was claimed: which entry, which file and line, and how.
 #[derive(Clone, Copy)]
 struct Claim {
@@ -162,6 +166,18 @@ impl Collector {
         Location::line(Arc::clone(&self.files[usize::from(file)]), line)
     }
 
+    /// Where `claim` was made: a file and line, or its entry's own location.
+    fn claim_location(&self, claim: &Claim) -> Location {
+        if claim.file == AT_ENTRY {
+            self.entries[claim.entry]
+                .location
+                .clone()
+                .unwrap_or_else(|| Location::record(claim.entry))
+        } else {
+            self.location(claim.file, claim.line)
+        }
+    }
+
     /// Records an issue.
     pub(crate) fn issue(&mut self, issue: SourceIssue) {
         self.issues.push(issue);
@@ -232,22 +248,47 @@ impl Collector {
         aliases: impl IntoIterator<Item = EmailAddress>,
         line: u64,
     ) -> Option<usize> {
+        self.add_claiming(entry, aliases, 0, line)
+    }
+
+    /// Adds an entry read from a directory object rather than a file line:
+    /// issues about its addresses name the entry's own location (its DN).
+    pub(crate) fn add_at_entry(&mut self, mut entry: DirectoryEntry) -> Option<usize> {
+        let aliases = std::mem::take(&mut entry.aliases);
+        self.add_claiming(entry, aliases, AT_ENTRY, 0)
+    }
+
+    fn add_claiming(
+        &mut self,
+        entry: DirectoryEntry,
+        aliases: impl IntoIterator<Item = EmailAddress>,
+        file: u8,
+        line: u64,
+    ) -> Option<usize> {
         let index = self.entries.len();
         let claim = Claim {
             entry: index,
-            file: 0,
+            file,
             line,
             primary: true,
         };
+        let here = |c: &Self| {
+            if file == AT_ENTRY {
+                entry
+                    .location
+                    .clone()
+                    .unwrap_or_else(|| Location::record(index))
+            } else {
+                c.location(file, line)
+            }
+        };
         match self.claim_if_free(&entry.primary_email, claim) {
             Some((first, _)) if first.primary => {
-                let issue = SourceIssue::new(
-                    self.location(0, line),
-                    "a primary address that no earlier line uses",
-                )
-                .with_field("primary_email")
-                .with_value(entry.primary_email.as_str())
-                .with_related(self.location(first.file, first.line));
+                let issue =
+                    SourceIssue::new(here(self), "a primary address that no earlier line uses")
+                        .with_field("primary_email")
+                        .with_value(entry.primary_email.as_str())
+                        .with_related(self.claim_location(&first));
                 self.issues.push(issue);
                 return None;
             }
@@ -258,19 +299,19 @@ impl Collector {
                     .aliases
                     .remove(&entry.primary_email);
                 let issue = SourceIssue::new(
-                    self.location(first.file, first.line),
+                    self.claim_location(&first),
                     "an alias that is not another user's primary address",
                 )
                 .with_field("alias")
                 .with_value(entry.primary_email.as_str())
-                .with_related(self.location(0, line));
+                .with_related(here(self));
                 self.issues.push(issue);
             }
             None => {}
         }
         self.entries.push(entry);
         for alias in aliases {
-            self.add_alias(index, alias, 0, line);
+            self.add_alias(index, alias, file, line);
         }
         Some(index)
     }
@@ -294,10 +335,10 @@ impl Collector {
                 } else {
                     "an alias that no other user has"
                 };
-                let issue = SourceIssue::new(self.location(file, line), expected)
+                let issue = SourceIssue::new(self.claim_location(&claim), expected)
                     .with_field("alias")
                     .with_value(alias.as_str())
-                    .with_related(self.location(first.file, first.line));
+                    .with_related(self.claim_location(&first));
                 self.issues.push(issue);
             }
             None => {

@@ -47,6 +47,32 @@ pub enum Error {
     /// Writing a preview failed.
     #[error("cannot write the preview")]
     Write(#[source] io::Error),
+    /// The directory server could not be reached, refused the bind, or
+    /// ended the search with anything but success (a size limit, a referral,
+    /// a lost connection): the directory was not read completely.
+    #[error("`{source_name}`: cannot {action} at {server}")]
+    Ldap {
+        /// The source's name.
+        source_name: String,
+        /// The server's URL (no credentials).
+        server: String,
+        /// What failed: connect, bind, search.
+        action: &'static str,
+        /// The LDAP error (result code and the server's message).
+        #[source]
+        source: Box<ldap3::LdapError>,
+    },
+    /// `ldap://` to another machine without StartTLS: the bind password would
+    /// cross the network in clear text.
+    #[error(
+        "`{source_name}`: {url} would send the password unencrypted; use ldaps://, StartTLS, or allow_plaintext()"
+    )]
+    PlaintextLdap {
+        /// The source's name.
+        source_name: String,
+        /// The URL as given.
+        url: String,
+    },
     /// The background task reading the source died (a bug, or the runtime shut down).
     #[error("the task reading `{source_name}` did not finish")]
     Task {
@@ -59,6 +85,13 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the directory itself could not be read (as opposed to a
+    /// file problem): worth retrying later, never worth planning without.
+    #[must_use]
+    pub fn is_directory_unavailable(&self) -> bool {
+        matches!(self, Error::Ldap { .. })
+    }
+
     /// An IO failure while reading `file`.
     pub(crate) fn read(file: &str, source: io::Error) -> Self {
         Error::Read {

@@ -3,9 +3,11 @@
 //! Every source implements [`DirectorySource`] and yields a
 //! [`muster_core::DirectorySnapshot`]: the entries, the per-record
 //! [`muster_core::SourceIssue`]s (file and line, field, value, what was
-//! expected), and exactly the fields the input carries. This crate has the
-//! file-based sources:
+//! expected), and exactly the fields the input carries:
 //!
+//! - [`LdapSource`]: Active Directory or any LDAP directory (paged search,
+//!   `proxyAddresses`, disabled accounts, Exchange recipient types, filter
+//!   values escaped, TLS verified), mapped by [`LdapAttributes`];
 //! - [`StandardCsv`]: Proofpoint's Standard CSV, both layouts, header optional;
 //! - [`MappedCsv`] with a [`CsvMapping`]: any CSV with a header, including the
 //!   Postini user export ([`CsvMapping::postini_users`]) joined with a
@@ -37,6 +39,7 @@ mod collect;
 mod error;
 mod hr;
 mod issues;
+mod ldap;
 mod mapped;
 mod postini;
 mod preview;
@@ -48,6 +51,7 @@ mod values;
 pub use error::Error;
 pub use hr::{HrColumns, HrCsv, hr_from_rows};
 pub use issues::MAX_ISSUES;
+pub use ldap::{AD_MAIL_USERS, LdapAttributes, LdapSource, escape_filter_value};
 pub use mapped::{CsvMapping, MappedCsv};
 pub use postini::PostiniAliases;
 pub use preview::write_standard_csv;

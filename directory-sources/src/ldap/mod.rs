@@ -1,0 +1,327 @@
+//! Active Directory and other LDAP directories as a directory source.
+//!
+//! One paged subtree search (AD answers at most `MaxPageSize`, 1000 by
+//! default, per page; the paged-results control is how every object is
+//! read), each object mapped by [`LdapAttributes`]. A search the server ends
+//! with anything but success — a size or time limit, a referral, a lost
+//! connection — is an error, never a shorter directory.
+
+mod attributes;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use muster_core::DirectorySnapshot;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use attributes::LdapAttributes;
+use attributes::{Mapped, Object, map_object};
+
+use crate::collect::Collector;
+use crate::error::Error;
+use crate::source::DirectorySource;
+
+/// AD's user objects that can receive mail. Computer objects are also
+/// `objectClass=user`, hence the `objectCategory`.
+pub const AD_MAIL_USERS: &str =
+    "(&(objectCategory=person)(objectClass=user)(|(mail=*)(proxyAddresses=smtp:*)))";
+
+/// An LDAP or Active Directory server as a directory source.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), muster_directory::Error> {
+/// use muster_directory::{DirectorySource, LdapSource};
+/// let source = LdapSource::new("ldaps://dc1.example.com", "OU=Staff,DC=example,DC=com")
+///     .bind("CN=muster,OU=Service,DC=example,DC=com", std::env::var("AD_PASSWORD").unwrap_or_default().into())
+///     .require("department", "Sales & Marketing"); // escaped: `&` is just a character here
+/// let snapshot = source.fetch().await?;
+/// for issue in &snapshot.issues {
+///     eprintln!("{issue}"); // dn `CN=Ann,…`: proxyAddresses `SMTP:a@…, SMTP:b@…`: expected exactly one …
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct LdapSource {
+    name: String,
+    url: String,
+    base_dn: String,
+    bind: Option<(String, SecretString)>,
+    filter: String,
+    required: Vec<(String, String)>,
+    attributes: LdapAttributes,
+    starttls: bool,
+    allow_plaintext: bool,
+    accept_invalid_certificates: bool,
+    page_size: i32,
+    timeout: Duration,
+}
+
+impl LdapSource {
+    /// Searches the subtree under `base_dn` on the server at `url`
+    /// (`ldaps://host[:port]`, or `ldap://` with [`LdapSource::starttls`]).
+    /// Defaults: AD's mail-enabled users ([`AD_MAIL_USERS`]), the
+    /// [`LdapAttributes::active_directory`] map, pages of 1000, anonymous bind,
+    /// certificates verified, 30 s per request.
+    pub fn new(url: &str, base_dn: &str) -> Self {
+        LdapSource {
+            name: format!("ldap:{base_dn}"),
+            url: url.trim().to_owned(),
+            base_dn: base_dn.to_owned(),
+            bind: None,
+            filter: AD_MAIL_USERS.to_owned(),
+            required: Vec::new(),
+            attributes: LdapAttributes::active_directory(),
+            starttls: false,
+            allow_plaintext: false,
+            accept_invalid_certificates: false,
+            page_size: 1000,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Names the source (the snapshot's `source`, and the origin of the accounts it creates).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Binds as `dn` with `password` (a simple bind; the password is never logged or shown).
+    pub fn bind(mut self, dn: &str, password: SecretString) -> Self {
+        self.bind = Some((dn.to_owned(), password));
+        self
+    }
+
+    /// Replaces the object filter. It is used as written: build any part that
+    /// comes from user input with [`LdapSource::require`] or [`escape_filter_value`].
+    pub fn filter(mut self, filter: &str) -> Self {
+        self.filter = filter.trim().to_owned();
+        self
+    }
+
+    /// Also requires `attribute` to equal `value`; the value is escaped
+    /// (RFC 4515), so `*`, `(`, `)` and `\` in it match themselves.
+    pub fn require(mut self, attribute: &str, value: &str) -> Self {
+        self.required.push((attribute.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets which attribute carries which field.
+    pub fn attributes(mut self, attributes: LdapAttributes) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// Upgrades an `ldap://` connection with StartTLS before binding.
+    pub fn starttls(mut self) -> Self {
+        self.starttls = true;
+        self
+    }
+
+    /// Allows `ldap://` without TLS to a host that is not this machine. The
+    /// bind password then crosses the network in clear text.
+    pub fn allow_plaintext(mut self) -> Self {
+        self.allow_plaintext = true;
+        self
+    }
+
+    /// Accepts any server certificate. Only for test servers: anyone on the
+    /// path can then read the bind password.
+    pub fn danger_accept_invalid_certificates(mut self) -> Self {
+        self.accept_invalid_certificates = true;
+        self
+    }
+
+    /// Objects per page (at most the server's limit; AD's default is 1000).
+    pub fn page_size(mut self, size: u16) -> Self {
+        self.page_size = i32::from(size.max(1));
+        self
+    }
+
+    /// How long one request (connect, bind, one page) may take.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The filter sent to the server: the base filter and every required value, escaped.
+    fn full_filter(&self) -> String {
+        if self.required.is_empty() {
+            return self.filter.clone();
+        }
+        let mut filter = format!("(&{}", self.filter);
+        for (attribute, value) in &self.required {
+            filter.push_str(&format!("({attribute}={})", escape_filter_value(value)));
+        }
+        filter.push(')');
+        filter
+    }
+
+    /// Refuses to send a password in clear text to another machine.
+    fn check_transport(&self) -> Result<(), Error> {
+        let plaintext = self
+            .url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("ldap://"));
+        if !plaintext || self.starttls || self.allow_plaintext || is_loopback(&self.url[7..]) {
+            return Ok(());
+        }
+        Err(Error::PlaintextLdap {
+            source_name: self.name.clone(),
+            url: self.url.clone(),
+        })
+    }
+
+    fn ldap_error(&self, action: &'static str) -> impl FnOnce(LdapError) -> Error + '_ {
+        move |source| Error::Ldap {
+            source_name: self.name.clone(),
+            server: self.url.clone(),
+            action,
+            source: Box::new(source),
+        }
+    }
+
+    /// Connects, binds, reads every page and maps the objects.
+    ///
+    /// # Errors
+    /// [`Error::PlaintextLdap`] before connecting when the password would
+    /// cross the network unencrypted; [`Error::Ldap`] when the server cannot
+    /// be reached, refuses the bind, or ends the search with anything but
+    /// success. Objects with bad values are issues in the snapshot.
+    pub async fn read(&self) -> Result<DirectorySnapshot, Error> {
+        self.check_transport()?;
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(self.timeout)
+            .set_starttls(self.starttls)
+            .set_no_tls_verify(self.accept_invalid_certificates);
+        let (connection, mut ldap) = LdapConnAsync::with_settings(settings, &self.url)
+            .await
+            .map_err(self.ldap_error("connect"))?;
+        ldap3::drive!(connection);
+        if let Some((dn, password)) = &self.bind {
+            ldap.with_timeout(self.timeout)
+                .simple_bind(dn, password.expose_secret())
+                .await
+                .and_then(ldap3::LdapResult::success)
+                .map_err(self.ldap_error("bind"))?;
+        }
+        let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![
+            Box::new(EntriesOnly::new()),
+            Box::new(PagedResults::new(self.page_size)),
+        ];
+        let mut search = ldap
+            .with_timeout(self.timeout)
+            .streaming_search_with(
+                adapters,
+                &self.base_dn,
+                Scope::Subtree,
+                &self.full_filter(),
+                self.attributes.requested(),
+            )
+            .await
+            .map_err(self.ldap_error("search"))?;
+        let mut collector = Collector::new(&self.name);
+        while let Some(found) = search.next().await.map_err(self.ldap_error("search"))? {
+            let found = SearchEntry::construct(found);
+            let object = Object::new(found.dn, found.attrs, found.bin_attrs);
+            match map_object(&object, &self.attributes) {
+                Mapped::Entry(entry, issues) => {
+                    for issue in issues {
+                        collector.issue(issue);
+                    }
+                    collector.add_at_entry(*entry);
+                }
+                Mapped::NotARecipient => {}
+                Mapped::Unreadable(issue) => collector.issue(issue),
+            }
+        }
+        search
+            .finish()
+            .await
+            .success()
+            .map_err(self.ldap_error("finish the search"))?;
+        // The snapshot is complete; a failed goodbye changes nothing.
+        let _ = ldap.unbind().await;
+        Ok(collector.into_snapshot(&self.name, self.attributes.provided_fields()))
+    }
+}
+
+#[async_trait]
+impl DirectorySource for LdapSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn fetch(&self) -> Result<DirectorySnapshot, Error> {
+        self.read().await
+    }
+}
+
+/// Escapes a value for an LDAP filter (RFC 4515 §3): `*`, `(`, `)`, `\` and
+/// NUL become `\2a`, `\28`, `\29`, `\5c`, `\00`, so user input can only ever
+/// be matched literally.
+///
+/// ```
+/// use muster_directory::escape_filter_value;
+/// assert_eq!(escape_filter_value("R&D (*)"), r"R&D \28\2a\29");
+/// assert_eq!(escape_filter_value(r"a\b"), r"a\5cb");
+/// ```
+#[must_use]
+pub fn escape_filter_value(value: &str) -> String {
+    ldap3::ldap_escape(value).into_owned()
+}
+
+/// True when `rest` (what follows `ldap://`) names this machine.
+fn is_loopback(rest: &str) -> bool {
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_values_are_escaped_into_the_filter() {
+        let source = LdapSource::new("ldaps://dc", "DC=x")
+            .filter("(objectClass=user)")
+            .require("department", "R&D (*)")
+            .require("company", r"A\B");
+        assert_eq!(
+            source.full_filter(),
+            r"(&(objectClass=user)(department=R&D \28\2a\29)(company=A\5cB))"
+        );
+    }
+
+    #[test]
+    fn plain_ldap_is_refused_off_this_machine() {
+        let refused = LdapSource::new("ldap://dc1.example.com", "DC=x").check_transport();
+        assert!(matches!(refused, Err(Error::PlaintextLdap { .. })));
+        for allowed in [
+            LdapSource::new("ldap://dc1.example.com", "DC=x").starttls(),
+            LdapSource::new("ldap://dc1.example.com", "DC=x").allow_plaintext(),
+            LdapSource::new("ldaps://dc1.example.com", "DC=x"),
+            LdapSource::new("ldap://127.0.0.1:3890", "DC=x"),
+            LdapSource::new("ldap://[::1]:389", "DC=x"),
+            LdapSource::new("LDAP://localhost", "DC=x"),
+        ] {
+            assert!(allowed.check_transport().is_ok(), "{}", allowed.url);
+        }
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug_output() {
+        let source = LdapSource::new("ldaps://dc", "DC=x").bind("CN=svc", "s3cret-pw".into());
+        assert!(!format!("{source:?}").contains("s3cret-pw"));
+    }
+}

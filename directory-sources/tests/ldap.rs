@@ -1,0 +1,444 @@
+//! The LDAP source against a real directory server: OpenLDAP's slapd with
+//! Active Directory's user schema, started on 127.0.0.1 by
+//! `scripts/ldap-up.sh` (which `scripts/test.sh` runs first). Each test
+//! writes its own organisational unit, so tests can run in parallel.
+
+use std::collections::{BTreeSet, HashSet};
+
+use ldap3::{LdapConnAsync, Scope};
+use muster_core::{Field, FieldSet, Location, RecipientKind};
+use muster_directory::{DirectorySource, Error, LdapAttributes, LdapSource};
+
+/// The test server's settings, from the environment `scripts/ldap-up.sh` prints.
+struct Server {
+    url: String,
+    base: String,
+    admin_dn: String,
+    admin_password: String,
+    reader_dn: String,
+    reader_password: String,
+    limited_dn: String,
+}
+
+fn server() -> Server {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run `eval \"$(scripts/ldap-up.sh)\"` first (scripts/test.sh does)")
+        })
+    };
+    Server {
+        url: var("MUSTER_LDAP_URL"),
+        base: var("MUSTER_LDAP_BASE"),
+        admin_dn: var("MUSTER_LDAP_ADMIN_DN"),
+        admin_password: var("MUSTER_LDAP_ADMIN_PASSWORD"),
+        reader_dn: var("MUSTER_LDAP_READER_DN"),
+        reader_password: var("MUSTER_LDAP_READER_PASSWORD"),
+        limited_dn: var("MUSTER_LDAP_LIMITED_DN"),
+    }
+}
+
+/// An attribute and its values, as the admin writes them.
+type Attribute = (String, HashSet<Vec<u8>>);
+
+/// A directory object to create: its `cn` and attributes.
+type NewObject = (String, Vec<Attribute>);
+
+/// A user object as AD stores it (the attributes `mstop` requires included).
+fn user(cn: &str, attributes: &[(&str, &[&str])]) -> NewObject {
+    let mut attrs: Vec<Attribute> = vec![
+        (
+            "objectClass".into(),
+            set(&["user", "musterExchangeRecipient"]),
+        ),
+        ("cn".into(), set(&[cn])),
+        ("instanceType".into(), set(&["4"])),
+        ("nTSecurityDescriptor".into(), set(&["x"])),
+        (
+            "objectCategory".into(),
+            set(&["CN=Person,CN=Schema,CN=Configuration,DC=example,DC=com"]),
+        ),
+    ];
+    if !attributes.iter().any(|(name, _)| *name == "sn") {
+        attrs.push(("sn".into(), set(&[cn])));
+    }
+    for (name, values) in attributes {
+        attrs.push(((*name).to_owned(), set(values)));
+    }
+    (cn.to_owned(), attrs)
+}
+
+fn set(values: &[&str]) -> HashSet<Vec<u8>> {
+    values.iter().map(|v| v.as_bytes().to_vec()).collect()
+}
+
+/// Creates `ou=<unit>` under the base and the given objects in it, as the
+/// admin; returns the unit's DN.
+async fn populate(s: &Server, unit: &str, objects: Vec<NewObject>) -> String {
+    let (connection, mut ldap) = LdapConnAsync::new(&s.url).await.unwrap();
+    ldap3::drive!(connection);
+    ldap.simple_bind(&s.admin_dn, &s.admin_password)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let ou = format!("ou={unit},{}", s.base);
+    // A leftover from an earlier run of the same test: remove it first.
+    let old = ldap
+        .search(&ou, Scope::OneLevel, "(objectClass=*)", vec!["1.1"])
+        .await
+        .ok()
+        .and_then(|r| r.success().ok())
+        .map(|(entries, _)| entries)
+        .unwrap_or_default();
+    for entry in old {
+        let dn = ldap3::SearchEntry::construct(entry).dn;
+        ldap.delete(&dn).await.unwrap();
+    }
+    let _ = ldap.delete(&ou).await;
+    ldap.add(
+        &ou,
+        vec![
+            (b"objectClass".to_vec(), set(&["organizationalUnit"])),
+            (b"ou".to_vec(), set(&[unit])),
+        ],
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
+    for (cn, attrs) in objects {
+        let dn = format!("cn={cn},{ou}");
+        let attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attrs
+            .into_iter()
+            .map(|(k, v)| (k.into_bytes(), v))
+            .collect();
+        ldap.add(&dn, attrs).await.unwrap().success().unwrap();
+    }
+    ldap.unbind().await.unwrap();
+    ou
+}
+
+/// The source a deployment would configure, reading `ou` as the reader
+/// account. slapd does not expand `objectCategory=person` the way a domain
+/// controller does, so the tests select users by class.
+fn source(s: &Server, ou: &str) -> LdapSource {
+    LdapSource::new(&s.url, ou)
+        .named("ad")
+        .bind(&s.reader_dn, s.reader_password.clone().into())
+        .filter("(objectClass=user)")
+}
+
+#[tokio::test]
+async fn active_directory_users_become_entries_with_exactly_the_fields_the_map_names() {
+    let s = server();
+    let guid: &[u8] = &[
+        0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0x78, 0x56, 0x9a, 0xbc, 0xde, 0xf0, 1, 2, 3, 4,
+    ];
+    let mut ann = user(
+        "Ann Lee",
+        &[
+            ("givenName", &["Ann"]),
+            ("sn", &["Lee"]),
+            ("mail", &["ann.lee@example.com"]),
+            (
+                "proxyAddresses",
+                &[
+                    "SMTP:Ann.Lee@example.com",
+                    "smtp:ann@example.org",
+                    "X500:/o=Example/cn=ann",
+                ],
+            ),
+            ("mobile", &["+44 7700 900123"]),
+            ("homePhone", &["+44 20 7946 0000"]),
+            ("company", &["Example Ltd"]),
+            ("department", &["Sales"]),
+            ("info", &["Works Fridays only"]),
+            ("userAccountControl", &["512"]),
+            ("msExchRecipientTypeDetails", &["1"]),
+        ],
+    );
+    ann.1
+        .push(("objectGUID".into(), [guid.to_vec()].into_iter().collect()));
+    let objects = vec![
+        ann,
+        // A shared mailbox sits on a disabled account: disabled, but not gone.
+        user(
+            "Support",
+            &[
+                ("mail", &["support@example.com"]),
+                ("userAccountControl", &["514"]),
+                ("msExchRecipientTypeDetails", &["4"]),
+            ],
+        ),
+        // A person who left: disabled user mailbox.
+        user(
+            "Bob Gone",
+            &[
+                ("mail", &["bob.gone@example.com"]),
+                ("userAccountControl", &["66050"]),
+                ("msExchRecipientTypeDetails", &["1"]),
+            ],
+        ),
+        // A service account without any address is not a recipient, and not a problem.
+        user("svc-backup", &[("userAccountControl", &["512"])]),
+    ];
+    let ou = populate(&s, "mapping", objects).await;
+
+    let snapshot = source(&s, &ou).read().await.unwrap();
+    assert!(snapshot.issues.is_empty(), "{:?}", snapshot.issues);
+    assert_eq!(snapshot.source, "ad");
+    assert_eq!(
+        snapshot.provided,
+        LdapAttributes::active_directory().provided_fields()
+    );
+    let mut entries = snapshot.entries.clone();
+    entries.sort_by(|a, b| a.primary_email.cmp(&b.primary_email));
+    let primaries: Vec<&str> = entries.iter().map(|e| e.primary_email.as_str()).collect();
+    assert_eq!(
+        primaries,
+        [
+            "Ann.Lee@example.com",
+            "bob.gone@example.com",
+            "support@example.com"
+        ]
+    );
+
+    let ann = &entries[0];
+    let aliases: Vec<&str> = ann.aliases.iter().map(|a| a.as_str()).collect();
+    assert_eq!(aliases, ["ann@example.org"]);
+    assert_eq!(ann.first_name.as_deref(), Some("Ann"));
+    assert_eq!(ann.last_name.as_deref(), Some("Lee"));
+    assert_eq!(ann.mobile.as_deref(), Some("+447700900123"));
+    assert_eq!(ann.phone.as_deref(), Some("+44 20 7946 0000"));
+    assert_eq!(ann.company.as_deref(), Some("Example Ltd"));
+    assert_eq!(ann.department.as_deref(), Some("Sales"));
+    assert_eq!(ann.notes.as_deref(), Some("Works Fridays only"));
+    assert!(ann.enabled);
+    assert_eq!(ann.kind, RecipientKind::UserMailbox);
+    assert_eq!(
+        ann.external_id.as_ref().map(|id| id.as_str()),
+        Some("12345678-1234-5678-9abc-def001020304")
+    );
+    assert_eq!(ann.location, Some(Location::dn(format!("cn=Ann Lee,{ou}"))));
+
+    let bob = &entries[1];
+    assert!(!bob.enabled);
+    assert_eq!(bob.kind, RecipientKind::UserMailbox);
+    let support = &entries[2];
+    assert!(!support.enabled);
+    assert_eq!(support.kind, RecipientKind::SharedMailbox);
+}
+
+#[tokio::test]
+async fn bad_objects_are_issues_named_by_dn_and_the_good_ones_still_arrive() {
+    let s = server();
+    let objects = vec![
+        user("Good One", &[("mail", &["good@example.com"])]),
+        user(
+            "Two Primaries",
+            &[
+                ("mail", &["two@example.com"]),
+                (
+                    "proxyAddresses",
+                    &["SMTP:two@example.com", "SMTP:deux@example.com"],
+                ),
+            ],
+        ),
+        user("Bad Mail", &[("mail", &["bad mail@example.com"])]),
+        user("Copy Of Good", &[("mail", &["Good@Example.com"])]),
+        user(
+            "Old Phone",
+            &[
+                ("mail", &["phone@example.com"]),
+                ("mobile", &["07700 900123"]),
+            ],
+        ),
+    ];
+    let ou = populate(&s, "issues", objects).await;
+    let snapshot = source(&s, &ou).read().await.unwrap();
+
+    let mut primaries: Vec<&str> = snapshot
+        .entries
+        .iter()
+        .map(|e| e.primary_email.as_str())
+        .collect();
+    primaries.sort_unstable();
+    // The duplicate is whichever of the two the server sent second; the other stays.
+    assert_eq!(primaries.len(), 3, "{primaries:?}");
+    assert!(primaries.contains(&"two@example.com") && primaries.contains(&"phone@example.com"));
+    let two = snapshot
+        .entries
+        .iter()
+        .find(|e| e.primary_email.as_str() == "two@example.com")
+        .unwrap();
+    assert_eq!(
+        two.aliases.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        ["deux@example.com"]
+    );
+
+    let dn = |cn: &str| Location::dn(format!("cn={cn},{ou}"));
+    let mut found: Vec<(Location, Option<String>)> = snapshot
+        .issues
+        .iter()
+        .map(|i| (i.location.clone(), i.field.clone()))
+        .collect();
+    found.sort_by_key(|(l, _)| l.to_string());
+    let duplicate = snapshot
+        .issues
+        .iter()
+        .find(|i| i.field.as_deref() == Some("primary_email"))
+        .unwrap();
+    let pair = BTreeSet::from([
+        duplicate.location.clone(),
+        duplicate.related.clone().unwrap(),
+    ]);
+    assert_eq!(
+        pair,
+        BTreeSet::from([dn("Good One"), dn("Copy Of Good")]),
+        "both objects are named"
+    );
+    let mut expected = vec![
+        (dn("Bad Mail"), Some("mail".to_owned())),
+        (duplicate.location.clone(), Some("primary_email".to_owned())),
+        (dn("Old Phone"), Some("mobile".to_owned())),
+        (dn("Two Primaries"), Some("proxyAddresses".to_owned())),
+    ];
+    expected.sort_by_key(|(l, _)| l.to_string());
+    assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn every_object_is_read_past_the_servers_per_search_limit() {
+    let s = server();
+    let objects = (0..2_500)
+        .map(|i| {
+            let mail = format!("user{i:04}@example.com");
+            user(&format!("User {i:04}"), &[("mail", &[mail.as_str()])])
+        })
+        .collect();
+    let ou = populate(&s, "paging", objects).await;
+
+    // The server's limit is real: an unpaged search by the same account is cut short.
+    let (connection, mut ldap) = LdapConnAsync::new(&s.url).await.unwrap();
+    ldap3::drive!(connection);
+    ldap.simple_bind(&s.reader_dn, &s.reader_password)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let unpaged = ldap
+        .search(&ou, Scope::Subtree, "(objectClass=user)", vec!["mail"])
+        .await
+        .unwrap();
+    assert_eq!(unpaged.1.rc, 4, "sizeLimitExceeded without paging");
+
+    let snapshot = source(&s, &ou).read().await.unwrap();
+    assert_eq!(snapshot.entries.len(), 2_500);
+    assert!(snapshot.issues.is_empty());
+    let distinct: BTreeSet<&str> = snapshot
+        .entries
+        .iter()
+        .map(|e| e.primary_email.as_str())
+        .collect();
+    assert_eq!(distinct.len(), 2_500);
+}
+
+#[tokio::test]
+async fn a_search_the_server_cuts_short_is_an_error_never_a_smaller_directory() {
+    let s = server();
+    let objects = (0..20)
+        .map(|i| {
+            let mail = format!("cut{i:02}@example.com");
+            user(&format!("Cut {i:02}"), &[("mail", &[mail.as_str()])])
+        })
+        .collect();
+    let ou = populate(&s, "truncated", objects).await;
+    let limited = LdapSource::new(&s.url, &ou)
+        .bind(&s.limited_dn, s.reader_password.clone().into())
+        .filter("(objectClass=user)")
+        .page_size(5);
+    let error = limited.read().await.unwrap_err();
+    assert!(matches!(error, Error::Ldap { .. }), "{error}");
+    assert!(error.is_directory_unavailable());
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_without_showing_it() {
+    let s = server();
+    let wrong = "not-the-reader-password-42";
+    let source = LdapSource::new(&s.url, &s.base)
+        .bind(&s.reader_dn, wrong.to_owned().into())
+        .filter("(objectClass=user)");
+    let error = source.read().await.unwrap_err();
+    let mut chain = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(c) = cause {
+        chain.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    assert!(chain.contains("bind"), "{chain}");
+    assert!(chain.contains("rc=49") || chain.contains("49"), "{chain}");
+    assert!(!chain.contains(wrong) && !format!("{error:?}").contains(wrong));
+}
+
+#[tokio::test]
+async fn a_base_that_does_not_exist_is_an_error_not_an_empty_directory() {
+    let s = server();
+    let nowhere = format!("ou=Nowhere,{}", s.base);
+    let error = source(&s, &nowhere).read().await.unwrap_err();
+    assert!(matches!(error, Error::Ldap { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn required_values_match_literally_even_with_filter_characters() {
+    let s = server();
+    let objects = vec![
+        user(
+            "Star",
+            &[("mail", &["star@example.com"]), ("sn", &["Lee (*)"])],
+        ),
+        user(
+            "Paren",
+            &[("mail", &["paren@example.com"]), ("sn", &["Lee (UK)"])],
+        ),
+        user(
+            "Plain",
+            &[("mail", &["plain@example.com"]), ("sn", &["Lee"])],
+        ),
+    ];
+    let ou = populate(&s, "escaping", objects).await;
+    let snapshot = source(&s, &ou)
+        .require("sn", "Lee (*)")
+        .read()
+        .await
+        .unwrap();
+    let primaries: Vec<&str> = snapshot
+        .entries
+        .iter()
+        .map(|e| e.primary_email.as_str())
+        .collect();
+    assert_eq!(primaries, ["star@example.com"]);
+}
+
+#[tokio::test]
+async fn a_plain_directory_map_provides_only_what_it_names() {
+    let s = server();
+    let objects = vec![user(
+        "Dee",
+        &[
+            ("mail", &["dee@example.com"]),
+            ("givenName", &["Dee"]),
+            ("info", &["ignored"]),
+        ],
+    )];
+    let ou = populate(&s, "inetorg", objects).await;
+    let source: Box<dyn DirectorySource> =
+        Box::new(source(&s, &ou).attributes(LdapAttributes::inet_org_person()));
+    let snapshot = source.fetch().await.unwrap();
+    assert_eq!(snapshot.entries.len(), 1);
+    assert_eq!(snapshot.entries[0].notes, None);
+    assert!(!snapshot.provided.contains(Field::Notes));
+    assert!(!snapshot.provided.contains(Field::Aliases));
+    assert!(snapshot.provided.contains(Field::FirstName));
+    assert_ne!(snapshot.provided, FieldSet::all());
+}
