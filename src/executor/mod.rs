@@ -80,16 +80,65 @@ fn default_policy(_: &AccountChange, error: &GatewayError) -> ErrorAction {
 /// Applies plans to a gateway. Configure with the setters, then call
 /// [`apply`](Self::apply) as often as needed.
 ///
+/// What it guarantees: a plan that must not be applied is refused before any
+/// request ([`ApplyError`]); changes run phase by phase and after the
+/// changes they depend on, a few at a time and never two on one account;
+/// each change's expected before-values are re-checked first (a mismatch is
+/// [`Outcome::Stale`], nothing written); with a [`journal`](Self::journal)
+/// a crashed run can be resumed without a create or delete being sent
+/// twice; the report's [`state`](ApplyReport::state) holds the transitions
+/// of exactly the changes that succeeded.
+///
+/// ```
+/// use muster::chrono::{TimeZone, Utc};
+/// use muster::core::{DirectoryEntry, DirectorySnapshot, Field, FieldSet};
+/// use muster::gateway::Client;
+/// use muster::reconcile::{self, Desired, Policy, SyncState};
+/// use muster::{Executor, Outcome};
+/// # use muster_emulator::{Emulator, Login, Org};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emu = Emulator::builder()
+/// #     .org(Org::new("example.com"))
+/// #     .login(Login::org_admin("admin@example.com", "pw", "example.com"))
+/// #     .start().await?;
+/// let client = Client::builder()
+///     .essentials(emu.base_url(), "example.com")
+///     .credentials("admin@example.com", "pw".into())
+///     .build()?;
+/// let hr = DirectorySnapshot::new("hr", FieldSet::from_iter([Field::FirstName, Field::LastName]))
+///     .with_entries(vec![DirectoryEntry::new("ann@example.com".parse()?).with_names("Ann", "Lee")]);
+/// let desired = Desired::new(hr);
+/// let policy = Policy::builder().managed_domain("example.com".parse()?).build();
+/// let state = SyncState::new("local", "example.com");
+/// let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+/// let gateway = muster::read_gateway(&client, "local").await?;
+/// let plan = reconcile::plan(&desired, &gateway.listing, &gateway.target, &state, &policy, now)?;
+///
+/// let report = Executor::new().apply(&plan, &client, &state).await?;
+/// assert_eq!(report.changes[0].outcome, Outcome::Applied); // Ann was created
+///
+/// // The next plan starts from the new state, and finds nothing left to do.
+/// let gateway = muster::read_gateway(&client, "local").await?;
+/// let again = reconcile::plan(&desired, &gateway.listing, &gateway.target, &report.state,
+///                             &policy, now + muster::chrono::Duration::hours(1))?;
+/// assert!(again.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// With a journal, a run that stopped part-way is resumed by applying the
+/// same plan again:
+///
 /// ```no_run
 /// # async fn demo(plan: muster::reconcile::Plan, client: muster::gateway::Client,
 /// #               state: muster::reconcile::SyncState) -> Result<(), muster::ApplyError> {
 /// use muster::Executor;
-/// let executor = Executor::new()
-///     .concurrency(4)
-///     .journal("apply-journal.jsonl");
+/// let executor = Executor::new().journal("apply-journal.jsonl");
 /// let report = executor.apply(&plan, &client, &state).await?;
-/// println!("{} applied, {} stale, {} failed",
-///          report.counts.applied, report.counts.stale, report.counts.failed);
+/// println!("{} applied ({} by an earlier run), {} stale, {} failed",
+///          report.counts.applied, report.counts.already_applied,
+///          report.counts.stale, report.counts.failed);
 /// std::fs::write("state.json", report.state.to_json()).expect("state saved");
 /// # Ok(())
 /// # }
@@ -189,7 +238,7 @@ impl Executor {
 
     /// Declares the stack the client talks to, when its URL does not name
     /// one (a stack URL like `https://us1.proofpointessentials.com` does):
-    /// a plan for another stack is refused.
+    /// a plan for another stack is then refused with [`ApplyError::WrongGateway`].
     pub fn stack(mut self, stack: &str) -> Self {
         self.stack = Some(stack.to_owned());
         self
@@ -729,4 +778,32 @@ fn is_bulk_member(change: &AccountChange, work: &Work<'_>, in_doubt: bool) -> bo
         && change.depends_on.is_empty()
         && bulk_group(change).is_some()
         && work.is_plain_create()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Callers spawn `apply` on a multi-threaded runtime: its future must be `Send`.
+    #[allow(dead_code)]
+    fn apply_can_be_spawned(e: &Executor, plan: &Plan, client: &Client, state: &SyncState) {
+        fn send<T: Send>(_: &T) {}
+        send(&e.apply(plan, client, state));
+    }
+
+    #[test]
+    fn the_default_policy_stops_only_when_the_login_is_refused() {
+        let plan = testing::plan(
+            vec![testing::change(0, "a@example.com", serde_json::json!([]))],
+            serde_json::json!([]),
+        );
+        let change = &plan.changes[0];
+        let auth = GatewayError::Auth {
+            method: "PUT".into(),
+            path: "/x".into(),
+        };
+        let busy = GatewayError::RateLimited { attempts: 3 };
+        assert_eq!(default_policy(change, &auth), ErrorAction::Abort);
+        assert_eq!(default_policy(change, &busy), ErrorAction::Continue);
+    }
 }
