@@ -57,6 +57,16 @@ pub enum ApplyError {
         /// The guard.
         guard: Guard,
     },
+    /// A read that has to come before any change failed (the listing a dry
+    /// run checks against, the groups whose memberships change).
+    #[error("reading {what} from the gateway failed")]
+    Read {
+        /// What was being read.
+        what: &'static str,
+        /// The gateway's error.
+        #[source]
+        source: muster_gateway::Error,
+    },
     /// The plan is not self-consistent (duplicate ids, unknown dependencies,
     /// steps that cannot go together).
     #[error("the plan is malformed: {0}")]

@@ -267,7 +267,8 @@ impl Executor {
     /// plan was made with).
     ///
     /// # Errors
-    /// A refusal ([`ApplyError`]) before anything is sent. Once changes run,
+    /// A refusal ([`ApplyError`]) before anything is sent, or a failed read
+    /// that has to come first ([`ApplyError::Read`]). Once changes run,
     /// their failures are outcomes in the report, never an `Err`: the report's
     /// new state must be saved whatever happened.
     pub async fn apply(
@@ -285,7 +286,7 @@ impl Executor {
             Some(path) => journal::open(path, plan, !self.dry_run)?,
             None => (None, journal::Resume::default()),
         };
-        let ctx = self.context(client, &works).await;
+        let ctx = self.context(client, &works).await?;
         let mut run = Run {
             executor: self,
             plan,
@@ -321,24 +322,28 @@ impl Executor {
 
     /// Reads what the changes need before the first one runs: the whole
     /// listing for a dry run, the groups when memberships change.
-    async fn context<'a>(&self, client: &'a Client, works: &[Result<Work<'_>, String>]) -> Ctx<'a> {
+    async fn context<'a>(
+        &self,
+        client: &'a Client,
+        works: &[Result<Work<'_>, String>],
+    ) -> Result<Ctx<'a>, ApplyError> {
         let listing = if self.dry_run {
-            Some(
-                client
-                    .users()
-                    .list()
-                    .await
-                    .map(|users| {
-                        users
-                            .into_iter()
-                            .map(|u| {
-                                let a = u.into_account();
-                                (a.primary_email.clone(), a)
-                            })
-                            .collect()
-                    })
-                    .map_err(|e| steps::chain(&e)),
-            )
+            let users = client
+                .users()
+                .list()
+                .await
+                .map_err(|source| ApplyError::Read {
+                    what: "the users",
+                    source,
+                })?;
+            let accounts = users
+                .into_iter()
+                .map(|u| {
+                    let a = u.into_account();
+                    (a.primary_email.clone(), a)
+                })
+                .collect();
+            Some(accounts)
         } else {
             None
         };
@@ -346,22 +351,23 @@ impl Executor {
             .iter()
             .any(|w| w.as_ref().is_ok_and(Work::touches_groups))
         {
-            Some(
-                client
-                    .groups()
-                    .list()
-                    .await
-                    .map(|gs| gs.into_iter().map(|g| (g.name, g.id)).collect())
-                    .map_err(|e| (steps::chain(&e), e.is_retryable())),
-            )
+            let groups = client
+                .groups()
+                .list()
+                .await
+                .map_err(|source| ApplyError::Read {
+                    what: "the groups",
+                    source,
+                })?;
+            Some(groups.into_iter().map(|g| (g.name, g.id)).collect())
         } else {
             None
         };
-        Ctx {
+        Ok(Ctx {
             client,
             listing,
             groups,
-        }
+        })
     }
 }
 

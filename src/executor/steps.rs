@@ -99,9 +99,9 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
 pub(crate) struct Ctx<'a> {
     pub(crate) client: &'a Client,
     /// A dry run checks against this listing (one read) and writes nothing.
-    pub(crate) listing: Option<Result<BTreeMap<EmailAddress, Account>, String>>,
+    pub(crate) listing: Option<BTreeMap<EmailAddress, Account>>,
     /// Group name → id, read once when some change touches memberships.
-    pub(crate) groups: Option<Result<BTreeMap<String, String>, (String, bool)>>,
+    pub(crate) groups: Option<BTreeMap<String, String>>,
 }
 
 /// A list of strings to change by adding and removing.
@@ -467,11 +467,8 @@ pub(crate) async fn run(
         Ok(ids) => ids,
         Err(done) => return done,
     };
-    if let Some(listing) = &ctx.listing {
-        return match listing {
-            Ok(accounts) => dry_run(change, work, accounts, &group_ids),
-            Err(e) => Done::refused(format!("reading the gateway for the dry run: {e}")),
-        };
+    if let Some(accounts) = &ctx.listing {
+        return dry_run(change, work, accounts, &group_ids);
     }
     let client = ctx.client;
     let email = &change.email;
@@ -502,19 +499,8 @@ fn resolve_groups(ctx: &Ctx<'_>, edit: &ListEdit<'_>) -> Result<Vec<(String, boo
     if edit.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = match &ctx.groups {
-        Some(Ok(ids)) => ids,
-        Some(Err((error, retryable))) => {
-            return Err(Done {
-                outcome: Outcome::Failed {
-                    error: format!("reading the groups: {error}"),
-                    retryable: *retryable,
-                },
-                in_doubt: false,
-                error: None,
-            });
-        }
-        None => return Err(Done::refused("the groups were not read")),
+    let Some(ids) = &ctx.groups else {
+        return Err(Done::refused("the groups were not read"));
     };
     let mut out = Vec::new();
     for (names, add) in [(&edit.add, true), (&edit.remove, false)] {
