@@ -207,8 +207,9 @@ impl Edits<'_> {
         p
     }
 
-    /// True when `account` already shows every edit (an in-doubt change
-    /// whose write did land).
+    /// True when `account` already shows every edit of its own object (an
+    /// in-doubt change whose PUT did land; memberships are redone, which
+    /// is harmless).
     fn hold_in(&self, account: &Account) -> bool {
         let text = |want: Option<Option<&str>>, have: &Option<String>| {
             want.is_none_or(|w| w.and_then(muster_core::non_blank) == *have)
@@ -227,7 +228,6 @@ impl Edits<'_> {
             && self.active.is_none_or(|a| a == account.active)
             && self.allow.holds_in(&account.allow_senders)
             && self.block.holds_in(&account.block_senders)
-            && self.groups.holds_in(&account.groups)
     }
 
     /// Short names of what a PUT would change, for a dry run.
@@ -531,8 +531,8 @@ async fn run_groups(client: &Client, email: &EmailAddress, ops: &[(String, bool)
             }
         };
         if let Err(e) = result {
-            let in_doubt = e.is_retryable();
-            return Done::failed(e, "changing group memberships", in_doubt);
+            // The account's own write may have landed: the next run reads back.
+            return Done::failed(e, "changing group memberships", true);
         }
     }
     Done::applied()
