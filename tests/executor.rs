@@ -959,3 +959,60 @@ async fn on_v2_memberships_go_through_the_groups_api_and_converge() {
     let again = plan_v2(report.state, day(1)).await;
     assert!(again.is_empty(), "{}", reconcile::render::text(&again));
 }
+
+/// Starts and outcomes as the progress callback sees them: the most
+/// changes ever in flight at once.
+fn most_in_flight(executor: Executor) -> (Executor, Arc<Mutex<(usize, usize)>>) {
+    let seen = Arc::new(Mutex::new((0usize, 0usize)));
+    let counter = Arc::clone(&seen);
+    let executor = executor.on_progress(move |p| {
+        let mut c = counter.lock().unwrap();
+        match p {
+            Progress::Started { .. } => {
+                c.0 += 1;
+                c.1 = c.1.max(c.0);
+            }
+            Progress::Finished { .. } => c.0 = c.0.saturating_sub(1),
+            _ => {}
+        }
+    });
+    (executor, seen)
+}
+
+#[tokio::test]
+async fn changes_run_a_few_at_a_time_and_never_more() {
+    let names: Vec<String> = (0..10).map(|i| format!("user{i}@example.com")).collect();
+    let emu = emulator(
+        names
+            .iter()
+            .map(|n| json!({"primary_email": n, "firstname": "Old", "surname": "Name"}))
+            .collect(),
+    )
+    .await;
+    let client = client(&emu);
+    let desired = directory(names.iter().map(|n| entry(n, "New", "Name", &[])).collect());
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    assert_eq!(plan.changes.len(), 10);
+
+    let (one_by_one, seen) = most_in_flight(executor().concurrency(1));
+    let dry = one_by_one
+        .dry_run(true)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert_eq!(dry.counts.dry_run, 10);
+    assert_eq!(seen.lock().unwrap().1, 1);
+
+    let (four, seen) = most_in_flight(executor());
+    let report = four.apply(&plan, &client, &state).await.unwrap();
+    assert!(report.is_complete(), "{report:#?}");
+    assert_eq!(seen.lock().unwrap().1, 4, "the default is four at a time");
+    assert_eq!(
+        emu.count("PUT", "/api/v1/orgs/{domain}/users/{email}", 204),
+        10
+    );
+    for n in &names {
+        assert_eq!(user_field(&emu, n, "firstname"), "New");
+    }
+}
