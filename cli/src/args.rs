@@ -19,10 +19,35 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Read the directory and the gateway, and print what a sync would change.
     Plan(PlanArgs),
+    /// Apply a saved plan (`plan --format json --out plan.json`) to the gateway.
+    Apply(ApplyArgs),
     /// Write the gateway's users as a Standard CSV: a backup before a sync, or a start for one.
     Export(ExportArgs),
     /// Run a local gateway emulator until interrupted.
     Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    #[command(flatten)]
+    pub(crate) gateway: GatewayArgs,
+    /// The plan to apply, as `muster plan --format json` wrote it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+    /// muster's state, as the plan was made with it; the new state is written back here.
+    /// Required unless --dry-run: without it muster would forget what it owns.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+    /// Record every outcome here as it happens; running the same command
+    /// again after a crash resumes without sending anything twice.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) journal: Option<PathBuf>,
+    /// Check every change against the gateway and show the requests, without writing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Apply at most this many changes now; run again (same journal) for the rest.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_changes: Option<usize>,
 }
 
 #[derive(Debug, Args)]

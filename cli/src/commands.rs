@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use muster::Executor;
 use muster::core::DirectoryEntry;
 use muster::core::Domain;
 use muster::directory::{StandardCsv, write_standard_csv};
@@ -11,7 +12,7 @@ use muster::gateway::{Client, SecretString};
 use muster::reconcile::{self, Desired, Plan, Policy, SyncState};
 use muster_emulator::{Emulator, Seed};
 
-use crate::args::{DemoArgs, EmulatorArgs, ExportArgs, Format, PlanArgs};
+use crate::args::{ApplyArgs, DemoArgs, EmulatorArgs, ExportArgs, Format, PlanArgs};
 use crate::error::CliError;
 use crate::settings;
 
@@ -86,6 +87,84 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         .count();
     println!("\nplanning wrote nothing: the gateway saw {writes} writes");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `muster apply`: the saved plan through the executor, one line per
+/// change, then the new state saved (atomically) next to the old one's place.
+/// Exit 0 when every change succeeded, 3 when some did not (stale, failed,
+/// skipped: plan again to see what is left), 1 when the plan was refused.
+pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
+    if args.state.is_none() && !args.dry_run {
+        return Err(CliError::Setting(
+            "--state is required to apply: the new state records what muster owns".to_owned(),
+        ));
+    }
+    let text = std::fs::read_to_string(&args.plan).map_err(|source| CliError::File {
+        action: "cannot read the plan",
+        path: args.plan.clone(),
+        source,
+    })?;
+    let plan = reconcile::render::from_json(&text).map_err(CliError::Plan)?;
+    let client = settings::client(&args.gateway)?;
+    let state = settings::state(args.state.as_deref(), &plan.stack, &plan.org)?;
+    let mut executor = Executor::new()
+        .dry_run(args.dry_run)
+        .stack(&args.gateway.stack);
+    if let Some(journal) = &args.journal {
+        executor = executor.journal(journal);
+    }
+    if let Some(max) = args.max_changes {
+        executor = executor.max_changes(max);
+    }
+    let report = executor
+        .apply(&plan, &client, &state)
+        .await
+        .map_err(CliError::Apply)?;
+    for change in &report.changes {
+        println!(
+            "#{} {} {}: {}",
+            change.id,
+            change.email,
+            change.kind.as_str(),
+            change.outcome
+        );
+    }
+    let c = &report.counts;
+    println!(
+        "{}{} applied, {} already applied, {} stale, {} failed, {} skipped",
+        if report.dry_run { "dry run: " } else { "" },
+        c.applied + c.dry_run,
+        c.already_applied,
+        c.stale,
+        c.failed,
+        c.skipped
+    );
+    if let Some(halt) = &report.halted {
+        println!("{halt}");
+    }
+    if let (Some(path), false) = (&args.state, report.dry_run) {
+        save_atomically(path, &report.state.to_json())?;
+    }
+    Ok(if report.is_complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+/// Writes `text` to a temporary file beside `path` and renames it over
+/// `path`, so a crash leaves the old state or the new one, never half of one.
+fn save_atomically(path: &Path, text: &str) -> Result<(), CliError> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = std::path::PathBuf::from(temporary);
+    let failed = |source| CliError::File {
+        action: "cannot save the state to",
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::write(&temporary, text).map_err(failed)?;
+    std::fs::rename(&temporary, path).map_err(failed)
 }
 
 /// `muster export`: every account of the organisation as a Standard CSV

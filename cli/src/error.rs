@@ -36,6 +36,9 @@ pub(crate) enum CliError {
     /// The planner refused to plan (or the state file belongs elsewhere).
     #[error("cannot plan")]
     Plan(#[source] muster::reconcile::PlanError),
+    /// The executor refused the plan before sending anything.
+    #[error("cannot apply the plan")]
+    Apply(#[source] muster::ApplyError),
     /// The local emulator could not start.
     #[error("cannot start the gateway emulator")]
     Emulator(#[source] muster_emulator::Error),

@@ -3,6 +3,7 @@
 //! ```text
 //! muster demo                      # the main job against a local emulator, nothing to set up
 //! muster plan --csv users.csv --stack us1 --org example.com --login admin@example.com
+//! muster plan … --format json --out plan.json && muster apply … --plan plan.json --state state.json
 //! muster export --stack us1 --org example.com --login admin@example.com --out backup.csv
 //! muster emulator --seed seed.json # a local gateway for trying things out
 //! ```
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => commands::demo(args).await,
             Command::Plan(args) => commands::plan(args).await,
+            Command::Apply(args) => commands::apply(args).await,
             Command::Export(args) => commands::export(args).await,
             Command::Emulator(args) => commands::emulator(args).await,
         }

@@ -280,3 +280,215 @@ async fn an_export_plans_nothing_when_read_back() {
     assert!(stdout.contains("Summary: 0 to add"), "{stdout}");
     assert_eq!(writes(&emulator), 0);
 }
+
+/// The arguments of `muster apply` against `emulator`.
+fn apply_args(emulator: &Emulator, plan: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "apply",
+        "--stack",
+        &emulator.api_v1_url(),
+        "--org",
+        "example.com",
+        "--login",
+        "admin@example.com",
+        "--plan",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.push(plan.display().to_string());
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// Plans `csv` against `emulator` into `dir/plan.json` with the state file `dir/state.json`.
+async fn save_plan(emulator: &Emulator, dir: &Scratch, csv: &Path) -> (PathBuf, PathBuf) {
+    let plan = dir.path("plan.json");
+    let state = dir.path("state.json");
+    let out = muster(
+        plan_args(
+            emulator,
+            csv,
+            &[
+                "--format",
+                "json",
+                "--out",
+                plan.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+            ],
+        ),
+        Some(PASSWORD),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (plan, state)
+}
+
+const TWO_USERS: &str = "First Name,Last Name,Primary Email,Mobile,Alias 1\n\
+                         Ann,Lee,ann.lee@example.com,,\n\
+                         Bob,Ray,bob.ray@example.com,,\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_writes_the_plan_saves_the_state_and_the_next_plan_is_empty() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("apply");
+    let csv = dir.file("users.csv", TWO_USERS);
+    let (plan, state) = save_plan(&emulator, &dir, &csv).await;
+    let journal = dir.path("journal.jsonl");
+    let out = muster(
+        apply_args(
+            &emulator,
+            &plan,
+            &[
+                "--state",
+                state.to_str().unwrap(),
+                "--journal",
+                journal.to_str().unwrap(),
+            ],
+        ),
+        Some(PASSWORD),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("bob.ray@example.com create: applied"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 applied, 0 already applied, 0 stale, 0 failed"),
+        "{stdout}"
+    );
+    assert!(
+        emulator
+            .user("example.com", "bob.ray@example.com")
+            .is_some()
+    );
+    assert!(std::fs::read_to_string(&journal).unwrap().lines().count() >= 2);
+    // The state now says muster owns both; planning again changes nothing.
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(saved.contains("bob.ray@example.com"), "{saved}");
+    let again = muster(
+        plan_args(
+            &emulator,
+            &csv,
+            &["--state", state.to_str().unwrap(), "--detailed-exitcode"],
+        ),
+        Some(PASSWORD),
+    )
+    .await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stdout));
+    // The same command again resumes from the journal: nothing is sent twice.
+    let posts_before = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    let resumed = muster(
+        apply_args(
+            &emulator,
+            &plan,
+            &[
+                "--state",
+                state.to_str().unwrap(),
+                "--journal",
+                journal.to_str().unwrap(),
+            ],
+        ),
+        Some(PASSWORD),
+    )
+    .await;
+    assert!(
+        text(&resumed.stdout).contains("2 already applied"),
+        "{}",
+        text(&resumed.stdout)
+    );
+    let posts_after = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts_before, posts_after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_writes_nothing_and_saves_no_state() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("dryrun");
+    let csv = dir.file("users.csv", TWO_USERS);
+    let (plan, state) = save_plan(&emulator, &dir, &csv).await;
+    let out = muster(apply_args(&emulator, &plan, &["--dry-run"]), Some(PASSWORD)).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("dry run: POST"), "{stdout}");
+    assert_eq!(writes(&emulator), 0);
+    assert!(!state.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_without_a_state_file_is_refused() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("nostate");
+    let csv = dir.file("users.csv", TWO_USERS);
+    let (plan, _) = save_plan(&emulator, &dir, &csv).await;
+    let requests = emulator.requests().len();
+    let out = muster(apply_args(&emulator, &plan, &[]), Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--state is required"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        emulator.requests().len(),
+        requests,
+        "refused before any request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_overtaken_by_the_gateway_is_stale_and_the_exit_code_says_so() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("stale");
+    let csv = dir.file("users.csv", TWO_USERS);
+    let (plan, state) = save_plan(&emulator, &dir, &csv).await;
+    // Someone creates Bob in the console after the plan was made.
+    emulator
+        .insert_user(
+            "example.com",
+            serde_json::json!({"primary_email": "bob.ray@example.com", "firstname": "Robert"}),
+        )
+        .unwrap();
+    let out = muster(
+        apply_args(&emulator, &plan, &["--state", state.to_str().unwrap()]),
+        Some(PASSWORD),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("bob.ray@example.com create: stale"),
+        "{stdout}"
+    );
+    let bob = emulator.user("example.com", "bob.ray@example.com").unwrap();
+    assert_eq!(
+        bob["firstname"], "Robert",
+        "the console's Bob is not overwritten"
+    );
+}
