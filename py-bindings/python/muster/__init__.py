@@ -1,0 +1,83 @@
+"""muster keeps a cloud email-security gateway's users in step with an
+organisation's directories and HR system.
+
+The seed-002 HR script, in a few lines::
+
+    import muster
+    gw = muster.Gateway.essentials("us1", org="example.com", user=..., password=...)
+    hr = muster.HrRecords.from_csv("hr.csv")      # or HrRecords.from_rows(list_of_dicts)
+    plan = muster.functional_accounts(gw.list_users(), hr)
+    print(plan.summary()); plan.to_csv("preview.csv")
+    report = gw.apply(plan)
+
+Every call is synchronous and releases the GIL while Rust does the IO.
+Inputs and outputs are plain data (dicts, lists, str). Errors are
+``muster.MusterError`` subclasses whose messages never carry a password.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from muster._muster import (
+    ApplyError,
+    ApplyReport,
+    DirectorySnapshot,
+    EmulatorError,
+    Gateway,
+    GatewayError,
+    GatewaySnapshot,
+    HrRecords,
+    MusterError,
+    Plan,
+    PlanError,
+    SourceError,
+    StaleError,
+    StandardCsv,
+    __version__,
+    functional_accounts,
+    plan,
+)
+
+
+class Users(List[Dict[str, Any]]):
+    """The accounts ``Gateway.list_users()`` read: a plain list of account
+    dicts (``primary_email``, ``user_type``, ``aliases``, ``active``, …) that
+    also remembers the gateway's profile (registered domains, licences,
+    login) in ``snapshot``, so ``muster.plan`` and
+    ``muster.functional_accounts`` can plan from it.
+
+    Filtering it gives a plain list, which plans as "these accounts only"
+    with a profile made up from their domains.
+    """
+
+    snapshot: GatewaySnapshot
+
+    def __init__(self, accounts: List[Dict[str, Any]], snapshot: GatewaySnapshot) -> None:
+        super().__init__(accounts)
+        self.snapshot = snapshot
+
+    def __repr__(self) -> str:
+        return f"Users({len(self)} accounts of {self.snapshot.org!r})"
+
+
+__all__ = [
+    "ApplyError",
+    "ApplyReport",
+    "DirectorySnapshot",
+    "EmulatorError",
+    "Gateway",
+    "GatewayError",
+    "GatewaySnapshot",
+    "HrRecords",
+    "MusterError",
+    "Plan",
+    "PlanError",
+    "SourceError",
+    "StaleError",
+    "StandardCsv",
+    "Users",
+    "__version__",
+    "functional_accounts",
+    "plan",
+]

@@ -1,0 +1,38 @@
+//! The compiled half of the Python package `muster` (`muster._muster`).
+//!
+//! The Python half (`python/muster/`) re-exports these classes and adds
+//! `muster.Users` and `muster.testing`. Every call that does IO releases
+//! the GIL and runs on one process-wide tokio runtime ([`runtime`]); inputs
+//! and outputs are plain Python data (dicts, lists, str) converted in
+//! [`convert`]; Rust errors become `muster.MusterError` subclasses in
+//! [`errors`], with the error chain as message and never a credential.
+#![deny(missing_docs)]
+
+mod convert;
+mod errors;
+mod gateway;
+mod planning;
+mod report;
+mod runtime;
+mod sources;
+mod testing;
+
+use pyo3::prelude::*;
+
+/// The module `muster._muster`.
+#[pymodule(name = "_muster")]
+fn muster_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<gateway::Gateway>()?;
+    m.add_class::<gateway::Snapshot>()?;
+    m.add_class::<planning::Plan>()?;
+    m.add_class::<report::Report>()?;
+    m.add_class::<sources::HrRecords>()?;
+    m.add_class::<sources::StandardCsv>()?;
+    m.add_class::<sources::DirectoryRecords>()?;
+    m.add_class::<testing::Emulator>()?;
+    m.add_function(wrap_pyfunction!(planning::plan, m)?)?;
+    m.add_function(wrap_pyfunction!(planning::functional_accounts, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,474 @@
+//! `muster.plan`, `muster.functional_accounts` and `muster.Plan`: the pure
+//! planner behind plain-data inputs.
+
+use std::collections::BTreeMap;
+
+use muster::chrono::{DateTime, Utc};
+use muster::core::{Account, DirectorySnapshot, Domain, EmailAddress, FieldSet};
+use muster::reconcile::{
+    self, DeleteDelay, Desired, GatewayListing, HrAction, HrRule, Mode, Policy, SyncState,
+    TargetProfile,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::convert::{from_py, serialize_to_py, type_name};
+use crate::errors;
+use crate::gateway::Snapshot;
+use crate::sources::{DirectoryRecords, HrRecords};
+
+/// The name an HR-only plan gives its (empty) directory.
+const NO_DIRECTORY: &str = "(no directory)";
+
+/// A reviewed-before-applied plan: what would change on the gateway, why,
+/// and the state it was made with. `str(plan)` is the preview text.
+#[pyclass(module = "muster._muster", frozen)]
+pub(crate) struct Plan {
+    plan: reconcile::Plan,
+    state: SyncState,
+}
+
+impl Plan {
+    pub(crate) fn inner(&self) -> &reconcile::Plan {
+        &self.plan
+    }
+
+    pub(crate) fn state(&self) -> &SyncState {
+        &self.state
+    }
+}
+
+fn write_text(path: Option<std::path::PathBuf>, text: &str) -> PyResult<()> {
+    if let Some(path) = path {
+        std::fs::write(&path, text).map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!("cannot write {}: {e}", path.display()))
+        })?;
+    }
+    Ok(())
+}
+
+#[pymethods]
+impl Plan {
+    /// Counts: changes per heading, steps per kind, conflicts, skipped
+    /// entries, welcome letters, billable users before/after, API calls.
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize_to_py(py, &self.plan.summary)
+    }
+
+    /// The "Export preview to .csv" table; written to `path` when given.
+    #[pyo3(signature = (path=None))]
+    fn to_csv(&self, path: Option<std::path::PathBuf>) -> PyResult<String> {
+        let text = reconcile::render::csv(&self.plan);
+        write_text(path, &text)?;
+        Ok(text)
+    }
+
+    /// The plan as versioned JSON (byte-stable); written to `path` when given.
+    #[pyo3(signature = (path=None))]
+    fn to_json(&self, path: Option<std::path::PathBuf>) -> PyResult<String> {
+        let text = reconcile::render::json(&self.plan);
+        write_text(path, &text)?;
+        Ok(text)
+    }
+
+    /// Reads a plan saved with `to_json`, with the sync state it was made
+    /// with (JSON text; a first run's state when omitted).
+    #[staticmethod]
+    #[pyo3(signature = (text, *, state=None))]
+    fn from_json(text: &str, state: Option<&str>) -> PyResult<Self> {
+        let plan = reconcile::render::from_json(text).map_err(|e| errors::plan(&e))?;
+        let state = load_state(state, &plan.stack, &plan.org)?;
+        Ok(Plan { plan, state })
+    }
+
+    /// One dict per account change (email, kind, phase, steps, expect, reason…).
+    #[getter]
+    fn changes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize_to_py(py, &self.plan.changes)
+    }
+
+    /// The User Conflicts list.
+    #[getter]
+    fn conflicts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize_to_py(py, &self.plan.conflicts)
+    }
+
+    /// Entries the planner refused, with why.
+    #[getter]
+    fn skipped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize_to_py(py, &self.plan.skipped)
+    }
+
+    /// Why destructive changes were withheld, as sentences.
+    #[getter]
+    fn guards(&self) -> Vec<String> {
+        self.plan.guards.iter().map(ToString::to_string).collect()
+    }
+
+    /// The destructive-change threshold check.
+    #[getter]
+    fn threshold<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize_to_py(py, &self.plan.threshold)
+    }
+
+    /// A hash of every input: a plan applied later is checked against it.
+    #[getter]
+    fn fingerprint(&self) -> &str {
+        &self.plan.fingerprint
+    }
+
+    /// The organisation.
+    #[getter]
+    fn org(&self) -> &str {
+        &self.plan.org
+    }
+
+    /// The stack label.
+    #[getter]
+    fn stack(&self) -> &str {
+        &self.plan.stack
+    }
+
+    /// True when the plan changes nothing.
+    #[getter]
+    fn is_empty(&self) -> bool {
+        self.plan.is_empty()
+    }
+
+    /// True when the plan trips the destructive threshold without override:
+    /// `Gateway.apply` refuses it.
+    #[getter]
+    fn requires_override(&self) -> bool {
+        self.plan.requires_override()
+    }
+
+    /// The sync state the plan was made with, as JSON.
+    #[getter]
+    fn state_json(&self) -> String {
+        self.state.to_json()
+    }
+
+    fn __len__(&self) -> usize {
+        self.plan.changes.len()
+    }
+
+    fn __str__(&self) -> String {
+        reconcile::render::text(&self.plan)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Plan(org={:?}, stack={:?}, changes={}, fingerprint={:?})",
+            self.plan.org,
+            self.plan.stack,
+            self.plan.changes.len(),
+            self.plan.fingerprint
+        )
+    }
+}
+
+/// The gateway side of a plan: the snapshot `Gateway.list_users()` kept,
+/// or a plain list of account dicts (then the profile is made up from the
+/// accounts: their domains count as registered, `org` defaults to the most
+/// common primary domain).
+fn gateway_side(
+    users: &Bound<'_, PyAny>,
+    org: Option<&str>,
+    stack: Option<&str>,
+) -> PyResult<(GatewayListing, TargetProfile)> {
+    if let Ok(snapshot) = users.getattr("snapshot")
+        && let Ok(snapshot) = snapshot.cast::<Snapshot>()
+    {
+        let s = &snapshot.get().snapshot;
+        return Ok((s.listing.clone(), s.target.clone()));
+    }
+    let list = users.cast::<PyList>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "users must be what Gateway.list_users() returns or a list of account dicts, not {}",
+            type_name(users)
+        ))
+    })?;
+    let mut accounts = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let value = from_py(&item)?;
+        let account: Account = serde_json::from_value(value)
+            .map_err(|e| PyValueError::new_err(format!("users[{i}] is not an account: {e}")))?;
+        accounts.push(account);
+    }
+    let mut domains: BTreeMap<Domain, usize> = BTreeMap::new();
+    for a in &accounts {
+        *domains.entry(a.primary_email.domain()).or_default() += 2;
+        for alias in &a.aliases {
+            domains.entry(alias.domain()).or_default();
+        }
+    }
+    let org = match org {
+        Some(o) => o.to_owned(),
+        None => domains
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(d, _)| d.as_str().to_owned())
+            .ok_or_else(|| PyValueError::new_err("no accounts: pass org="))?,
+    };
+    let mut target = TargetProfile::new(stack.unwrap_or("offline"), org.clone());
+    for d in domains.into_keys() {
+        target = target.with_domain(d);
+    }
+    if let Ok(d) = org.parse::<Domain>() {
+        target = target.with_domain(d);
+    }
+    Ok((GatewayListing::complete(accounts), target))
+}
+
+fn load_state(state: Option<&str>, stack: &str, org: &str) -> PyResult<SyncState> {
+    match state {
+        None => Ok(SyncState::new(stack, org)),
+        Some(text) => SyncState::from_json(text, stack, org).map_err(|e| errors::plan(&e)),
+    }
+}
+
+fn parse_now(now: Option<&str>) -> PyResult<DateTime<Utc>> {
+    match now {
+        None => Ok(Utc::now()),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| PyValueError::new_err(format!("now={text:?} is not RFC 3339: {e}"))),
+    }
+}
+
+fn parse_addresses(what: &str, items: Vec<String>) -> PyResult<Vec<EmailAddress>> {
+    items
+        .into_iter()
+        .map(|s| {
+            s.parse::<EmailAddress>()
+                .map_err(|e| PyValueError::new_err(format!("{what}: {s:?}: {e}")))
+        })
+        .collect()
+}
+
+fn hr_action(action: &str) -> PyResult<HrAction> {
+    match action {
+        "functional" | "make_functional" => Ok(HrAction::MakeFunctional),
+        "flag" => Ok(HrAction::Flag),
+        other => Err(PyValueError::new_err(format!(
+            "hr_action must be \"functional\" or \"flag\", not {other:?}"
+        ))),
+    }
+}
+
+fn delete_delay(days: &str) -> PyResult<DeleteDelay> {
+    match days {
+        "7" | "7d" | "7 days" => Ok(DeleteDelay::Days7),
+        "14" | "14d" | "14 days" => Ok(DeleteDelay::Days14),
+        "30" | "30d" | "30 days" => Ok(DeleteDelay::Days30),
+        "never" => Ok(DeleteDelay::Never),
+        other => Err(PyValueError::new_err(format!(
+            "delete_delay must be \"7d\", \"14d\", \"30d\" or \"never\", not {other:?}"
+        ))),
+    }
+}
+
+/// Every option of `muster.plan`, as Python gave them.
+struct Options {
+    managed_domains: Option<Vec<String>>,
+    mode: String,
+    hr_action: Option<String>,
+    allow: Vec<String>,
+    exceptions: Vec<String>,
+    welcome_letters: bool,
+    override_threshold: bool,
+    threshold: Option<(usize, u32)>,
+    delete_delay: Option<String>,
+    sync_disabled_users: bool,
+    state: Option<String>,
+    now: Option<String>,
+    org: Option<String>,
+    stack: Option<String>,
+}
+
+fn make_plan(
+    users: &Bound<'_, PyAny>,
+    directory: Option<&DirectoryRecords>,
+    hr: Option<&HrRecords>,
+    o: Options,
+) -> PyResult<Plan> {
+    let (listing, target) = gateway_side(users, o.org.as_deref(), o.stack.as_deref())?;
+    let (snapshot, mode) = match directory {
+        Some(d) => (d.snapshot.clone(), parse_mode(&o.mode)?),
+        // No directory: only the HR rule acts, nobody is "absent".
+        None => (
+            DirectorySnapshot::new(NO_DIRECTORY, FieldSet::default()),
+            Mode::Supplemental,
+        ),
+    };
+    let mut desired = Desired::new(snapshot);
+    if let Some(hr) = hr {
+        desired = desired.with_hr(hr.snapshot.clone());
+    }
+    let mut policy = Policy::builder()
+        .mode(mode)
+        .welcome_letters(o.welcome_letters)
+        .override_threshold(o.override_threshold)
+        .sync_disabled_users(o.sync_disabled_users);
+    let managed = match o.managed_domains {
+        Some(list) => list,
+        None if directory.is_some() => vec![target.org.clone()],
+        // The HR rule needs no managed domain, the planner needs one: the
+        // registered ones cannot be a typo.
+        None => target
+            .registered_domains
+            .iter()
+            .map(|d| d.as_str().to_owned())
+            .collect(),
+    };
+    for d in managed {
+        let domain: Domain = d
+            .parse()
+            .map_err(|e| PyValueError::new_err(format!("managed domain {d:?}: {e}")))?;
+        policy = policy.managed_domain(domain);
+    }
+    for e in parse_addresses("exceptions", o.exceptions)? {
+        policy = policy.exception(e);
+    }
+    if let Some((count, percent)) = o.threshold {
+        policy = policy.threshold(count, percent);
+    }
+    if let Some(d) = &o.delete_delay {
+        policy = policy.delete_delay(delete_delay(d)?);
+    }
+    let action = match (&o.hr_action, hr) {
+        (Some(a), _) => Some(hr_action(a)?),
+        (None, Some(_)) => Some(HrAction::MakeFunctional),
+        (None, None) => None,
+    };
+    if let Some(action) = action {
+        let allow = parse_addresses("allow", o.allow)?;
+        policy = policy.hr_rule(HrRule::new(action).allow(allow));
+    }
+    let policy = policy.build();
+    let state = load_state(o.state.as_deref(), &target.stack, &target.org)?;
+    let now = parse_now(o.now.as_deref())?;
+    let plan = reconcile::plan(&desired, &listing, &target, &state, &policy, now)
+        .map_err(|e| errors::plan(&e))?;
+    Ok(Plan { plan, state })
+}
+
+fn parse_mode(mode: &str) -> PyResult<Mode> {
+    match mode {
+        "authoritative" => Ok(Mode::Authoritative),
+        "supplemental" => Ok(Mode::Supplemental),
+        other => Err(PyValueError::new_err(format!(
+            "mode must be \"authoritative\" or \"supplemental\", not {other:?}"
+        ))),
+    }
+}
+
+/// Plans a sync of `users` (from `Gateway.list_users()`) towards a
+/// directory snapshot (`StandardCsv(path).read()`) and/or HR records.
+#[pyfunction]
+#[pyo3(signature = (users, directory=None, hr=None, *, managed_domains=None, mode="authoritative".to_owned(),
+    hr_action=None, allow=Vec::new(), exceptions=Vec::new(), welcome_letters=true, override_threshold=false,
+    threshold=None, delete_delay=None, sync_disabled_users=false, state=None, now=None, org=None, stack=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn plan(
+    users: &Bound<'_, PyAny>,
+    directory: Option<PyRef<'_, DirectoryRecords>>,
+    hr: Option<PyRef<'_, HrRecords>>,
+    managed_domains: Option<Vec<String>>,
+    mode: String,
+    hr_action: Option<String>,
+    allow: Vec<String>,
+    exceptions: Vec<String>,
+    welcome_letters: bool,
+    override_threshold: bool,
+    threshold: Option<(usize, u32)>,
+    delete_delay: Option<String>,
+    sync_disabled_users: bool,
+    state: Option<String>,
+    now: Option<String>,
+    org: Option<String>,
+    stack: Option<String>,
+) -> PyResult<Plan> {
+    make_plan(
+        users,
+        directory.as_deref(),
+        hr.as_deref(),
+        Options {
+            managed_domains,
+            mode,
+            hr_action,
+            allow,
+            exceptions,
+            welcome_letters,
+            override_threshold,
+            threshold,
+            delete_delay,
+            sync_disabled_users,
+            state,
+            now,
+            org,
+            stack,
+        },
+    )
+}
+
+/// Seed 002 in one call: end users absent from HR or terminated there
+/// become functional accounts (`action="flag"`: flagged instead), except
+/// the `allow`ed addresses. Nothing else changes.
+#[pyfunction]
+#[pyo3(signature = (users, hr, *, allow=Vec::new(), action="functional".to_owned(), override_threshold=false,
+    threshold=None, state=None, now=None, org=None, stack=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn functional_accounts(
+    users: &Bound<'_, PyAny>,
+    hr: PyRef<'_, HrRecords>,
+    allow: Vec<String>,
+    action: String,
+    override_threshold: bool,
+    threshold: Option<(usize, u32)>,
+    state: Option<String>,
+    now: Option<String>,
+    org: Option<String>,
+    stack: Option<String>,
+) -> PyResult<Plan> {
+    make_plan(
+        users,
+        None,
+        Some(&hr),
+        Options {
+            managed_domains: None,
+            mode: "supplemental".to_owned(),
+            hr_action: Some(action),
+            allow,
+            exceptions: Vec::new(),
+            welcome_letters: false,
+            override_threshold,
+            threshold,
+            delete_delay: None,
+            sync_disabled_users: false,
+            state,
+            now,
+            org,
+            stack,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{delete_delay, hr_action, parse_mode, parse_now};
+    use muster::reconcile::{DeleteDelay, HrAction, Mode};
+
+    #[test]
+    fn option_spellings_parse() {
+        assert_eq!(hr_action("flag").unwrap(), HrAction::Flag);
+        assert_eq!(hr_action("functional").unwrap(), HrAction::MakeFunctional);
+        assert_eq!(delete_delay("14d").unwrap(), DeleteDelay::Days14);
+        assert_eq!(parse_mode("supplemental").unwrap(), Mode::Supplemental);
+        assert_eq!(
+            parse_now(Some("2026-11-02T09:00:00Z")).unwrap().to_rfc3339(),
+            "2026-11-02T09:00:00+00:00"
+        );
+    }
+}

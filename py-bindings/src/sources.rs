@@ -1,0 +1,264 @@
+//! Directory and HR sources: `muster.StandardCsv` and `muster.HrRecords`,
+//! with their records and issues as plain data.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use muster::core::{DirectorySnapshot, HrSnapshot, HrStatus, SourceIssue};
+use muster::directory::{HrColumns, HrCsv, StandardCsv as RustStandardCsv, hr_from_rows};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert::{cell_text, serialize_to_py, type_name};
+use crate::errors;
+
+/// A source issue as a dict: `location` (`file:line` or `record #i`),
+/// `field`, `value` (an excerpt), `expected`, `related`, and `message` (the
+/// whole sentence).
+fn issue_dict<'py>(py: Python<'py>, issue: &SourceIssue) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("location", issue.location.to_string())?;
+    d.set_item("field", issue.field.as_deref())?;
+    d.set_item("value", issue.value.as_deref())?;
+    d.set_item("expected", &issue.expected)?;
+    d.set_item("related", issue.related.as_ref().map(ToString::to_string))?;
+    d.set_item("message", issue.to_string())?;
+    Ok(d)
+}
+
+fn issues_list<'py>(py: Python<'py>, issues: &[SourceIssue]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for issue in issues {
+        list.append(issue_dict(py, issue)?)?;
+    }
+    Ok(list)
+}
+
+/// `active`, `terminated`, `leave`, or anything else as an unknown status.
+fn status_of(text: &str) -> HrStatus {
+    text.parse().unwrap_or_else(|never| match never {})
+}
+
+fn columns(email: &str, status: &str, statuses: Option<BTreeMap<String, String>>) -> HrColumns {
+    let mut columns = HrColumns::default().email(email).status(status);
+    for (value, meaning) in statuses.unwrap_or_default() {
+        columns = columns.map_status(&value, status_of(&meaning));
+    }
+    columns
+}
+
+/// HR records (address + employment status + any other columns) for the
+/// functional-account rule. Bad rows are `issues`, never exceptions.
+#[pyclass(module = "muster._muster", frozen)]
+pub(crate) struct HrRecords {
+    pub(crate) snapshot: HrSnapshot,
+}
+
+#[pymethods]
+impl HrRecords {
+    /// Reads a CSV file with a header row. `email` and `status` name the
+    /// columns; `statuses` maps the file's own values to `active`,
+    /// `terminated` or `leave` (`{"Retired": "terminated"}`).
+    #[staticmethod]
+    #[pyo3(signature = (path, *, email="email", status="status", statuses=None, name=None))]
+    fn from_csv(
+        py: Python<'_>,
+        path: PathBuf,
+        email: &str,
+        status: &str,
+        statuses: Option<BTreeMap<String, String>>,
+        name: Option<String>,
+    ) -> PyResult<Self> {
+        let mut csv = HrCsv::new(&path).columns(columns(email, status, statuses));
+        if let Some(name) = name {
+            csv = csv.named(name);
+        }
+        let snapshot = py.detach(|| csv.read()).map_err(|e| errors::source(&e))?;
+        Ok(HrRecords { snapshot })
+    }
+
+    /// Records from rows the script already has (a list of dicts, e.g.
+    /// from SQL). Values that are not str are converted with `str()`;
+    /// None is empty. Issues name the row as `record #i` (0-based).
+    #[staticmethod]
+    #[pyo3(signature = (rows, *, email="email", status="status", statuses=None, source="rows"))]
+    fn from_rows(
+        rows: &Bound<'_, PyAny>,
+        email: &str,
+        status: &str,
+        statuses: Option<BTreeMap<String, String>>,
+        source: &str,
+    ) -> PyResult<Self> {
+        let mut owned: Vec<Vec<(String, String)>> = Vec::new();
+        for (i, row) in rows.try_iter()?.enumerate() {
+            let row = row?;
+            let dict = row.cast::<PyDict>().map_err(|_| {
+                PyTypeError::new_err(format!("rows[{i}] must be a dict, not {}", type_name(&row)))
+            })?;
+            let mut cells = Vec::with_capacity(dict.len());
+            for (k, v) in dict.iter() {
+                let key = k.extract::<String>().map_err(|_| {
+                    PyValueError::new_err(format!("rows[{i}]: column names must be str"))
+                })?;
+                cells.push((key, cell_text(&v)?));
+            }
+            owned.push(cells);
+        }
+        let snapshot = hr_from_rows(source, &columns(email, status, statuses), owned);
+        Ok(HrRecords { snapshot })
+    }
+
+    /// One dict per person: `email`, `status`, `attributes` (other columns), `location`.
+    #[getter]
+    fn records<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for r in &self.snapshot.records {
+            let d = PyDict::new(py);
+            d.set_item("email", r.email.as_str())?;
+            d.set_item("status", r.status.as_str())?;
+            d.set_item("attributes", r.attributes.clone())?;
+            d.set_item("location", r.location.as_ref().map(ToString::to_string))?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
+    /// Rows that could not be used, as dicts (see `StandardCsv.read`).
+    #[getter]
+    fn issues<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        issues_list(py, &self.snapshot.issues)
+    }
+
+    /// The source's name (the file, or `source=`).
+    #[getter]
+    fn source(&self) -> &str {
+        &self.snapshot.source
+    }
+
+    /// True when every person was read (the HR rule never acts on a partial list).
+    #[getter]
+    fn complete(&self) -> bool {
+        self.snapshot.is_complete()
+    }
+
+    fn __len__(&self) -> usize {
+        self.snapshot.records.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "HrRecords(source={:?}, records={}, issues={})",
+            self.snapshot.source,
+            self.snapshot.records.len(),
+            self.snapshot.issues.len()
+        )
+    }
+}
+
+/// Proofpoint's Standard CSV (first, last, primary, mobile, aliases…;
+/// header optional; what Excel writes).
+#[pyclass(module = "muster._muster", frozen)]
+pub(crate) struct StandardCsv {
+    path: PathBuf,
+    name: Option<String>,
+}
+
+#[pymethods]
+impl StandardCsv {
+    #[new]
+    #[pyo3(signature = (path, *, name=None))]
+    fn new(path: PathBuf, name: Option<String>) -> Self {
+        StandardCsv { path, name }
+    }
+
+    /// Reads the whole file (with the GIL released). A file that cannot be
+    /// read completely raises `SourceError`; bad rows are `issues`.
+    fn read(&self, py: Python<'_>) -> PyResult<DirectoryRecords> {
+        let mut csv = RustStandardCsv::new(&self.path);
+        if let Some(name) = &self.name {
+            csv = csv.named(name.clone());
+        }
+        let snapshot = py.detach(|| csv.read()).map_err(|e| errors::source(&e))?;
+        Ok(DirectoryRecords { snapshot })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("StandardCsv({:?})", self.path.display().to_string())
+    }
+}
+
+/// What a directory source said in one read: entries, issues, and the
+/// fields it provides (the planner never clears a field a source lacks).
+#[pyclass(module = "muster._muster", frozen, name = "DirectorySnapshot")]
+pub(crate) struct DirectoryRecords {
+    pub(crate) snapshot: DirectorySnapshot,
+}
+
+#[pymethods]
+impl DirectoryRecords {
+    /// One dict per entry (primary_email, aliases, names, phones, …).
+    #[getter]
+    fn entries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialize_to_py(py, &self.snapshot.entries)
+    }
+
+    /// Records that could not be read: dicts with `location` (`file:line`),
+    /// `field`, `value`, `expected`, `related` and `message`.
+    #[getter]
+    fn issues<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        issues_list(py, &self.snapshot.issues)
+    }
+
+    /// The fields the source provides (`first_name`, `mobile`, `aliases`, …).
+    #[getter]
+    fn provided(&self) -> Vec<&'static str> {
+        self.snapshot.provided.iter().map(|f| f.as_str()).collect()
+    }
+
+    /// The source's name.
+    #[getter]
+    fn source(&self) -> &str {
+        &self.snapshot.source
+    }
+
+    /// True when the source was read completely.
+    #[getter]
+    fn complete(&self) -> bool {
+        self.snapshot.is_complete()
+    }
+
+    fn __len__(&self) -> usize {
+        self.snapshot.entries.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "DirectorySnapshot(source={:?}, entries={}, issues={})",
+            self.snapshot.source,
+            self.snapshot.entries.len(),
+            self.snapshot.issues.len()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{columns, status_of};
+    use std::collections::BTreeMap;
+    use muster::core::HrStatus;
+    use muster::directory::hr_from_rows;
+
+    #[test]
+    fn mapped_statuses_reach_the_records() {
+        let cols = columns(
+            "Work Email",
+            "State",
+            Some(BTreeMap::from([("Retired".into(), "terminated".into())])),
+        );
+        let rows = vec![vec![("Work Email", "ann@example.com"), ("State", "retired")]];
+        let hr = hr_from_rows("rows", &cols, rows);
+        assert_eq!(hr.records[0].status, HrStatus::Terminated);
+        assert_eq!(status_of("sabbatical"), HrStatus::Other("sabbatical".into()));
+    }
+}
