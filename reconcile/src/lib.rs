@@ -36,6 +36,7 @@
 
 mod error;
 mod fingerprint;
+mod index;
 mod inputs;
 mod plan;
 mod planner;

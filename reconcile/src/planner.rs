@@ -8,6 +8,7 @@ use muster_core::{Account, EmailAddress, Field, HrStatus, Origin, UserType};
 
 use crate::error::PlanError;
 use crate::fingerprint::{self, FastHash};
+use crate::index::BATCH;
 use crate::inputs::{Desired, GatewayListing, TargetProfile};
 use crate::plan::{
     AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard,
@@ -235,14 +236,33 @@ impl<'a> Planner<'a> {
         self.flags = vec![None; self.accounts.len()];
         self.settled = vec![false; self.accounts.len()];
         let auth = self.auth_source();
-        for (email, known) in &self.state.accounts {
-            self.input_hash = self
-                .input_hash
-                .wrapping_add(fingerprint::account_state(email, known));
-            if let Some(i) = self.account_index(email) {
-                self.known[i] = Some(known);
-                self.settled[i] = !known.deactivated_by_muster
-                    && matches!(&known.origin, Origin::Directory(s) if s == auth);
+        let mut entries = self.state.accounts.iter();
+        let mut batch: Vec<(&'a EmailAddress, &'a AccountState)> = Vec::with_capacity(BATCH);
+        let mut keys = [""; BATCH];
+        let mut found = [NONE; BATCH];
+        loop {
+            // The accounts of a batch of state entries are looked up together (see `index`).
+            batch.clear();
+            batch.extend(entries.by_ref().take(BATCH));
+            if batch.is_empty() {
+                break;
+            }
+            for (key, (email, _)) in keys.iter_mut().zip(&batch) {
+                *key = email.normalized();
+            }
+            let n = batch.len();
+            self.wanted
+                .accounts_with_primaries(&keys[..n], &mut found[..n]);
+            for (&(email, known), &i) in batch.iter().zip(&found) {
+                self.input_hash = self
+                    .input_hash
+                    .wrapping_add(fingerprint::account_state(email, known));
+                if i != NONE {
+                    let i = i as usize;
+                    self.known[i] = Some(known);
+                    self.settled[i] = !known.deactivated_by_muster
+                        && matches!(&known.origin, Origin::Directory(s) if s == auth);
+                }
             }
         }
         for (email, flag) in &self.state.flags {
@@ -255,7 +275,10 @@ impl<'a> Planner<'a> {
 
     /// The gateway account whose primary is `email`.
     fn account_index(&self, email: &EmailAddress) -> Option<usize> {
-        self.wanted.account_with_primary(email).map(|i| i as usize)
+        let mut found = [NONE];
+        self.wanted
+            .accounts_with_primaries(&[email.normalized()], &mut found);
+        (found[0] != NONE).then_some(found[0] as usize)
     }
 
     /// Who made account `i` ([`Origin::Unknown`] when muster never saw it).

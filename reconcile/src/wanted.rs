@@ -8,6 +8,7 @@ use muster_core::{
 };
 
 use crate::fingerprint::{self, FastHash};
+use crate::index::{BATCH, PrimaryIndex};
 use crate::inputs::Desired;
 use crate::plan::{SkipCode, Skipped};
 use crate::policy::Policy;
@@ -72,7 +73,9 @@ impl Default for Slot {
 /// most of the work a naive index would do.
 pub(crate) struct Wanted<'a> {
     pub(crate) wants: Vec<Want<'a>>,
-    pub(crate) primaries: HashMap<&'a str, Slot, FastHash>,
+    pub(crate) primaries: PrimaryIndex<'a>,
+    /// For each primary only a want has (by its index id less the account count), that want.
+    extra_want: Vec<u32>,
     pub(crate) fresh: HashMap<&'a str, Slot, FastHash>,
     /// Normalised primaries of disabled people (absent, with a better reason).
     pub(crate) disabled: HashSet<&'a str, FastHash>,
@@ -161,7 +164,7 @@ impl<'a> Wanted<'a> {
     /// Who wants and who holds `address`, from both maps.
     pub(crate) fn slot(&self, address: &EmailAddress) -> Option<Slot> {
         let key = address.normalized();
-        let primary = self.primaries.get(key).copied();
+        let primary = primary_slot(&self.primaries, &self.account_want, &self.extra_want, key);
         let fresh = self.fresh.get(key).copied();
         match (primary, fresh) {
             (None, None) => None,
@@ -175,12 +178,43 @@ impl<'a> Wanted<'a> {
         }
     }
 
-    /// The gateway account whose primary is `address`.
-    pub(crate) fn account_with_primary(&self, address: &EmailAddress) -> Option<u32> {
-        self.primaries
-            .get(address.normalized())
-            .filter(|s| s.have_primary)
-            .map(|s| s.have)
+    /// The gateway accounts whose primaries are `addresses` (up to
+    /// [`BATCH`], looked up together), or [`NONE`].
+    pub(crate) fn accounts_with_primaries(&self, addresses: &[&str], ids: &mut [u32]) {
+        self.primaries.find_batch(addresses, ids);
+        for id in ids {
+            if !self.primaries.is_account(*id) {
+                *id = NONE;
+            }
+        }
+    }
+}
+
+/// Who wants and who holds the primary address `key`.
+fn primary_slot(
+    primaries: &PrimaryIndex<'_>,
+    account_want: &[u32],
+    extra_want: &[u32],
+    key: &str,
+) -> Option<Slot> {
+    let id = primaries.find(key);
+    if id == NONE {
+        None
+    } else if primaries.is_account(id) {
+        let want = account_want[id as usize];
+        Some(Slot {
+            want,
+            want_primary: want != NONE,
+            have: id,
+            have_primary: true,
+        })
+    } else {
+        Some(Slot {
+            want: extra_want[id as usize - account_want.len()],
+            want_primary: true,
+            have: NONE,
+            have_primary: false,
+        })
     }
 }
 
@@ -208,53 +242,78 @@ pub(crate) fn collect<'a>(
     }
 
     let entry_count: usize = sources.iter().map(|s| s.3.len()).sum();
-    let mut primaries: HashMap<&'a str, Slot, FastHash> =
-        HashMap::with_capacity_and_hasher(accounts.len() + entry_count / 8, FastHash::default());
-    index_accounts(&mut primaries, accounts);
+    let mut primaries = PrimaryIndex::new(accounts, entry_count / 8);
+    let mut account_want = vec![NONE; accounts.len()];
+    let mut extra_want = Vec::new();
     let mut input_hash = 0u64;
     let mut alias_hashes = AliasHashes::new(accounts.len());
     let mut wants: Vec<Want<'a>> = Vec::with_capacity(entry_count);
     let mut disabled = HashSet::default();
 
+    let mut keys = [""; BATCH];
+    let mut found = [NONE; BATCH];
     for &(precedence, source, provided, entries) in &sources {
-        for entry in entries {
-            match rules::admit_entry(entry, policy) {
-                Admission::Want(user_type) => {
-                    // Every admitted entry is hashed once, here, while it is in cache.
-                    input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
-                    let candidate = Want {
-                        entry,
-                        source,
-                        provided,
-                        precedence,
-                        aliases: Vec::new(),
-                        user_type,
-                        account: NONE,
-                        aliases_in_step: false,
-                        fields_equal: false,
-                    };
-                    claim_primary(
-                        &mut wants,
-                        &mut primaries,
-                        accounts,
-                        policy,
-                        candidate,
-                        skipped,
-                        (&mut input_hash, &mut alias_hashes),
-                    );
-                }
-                Admission::Absent => {
-                    input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
-                    disabled.insert(entry.primary_email.normalized());
-                }
-                Admission::Skip(code, reason) => {
-                    input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
-                    skipped.push(skip(entry, source, code, reason));
+        for chunk in entries.chunks(BATCH) {
+            // The accounts of a whole batch are looked up together (see `index`).
+            for (key, entry) in keys.iter_mut().zip(chunk) {
+                *key = entry.primary_email.normalized();
+            }
+            primaries.find_batch(&keys[..chunk.len()], &mut found[..chunk.len()]);
+            for (entry, &id) in chunk.iter().zip(&found) {
+                match rules::admit_entry(entry, policy) {
+                    Admission::Want(user_type) => {
+                        // Every admitted entry is hashed once, here, while it is in cache.
+                        input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
+                        let candidate = Want {
+                            entry,
+                            source,
+                            provided,
+                            precedence,
+                            aliases: Vec::new(),
+                            user_type,
+                            account: NONE,
+                            aliases_in_step: false,
+                            fields_equal: false,
+                        };
+                        // Not found may be a primary an earlier entry of this batch added.
+                        let id = if id == NONE {
+                            primaries.find_or_add(entry.primary_email.normalized())
+                        } else {
+                            id
+                        };
+                        let want_of = if primaries.is_account(id) {
+                            &mut account_want[id as usize]
+                        } else {
+                            let k = id as usize - accounts.len();
+                            if k == extra_want.len() {
+                                extra_want.push(NONE);
+                            }
+                            &mut extra_want[k]
+                        };
+                        let have = if primaries.is_account(id) { id } else { NONE };
+                        claim_primary(
+                            &mut wants,
+                            (have, want_of),
+                            accounts,
+                            policy,
+                            candidate,
+                            skipped,
+                            (&mut input_hash, &mut alias_hashes),
+                        );
+                    }
+                    Admission::Absent => {
+                        input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
+                        disabled.insert(entry.primary_email.normalized());
+                    }
+                    Admission::Skip(code, reason) => {
+                        input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
+                        skipped.push(skip(entry, source, code, reason));
+                    }
                 }
             }
         }
     }
-    let mut account_want = vec![NONE; accounts.len()];
+    debug_assert_eq!(extra_want.len(), primaries.extra_len());
     let mut fresh: HashMap<&'a str, Slot, FastHash> = HashMap::default();
     for (w, want) in wants.iter().enumerate() {
         if want.account == NONE {
@@ -263,13 +322,12 @@ pub(crate) fn collect<'a>(
                 .or_default();
             slot.want = w as u32;
             slot.want_primary = true;
-        } else {
-            account_want[want.account as usize] = w as u32;
         }
     }
     let mut wanted = Wanted {
         wants,
         primaries,
+        extra_want,
         fresh,
         disabled,
         account_want,
@@ -329,23 +387,21 @@ fn outranks(a: &Want<'_>, b: &Want<'_>) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn claim_primary<'a>(
     wants: &mut Vec<Want<'a>>,
-    index: &mut HashMap<&'a str, Slot, FastHash>,
+    (have, want_of): (u32, &mut u32),
     accounts: &'a [Account],
     policy: &Policy,
     mut candidate: Want<'a>,
     skipped: &mut Vec<Skipped>,
     (input_hash, alias_hashes): (&mut u64, &mut AliasHashes),
 ) {
-    let key = candidate.entry.primary_email.normalized();
-    let slot = index.entry(key).or_default();
-    if slot.have_primary {
-        candidate.account = slot.have;
-        let account = &accounts[slot.have as usize];
-        if slot.want == NONE {
+    if have != NONE {
+        candidate.account = have;
+        let account = &accounts[have as usize];
+        if *want_of == NONE {
             // The account's one hash, taken while it is in cache; accounts no
             // entry claims are hashed in the planner's match pass.
             *input_hash = input_hash.wrapping_add(fingerprint::account(account));
-            alias_hashes.record(slot.have, account);
+            alias_hashes.record(have, account);
         }
         // Fast path, most entries on most runs: the account already has
         // exactly these aliases and fields (checked here, while both are in cache).
@@ -358,13 +414,12 @@ fn claim_primary<'a>(
                 .iter()
                 .all(|a| *a != entry.primary_email && rules::alias_admitted(a, policy));
     }
-    if slot.want == NONE {
-        slot.want = u32::try_from(wants.len()).unwrap_or(NONE);
-        slot.want_primary = true;
+    if *want_of == NONE {
+        *want_of = u32::try_from(wants.len()).unwrap_or(NONE);
         wants.push(candidate);
         return;
     }
-    let held = &mut wants[slot.want as usize];
+    let held = &mut wants[*want_of as usize];
     if outranks(&candidate, held) {
         std::mem::swap(held, &mut candidate);
     }
@@ -406,9 +461,12 @@ fn claim_aliases<'a>(
     let Wanted {
         wants,
         primaries,
+        account_want,
+        extra_want,
         fresh,
         ..
     } = wanted;
+    let primary_slot = |key: &str| primary_slot(primaries, account_want, extra_want, key);
     let mut losers: Vec<(u32, &'a EmailAddress)> = Vec::new();
     for i in 0..wants.len() {
         let want = &wants[i];
@@ -444,10 +502,7 @@ fn claim_aliases<'a>(
                 });
                 continue;
             }
-            if primaries
-                .get(alias.normalized())
-                .is_some_and(|p| p.want_primary)
-            {
+            if primary_slot(alias.normalized()).is_some_and(|p| p.want_primary) {
                 losers.push((i as u32, alias));
                 continue;
             }
@@ -478,11 +533,9 @@ fn claim_aliases<'a>(
     }
     for (loser, alias) in losers {
         let key = alias.normalized();
-        let slot = primaries
-            .get(key)
+        let slot = primary_slot(key)
             .filter(|p| p.want_primary)
-            .or_else(|| fresh.get(key))
-            .copied()
+            .or_else(|| fresh.get(key).copied())
             .unwrap_or_default();
         let holder = &wants[slot.want as usize].entry.primary_email;
         let want = &wants[loser as usize];
@@ -502,17 +555,6 @@ fn claim_aliases<'a>(
             code: SkipCode::AddressClash,
             reason,
         });
-    }
-}
-
-/// Indexes the gateway's primaries.
-fn index_accounts<'a>(primaries: &mut HashMap<&'a str, Slot, FastHash>, accounts: &'a [Account]) {
-    for (i, account) in accounts.iter().enumerate() {
-        let slot = primaries
-            .entry(account.primary_email.normalized())
-            .or_default();
-        slot.have = i as u32;
-        slot.have_primary = true;
     }
 }
 

@@ -1,0 +1,239 @@
+//! The index of primary addresses: normalised primary → gateway account, or
+//! → a wanted entry no account has.
+//!
+//! At a million accounts the joins through this index (entries to accounts,
+//! the state to accounts) are bound by memory latency: each lookup reads a
+//! key, a table slot and the other side's key, all cold. So the table is
+//! narrow (one `u64` per slot: a hash tag and an id, 16 MB for a million
+//! accounts, where a map of `&str` would need four times that), and lookups
+//! come in batches: all hashes of a batch first, then all first probes, then
+//! all key checks. Each stage is a short loop whose iterations do not depend
+//! on each other, so the processor has the misses of a whole batch in flight
+//! at once instead of one after another.
+
+use muster_core::Account;
+
+use crate::fingerprint;
+use crate::wanted::NONE;
+
+/// How many lookups [`PrimaryIndex::find_batch`] overlaps.
+pub(crate) const BATCH: usize = 16;
+
+/// Normalised primary → id: `i < accounts.len()` is gateway account `i`;
+/// `accounts.len() + k` is the `k`-th primary only a wanted entry has.
+pub(crate) struct PrimaryIndex<'a> {
+    /// Linear probing; a slot holds `tag << 32 | (id + 1)`, 0 when empty.
+    table: Vec<u64>,
+    mask: usize,
+    len: usize,
+    accounts: &'a [Account],
+    /// Keys of the primaries no account has.
+    extra: Vec<&'a str>,
+}
+
+fn tag(hash: u64) -> u64 {
+    hash >> 32
+}
+
+fn home(hash: u64, mask: usize) -> usize {
+    hash as usize & mask
+}
+
+impl<'a> PrimaryIndex<'a> {
+    /// Indexes every account's primary, with room for `more` other primaries.
+    /// Two accounts with one primary (which the gateway should not allow):
+    /// the later one is indexed.
+    pub(crate) fn new(accounts: &'a [Account], more: usize) -> Self {
+        let mut index = PrimaryIndex {
+            table: Vec::new(),
+            mask: 0,
+            len: 0,
+            accounts,
+            extra: Vec::new(),
+        };
+        index.resize(accounts.len() + more);
+        let mut hashes = [0u64; BATCH];
+        for (start, chunk) in accounts.chunks(BATCH).enumerate() {
+            for (h, a) in hashes.iter_mut().zip(chunk) {
+                *h = fingerprint::address(a.primary_email.normalized());
+            }
+            for (k, &h) in hashes.iter().take(chunk.len()).enumerate() {
+                let id = (start * BATCH + k) as u32;
+                index.insert(h, id, true);
+            }
+        }
+        index
+    }
+
+    /// Allocates a table for `keys` keys (at most half full) and re-inserts what it holds.
+    fn resize(&mut self, keys: usize) {
+        let slots = (keys.max(8) * 2).next_power_of_two();
+        let old = std::mem::replace(&mut self.table, vec![0; slots]);
+        self.mask = slots - 1;
+        self.len = 0;
+        for entry in old.into_iter().filter(|&e| e != 0) {
+            let id = (entry as u32).wrapping_sub(1);
+            let h = fingerprint::address(self.key(id));
+            self.insert(h, id, false);
+        }
+    }
+
+    /// The key of `id`.
+    pub(crate) fn key(&self, id: u32) -> &'a str {
+        let n = self.accounts.len();
+        match self.accounts.get(id as usize) {
+            Some(a) => a.primary_email.normalized(),
+            None => self.extra[id as usize - n],
+        }
+    }
+
+    /// Puts `id` under its key (hash `h`); when `replace`, an id already
+    /// under that key gives way, otherwise `id` must be new.
+    fn insert(&mut self, h: u64, id: u32, replace: bool) {
+        let mut at = home(h, self.mask);
+        loop {
+            let entry = self.table[at];
+            if entry == 0 {
+                self.table[at] = tag(h) << 32 | u64::from(id + 1);
+                self.len += 1;
+                return;
+            }
+            if replace
+                && entry >> 32 == tag(h)
+                && self.key((entry as u32).wrapping_sub(1)) == self.key(id)
+            {
+                self.table[at] = tag(h) << 32 | u64::from(id + 1);
+                return;
+            }
+            at = (at + 1) & self.mask;
+        }
+    }
+
+    /// The slot where probing for hash `h` stops first: a tag match or an empty slot.
+    fn first_candidate(&self, h: u64) -> usize {
+        let mut at = home(h, self.mask);
+        loop {
+            let entry = self.table[at];
+            if entry == 0 || entry >> 32 == tag(h) {
+                return at;
+            }
+            at = (at + 1) & self.mask;
+        }
+    }
+
+    /// Probes on from slot `at` until `key` (hash `h`) is found or an empty slot ends the run.
+    fn confirm(&self, mut at: usize, h: u64, key: &str) -> u32 {
+        loop {
+            let entry = self.table[at];
+            if entry == 0 {
+                return NONE;
+            }
+            if entry >> 32 == tag(h) {
+                let id = (entry as u32).wrapping_sub(1);
+                if self.key(id) == key {
+                    return id;
+                }
+            }
+            at = (at + 1) & self.mask;
+        }
+    }
+
+    /// The id of `key`, or [`NONE`].
+    pub(crate) fn find(&self, key: &str) -> u32 {
+        let h = fingerprint::address(key);
+        self.confirm(home(h, self.mask), h, key)
+    }
+
+    /// The ids of up to [`BATCH`] keys (or [`NONE`]), in three overlapped stages.
+    pub(crate) fn find_batch(&self, keys: &[&str], ids: &mut [u32]) {
+        debug_assert!(keys.len() <= BATCH && ids.len() == keys.len());
+        let mut hashes = [0u64; BATCH];
+        for (h, key) in hashes.iter_mut().zip(keys) {
+            *h = fingerprint::address(key);
+        }
+        let mut at = [0usize; BATCH];
+        for (a, &h) in at.iter_mut().zip(&hashes).take(keys.len()) {
+            *a = self.first_candidate(h);
+        }
+        for (k, id) in ids.iter_mut().enumerate() {
+            *id = self.confirm(at[k], hashes[k], keys[k]);
+        }
+    }
+
+    /// The id of `key`, adding it as a primary no account has if it is new.
+    pub(crate) fn find_or_add(&mut self, key: &'a str) -> u32 {
+        let found = self.find(key);
+        if found != NONE {
+            return found;
+        }
+        if (self.len + 1) * 4 > self.table.len() * 3 {
+            self.resize(self.len * 2);
+        }
+        let id = u32::try_from(self.accounts.len() + self.extra.len()).unwrap_or(NONE);
+        self.extra.push(key);
+        self.insert(fingerprint::address(key), id, false);
+        id
+    }
+
+    /// True when `id` is a gateway account.
+    pub(crate) fn is_account(&self, id: u32) -> bool {
+        (id as usize) < self.accounts.len()
+    }
+
+    /// How many primaries no account has.
+    pub(crate) fn extra_len(&self) -> usize {
+        self.extra.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(s: &str) -> Account {
+        Account::new(s.parse().unwrap())
+    }
+
+    #[test]
+    fn finds_accounts_and_added_primaries_in_batches_and_alone() {
+        let accounts: Vec<Account> = (0..100)
+            .map(|i| account(&format!("User{i}@Example.com")))
+            .collect();
+        let mut index = PrimaryIndex::new(&accounts, 0);
+        let keys: Vec<String> = (0..BATCH)
+            .map(|i| format!("user{}@example.com", i * 6))
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut ids = [0u32; BATCH];
+        index.find_batch(&keys, &mut ids);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(*id, (i * 6) as u32);
+        }
+        assert_eq!(index.find("nobody@example.com"), NONE);
+        // Added keys make the table grow past its first size and stay findable.
+        let added: Vec<String> = (0..500).map(|i| format!("new{i}@example.com")).collect();
+        for (k, key) in added.iter().enumerate() {
+            let id = index.find_or_add(key);
+            assert_eq!(id as usize, accounts.len() + k);
+            assert!(!index.is_account(id));
+            assert_eq!(index.find_or_add(key), id);
+        }
+        for (k, key) in added.iter().enumerate() {
+            assert_eq!(index.find(key) as usize, accounts.len() + k);
+        }
+        assert_eq!(index.find("user99@example.com"), 99);
+        assert_eq!(index.extra_len(), 500);
+    }
+
+    #[test]
+    fn a_primary_on_two_accounts_indexes_the_later() {
+        let accounts = vec![
+            account("a@example.com"),
+            account("A@example.com"),
+            account("b@example.com"),
+        ];
+        let index = PrimaryIndex::new(&accounts, 0);
+        assert_eq!(index.find("a@example.com"), 1);
+        assert_eq!(index.find("b@example.com"), 2);
+    }
+}
