@@ -4,8 +4,8 @@
 //!
 //! ```text
 //! {"event":"plan","version":1,"fingerprint":"…","stack":"us1","org":"example.com","changes":3}
-//! {"event":"begin","id":0,"email":"ann@example.com"}
-//! {"event":"end","id":0,"email":"ann@example.com","outcome":"applied"}
+//! {"event":"begin","id":0,"email":"ann@example.com","at":"2026-11-02T09:00:01.5Z"}
+//! {"event":"end","id":0,"email":"ann@example.com","outcome":"applied","at":"2026-11-02T09:00:02Z"}
 //! ```
 //!
 //! A `begin` without an `end` is a change whose writes may or may not have
@@ -21,6 +21,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use muster_reconcile::Plan;
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +44,13 @@ enum Entry {
         changes: usize,
     },
     /// A change is about to write.
-    Begin { id: u32, email: String },
+    Begin {
+        id: u32,
+        email: String,
+        /// When (for the audit trail; never read back).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+    },
     /// A change's outcome.
     End {
         id: u32,
@@ -52,6 +59,9 @@ enum Entry {
         outcome: Outcome,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         in_doubt: bool,
+        /// When (for the audit trail; never read back).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
     },
 }
 
@@ -187,7 +197,7 @@ fn read(path: &Path, plan: &Plan, text: &str) -> Result<(Resume, usize), ApplyEr
                     "the first line is not a plan header".into(),
                 ));
             }
-            Entry::Begin { id, email } => {
+            Entry::Begin { id, email, .. } => {
                 check_change(&emails, id, &email).map_err(|r| corrupt(number, r))?;
                 if !resume.done.contains(&id) {
                     resume.in_doubt.insert(id);
@@ -198,6 +208,7 @@ fn read(path: &Path, plan: &Plan, text: &str) -> Result<(Resume, usize), ApplyEr
                 email,
                 outcome,
                 in_doubt,
+                ..
             } => {
                 check_change(&emails, id, &email).map_err(|r| corrupt(number, r))?;
                 if matches!(outcome, Outcome::Applied | Outcome::AlreadyApplied) {
@@ -233,6 +244,7 @@ impl Journal {
         self.write(&Entry::Begin {
             id,
             email: email.to_owned(),
+            at: Some(Utc::now()),
         })
     }
 
@@ -249,6 +261,7 @@ impl Journal {
             email: email.to_owned(),
             outcome: outcome.clone(),
             in_doubt,
+            at: Some(Utc::now()),
         })
     }
 
@@ -409,6 +422,7 @@ mod tests {
                 retryable: true,
             },
             in_doubt: true,
+            at: None,
         };
         let line = serde_json::to_string(&entry).unwrap();
         assert_eq!(
