@@ -104,12 +104,29 @@ pub(crate) struct GatewayArgs {
     pub(crate) password_file: Option<PathBuf>,
 }
 
-/// The directory side.
+/// The directory side: an LDAP/AD directory and/or CSV files.
 #[derive(Debug, Args)]
 pub(crate) struct SourceArgs {
+    /// An LDAP or Active Directory server (`ldaps://dc1.example.com`, or
+    /// `ldap://` with --ldap-starttls). Authoritative when given; the bind
+    /// password comes from `MUSTER_LDAP_PASSWORD`.
+    #[arg(long, value_name = "URL", requires = "ldap_base")]
+    pub(crate) ldap: Option<String>,
+    /// The subtree to read (`OU=Staff,DC=example,DC=com`).
+    #[arg(long, value_name = "DN")]
+    pub(crate) ldap_base: Option<String>,
+    /// The account to bind as (anonymous when absent).
+    #[arg(long, value_name = "DN")]
+    pub(crate) ldap_bind_dn: Option<String>,
+    /// The object filter (default: AD's mail-enabled users).
+    #[arg(long, value_name = "FILTER")]
+    pub(crate) ldap_filter: Option<String>,
+    /// Upgrade `ldap://` with StartTLS.
+    #[arg(long)]
+    pub(crate) ldap_starttls: bool,
     /// A Proofpoint Standard CSV (First Name, Last Name, Primary Email, Mobile, Alias 1…).
-    /// The first is authoritative; more are supplemental.
-    #[arg(long = "csv", value_name = "FILE", required = true)]
+    /// The first source (LDAP, else the first CSV) is authoritative; the others are supplemental.
+    #[arg(long = "csv", value_name = "FILE", required_unless_present = "ldap")]
     pub(crate) csv: Vec<PathBuf>,
     /// HR records (email, status) for the functional-account rule.
     #[arg(long, value_name = "FILE")]

@@ -30,7 +30,7 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         &args.gateway.stack,
         &args.gateway.org,
     )?;
-    let desired = settings::desired(&args.sources)?;
+    let desired = settings::desired(&args.sources).await?;
     report_issues(&desired);
     let plan = plan_against(&client, &args.gateway.stack, &desired, &state, &policy).await?;
     let rendered = match args.format {

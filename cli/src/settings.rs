@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use muster::core::Domain;
+use muster::directory::{HrCsv, LdapSource, StandardCsv};
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{DeleteDelay, Desired, Policy, SyncState};
 
@@ -61,31 +62,58 @@ pub(crate) fn policy(args: &PolicyArgs, org: &str) -> Result<Policy, CliError> {
     Ok(builder.build())
 }
 
-/// Reads every source the flags name: the first CSV is authoritative, the
-/// others supplemental, HR records on the side. A source that cannot be read
-/// completely stops the run (it must never look like an empty directory).
-pub(crate) fn desired(args: &SourceArgs) -> Result<Desired, CliError> {
-    let mut snapshots = args.csv.iter().map(|path| {
-        muster::directory::StandardCsv::new(path)
-            .read()
-            .map_err(CliError::Directory)
-    });
+/// Reads every source the flags name: the LDAP directory (else the first
+/// CSV) is authoritative, the others supplemental, HR records on the side. A
+/// source that cannot be read completely stops the run: it must never look
+/// like an empty directory.
+pub(crate) async fn desired(args: &SourceArgs) -> Result<Desired, CliError> {
+    let mut snapshots = Vec::new();
+    if let Some(source) = ldap_source(args)? {
+        snapshots.push(source.read().await.map_err(CliError::Directory)?);
+    }
+    for path in &args.csv {
+        let snapshot = StandardCsv::new(path).read().map_err(CliError::Directory)?;
+        snapshots.push(snapshot);
+    }
+    let mut snapshots = snapshots.into_iter();
     let Some(first) = snapshots.next() else {
         return Err(CliError::Setting(
-            "no directory source: pass --csv".to_owned(),
+            "no directory source: pass --ldap or --csv".to_owned(),
         ));
     };
-    let mut desired = Desired::new(first?);
+    let mut desired = Desired::new(first);
     for snapshot in snapshots {
-        desired = desired.with_supplemental(snapshot?);
+        desired = desired.with_supplemental(snapshot);
     }
     if let Some(path) = &args.hr {
-        let hr = muster::directory::HrCsv::new(path)
-            .read()
-            .map_err(CliError::Directory)?;
+        let hr = HrCsv::new(path).read().map_err(CliError::Directory)?;
         desired = desired.with_hr(hr);
     }
     Ok(desired)
+}
+
+/// The LDAP source the flags describe, if any; its bind password comes from
+/// `MUSTER_LDAP_PASSWORD`.
+fn ldap_source(args: &SourceArgs) -> Result<Option<LdapSource>, CliError> {
+    let (Some(url), Some(base)) = (&args.ldap, &args.ldap_base) else {
+        return Ok(None);
+    };
+    let mut source = LdapSource::new(url, base);
+    if let Some(dn) = &args.ldap_bind_dn {
+        let password = std::env::var("MUSTER_LDAP_PASSWORD").map_err(|_| {
+            CliError::Setting(
+                "--ldap-bind-dn needs the password in MUSTER_LDAP_PASSWORD".to_owned(),
+            )
+        })?;
+        source = source.bind(dn, SecretString::from(password));
+    }
+    if let Some(filter) = &args.ldap_filter {
+        source = source.filter(filter);
+    }
+    if args.ldap_starttls {
+        source = source.starttls();
+    }
+    Ok(Some(source))
 }
 
 /// muster's state for this stack and organisation: the file's, or a first

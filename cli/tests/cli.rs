@@ -46,13 +46,22 @@ impl Drop for Scratch {
 
 /// Runs `muster` off the async runtime (the emulator answers on it meanwhile).
 async fn muster(args: Vec<String>, password: Option<&str>) -> Output {
-    let password = password.map(str::to_owned);
+    let env: Vec<(String, String)> = password
+        .map(|p| ("MUSTER_PASSWORD".to_owned(), p.to_owned()))
+        .into_iter()
+        .collect();
+    muster_with_env(args, env).await
+}
+
+/// Runs `muster` with exactly these `MUSTER_*PASSWORD` variables set.
+async fn muster_with_env(args: Vec<String>, env: Vec<(String, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_muster"));
-        command.args(&args).env_remove("MUSTER_PASSWORD");
-        if let Some(p) = password {
-            command.env("MUSTER_PASSWORD", p);
-        }
+        command
+            .args(&args)
+            .env_remove("MUSTER_PASSWORD")
+            .env_remove("MUSTER_LDAP_PASSWORD")
+            .envs(env);
         command.output().unwrap()
     })
     .await
@@ -490,5 +499,159 @@ async fn a_change_overtaken_by_the_gateway_is_stale_and_the_exit_code_says_so() 
     assert_eq!(
         bob["firstname"], "Robert",
         "the console's Bob is not overwritten"
+    );
+}
+
+/// The test LDAP server `scripts/ldap-up.sh` started (scripts/test.sh runs it first).
+fn ldap_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run `eval \"$(scripts/ldap-up.sh)\"` first (scripts/test.sh does)"
+        )
+    })
+}
+
+/// Writes `ou=<unit>` with Ann and Bob as AD user objects, as the directory's admin.
+async fn ldap_people(unit: &str) -> String {
+    use std::collections::HashSet;
+    let set = |values: &[&str]| -> HashSet<Vec<u8>> {
+        values.iter().map(|v| v.as_bytes().to_vec()).collect()
+    };
+    let (connection, mut ldap) = ldap3::LdapConnAsync::new(&ldap_env("MUSTER_LDAP_URL"))
+        .await
+        .unwrap();
+    ldap3::drive!(connection);
+    ldap.simple_bind(
+        &ldap_env("MUSTER_LDAP_ADMIN_DN"),
+        &ldap_env("MUSTER_LDAP_ADMIN_PASSWORD"),
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
+    let ou = format!("ou={unit},{}", ldap_env("MUSTER_LDAP_BASE"));
+    for cn in ["Ann Lee", "Bob Ray"] {
+        let _ = ldap.delete(&format!("cn={cn},{ou}")).await;
+    }
+    let _ = ldap.delete(&ou).await;
+    ldap.add(
+        &ou,
+        vec![
+            (b"objectClass".to_vec(), set(&["organizationalUnit"])),
+            (b"ou".to_vec(), set(&[unit])),
+        ],
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
+    let people: [(&str, &str, &str, &[&str]); 2] = [
+        (
+            "Ann Lee",
+            "Ann",
+            "Lee",
+            &["SMTP:ann.lee@example.com", "smtp:ann@example.org"],
+        ),
+        ("Bob Ray", "Bob", "Ray", &["SMTP:bob.ray@example.com"]),
+    ];
+    for (cn, given, sn, proxies) in people {
+        let attrs = vec![
+            (b"objectClass".to_vec(), set(&["user"])),
+            (b"cn".to_vec(), set(&[cn])),
+            (b"givenName".to_vec(), set(&[given])),
+            (b"sn".to_vec(), set(&[sn])),
+            (b"proxyAddresses".to_vec(), set(proxies)),
+            (b"userAccountControl".to_vec(), set(&["512"])),
+            (b"instanceType".to_vec(), set(&["4"])),
+            (b"nTSecurityDescriptor".to_vec(), set(&["x"])),
+            (
+                b"objectCategory".to_vec(),
+                set(&["CN=Person,CN=Schema,CN=Configuration,DC=example,DC=com"]),
+            ),
+        ];
+        ldap.add(&format!("cn={cn},{ou}"), attrs)
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+    }
+    ldap.unbind().await.unwrap();
+    ou
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_reads_an_active_directory_and_plans_against_the_gateway() {
+    let emulator = emulator().await;
+    let ou = ldap_people("cli-plan").await;
+    let dir = Scratch::new("ldap");
+    let plan_file = dir.path("plan.json");
+    let args: Vec<String> = [
+        "plan",
+        "--stack",
+        &emulator.api_v1_url(),
+        "--org",
+        "example.com",
+        "--login",
+        "admin@example.com",
+        "--managed-domain",
+        "example.com",
+        "--managed-domain",
+        "example.org",
+        "--ldap",
+        &ldap_env("MUSTER_LDAP_URL"),
+        "--ldap-base",
+        &ou,
+        "--ldap-bind-dn",
+        &ldap_env("MUSTER_LDAP_READER_DN"),
+        "--ldap-filter",
+        "(objectClass=user)",
+        "--format",
+        "json",
+        "--out",
+        plan_file.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let env = vec![
+        ("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned()),
+        (
+            "MUSTER_LDAP_PASSWORD".to_owned(),
+            ldap_env("MUSTER_LDAP_READER_PASSWORD"),
+        ),
+    ];
+    let out = muster_with_env(args.clone(), env).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    assert!(
+        plan["source"].as_str().unwrap().starts_with("ldap:"),
+        "{}",
+        plan["source"]
+    );
+    let changes: Vec<(&str, &str)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["email"].as_str().unwrap(), c["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("bob.ray@example.com", "create"),
+            ("ann.lee@example.com", "update")
+        ]
+    );
+    let ann_update = plan["changes"][1].to_string();
+    assert!(ann_update.contains("ann@example.org"), "{ann_update}");
+
+    // Without the directory's password, the run stops before planning.
+    let no_ldap_password = vec![("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned())];
+    let out = muster_with_env(args, no_ldap_password).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("MUSTER_LDAP_PASSWORD"),
+        "{}",
+        text(&out.stderr)
     );
 }
