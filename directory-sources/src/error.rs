@@ -73,6 +73,58 @@ pub enum Error {
         /// The URL as given.
         url: String,
     },
+    /// Entra ID issued no token for the client credentials — a wrong tenant,
+    /// client id or secret, no admin consent — or could not be reached,
+    /// after the retries. The client secret is never part of it.
+    #[error("`{source_name}`: no Graph token for tenant `{tenant}`{}", graph_detail(*.status, .code.as_deref(), .message.as_deref()))]
+    GraphToken {
+        /// The source's name.
+        source_name: String,
+        /// The tenant as configured.
+        tenant: String,
+        /// The HTTP status, when the endpoint answered.
+        status: Option<u16>,
+        /// The OAuth error (`invalid_client`, `unauthorized_client`…).
+        code: Option<String>,
+        /// The endpoint's description (`AADSTS7000215: Invalid client secret…`), shortened.
+        message: Option<String>,
+        /// The transport error, when the endpoint did not answer.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// A Microsoft Graph request failed after the retries (throttled for
+    /// too long, refused, unreachable), or its answer was not a page of
+    /// users: the directory was not read completely.
+    #[error("`{source_name}`: cannot read page {page} of {url}{}", graph_detail(*.status, .code.as_deref(), .message.as_deref()))]
+    Graph {
+        /// The source's name.
+        source_name: String,
+        /// The collection read (no query string).
+        url: String,
+        /// Which page failed (1-based).
+        page: usize,
+        /// The HTTP status, when Graph answered.
+        status: Option<u16>,
+        /// Graph's `error.code` (`Request_UnsupportedQuery`, `Authorization_RequestDenied`…).
+        code: Option<String>,
+        /// Graph's `error.message`, or what was wrong with the answer, shortened.
+        message: Option<String>,
+        /// The transport or decoding error, if one.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// A Graph endpoint that cannot be used: not a URL, or plain `http://`
+    /// to another machine (the client secret and the tokens would cross
+    /// the network in clear text).
+    #[error("`{source_name}`: {url}: {reason}")]
+    GraphEndpoint {
+        /// The source's name.
+        source_name: String,
+        /// The endpoint as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The background task reading the source died (a bug, or the runtime shut down).
     #[error("the task reading `{source_name}` did not finish")]
     Task {
@@ -84,12 +136,36 @@ pub enum Error {
     },
 }
 
+/// ` (HTTP 400 Request_UnsupportedQuery: Invalid filter clause)`, or nothing.
+fn graph_detail(status: Option<u16>, code: Option<&str>, message: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if let Some(status) = status {
+        parts.push(format!("HTTP {status}"));
+    }
+    parts.extend(code.map(str::to_owned));
+    let mut detail = parts.join(" ");
+    if let Some(message) = message {
+        if !detail.is_empty() {
+            detail.push_str(": ");
+        }
+        detail.push_str(message);
+    }
+    if detail.is_empty() {
+        detail
+    } else {
+        format!(" ({detail})")
+    }
+}
+
 impl Error {
     /// True when the directory itself could not be read (as opposed to a
     /// file problem): worth retrying later, never worth planning without.
     #[must_use]
     pub fn is_directory_unavailable(&self) -> bool {
-        matches!(self, Error::Ldap { .. })
+        matches!(
+            self,
+            Error::Ldap { .. } | Error::GraphToken { .. } | Error::Graph { .. }
+        )
     }
 
     /// An IO failure while reading `file`.

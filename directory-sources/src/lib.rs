@@ -8,6 +8,9 @@
 //! - [`LdapSource`]: Active Directory or any LDAP directory (paged search,
 //!   `proxyAddresses`, disabled accounts, Exchange recipient types, filter
 //!   values escaped, TLS verified), mapped by [`LdapAttributes`];
+//! - [`GraphSource`]: Microsoft Entra ID users through Microsoft Graph
+//!   (client-credentials token, every `@odata.nextLink` page, throttling
+//!   retried as `Retry-After` asks, `$filter` values escaped);
 //! - [`StandardCsv`]: Proofpoint's Standard CSV, both layouts, header optional;
 //! - [`MappedCsv`] with a [`CsvMapping`]: any CSV with a header, including the
 //!   Postini user export ([`CsvMapping::postini_users`]) joined with a
@@ -37,6 +40,7 @@
 
 mod collect;
 mod error;
+mod graph;
 mod hr;
 mod issues;
 mod ldap;
@@ -49,6 +53,9 @@ mod table;
 mod values;
 
 pub use error::Error;
+pub use graph::{
+    GRAPH_V1, GraphSource, GuestPolicy, LOGIN_AUTHORITY, Sleep, TokioSleep, escape_odata_string,
+};
 pub use hr::{HrColumns, HrCsv, hr_from_rows};
 pub use issues::MAX_ISSUES;
 pub use ldap::{AD_MAIL_USERS, LdapAttributes, LdapSource, escape_filter_value};

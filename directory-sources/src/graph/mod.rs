@@ -1,0 +1,710 @@
+//! Microsoft Graph (Entra ID) users as a directory source.
+//!
+//! An app-only token from the client-credentials flow, then `/users` with
+//! `$select` of exactly the mapped properties and `$top=999` (Graph's
+//! largest page), following every `@odata.nextLink` to the end. Throttling
+//! (429) and transient failures (5xx, lost connections) are retried a
+//! bounded number of times, waiting as `Retry-After` asks; a page that still
+//! fails is an error, never a shorter directory. Each user is mapped by a
+//! pure function (`users.rs`).
+//!
+//! What Graph `/users` cannot say: whether a mailbox is a person's, shared,
+//! or a room. Exchange Online keeps that in the mailbox, not in the user
+//! object, and shared and room mailboxes sit on user objects with
+//! `accountEnabled: false`. Every entry is therefore a user mailbox, `kind`
+//! is not provided, and [`GraphSource::ignore_account_enabled`] exists for
+//! tenants where those disabled accounts must stay on the gateway.
+//!
+//! Not built yet: group memberships (`/groups/{id}/transitiveMembers`) and
+//! delta queries (`/users/delta`) for incremental runs.
+
+mod retry;
+mod users;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use muster_core::{DirectorySnapshot, Location, SourceIssue, parse_retry_after};
+use reqwest::header::RETRY_AFTER;
+use reqwest::{RequestBuilder, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+pub use retry::{Sleep, TokioSleep};
+pub use users::GuestPolicy;
+
+use retry::{Retry, retryable_status};
+use users::{GraphUser, Mapped, UserMap, map_user};
+
+use crate::collect::Collector;
+use crate::error::Error;
+use crate::source::DirectorySource;
+
+/// Entra ID's token authority (the public cloud). National clouds have their
+/// own: pass theirs to [`GraphSource::authority`].
+pub const LOGIN_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// Microsoft Graph v1.0 (the public cloud).
+pub const GRAPH_V1: &str = "https://graph.microsoft.com/v1.0";
+
+/// The scope of an app-only token: the resource plus `/.default` (any other
+/// scope is refused with AADSTS1002012 in this flow).
+const SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// The largest `$top` `/users` accepts (1000 is `Request_UnsupportedQuery`).
+const PAGE_SIZE: &str = "999";
+
+/// The longest server message kept in an error, in characters.
+const MESSAGE_CHARS: usize = 300;
+
+/// Users of a Microsoft Entra ID tenant, read through Microsoft Graph with
+/// an app registration's client credentials (application permission
+/// `User.Read.All`, with admin consent).
+///
+/// Mapping: `proxyAddresses` (the one `SMTP:` value is the primary, `smtp:`
+/// values are aliases; several `SMTP:` values are an issue and `mail` is
+/// the primary), else `mail`; `givenName`, `surname`, `mobilePhone`
+/// (international numbers only), the first of `businessPhones`,
+/// `companyName`, `department`, `accountEnabled`, and `id` as the external
+/// id. Users without any address are not recipients and are left out
+/// silently; guests are left out unless [`GraphSource::guests`] says
+/// otherwise. Issues name the user's object id.
+///
+/// Every entry is a user mailbox: Graph `/users` cannot tell shared and
+/// room mailboxes from people's (see [`GraphSource::ignore_account_enabled`]).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), muster_directory::Error> {
+/// use muster_directory::{DirectorySource, GraphSource};
+/// let secret = std::env::var("ENTRA_CLIENT_SECRET").unwrap_or_default();
+/// let source = GraphSource::new("contoso.onmicrosoft.com", "8f0e…-app-id", secret.into())
+///     .require("companyName", "O'Brien & Sons"); // companyName eq 'O''Brien & Sons'
+/// let snapshot = source.fetch().await?;
+/// for issue in &snapshot.issues {
+///     eprintln!("{issue}"); // object 4f1c…: mobilePhone `07700 900123`: expected an international …
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A token the tenant refuses is an error that names the tenant and the
+/// endpoint's reason, never the secret:
+///
+/// ```no_run
+/// # async fn demo() {
+/// # use muster_directory::{DirectorySource, GraphSource};
+/// let err = GraphSource::new("contoso.onmicrosoft.com", "app-id", "wrong".into())
+///     .fetch()
+///     .await
+///     .unwrap_err();
+/// // `graph:contoso.onmicrosoft.com`: no Graph token for tenant `contoso.onmicrosoft.com`
+/// //   (HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided. …)
+/// assert!(err.is_directory_unavailable());
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct GraphSource {
+    name: String,
+    tenant: String,
+    client_id: String,
+    client_secret: SecretString,
+    authority: String,
+    graph: String,
+    filter: Option<String>,
+    required: Vec<(String, String)>,
+    advanced_query: bool,
+    map: UserMap,
+    retry: Retry,
+    sleeper: Arc<dyn Sleep>,
+    timeout: Duration,
+}
+
+impl GraphSource {
+    /// Reads the users of `tenant` (its id or a verified domain such as
+    /// `contoso.onmicrosoft.com`) as the app `client_id`, authenticating with
+    /// `client_secret` (never logged or shown). Defaults: the public cloud
+    /// ([`LOGIN_AUTHORITY`], [`GRAPH_V1`]), every user, guests left out,
+    /// `accountEnabled` read, 5 retries waiting at most 120 s each, 60 s per
+    /// request.
+    pub fn new(tenant: &str, client_id: &str, client_secret: SecretString) -> Self {
+        let tenant = tenant.trim().to_owned();
+        GraphSource {
+            name: format!("graph:{tenant}"),
+            tenant,
+            client_id: client_id.trim().to_owned(),
+            client_secret,
+            authority: LOGIN_AUTHORITY.to_owned(),
+            graph: GRAPH_V1.to_owned(),
+            filter: None,
+            required: Vec::new(),
+            advanced_query: false,
+            map: UserMap {
+                guests: GuestPolicy::Skip,
+                account_enabled: true,
+            },
+            retry: Retry::default(),
+            sleeper: Arc::new(TokioSleep),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Names the source (the snapshot's `source`, and the origin of the accounts it creates).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The token authority without the tenant (`https://login.microsoftonline.us`
+    /// for US Government, a local mock in tests). Plain `http://` is
+    /// refused at fetch time unless it points at this machine.
+    pub fn authority(mut self, url: &str) -> Self {
+        self.authority = url.trim().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The Graph base URL including the version (`https://graph.microsoft.us/v1.0`,
+    /// a local mock in tests). Plain `http://` is refused at fetch time unless
+    /// it points at this machine.
+    pub fn graph_url(mut self, url: &str) -> Self {
+        self.graph = url.trim().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Sends an OData `$filter`, used as written: build any part that comes
+    /// from user input with [`GraphSource::require`] or [`escape_odata_string`].
+    /// Filters that need Graph's advanced queries (`ne`, `endsWith`, …) also
+    /// need [`GraphSource::advanced_query`]; without it Graph answers
+    /// 400 `Request_UnsupportedQuery`, which is an error.
+    pub fn filter(mut self, filter: &str) -> Self {
+        self.filter = Some(filter.trim().to_owned()).filter(|f| !f.is_empty());
+        self
+    }
+
+    /// Also requires `property` to equal `value` (`property eq 'value'`);
+    /// the value is escaped as an OData string, so a `'` in it is just a character.
+    pub fn require(mut self, property: &str, value: &str) -> Self {
+        self.required.push((property.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Asks for Graph's advanced query capabilities (`ConsistencyLevel:
+    /// eventual` on every request, `$count=true`): needed by filters with
+    /// `ne`, `not`, `endsWith`. Results may lag recent changes by a little.
+    pub fn advanced_query(mut self) -> Self {
+        self.advanced_query = true;
+        self
+    }
+
+    /// What to do with guest accounts (default: [`GuestPolicy::Skip`]).
+    pub fn guests(mut self, guests: GuestPolicy) -> Self {
+        self.map.guests = guests;
+        self
+    }
+
+    /// Does not read `accountEnabled`: every entry is enabled and the snapshot
+    /// does not provide `enabled`. Use it when the tenant has shared or room
+    /// mailboxes, which Graph shows as ordinary users with
+    /// `accountEnabled: false`: read as disabled users, the planner would
+    /// treat them as gone.
+    pub fn ignore_account_enabled(mut self) -> Self {
+        self.map.account_enabled = false;
+        self
+    }
+
+    /// How often a throttled or failed request is tried again (default 5);
+    /// `0` fails on the first refusal.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.retry.max_retries = retries;
+        self
+    }
+
+    /// The longest single wait before a retry (default 120 s), even when
+    /// `Retry-After` asks for more.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.retry.max_wait = wait;
+        self
+    }
+
+    /// How the source waits between retries (default: tokio's timer). Tests
+    /// inject a [`Sleep`] that records the waits instead.
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleep>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// How long one request (token or page, body included) may take.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The `$filter` sent: the custom filter and every required value, escaped.
+    fn full_filter(&self) -> Option<String> {
+        let mut parts: Vec<String> = self.filter.iter().map(|f| format!("({f})")).collect();
+        if parts.len() == 1 && self.required.is_empty() {
+            return self.filter.clone();
+        }
+        for (property, value) in &self.required {
+            parts.push(format!("{property} eq '{}'", escape_odata_string(value)));
+        }
+        (!parts.is_empty()).then(|| parts.join(" and "))
+    }
+
+    /// Parses an endpoint, refusing plain HTTP to another machine.
+    fn endpoint(&self, url: &str) -> Result<Url, Error> {
+        let refuse = |reason| Error::GraphEndpoint {
+            source_name: self.name.clone(),
+            url: url.to_owned(),
+            reason,
+        };
+        let parsed = Url::parse(url).map_err(|_| refuse("not a URL"))?;
+        let host = parsed.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        match parsed.scheme() {
+            "https" => Ok(parsed),
+            "http" if loopback => Ok(parsed),
+            "http" => Err(refuse(
+                "plain http would send the client secret and tokens unencrypted; use https",
+            )),
+            _ => Err(refuse("not an http(s) URL")),
+        }
+    }
+
+    /// Gets a token, reads every page and maps the users.
+    ///
+    /// # Errors
+    /// [`Error::GraphEndpoint`] before any request when an endpoint is not
+    /// a URL or is plain `http://` to another machine;
+    /// [`Error::GraphToken`] when no token is issued; [`Error::Graph`] when
+    /// any page fails after the retries or is not a page of users. Users
+    /// with bad values are issues in the snapshot.
+    pub async fn read(&self) -> Result<DirectorySnapshot, Error> {
+        let token_url = self.endpoint(&format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority, self.tenant
+        ))?;
+        let users_url = self.endpoint(&format!("{}/users", self.graph))?;
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(15)))
+            // A redirect would carry the bearer token wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| self.token_error(Failure::transport(e)))?;
+        let mut token = self.token(&http, &token_url).await?;
+        let page_error = |page: usize, failure: Failure| self.page_error(&users_url, page, failure);
+        let select = self.map.select();
+        let filter = self.full_filter();
+        let mut collector = Collector::new(&self.name);
+        let mut next: Option<Url> = None;
+        let mut read = 0usize;
+        for page in 1usize.. {
+            let request = || {
+                let request = match &next {
+                    None => {
+                        let mut query = vec![("$select", select.as_str()), ("$top", PAGE_SIZE)];
+                        if let Some(f) = &filter {
+                            query.push(("$filter", f));
+                        }
+                        if self.advanced_query {
+                            query.push(("$count", "true"));
+                        }
+                        http.get(users_url.clone()).query(&query)
+                    }
+                    // The whole link, as Graph asks: it carries the skip token
+                    // and every original query option.
+                    Some(link) => http.get(link.clone()),
+                };
+                let request = if self.advanced_query {
+                    // Not carried into next links by Graph: sent on every page.
+                    request.header("ConsistencyLevel", "eventual")
+                } else {
+                    request
+                };
+                request.header(reqwest::header::ACCEPT, "application/json")
+            };
+            let bearer = |t: &SecretString| request().bearer_auth(t.expose_secret());
+            let body = match self.exchange(|| bearer(&token)).await {
+                // An app-only token lives about an hour; a long read outlives it.
+                Err(f) if f.status == Some(401) => {
+                    token = self.token(&http, &token_url).await?;
+                    self.exchange(|| bearer(&token))
+                        .await
+                        .map_err(|f| page_error(page, f))?
+                }
+                other => other.map_err(|f| page_error(page, f))?,
+            };
+            let parsed: Page = serde_json::from_str(&body).map_err(|e| {
+                page_error(
+                    page,
+                    Failure::answer(format!("the answer is not a page of users: {e}")),
+                )
+            })?;
+            for value in parsed.value {
+                self.add_user(&mut collector, value, read);
+                read += 1;
+            }
+            match parsed.next_link {
+                None => break,
+                Some(link) => {
+                    let link = self
+                        .next_link(&users_url, next.as_ref(), &link)
+                        .map_err(|m| page_error(page, Failure::answer(m)))?;
+                    next = Some(link);
+                }
+            }
+        }
+        Ok(collector.into_snapshot(&self.name, self.map.provided_fields()))
+    }
+
+    /// Maps one element of a page's `value` into the collector.
+    fn add_user(&self, collector: &mut Collector, value: serde_json::Value, index: usize) {
+        let at = match value.get("id").and_then(serde_json::Value::as_str) {
+            Some(id) => Location::object_id(id),
+            None => Location::record(index),
+        };
+        let user: GraphUser = match serde_json::from_value(value) {
+            Ok(user) => user,
+            Err(e) => {
+                collector.issue(SourceIssue::new(at, format!("a Graph user object ({e})")));
+                return;
+            }
+        };
+        match map_user(&user, self.map) {
+            Mapped::Entry(entry, issues) => {
+                for issue in issues {
+                    collector.issue(issue);
+                }
+                collector.add_at_entry(*entry);
+            }
+            Mapped::NotARecipient => {}
+            Mapped::Unreadable(issue) => collector.issue(issue),
+        }
+    }
+
+    /// Checks a next link before the token is sent to it: the same scheme,
+    /// host and port as the Graph base, and not the page just read (a loop).
+    fn next_link(&self, base: &Url, current: Option<&Url>, link: &str) -> Result<Url, String> {
+        let link = Url::parse(link).map_err(|_| "the next page link is not a URL".to_owned())?;
+        if link.origin() != base.origin() {
+            return Err(format!(
+                "the next page link points to {}, not to the Graph endpoint",
+                link.origin().ascii_serialization()
+            ));
+        }
+        if current == Some(&link) {
+            return Err("the next page link repeats the page just read".to_owned());
+        }
+        Ok(link)
+    }
+
+    /// The client-credentials token.
+    async fn token(&self, http: &reqwest::Client, url: &Url) -> Result<SecretString, Error> {
+        let body = self
+            .exchange(|| {
+                http.post(url.clone()).form(&[
+                    ("client_id", self.client_id.as_str()),
+                    ("scope", SCOPE),
+                    ("client_secret", self.client_secret.expose_secret()),
+                    ("grant_type", "client_credentials"),
+                ])
+            })
+            .await
+            .map_err(|f| self.token_error(f))?;
+        let token: Token = serde_json::from_str(&body).map_err(|e| {
+            self.token_error(Failure::answer(format!("the answer holds no token: {e}")))
+        })?;
+        if token.access_token.trim().is_empty() {
+            return Err(self.token_error(Failure::answer("the token is empty".to_owned())));
+        }
+        Ok(token.access_token.into())
+    }
+
+    /// Sends a request until it succeeds, fails for good, or the retries are
+    /// used up; returns the body of the successful answer.
+    async fn exchange(&self, request: impl Fn() -> RequestBuilder) -> Result<String, Failure> {
+        let mut retries = 0;
+        loop {
+            let (failure, retry_after) = match request().send().await {
+                Ok(response) if response.status().is_success() => {
+                    match response.text().await {
+                        Ok(body) => return Ok(body),
+                        // Cut off mid-body: as transient as a lost connection.
+                        Err(e) => (Failure::transport(e), None),
+                    }
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = response
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                    let body = response.text().await.unwrap_or_default();
+                    let failure = self.failure(status, &body);
+                    if !retryable_status(status.as_u16()) {
+                        return Err(failure);
+                    }
+                    (failure, retry_after)
+                }
+                Err(e) if e.is_builder() => return Err(Failure::transport(e)),
+                Err(e) => (Failure::transport(e), None),
+            };
+            retries += 1;
+            let Some(wait) = self.retry.wait(retries, retry_after) else {
+                return Err(failure);
+            };
+            self.sleeper.sleep(wait).await;
+        }
+    }
+
+    /// Reads an error answer: Graph's `{"error":{"code","message"}}` or the
+    /// token endpoint's `{"error","error_description"}`.
+    fn failure(&self, status: StatusCode, body: &str) -> Failure {
+        let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let text = |v: Option<&serde_json::Value>| {
+            v.and_then(serde_json::Value::as_str)
+                .map(|s| self.shorten(s))
+        };
+        let (code, message) = match json.get("error") {
+            Some(serde_json::Value::Object(error)) => {
+                (text(error.get("code")), text(error.get("message")))
+            }
+            Some(error) => (text(Some(error)), text(json.get("error_description"))),
+            None => (None, None),
+        };
+        Failure {
+            status: Some(status.as_u16()),
+            code,
+            message,
+            source: None,
+        }
+    }
+
+    /// A server's text made fit for an error: short, on one line, and never
+    /// holding the client secret (no endpoint is known to echo it; this
+    /// makes sure).
+    fn shorten(&self, text: &str) -> String {
+        let secret = self.client_secret.expose_secret();
+        let text = if secret.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(secret, "[REDACTED]")
+        };
+        let mut short: String = text
+            .chars()
+            .take(MESSAGE_CHARS)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if text.chars().nth(MESSAGE_CHARS).is_some() {
+            short.push('…');
+        }
+        short
+    }
+
+    fn token_error(&self, f: Failure) -> Error {
+        Error::GraphToken {
+            source_name: self.name.clone(),
+            tenant: self.tenant.clone(),
+            status: f.status,
+            code: f.code,
+            message: f.message,
+            source: f.source,
+        }
+    }
+
+    fn page_error(&self, users: &Url, page: usize, f: Failure) -> Error {
+        Error::Graph {
+            source_name: self.name.clone(),
+            url: users.to_string(),
+            page,
+            status: f.status,
+            code: f.code,
+            message: f.message,
+            source: f.source,
+        }
+    }
+}
+
+#[async_trait]
+impl DirectorySource for GraphSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn fetch(&self) -> Result<DirectorySnapshot, Error> {
+        self.read().await
+    }
+}
+
+/// Escapes a value for an OData string literal in a `$filter`: a `'`
+/// becomes `''`, so user input can only ever be compared literally. (`&`,
+/// `#`, `+` and the like are percent-encoded with the rest of the query.)
+///
+/// ```
+/// use muster_directory::escape_odata_string;
+/// assert_eq!(escape_odata_string("O'Brien & Sons"), "O''Brien & Sons");
+/// let filter = format!("department eq '{}'", escape_odata_string("R&D') or (true"));
+/// assert_eq!(filter, "department eq 'R&D'') or (true'");
+/// ```
+#[must_use]
+pub fn escape_odata_string(value: &str) -> String {
+    value.replace('\'', "''")
+}
+
+/// A failed exchange, before it is given its context.
+#[derive(Debug)]
+struct Failure {
+    status: Option<u16>,
+    code: Option<String>,
+    message: Option<String>,
+    source: Option<reqwest::Error>,
+}
+
+impl Failure {
+    fn transport(source: reqwest::Error) -> Self {
+        Failure {
+            status: None,
+            code: None,
+            message: None,
+            source: Some(source),
+        }
+    }
+
+    fn answer(message: String) -> Self {
+        Failure {
+            status: None,
+            code: None,
+            message: Some(message),
+            source: None,
+        }
+    }
+}
+
+/// One page of a Graph collection.
+#[derive(Deserialize)]
+struct Page {
+    /// Required: an answer without it is not a page, and must not read as an empty one.
+    value: Vec<serde_json::Value>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+/// The token endpoint's answer (the rest of it is not needed).
+#[derive(Deserialize)]
+struct Token {
+    access_token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> GraphSource {
+        GraphSource::new("contoso.onmicrosoft.com", "app", "s3cret-value".into())
+    }
+
+    #[test]
+    fn required_values_are_escaped_into_the_filter() {
+        assert_eq!(source().full_filter(), None);
+        assert_eq!(
+            source()
+                .filter("accountEnabled eq true")
+                .full_filter()
+                .as_deref(),
+            Some("accountEnabled eq true")
+        );
+        assert_eq!(
+            source()
+                .filter("accountEnabled eq true")
+                .require("companyName", "O'Brien")
+                .require("department", "R&D")
+                .full_filter()
+                .as_deref(),
+            Some("(accountEnabled eq true) and companyName eq 'O''Brien' and department eq 'R&D'")
+        );
+        assert_eq!(
+            source().require("department", "'").full_filter().as_deref(),
+            Some("department eq ''''")
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_this_machine() {
+        let s = source();
+        assert!(matches!(
+            s.endpoint("http://login.example.com/t/oauth2/v2.0/token"),
+            Err(Error::GraphEndpoint { .. })
+        ));
+        assert!(matches!(
+            s.endpoint("ftp://x/"),
+            Err(Error::GraphEndpoint { .. })
+        ));
+        assert!(matches!(
+            s.endpoint("not a url"),
+            Err(Error::GraphEndpoint { .. })
+        ));
+        for ok in [
+            "https://graph.microsoft.com/v1.0/users",
+            "http://127.0.0.1:8080/users",
+            "http://[::1]:8080/users",
+            "http://localhost/users",
+        ] {
+            assert!(s.endpoint(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn next_links_stay_on_the_graph_endpoint_and_move_on() {
+        let s = source();
+        let base = Url::parse("https://graph.microsoft.com/v1.0/users").unwrap();
+        let next = "https://graph.microsoft.com/v1.0/users?$skiptoken=X";
+        let link = s.next_link(&base, None, next).unwrap();
+        assert!(s.next_link(&base, Some(&link), next).is_err(), "a loop");
+        for elsewhere in [
+            "https://evil.example/v1.0/users?$skiptoken=X",
+            "http://graph.microsoft.com/v1.0/users?$skiptoken=X",
+            "https://graph.microsoft.com:8443/v1.0/users?$skiptoken=X",
+        ] {
+            assert!(s.next_link(&base, None, elsewhere).is_err(), "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn error_answers_are_read_in_both_shapes_and_never_hold_the_secret() {
+        let s = source();
+        let graph = s.failure(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":{"code":"Request_UnsupportedQuery","message":"Invalid filter clause","innerError":{}}}"#,
+        );
+        assert_eq!(graph.code.as_deref(), Some("Request_UnsupportedQuery"));
+        assert_eq!(graph.message.as_deref(), Some("Invalid filter clause"));
+        let token = s.failure(
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret s3cret-value\r\nTrace ID: 1"}"#,
+        );
+        assert_eq!(token.status, Some(401));
+        assert_eq!(token.code.as_deref(), Some("invalid_client"));
+        assert_eq!(
+            token.message.as_deref(),
+            Some("AADSTS7000215: Invalid client secret [REDACTED]  Trace ID: 1")
+        );
+        let html = s.failure(StatusCode::BAD_GATEWAY, "<html>bad gateway</html>");
+        assert_eq!((html.code, html.message), (None, None));
+        assert_eq!(
+            s.shorten(&"x".repeat(400)).chars().count(),
+            MESSAGE_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn the_secret_never_shows_in_debug_output() {
+        assert!(!format!("{:?}", source()).contains("s3cret-value"));
+    }
+}
