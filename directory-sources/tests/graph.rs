@@ -1,0 +1,693 @@
+//! The Graph source against a local mock of Entra ID's token endpoint and
+//! Microsoft Graph, answering with responses shaped like the real ones
+//! (`tests/fixtures/graph/`). Waits between retries go through a recording
+//! [`Sleep`], so no test sleeps.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use muster_core::{Field, FieldSet, Location, RecipientKind};
+use muster_directory::{DirectorySource, Error, GraphSource, GuestPolicy, Sleep};
+use reqwest::Url;
+use wiremock::matchers::{any, header, method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const TENANT: &str = "contoso.onmicrosoft.com";
+const CLIENT_ID: &str = "8f0e2d4c-0000-4000-8000-000000000001";
+const SECRET: &str = "Xy7~q8Q.s3cret-value-never-shown";
+const SELECT: &str = "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,accountEnabled,userType";
+const BEARER: &str = "Bearer eyJ0eXAiOiJKV1QiLCJub25jZSI6Im11c3Rlci10ZXN0In0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20ifQ.c2lnbmF0dXJl";
+const TOKEN_PATH: &str = "/contoso.onmicrosoft.com/oauth2/v2.0/token";
+const SKIP_2: &str = "RFNwdAIAAQAAACpBbm4uTGVlQGV4YW1wbGUuY29t";
+const SKIP_3: &str = "RFNwdAIAAQAAACpCby5SYXlAZXhhbXBsZS5jb20";
+
+/// Records every wait instead of waiting.
+#[derive(Debug, Default)]
+struct Waits(Mutex<Vec<Duration>>);
+
+#[async_trait::async_trait]
+impl Sleep for Waits {
+    async fn sleep(&self, duration: Duration) {
+        self.0.lock().unwrap().push(duration);
+    }
+}
+
+impl Waits {
+    fn seconds(&self) -> Vec<u64> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(Duration::as_secs)
+            .collect()
+    }
+}
+
+/// A fixture with `{base}` replaced by the mock server's address.
+fn fixture(server: &MockServer, name: &str) -> String {
+    let text = match name {
+        "token" => include_str!("fixtures/graph/token.json"),
+        "token_invalid_client" => include_str!("fixtures/graph/token_invalid_client.json"),
+        "users_page1" => include_str!("fixtures/graph/users_page1.json"),
+        "users_page2" => include_str!("fixtures/graph/users_page2.json"),
+        "users_page3" => include_str!("fixtures/graph/users_page3.json"),
+        "error_throttled" => include_str!("fixtures/graph/error_throttled.json"),
+        "error_unavailable" => include_str!("fixtures/graph/error_unavailable.json"),
+        "error_bad_filter" => include_str!("fixtures/graph/error_bad_filter.json"),
+        other => panic!("no fixture {other}"),
+    };
+    text.replace("{base}", &server.uri())
+}
+
+fn json(status: u16, body: String) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body, "application/json")
+}
+
+/// The token request's form fields, in order.
+fn form(request: &Request) -> Vec<(String, String)> {
+    let body = String::from_utf8(request.body.clone()).unwrap();
+    Url::parse(&format!("http://x/?{body}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A mock server that answers anything not mocked with a readable refusal
+/// (418: not retried), and issues tokens for the right client credentials.
+async fn server_with_token(expected_tokens: u64) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(418).set_body_string("not mocked"))
+        .with_priority(u8::MAX)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .and(|request: &Request| {
+            form(request)
+                == [
+                    ("client_id", CLIENT_ID),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                    ("client_secret", SECRET),
+                    ("grant_type", "client_credentials"),
+                ]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .respond_with(json(200, fixture(&server, "token")))
+        .expect(expected_tokens)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The first page's request: `$select` exactly the mapped properties, `$top=999`.
+fn first_page() -> wiremock::MockBuilder {
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .and(header("authorization", BEARER))
+        .and(query_param("$select", SELECT))
+        .and(query_param("$top", "999"))
+        .and(query_param_is_missing("$skiptoken"))
+}
+
+/// A next page's request: the whole next link, with its skip token.
+fn page(skiptoken: &str) -> wiremock::MockBuilder {
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .and(header("authorization", BEARER))
+        .and(query_param("$select", SELECT))
+        .and(query_param("$top", "999"))
+        .and(query_param("$skiptoken", skiptoken))
+}
+
+fn source(server: &MockServer, waits: &Arc<Waits>) -> GraphSource {
+    GraphSource::new(TENANT, CLIENT_ID, SECRET.into())
+        .named("entra")
+        .authority(&server.uri())
+        .graph_url(&format!("{}/v1.0", server.uri()))
+        .sleeper(Arc::clone(waits) as Arc<dyn Sleep>)
+}
+
+async fn three_pages(server: &MockServer) {
+    first_page()
+        .respond_with(json(200, fixture(server, "users_page1")))
+        .expect(1)
+        .mount(server)
+        .await;
+    page(SKIP_2)
+        .respond_with(json(200, fixture(server, "users_page2")))
+        .expect(1)
+        .with_priority(3)
+        .mount(server)
+        .await;
+    page(SKIP_3)
+        .respond_with(json(200, fixture(server, "users_page3")))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn three_pages_are_read_to_the_end_into_exact_entries_issues_and_fields() {
+    let server = server_with_token(1).await;
+    three_pages(&server).await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits).fetch().await.unwrap();
+
+    assert_eq!(snapshot.source, "entra");
+    assert!(snapshot.is_complete());
+    let provided = [
+        Field::Aliases,
+        Field::FirstName,
+        Field::LastName,
+        Field::Mobile,
+        Field::Phone,
+        Field::Company,
+        Field::Department,
+        Field::Enabled,
+        Field::ExternalId,
+    ]
+    .into_iter()
+    .fold(FieldSet::empty(), FieldSet::with);
+    assert_eq!(snapshot.provided, provided);
+
+    // The service account without a mailbox and the guest are not recipients.
+    let summary: Vec<_> = snapshot
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.primary_email.as_str(),
+                e.aliases.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                e.enabled,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            // ann@example.org went to Ann Twin, whose primary it is.
+            (
+                "Ann.Lee@example.com",
+                vec!["ann.lee@contoso.onmicrosoft.com"],
+                true
+            ),
+            ("bo.ray@example.com", vec!["bo@example.com"], false),
+            ("ann@example.org", vec![], true),
+            ("cy@example.com", vec![], true),
+        ]
+    );
+    let ann = &snapshot.entries[0];
+    assert_eq!(ann.first_name.as_deref(), Some("Ann"));
+    assert_eq!(ann.last_name.as_deref(), Some("Lee"));
+    assert_eq!(ann.mobile.as_deref(), Some("+447700900123"));
+    assert_eq!(ann.phone.as_deref(), Some("+44 20 7946 0000"));
+    assert_eq!(ann.company.as_deref(), Some("Example Ltd"));
+    assert_eq!(ann.department.as_deref(), Some("Sales"));
+    assert_eq!(ann.kind, RecipientKind::UserMailbox);
+    assert_eq!(
+        ann.external_id.as_ref().unwrap().as_str(),
+        "6e7b768e-07e2-4810-8459-485f84f8f204"
+    );
+    assert_eq!(
+        ann.location,
+        Some(Location::object_id("6e7b768e-07e2-4810-8459-485f84f8f204"))
+    );
+    let bo = &snapshot.entries[1];
+    assert_eq!(bo.mobile, None, "a national number is an issue");
+    let cy = &snapshot.entries[3];
+    assert_eq!(cy.phone.as_deref(), Some("+1 425 555 0100"));
+    assert_eq!(cy.last_name, None);
+
+    let issues: Vec<_> = snapshot
+        .issues
+        .iter()
+        .map(|i| {
+            (
+                i.location.clone(),
+                i.field.as_deref(),
+                i.value.as_deref(),
+                i.related.clone(),
+            )
+        })
+        .collect();
+    let at = Location::object_id;
+    assert_eq!(
+        issues,
+        [
+            (
+                at("6e7b768e-07e2-4810-8459-485f84f8f204"),
+                Some("alias"),
+                Some("ann@example.org"),
+                Some(at("0f9e8d7c-6b5a-4948-8372-615049382716")),
+            ),
+            (
+                at("9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"),
+                Some("mail"),
+                Some("not an address"),
+                None,
+            ),
+            (
+                at("c0a1b2c3-d4e5-4f60-8a7b-9c0d1e2f3a4b"),
+                Some("proxyAddresses"),
+                Some("bo.ray@example.com, bo@example.com"),
+                None,
+            ),
+            (
+                at("c0a1b2c3-d4e5-4f60-8a7b-9c0d1e2f3a4b"),
+                Some("mobilePhone"),
+                Some("07700 900456"),
+                None,
+            ),
+        ],
+        "{:#?}",
+        snapshot.issues
+    );
+    assert!(waits.seconds().is_empty());
+}
+
+#[tokio::test]
+async fn a_throttled_page_waits_as_retry_after_asks_then_goes_on() {
+    let server = server_with_token(1).await;
+    three_pages(&server).await;
+    page(SKIP_2)
+        .respond_with(
+            json(429, fixture(&server, "error_throttled")).insert_header("Retry-After", "7"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    page(SKIP_2)
+        .respond_with(
+            json(503, fixture(&server, "error_unavailable")).insert_header("Retry-After", "2"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits).fetch().await.unwrap();
+    assert_eq!(waits.seconds(), [7, 2]);
+    assert_eq!(snapshot.entries.len(), 4, "every page still read");
+}
+
+#[tokio::test]
+async fn retry_after_is_clamped_to_the_longest_wait() {
+    let server = server_with_token(1).await;
+    three_pages(&server).await;
+    page(SKIP_3)
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .max_wait(Duration::from_secs(90))
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(waits.seconds(), [90]);
+    assert_eq!(snapshot.entries.len(), 4);
+}
+
+#[tokio::test]
+async fn a_page_that_keeps_failing_is_an_error_not_a_shorter_directory() {
+    let server = server_with_token(1).await;
+    first_page()
+        .respond_with(json(200, fixture(&server, "users_page1")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    page(SKIP_2)
+        .respond_with(json(503, fixture(&server, "error_unavailable")))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .max_retries(3)
+        .fetch()
+        .await
+        .unwrap_err();
+    // No Retry-After: our own doubling backoff.
+    assert_eq!(waits.seconds(), [1, 2, 4]);
+    assert!(err.is_directory_unavailable());
+    match &err {
+        Error::Graph {
+            page, status, code, ..
+        } => {
+            assert_eq!(*page, 2);
+            assert_eq!(*status, Some(503));
+            assert_eq!(code.as_deref(), Some("serviceNotAvailable"));
+        }
+        other => panic!("expected a Graph error, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`entra`: cannot read page 2 of {}/v1.0/users (HTTP 503 serviceNotAvailable: \
+             The service is temporarily unavailable for maintenance or is overloaded.)",
+            server.uri()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_is_an_error_that_never_shows_the_secret() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(json(401, fixture(&server, "token_invalid_client")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1.0/users"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits).fetch().await.unwrap_err();
+    assert!(err.is_directory_unavailable());
+    assert!(waits.seconds().is_empty(), "a refusal is not retried");
+    let Error::GraphToken {
+        tenant,
+        status,
+        code,
+        ..
+    } = &err
+    else {
+        panic!("expected a token error, got {err:?}");
+    };
+    assert_eq!(tenant, TENANT);
+    assert_eq!(*status, Some(401));
+    assert_eq!(code.as_deref(), Some("invalid_client"));
+    let display = err.to_string();
+    assert!(
+        display.starts_with(
+            "`entra`: no Graph token for tenant `contoso.onmicrosoft.com` (HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided."
+        ),
+        "{display}"
+    );
+    for shown in [
+        display,
+        format!("{err:?}"),
+        format!("{:?}", source(&server, &waits)),
+    ] {
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_token_endpoint_is_retried_then_an_error() {
+    // A port nothing listens on: connection refused, every time.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let waits = Arc::new(Waits::default());
+    let err = GraphSource::new(TENANT, CLIENT_ID, SECRET.into())
+        .authority(&url)
+        .graph_url(&url)
+        .max_retries(2)
+        .sleeper(Arc::clone(&waits) as Arc<dyn Sleep>)
+        .fetch()
+        .await
+        .unwrap_err();
+    assert_eq!(waits.seconds(), [1, 2]);
+    assert!(matches!(
+        &err,
+        Error::GraphToken {
+            status: None,
+            source: Some(_),
+            ..
+        }
+    ));
+    assert!(!format!("{err:?}").contains(SECRET));
+}
+
+#[tokio::test]
+async fn a_custom_filter_is_sent_with_its_values_escaped() {
+    let server = server_with_token(1).await;
+    first_page()
+        .and(query_param(
+            "$filter",
+            "(accountEnabled eq true) and companyName eq 'O''Brien & Sons'",
+        ))
+        .respond_with(json(200, fixture(&server, "users_page3")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .filter("accountEnabled eq true")
+        .require("companyName", "O'Brien & Sons")
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.entries.len(), 1);
+}
+
+#[tokio::test]
+async fn a_filter_graph_refuses_is_an_error_at_once() {
+    let server = server_with_token(1).await;
+    first_page()
+        .respond_with(json(400, fixture(&server, "error_bad_filter")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .filter("endsWith(companyName,'Ltd')")
+        .fetch()
+        .await
+        .unwrap_err();
+    assert!(waits.seconds().is_empty());
+    assert!(
+        matches!(&err, Error::Graph { status: Some(400), code: Some(c), .. } if c == "Request_UnsupportedQuery"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn advanced_queries_send_consistency_level_on_every_page() {
+    let server = server_with_token(1).await;
+    first_page()
+        .and(header("ConsistencyLevel", "eventual"))
+        .and(query_param("$count", "true"))
+        .respond_with(json(200, fixture(&server, "users_page2")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    page(SKIP_3)
+        .and(header("ConsistencyLevel", "eventual"))
+        .respond_with(json(200, fixture(&server, "users_page3")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .advanced_query()
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.entries.len(), 3);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_and_the_page_read_again() {
+    let server = server_with_token(2).await;
+    three_pages(&server).await;
+    page(SKIP_2)
+        .respond_with(json(
+            401,
+            r#"{"error":{"code":"InvalidAuthenticationToken","message":"Lifetime validation failed, the token is expired."}}"#
+                .to_owned(),
+        ))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits).fetch().await.unwrap();
+    assert_eq!(snapshot.entries.len(), 4);
+    assert!(waits.seconds().is_empty());
+}
+
+#[tokio::test]
+async fn a_refusal_for_missing_consent_is_final_at_once() {
+    let server = server_with_token(1).await;
+    first_page()
+        .respond_with(json(
+            403,
+            r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}"#
+                .to_owned(),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits).fetch().await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Graph {
+                status: Some(403),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(waits.seconds().is_empty());
+}
+
+#[tokio::test]
+async fn a_page_refused_again_with_a_new_token_is_an_error() {
+    // Only 401 asks for a new token, and only once per page.
+    let server = server_with_token(2).await;
+    Mock::given(path("/v1.0/users"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits).fetch().await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Graph {
+                status: Some(401),
+                page: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn answers_that_are_not_pages_are_errors_never_empty_directories() {
+    for (body, expected) in [
+        ("{}", "the answer is not a page of users"),
+        (
+            r#"{"value":[{"id":"1","mail":"a@example.com"}"#,
+            "the answer is not a page of users",
+        ),
+        (
+            r#"{"value":[],"@odata.nextLink":"https://graph.example.net/v1.0/users?$skiptoken=x"}"#,
+            "the next page link points to https://graph.example.net",
+        ),
+    ] {
+        let server = server_with_token(1).await;
+        first_page()
+            .respond_with(json(200, body.to_owned()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let waits = Arc::new(Waits::default());
+        let err = source(&server, &waits).fetch().await.unwrap_err();
+        match &err {
+            Error::Graph {
+                page: 1,
+                message: Some(m),
+                ..
+            } => assert!(m.starts_with(expected), "{m}"),
+            other => panic!("{body}: expected a Graph error, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_next_link_that_repeats_the_page_is_an_error() {
+    let server = server_with_token(1).await;
+    let again = format!(
+        r#"{{"value":[],"@odata.nextLink":"{}/v1.0/users?$select={SELECT}&$top=999&$skiptoken=same"}}"#,
+        server.uri()
+    );
+    first_page()
+        .respond_with(json(200, again.clone()))
+        .mount(&server)
+        .await;
+    page("same")
+        .respond_with(json(200, again))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits).fetch().await.unwrap_err();
+    assert!(matches!(&err, Error::Graph { page: 2, .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn users_that_are_not_objects_are_issues_and_guests_can_be_contacts() {
+    let server = server_with_token(1).await;
+    let body = r#"{"value":[
+        {"id":"g1","mail":"pat@partner.example","userType":"Guest","accountEnabled":true},
+        {"id":"x1","mail":42},
+        "not an object"
+    ]}"#;
+    first_page()
+        .respond_with(json(200, body.to_owned()))
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .guests(GuestPolicy::Contact)
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.entries.len(), 1);
+    assert_eq!(snapshot.entries[0].kind, RecipientKind::Contact);
+    let places: Vec<_> = snapshot.issues.iter().map(|i| i.location.clone()).collect();
+    assert_eq!(places, [Location::object_id("x1"), Location::record(2)]);
+}
+
+#[tokio::test]
+async fn without_account_enabled_it_is_neither_selected_nor_provided() {
+    let server = server_with_token(1).await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .and(query_param(
+            "$select",
+            "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,userType",
+        ))
+        .respond_with(json(
+            200,
+            r#"{"value":[{"id":"s1","mail":"shared@example.com","accountEnabled":false}]}"#.to_owned(),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .ignore_account_enabled()
+        .fetch()
+        .await
+        .unwrap();
+    assert!(snapshot.entries[0].enabled);
+    assert!(!snapshot.provided.contains(Field::Enabled));
+}
+
+#[test]
+fn plain_http_to_another_machine_is_refused_before_any_request() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = rt
+        .block_on(
+            GraphSource::new(TENANT, CLIENT_ID, SECRET.into())
+                .authority("http://login.example.com")
+                .fetch(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::GraphEndpoint { .. }), "{err:?}");
+    assert!(!err.is_directory_unavailable());
+}
