@@ -3,8 +3,14 @@
 use muster::{ApplyReport, Outcome};
 use pyo3::prelude::*;
 
-use crate::convert::serialize_to_py;
+use serde_json::Value;
+
+use crate::convert::{serialize_to_py, to_py};
 use crate::errors::{ApplyError, StaleError};
+
+fn convert_error(e: serde_json::Error) -> PyErr {
+    pyo3::exceptions::PyTypeError::new_err(format!("cannot convert the report: {e}"))
+}
 
 /// One outcome per change (`applied`, `already_applied`, `stale`, `failed`,
 /// `skipped`, `dry_run`), counts, and the new sync state to save.
@@ -16,6 +22,22 @@ pub(crate) struct Report {
 impl Report {
     pub(crate) fn new(report: ApplyReport) -> Self {
         Report { report }
+    }
+
+    /// Each change as flat plain data: `id`, `email`, `kind`, `outcome` (its
+    /// name) and the outcome's own fields next to them.
+    fn changes_value(&self) -> PyResult<Value> {
+        let mut changes = Vec::with_capacity(self.report.changes.len());
+        for change in &self.report.changes {
+            let mut value = serde_json::to_value(change).map_err(convert_error)?;
+            if let Some(map) = value.as_object_mut()
+                && let Some(Value::Object(outcome)) = map.remove("outcome")
+            {
+                map.extend(outcome);
+            }
+            changes.push(value);
+        }
+        Ok(Value::Array(changes))
     }
 
     /// The changes whose outcome is `name`, as `email (reason)` lines.
@@ -41,7 +63,7 @@ impl Report {
     /// outcome's `reason`, `error`/`retryable` or `requests`).
     #[getter]
     fn changes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        serialize_to_py(py, &self.report.changes)
+        to_py(py, &self.changes_value()?)
     }
 
     /// How many changes ended each way.
@@ -82,7 +104,11 @@ impl Report {
 
     /// The whole report as plain data.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        serialize_to_py(py, &self.report)
+        let mut value = serde_json::to_value(&self.report).map_err(convert_error)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("changes".to_owned(), self.changes_value()?);
+        }
+        to_py(py, &value)
     }
 
     /// Raises `StaleError` when an account changed since planning (plan

@@ -1,0 +1,78 @@
+"""The installed package: wheel layout, stubs, the emulator helper."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+import muster
+import muster._muster
+from muster.testing import DEFAULT_SEED, Emulator
+
+from conftest import ORG
+
+SOURCE_TREE = Path(__file__).resolve().parents[1]
+
+
+def test_the_suite_runs_against_the_installed_wheel() -> None:
+    package = Path(muster.__file__).resolve().parent
+    assert SOURCE_TREE not in package.parents, package
+    assert "site-packages" in package.parts
+    assert (package / "py.typed").exists()
+    assert (package / "_muster.pyi").exists()
+    assert Path(muster._muster.__file__).name.endswith(".abi3.so")
+    assert muster.__version__
+
+
+def test_the_stubs_name_every_public_class() -> None:
+    stub = (Path(muster.__file__).parent / "_muster.pyi").read_text()
+    for name in muster._muster.__dict__:
+        if not name.startswith("_"):
+            assert f"{name}" in stub, name
+
+
+def test_the_default_emulator_and_its_request_log() -> None:
+    with Emulator() as emu:
+        login = DEFAULT_SEED["logins"][0]
+        gw = muster.Gateway.essentials(
+            emu.url, org=ORG, user=login["user"], password=login["password"]
+        )
+        assert gw.list_users() == []
+        requests = emu.requests()
+        assert [r["method"] for r in requests] == ["GET", "GET", "GET"]
+        assert all(r["status"] == 200 for r in requests)
+        assert login["password"] not in json.dumps(requests)
+        assert emu.count("GET", "/api/v1/orgs/{domain}/users", 200) == 1
+        assert repr(emu).startswith("Emulator(url='http://127.0.0.1:")
+    with pytest.raises(muster.EmulatorError, match="closed"):
+        emu.users(ORG)
+
+
+def test_the_emulator_from_a_seed_file(tmp_path: Path, seed: dict) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(seed))
+    with Emulator(path) as emu:
+        assert len(emu.users(ORG)) == 6
+        emu.insert_user(ORG, {"primary_email": "zoe@example.com"})
+        assert emu.user(ORG, "zoe@example.com")["type"] == "end_user"
+        with pytest.raises(muster.EmulatorError):
+            emu.insert_user(ORG, {"primary_email": "zoe@example.com"})
+    with pytest.raises(muster.EmulatorError, match="seed"):
+        Emulator({"orgs": [], "unknown_key": 1})
+
+
+def test_calls_from_several_threads(gw: muster.Gateway) -> None:
+    results: list = []
+
+    def read() -> None:
+        results.append(len(gw.list_users()))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [6, 6, 6, 6]
