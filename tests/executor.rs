@@ -576,6 +576,22 @@ async fn changes_a_crash_left_in_doubt_are_settled_by_reading_back() {
     std::fs::write(&journal, text).unwrap();
     emu.clear_observations();
 
+    // A dry run shows that nothing is left to send.
+    let preview = executor()
+        .dry_run(true)
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert_eq!(preview.counts.already_applied, 3, "{preview:#?}");
+    for who in ["ann@example.com", "eve@example.com"] {
+        assert_eq!(
+            outcome(&preview, who),
+            &Outcome::DryRun { requests: vec![] },
+            "{who}"
+        );
+    }
+
     let again = executor()
         .journal(&journal)
         .apply(&plan, &client, &state)

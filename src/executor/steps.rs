@@ -468,7 +468,7 @@ pub(crate) async fn run(
         Err(done) => return done,
     };
     if let Some(accounts) = &ctx.listing {
-        return dry_run(change, work, accounts, &group_ids);
+        return dry_run(change, work, in_doubt, accounts, &group_ids);
     }
     let client = ctx.client;
     let email = &change.email;
@@ -907,12 +907,18 @@ fn is_item_error(e: &GatewayError) -> bool {
 fn dry_run(
     change: &AccountChange,
     work: &Work<'_>,
+    in_doubt: bool,
     accounts: &BTreeMap<EmailAddress, Account>,
     groups: &[(String, bool)],
 ) -> Done {
     let email = &change.email;
     let mut requests = Vec::new();
-    if let Some(r) = &work.rename {
+    let settled = in_doubt
+        .then(|| settled_requests(email, work, accounts))
+        .flatten();
+    if let Some(rest) = &settled {
+        requests.clone_from(rest);
+    } else if let Some(r) = &work.rename {
         let Some(old) = accounts.get(r.from) else {
             return Done::stale(format!("{} no longer exists", r.from));
         };
@@ -973,7 +979,7 @@ fn dry_run(
             requests.push(format!("DELETE users/{email}"));
         }
     }
-    if !work.delete && work.edits.writes_user() {
+    if settled.is_none() && !work.delete && work.edits.writes_user() {
         requests.push(format!("PUT users/{email} ({})", work.edits.describe()));
     }
     for (id, add) in groups {
@@ -984,4 +990,36 @@ fn dry_run(
         });
     }
     Done::dry_run(requests)
+}
+
+/// What is left of a change an earlier run left in doubt, when the listing
+/// shows its writes landed (all of them, or a rename's first two steps);
+/// `None` when it has to be carried out as planned.
+fn settled_requests(
+    email: &EmailAddress,
+    work: &Work<'_>,
+    accounts: &BTreeMap<EmailAddress, Account>,
+) -> Option<Vec<String>> {
+    if let Some(r) = &work.rename {
+        let new = accounts.get(&r.account.primary_email)?;
+        let mut rest = Vec::new();
+        if accounts.contains_key(r.from) {
+            rest.push(format!("DELETE users/{}", r.from));
+        }
+        if r.keep_old && !new.aliases.contains(r.from) {
+            rest.push(format!(
+                "PUT users/{} (+alias {})",
+                new.primary_email, r.from
+            ));
+        }
+        return Some(rest);
+    }
+    if let Some((account, _)) = work.create {
+        return accounts.contains_key(&account.primary_email).then(Vec::new);
+    }
+    if work.delete {
+        return (!accounts.contains_key(email)).then(Vec::new);
+    }
+    let current = accounts.get(email)?;
+    work.edits.hold_in(current).then(Vec::new)
 }
