@@ -1032,3 +1032,79 @@ async fn changes_run_a_few_at_a_time_and_never_more() {
         assert_eq!(user_field(&emu, n, "firstname"), "New");
     }
 }
+
+#[tokio::test]
+async fn a_rename_stopped_between_its_steps_is_finished_by_the_next_run() {
+    let emu = emulator(vec![
+        json!({"primary_email": "bob@example.com", "firstname": "Bob",
+                                   "surname": "Ray", "alias_emails": ["bob@example.org"]}),
+    ])
+    .await;
+    let client = client(&emu);
+    let before = directory(vec![entry(
+        "bob@example.com",
+        "Bob",
+        "Ray",
+        &["bob@example.org"],
+    )]);
+    let state = SyncState::new(STACK, ORG);
+    let adopt = plan_at(&client, &before, &state, day(0)).await;
+    let state = executor()
+        .apply(&adopt, &client, &state)
+        .await
+        .unwrap()
+        .state;
+    let after = directory(vec![entry(
+        "robert@example.com",
+        "Robert",
+        "Ray",
+        &["bob@example.com", "bob@example.org"],
+    )]);
+    let plan = plan_at(&client, &after, &state, day(1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    // Read both accounts, strip the alias (read, write), create: then the delete is refused.
+    for _ in 0..5 {
+        emu.push_fault(Fault::Slow(Duration::ZERO));
+    }
+    emu.push_fault(Fault::Status(400));
+
+    let first = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+
+    let Outcome::Failed { error, .. } = outcome(&first, "robert@example.com") else {
+        panic!("{first:#?}");
+    };
+    assert!(error.contains("was not deleted"), "{error}");
+    assert!(emu.user(ORG, "bob@example.com").is_some());
+    assert!(emu.user(ORG, "robert@example.com").is_some());
+    emu.clear_observations();
+
+    let second = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        outcome(&second, "robert@example.com"),
+        &Outcome::Applied,
+        "{second:#?}"
+    );
+    assert!(emu.user(ORG, "bob@example.com").is_none());
+    assert_eq!(
+        user_field(&emu, "robert@example.com", "alias_emails"),
+        json!(["bob@example.com", "bob@example.org"])
+    );
+    assert_eq!(
+        posted(&emu),
+        Vec::<String>::new(),
+        "the new account is not created twice"
+    );
+    assert_eq!(emu.welcome_letters("robert@example.com"), 0);
+    let again = plan_at(&client, &after, &second.state, day(2)).await;
+    assert!(again.is_empty(), "{}", reconcile::render::text(&again));
+}

@@ -210,6 +210,51 @@ impl ApplyReport {
     }
 }
 
+impl std::fmt::Display for Counts {
+    /// The non-zero counts: `3 applied, 1 stale` (`nothing` when all are zero).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = [
+            (self.applied, "applied"),
+            (self.already_applied, "already applied"),
+            (self.dry_run, "would apply"),
+            (self.stale, "stale"),
+            (self.failed, "failed"),
+            (self.skipped, "skipped"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if parts.is_empty() {
+            f.write_str("nothing")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+impl std::fmt::Display for ApplyReport {
+    /// One line per change, then the counts (and why the run stopped early).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in &self.changes {
+            writeln!(
+                f,
+                "#{} {} ({}): {}",
+                c.id,
+                c.email,
+                c.kind.as_str(),
+                c.outcome
+            )?;
+        }
+        let run = if self.dry_run { "dry run" } else { "applied" };
+        write!(f, "{run}: {}", self.counts)?;
+        if let Some(halt) = &self.halted {
+            write!(f, "; {halt}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A progress event, passed to [`Executor::on_progress`](crate::Executor::on_progress).
 ///
 /// Carries addresses and outcomes, never credentials.
@@ -232,4 +277,47 @@ pub enum Progress<'a> {
         /// Changes in the plan.
         total: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_reads_as_one_line_per_change_and_the_counts() {
+        let report = ApplyReport {
+            fingerprint: "f".into(),
+            dry_run: false,
+            changes: vec![
+                ChangeReport {
+                    id: 0,
+                    email: "ann@example.com".parse().unwrap(),
+                    kind: ChangeKind::Update,
+                    outcome: Outcome::Stale {
+                        reason: "expected last_name = \"Lee\", found \"Li\"".into(),
+                    },
+                },
+                ChangeReport {
+                    id: 1,
+                    email: "bob@example.com".parse().unwrap(),
+                    kind: ChangeKind::Create,
+                    outcome: Outcome::Applied,
+                },
+            ],
+            counts: Counts {
+                applied: 1,
+                stale: 1,
+                ..Counts::default()
+            },
+            halted: Some(Halt::Limit { max_changes: 2 }),
+            state: SyncState::new("us1", "example.com"),
+        };
+        assert_eq!(
+            report.to_string(),
+            "#0 ann@example.com (update): stale: expected last_name = \"Lee\", found \"Li\"\n\
+             #1 bob@example.com (create): applied\n\
+             applied: 1 applied, 1 stale; run stopped after 2 changes (limit)"
+        );
+        assert_eq!(Counts::default().to_string(), "nothing");
+    }
 }
