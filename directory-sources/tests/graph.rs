@@ -54,6 +54,16 @@ fn fixture(server: &MockServer, name: &str) -> String {
         "error_throttled" => include_str!("fixtures/graph/error_throttled.json"),
         "error_unavailable" => include_str!("fixtures/graph/error_unavailable.json"),
         "error_bad_filter" => include_str!("fixtures/graph/error_bad_filter.json"),
+        "error_group_not_found" => include_str!("fixtures/graph/error_group_not_found.json"),
+        "group_sales" => include_str!("fixtures/graph/group_sales.json"),
+        "group_sales_members_page1" => {
+            include_str!("fixtures/graph/group_sales_members_page1.json")
+        }
+        "group_sales_members_page2" => {
+            include_str!("fixtures/graph/group_sales_members_page2.json")
+        }
+        "group_vip" => include_str!("fixtures/graph/group_vip.json"),
+        "group_vip_members" => include_str!("fixtures/graph/group_vip_members.json"),
         other => panic!("no fixture {other}"),
     };
     text.replace("{base}", &server.uri())
@@ -690,4 +700,164 @@ fn plain_http_to_another_machine_is_refused_before_any_request() {
         .unwrap_err();
     assert!(matches!(err, Error::GraphEndpoint { .. }), "{err:?}");
     assert!(!err.is_directory_unavailable());
+}
+
+const SALES: &str = "02bd9fd6-8f93-4758-87c3-1fb73740a315";
+const VIP: &str = "b4d0c9e8-0000-4000-8000-00000000000c";
+
+/// A group's name request.
+fn group(id: &str) -> wiremock::MockBuilder {
+    Mock::given(method("GET"))
+        .and(path(format!("/v1.0/groups/{id}")))
+        .and(header("authorization", BEARER))
+        .and(query_param("$select", "id,displayName"))
+}
+
+/// A group's transitive members request.
+fn members(id: &str) -> wiremock::MockBuilder {
+    Mock::given(method("GET"))
+        .and(path(format!("/v1.0/groups/{id}/transitiveMembers")))
+        .and(header("authorization", BEARER))
+        .and(query_param("$select", "id"))
+        .and(query_param("$top", "999"))
+}
+
+#[tokio::test]
+async fn the_named_groups_transitive_members_become_member_of() {
+    let server = server_with_token(1).await;
+    three_pages(&server).await;
+    group(SALES)
+        .respond_with(json(200, fixture(&server, "group_sales")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    members(SALES)
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(json(200, fixture(&server, "group_sales_members_page1")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    members(SALES)
+        .and(query_param("$skiptoken", "RFNwdAoAAQAAAAAAAAAAFAAAAA"))
+        .respond_with(json(200, fixture(&server, "group_sales_members_page2")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    group(VIP)
+        .respond_with(json(200, fixture(&server, "group_vip")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    members(VIP)
+        .respond_with(json(200, fixture(&server, "group_vip_members")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .groups([SALES, VIP])
+        .fetch()
+        .await
+        .unwrap();
+    assert!(snapshot.provided.contains(Field::Groups));
+    let groups: Vec<_> = snapshot
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.primary_email.as_str(),
+                e.member_of.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    // Bo's id is listed only as an orgContact, which is not a user membership.
+    assert_eq!(
+        groups,
+        [
+            ("Ann.Lee@example.com", vec!["Sales & Marketing", "VIP"]),
+            ("bo.ray@example.com", vec![]),
+            ("ann@example.org", vec![]),
+            ("cy@example.com", vec!["Sales & Marketing"]),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_groups_none_are_read_or_provided() {
+    let server = server_with_token(1).await;
+    three_pages(&server).await;
+    Mock::given(path_regex_groups())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits).fetch().await.unwrap();
+    assert!(!snapshot.provided.contains(Field::Groups));
+    assert!(snapshot.entries.iter().all(|e| e.member_of.is_empty()));
+}
+
+fn path_regex_groups() -> wiremock::matchers::PathRegexMatcher {
+    wiremock::matchers::path_regex("^/v1.0/groups")
+}
+
+#[tokio::test]
+async fn a_group_that_cannot_be_read_fails_the_fetch() {
+    let missing = "f00dcafe-0000-4000-8000-00000000000d";
+    let server = server_with_token(1).await;
+    three_pages(&server).await;
+    group(missing)
+        .respond_with(json(404, fixture(&server, "error_group_not_found")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .groups([missing])
+        .fetch()
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Graph {
+            url, status, code, ..
+        } => {
+            assert!(url.ends_with(&format!("/v1.0/groups/{missing}")), "{url}");
+            assert_eq!(*status, Some(404));
+            assert_eq!(code.as_deref(), Some("Request_ResourceNotFound"));
+        }
+        other => panic!("expected a Graph error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_failing_member_page_fails_the_fetch() {
+    let server = server_with_token(1).await;
+    three_pages(&server).await;
+    group(SALES)
+        .respond_with(json(200, fixture(&server, "group_sales")))
+        .mount(&server)
+        .await;
+    members(SALES)
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(json(200, fixture(&server, "group_sales_members_page1")))
+        .mount(&server)
+        .await;
+    members(SALES)
+        .and(query_param("$skiptoken", "RFNwdAoAAQAAAAAAAAAAFAAAAA"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .groups([SALES])
+        .max_retries(1)
+        .fetch()
+        .await
+        .unwrap_err();
+    assert_eq!(waits.seconds(), [3]);
+    assert!(
+        matches!(&err, Error::Graph { page: 2, status: Some(429), url, .. } if url.ends_with("/transitiveMembers")),
+        "{err:?}"
+    );
 }

@@ -15,17 +15,20 @@
 //! is not provided, and [`GraphSource::ignore_account_enabled`] exists for
 //! tenants where those disabled accounts must stay on the gateway.
 //!
-//! Not built yet: group memberships (`/groups/{id}/transitiveMembers`) and
-//! delta queries (`/users/delta`) for incremental runs.
+//! Group memberships come from `/groups/{id}/transitiveMembers` for the
+//! groups named with [`GraphSource::groups`]. Not built yet: mail-enabled
+//! groups as recipients (`/groups`), and delta queries (`/users/delta`) for
+//! incremental runs.
 
 mod retry;
 mod users;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use muster_core::{DirectorySnapshot, Location, SourceIssue, parse_retry_after};
+use muster_core::{DirectorySnapshot, Field, Location, SourceIssue, non_blank, parse_retry_after};
 use reqwest::header::RETRY_AFTER;
 use reqwest::{RequestBuilder, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -69,7 +72,8 @@ const MESSAGE_CHARS: usize = 300;
 /// `companyName`, `department`, `accountEnabled`, and `id` as the external
 /// id. Users without any address are not recipients and are left out
 /// silently; guests are left out unless [`GraphSource::guests`] says
-/// otherwise. Issues name the user's object id.
+/// otherwise. Issues name the user's object id. Group memberships are read
+/// only for the groups named with [`GraphSource::groups`].
 ///
 /// Every entry is a user mailbox: Graph `/users` cannot tell shared and
 /// room mailboxes from people's (see [`GraphSource::ignore_account_enabled`]).
@@ -115,6 +119,7 @@ pub struct GraphSource {
     filter: Option<String>,
     required: Vec<(String, String)>,
     advanced_query: bool,
+    groups: Vec<String>,
     map: UserMap,
     retry: Retry,
     sleeper: Arc<dyn Sleep>,
@@ -140,6 +145,7 @@ impl GraphSource {
             filter: None,
             required: Vec::new(),
             advanced_query: false,
+            groups: Vec::new(),
             map: UserMap {
                 guests: GuestPolicy::Skip,
                 account_enabled: true,
@@ -194,6 +200,22 @@ impl GraphSource {
     /// `ne`, `not`, `endsWith`. Results may lag recent changes by a little.
     pub fn advanced_query(mut self) -> Self {
         self.advanced_query = true;
+        self
+    }
+
+    /// Reads the transitive members of these groups (by object id; nested
+    /// groups count) into each user's `member_of`, as the group's
+    /// `displayName`; the snapshot then provides `groups`. These groups are
+    /// then *all* of a user's groups as far as the planner knows: a gateway
+    /// group not named here is removed from the users it compares. Needs
+    /// `GroupMember.Read.All`. A group that cannot be read fails the fetch.
+    pub fn groups<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.groups
+            .extend(ids.into_iter().map(|id| id.into().trim().to_owned()));
         self
     }
 
@@ -297,70 +319,197 @@ impl GraphSource {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| self.token_error(Failure::transport(e)))?;
-        let mut token = self.token(&http, &token_url).await?;
-        let page_error = |page: usize, failure: Failure| self.page_error(&users_url, page, failure);
+        let token = self.token(&http, &token_url).await?;
+        let mut session = Session {
+            http,
+            token_url,
+            token,
+        };
         let select = self.map.select();
         let filter = self.full_filter();
+        let mut query = vec![("$select", select.as_str()), ("$top", PAGE_SIZE)];
+        if let Some(f) = &filter {
+            query.push(("$filter", f));
+        }
+        if self.advanced_query {
+            query.push(("$count", "true"));
+        }
         let mut collector = Collector::new(&self.name);
-        let mut next: Option<Url> = None;
         let mut read = 0usize;
+        self.collection(&mut session, &users_url, &query, "users", |value| {
+            self.add_user(&mut collector, value, read);
+            read += 1;
+        })
+        .await?;
+        let mut provided = self.map.provided_fields();
+        let snapshot = if self.groups.is_empty() {
+            collector.into_snapshot(&self.name, provided)
+        } else {
+            let mut memberships = self.memberships(&mut session).await?;
+            provided.insert(Field::Groups);
+            let mut snapshot = collector.into_snapshot(&self.name, provided);
+            for entry in &mut snapshot.entries {
+                if let Some(groups) = entry
+                    .external_id
+                    .as_ref()
+                    .and_then(|id| memberships.remove(id.as_str()))
+                {
+                    entry.member_of = groups;
+                }
+            }
+            snapshot
+        };
+        Ok(snapshot)
+    }
+
+    /// The configured groups' names by member: each group's `displayName`
+    /// for every user among its transitive members.
+    async fn memberships(
+        &self,
+        session: &mut Session,
+    ) -> Result<HashMap<String, BTreeSet<String>>, Error> {
+        let mut memberships: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for id in &self.groups {
+            let group_url = self.segments(&["groups", id])?;
+            let http = session.http.clone();
+            let body = self
+                .authorized(
+                    session,
+                    || {
+                        http.get(group_url.clone())
+                            .query(&[("$select", "id,displayName")])
+                    },
+                    |f| self.page_error(&group_url, 1, f),
+                )
+                .await?;
+            let group: Group = serde_json::from_str(&body).map_err(|e| {
+                self.page_error(
+                    &group_url,
+                    1,
+                    Failure::answer(format!("the answer is not a group: {e}")),
+                )
+            })?;
+            let name = group
+                .display_name
+                .as_deref()
+                .and_then(non_blank)
+                .unwrap_or_else(|| id.clone());
+            let members_url = self.segments(&["groups", id, "transitiveMembers"])?;
+            let query = [("$select", "id"), ("$top", PAGE_SIZE)];
+            self.collection(session, &members_url, &query, "members", |member| {
+                // Nested groups are already flattened; devices and contacts are not users.
+                let is_user = member
+                    .get("@odata.type")
+                    .and_then(serde_json::Value::as_str)
+                    .is_none_or(|t| t == "#microsoft.graph.user");
+                if let Some(user) = member
+                    .get("id")
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|_| is_user)
+                {
+                    memberships
+                        .entry(user.to_owned())
+                        .or_default()
+                        .insert(name.clone());
+                }
+            })
+            .await?;
+        }
+        Ok(memberships)
+    }
+
+    /// The Graph base URL with `segments` appended, each percent-encoded
+    /// (a group id from configuration can never step outside its path).
+    fn segments(&self, segments: &[&str]) -> Result<Url, Error> {
+        let mut url = self.endpoint(&self.graph)?;
+        url.path_segments_mut()
+            .map_err(|()| Error::GraphEndpoint {
+                source_name: self.name.clone(),
+                url: self.graph.clone(),
+                reason: "not a base URL",
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// Reads every page of the collection at `url`, handing each element
+    /// of `value` to `each`. Any page that fails, after the retries, fails
+    /// the whole read.
+    async fn collection(
+        &self,
+        session: &mut Session,
+        url: &Url,
+        query: &[(&str, &str)],
+        what: &str,
+        mut each: impl FnMut(serde_json::Value),
+    ) -> Result<(), Error> {
+        let mut next: Option<Url> = None;
         for page in 1usize.. {
-            let request = || {
+            let request = |http: &reqwest::Client| {
                 let request = match &next {
-                    None => {
-                        let mut query = vec![("$select", select.as_str()), ("$top", PAGE_SIZE)];
-                        if let Some(f) = &filter {
-                            query.push(("$filter", f));
-                        }
-                        if self.advanced_query {
-                            query.push(("$count", "true"));
-                        }
-                        http.get(users_url.clone()).query(&query)
-                    }
+                    None => http.get(url.clone()).query(query),
                     // The whole link, as Graph asks: it carries the skip token
                     // and every original query option.
                     Some(link) => http.get(link.clone()),
                 };
-                let request = if self.advanced_query {
+                if self.advanced_query {
                     // Not carried into next links by Graph: sent on every page.
                     request.header("ConsistencyLevel", "eventual")
                 } else {
                     request
-                };
-                request.header(reqwest::header::ACCEPT, "application/json")
-            };
-            let bearer = |t: &SecretString| request().bearer_auth(t.expose_secret());
-            let body = match self.exchange(|| bearer(&token)).await {
-                // An app-only token lives about an hour; a long read outlives it.
-                Err(f) if f.status == Some(401) => {
-                    token = self.token(&http, &token_url).await?;
-                    self.exchange(|| bearer(&token))
-                        .await
-                        .map_err(|f| page_error(page, f))?
                 }
-                other => other.map_err(|f| page_error(page, f))?,
             };
+            let http = session.http.clone();
+            let body = self
+                .authorized(
+                    session,
+                    || request(&http),
+                    |f| self.page_error(url, page, f),
+                )
+                .await?;
             let parsed: Page = serde_json::from_str(&body).map_err(|e| {
-                page_error(
+                self.page_error(
+                    url,
                     page,
-                    Failure::answer(format!("the answer is not a page of users: {e}")),
+                    Failure::answer(format!("the answer is not a page of {what}: {e}")),
                 )
             })?;
-            for value in parsed.value {
-                self.add_user(&mut collector, value, read);
-                read += 1;
-            }
+            parsed.value.into_iter().for_each(&mut each);
             match parsed.next_link {
-                None => break,
+                None => return Ok(()),
                 Some(link) => {
                     let link = self
-                        .next_link(&users_url, next.as_ref(), &link)
-                        .map_err(|m| page_error(page, Failure::answer(m)))?;
+                        .next_link(url, next.as_ref(), &link)
+                        .map_err(|m| self.page_error(url, page, Failure::answer(m)))?;
                     next = Some(link);
                 }
             }
         }
-        Ok(collector.into_snapshot(&self.name, self.map.provided_fields()))
+        Ok(())
+    }
+
+    /// Sends a Graph request with the session's token; on 401 (an app-only
+    /// token lives about an hour, a long read outlives it) gets a new token
+    /// and sends it once more. A failure is put in context by `error`.
+    async fn authorized(
+        &self,
+        session: &mut Session,
+        request: impl Fn() -> RequestBuilder,
+        error: impl Fn(Failure) -> Error,
+    ) -> Result<String, Error> {
+        let send = |token: &SecretString| {
+            request()
+                .header(reqwest::header::ACCEPT, "application/json")
+                .bearer_auth(token.expose_secret())
+        };
+        match self.exchange(|| send(&session.token)).await {
+            Err(f) if f.status == Some(401) => {
+                session.token = self.token(&session.http, &session.token_url).await?;
+                self.exchange(|| send(&session.token)).await.map_err(error)
+            }
+            other => other.map_err(error),
+        }
     }
 
     /// Maps one element of a page's `value` into the collector.
@@ -596,6 +745,20 @@ struct Page {
     next_link: Option<String>,
 }
 
+/// A group's name.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Group {
+    display_name: Option<String>,
+}
+
+/// One read's HTTP client and current token.
+struct Session {
+    http: reqwest::Client,
+    token_url: Url,
+    token: SecretString,
+}
+
 /// The token endpoint's answer (the rest of it is not needed).
 #[derive(Deserialize)]
 struct Token {
@@ -700,6 +863,18 @@ mod tests {
         assert_eq!(
             s.shorten(&"x".repeat(400)).chars().count(),
             MESSAGE_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn group_ids_stay_inside_their_path_segment() {
+        let s = source().graph_url("https://graph.microsoft.com/v1.0/");
+        let url = s
+            .segments(&["groups", "../users?x=1#f", "transitiveMembers"])
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://graph.microsoft.com/v1.0/groups/..%2Fusers%3Fx=1%23f/transitiveMembers"
         );
     }
 
