@@ -221,8 +221,20 @@ impl Executor {
 
     /// Journals every outcome to this JSON-lines file, created if missing.
     /// An existing journal of the same plan resumes it: changes it records
-    /// as applied are not sent again. A journal of another plan is refused
-    /// ([`ApplyError::JournalForAnotherPlan`]): delete it, or give each plan its own.
+    /// as applied are not sent again, and a change that began but has no
+    /// outcome (the process died in between) is settled by reading the
+    /// account back before anything is sent. A journal of another plan is
+    /// refused ([`ApplyError::JournalForAnotherPlan`]): delete it, or give
+    /// each plan its own. One run per journal at a time.
+    ///
+    /// ```text
+    /// {"event":"plan","version":1,"fingerprint":"…","stack":"us1","org":"example.com","changes":3}
+    /// {"event":"begin","id":0,"email":"ann@example.com","at":"2026-11-02T09:00:01Z"}
+    /// {"event":"end","id":0,"email":"ann@example.com","outcome":"applied","at":"2026-11-02T09:00:02Z"}
+    /// ```
+    ///
+    /// Each line is synced to disk before the executor goes on. Lines hold
+    /// addresses, outcomes and error texts, never credentials.
     pub fn journal(mut self, path: impl AsRef<Path>) -> Self {
         self.journal = Some(path.as_ref().to_owned());
         self
