@@ -32,11 +32,17 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${wheel[0]}"
-if ! "$venv/bin/python" -c "import pytest" >/dev/null 2>&1; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest
+if ! "$venv/bin/python" -c "import pytest, mypy.stubtest" >/dev/null 2>&1; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest mypy
 fi
 
 # Run from the tests folder with the source tree off sys.path: `import
 # muster` must find the installed wheel (a test checks that it does).
 cd "$here/tests"
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" "$here/tests"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" "$here/tests"
+
+# The stubs must describe the compiled module as it is (names, parameters,
+# defaults), checked against the installed package.
+cd "$target"
+"$venv/bin/python" -m mypy.stubtest muster
+echo "stubtest: muster matches its stubs"

@@ -367,8 +367,8 @@ fn parse_mode(mode: &str) -> PyResult<Mode> {
 /// Plans a sync of `users` (from `Gateway.list_users()`) towards a
 /// directory snapshot (`StandardCsv(path).read()`) and/or HR records.
 #[pyfunction]
-#[pyo3(signature = (users, directory=None, hr=None, *, managed_domains=None, mode="authoritative".to_owned(),
-    hr_action=None, allow=Vec::new(), exceptions=Vec::new(), welcome_letters=true, override_threshold=false,
+#[pyo3(signature = (users, directory=None, hr=None, *, managed_domains=None, mode="authoritative",
+    hr_action=None, allow=None, exceptions=None, welcome_letters=true, override_threshold=false,
     threshold=None, delete_delay=None, sync_disabled_users=false, state=None, now=None, org=None, stack=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn plan(
@@ -376,10 +376,10 @@ pub(crate) fn plan(
     directory: Option<PyRef<'_, DirectoryRecords>>,
     hr: Option<PyRef<'_, HrRecords>>,
     managed_domains: Option<Vec<String>>,
-    mode: String,
+    mode: &str,
     hr_action: Option<String>,
-    allow: Vec<String>,
-    exceptions: Vec<String>,
+    allow: Option<Vec<String>>,
+    exceptions: Option<Vec<String>>,
     welcome_letters: bool,
     override_threshold: bool,
     threshold: Option<(usize, u32)>,
@@ -396,10 +396,10 @@ pub(crate) fn plan(
         hr.as_deref(),
         Options {
             managed_domains,
-            mode,
+            mode: mode.to_owned(),
             hr_action,
-            allow,
-            exceptions,
+            allow: allow.unwrap_or_default(),
+            exceptions: exceptions.unwrap_or_default(),
             welcome_letters,
             override_threshold,
             threshold,
@@ -417,14 +417,14 @@ pub(crate) fn plan(
 /// become functional accounts (`action="flag"`: flagged instead), except
 /// the `allow`ed addresses. Nothing else changes.
 #[pyfunction]
-#[pyo3(signature = (users, hr, *, allow=Vec::new(), action="functional".to_owned(), override_threshold=false,
+#[pyo3(signature = (users, hr, *, allow=None, action="functional", override_threshold=false,
     threshold=None, state=None, now=None, org=None, stack=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn functional_accounts(
     users: &Bound<'_, PyAny>,
     hr: PyRef<'_, HrRecords>,
-    allow: Vec<String>,
-    action: String,
+    allow: Option<Vec<String>>,
+    action: &str,
     override_threshold: bool,
     threshold: Option<(usize, u32)>,
     state: Option<String>,
@@ -439,8 +439,8 @@ pub(crate) fn functional_accounts(
         Options {
             managed_domains: None,
             mode: "supplemental".to_owned(),
-            hr_action: Some(action),
-            allow,
+            hr_action: Some(action.to_owned()),
+            allow: allow.unwrap_or_default(),
             exceptions: Vec::new(),
             welcome_letters: false,
             override_threshold,

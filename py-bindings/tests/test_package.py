@@ -76,3 +76,22 @@ def test_calls_from_several_threads(gw: muster.Gateway) -> None:
     for t in threads:
         t.join()
     assert results == [6, 6, 6, 6]
+
+
+def test_gateway_calls_release_the_gil(seed: dict) -> None:
+    # Every request of this emulator takes 200 ms, and list_users() makes
+    # three in one Rust call. Only if that call releases the GIL can this
+    # thread look at the emulator's log between the requests.
+    seed["faults"] = {"seed": 1, "slow": 1.0, "slow_ms": 200}
+    with Emulator(seed) as emu:
+        gw = muster.Gateway.essentials(
+            emu.url, org=ORG, user="admin@example.com", password=seed["logins"][0]["password"]
+        )
+        worker = threading.Thread(target=gw.list_users)
+        seen = set()
+        worker.start()
+        while worker.is_alive():
+            seen.add(len(emu.requests()))
+        worker.join()
+        assert len(emu.requests()) == 3
+        assert seen & {1, 2}, f"only saw {sorted(seen)} requests: the GIL was held"

@@ -7,6 +7,27 @@ _Path = Union[str, "os.PathLike[str]"]
 
 __version__: str
 
+__all__ = [
+    "ApplyError",
+    "ApplyReport",
+    "DirectorySnapshot",
+    "Emulator",
+    "EmulatorError",
+    "Gateway",
+    "GatewayError",
+    "GatewaySnapshot",
+    "HrRecords",
+    "MusterError",
+    "Plan",
+    "PlanError",
+    "SourceError",
+    "StaleError",
+    "StandardCsv",
+    "__version__",
+    "functional_accounts",
+    "plan",
+]
+
 class MusterError(Exception): ...
 
 class GatewayError(MusterError):
@@ -159,7 +180,7 @@ class DirectorySnapshot:
 
 @final
 class StandardCsv:
-    def __init__(self, path: _Path, *, name: Optional[str] = None) -> None: ...
+    def __new__(cls, path: _Path, *, name: Optional[str] = None) -> StandardCsv: ...
     def read(self) -> DirectorySnapshot: ...
 
 @final
@@ -192,8 +213,8 @@ def plan(
     managed_domains: Optional[Sequence[str]] = None,
     mode: str = "authoritative",
     hr_action: Optional[str] = None,
-    allow: Sequence[str] = (),
-    exceptions: Sequence[str] = (),
+    allow: Optional[Sequence[str]] = None,
+    exceptions: Optional[Sequence[str]] = None,
     welcome_letters: bool = True,
     override_threshold: bool = False,
     threshold: Optional[Tuple[int, int]] = None,
@@ -208,7 +229,7 @@ def functional_accounts(
     users: Sequence[Mapping[str, Any]],
     hr: HrRecords,
     *,
-    allow: Sequence[str] = (),
+    allow: Optional[Sequence[str]] = None,
     action: str = "functional",
     override_threshold: bool = False,
     threshold: Optional[Tuple[int, int]] = None,
