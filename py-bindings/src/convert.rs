@@ -80,20 +80,25 @@ pub(crate) fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         let mut map = Map::new();
         for (k, v) in d.iter() {
             let key = k.cast::<PyString>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "dict keys must be str, not {}",
-                    type_name(&k)
-                ))
+                PyTypeError::new_err(format!("dict keys must be str, not {}", type_name(&k)))
             })?;
             map.insert(key.to_cow()?.into_owned(), from_py(&v)?);
         }
         return Ok(Value::Object(map));
     }
     if let Ok(l) = obj.cast::<PyList>() {
-        return l.iter().map(|v| from_py(&v)).collect::<PyResult<_>>().map(Value::Array);
+        return l
+            .iter()
+            .map(|v| from_py(&v))
+            .collect::<PyResult<_>>()
+            .map(Value::Array);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        return t.iter().map(|v| from_py(&v)).collect::<PyResult<_>>().map(Value::Array);
+        return t
+            .iter()
+            .map(|v| from_py(&v))
+            .collect::<PyResult<_>>()
+            .map(Value::Array);
     }
     Err(PyTypeError::new_err(format!(
         "expected plain data (dict, list, str, int, float, bool, None), not {}",
@@ -120,4 +125,3 @@ pub(crate) fn cell_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     }
     Ok(obj.str()?.to_cow()?.into_owned())
 }
-

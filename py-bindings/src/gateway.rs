@@ -61,7 +61,9 @@ impl Gateway {
             .credentials(user, password);
         if let Some(rpm) = requests_per_minute {
             if rpm == 0 {
-                return Err(PyValueError::new_err("requests_per_minute must be at least 1"));
+                return Err(PyValueError::new_err(
+                    "requests_per_minute must be at least 1",
+                ));
             }
             builder = builder.rate_limit(RateLimit::per_minute(rpm));
         }

@@ -467,7 +467,9 @@ mod tests {
         assert_eq!(delete_delay("14d").unwrap(), DeleteDelay::Days14);
         assert_eq!(parse_mode("supplemental").unwrap(), Mode::Supplemental);
         assert_eq!(
-            parse_now(Some("2026-11-02T09:00:00Z")).unwrap().to_rfc3339(),
+            parse_now(Some("2026-11-02T09:00:00Z"))
+                .unwrap()
+                .to_rfc3339(),
             "2026-11-02T09:00:00+00:00"
         );
     }

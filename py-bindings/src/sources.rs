@@ -245,9 +245,9 @@ impl DirectoryRecords {
 #[cfg(test)]
 mod tests {
     use super::{columns, status_of};
-    use std::collections::BTreeMap;
     use muster::core::HrStatus;
     use muster::directory::hr_from_rows;
+    use std::collections::BTreeMap;
 
     #[test]
     fn mapped_statuses_reach_the_records() {
@@ -256,9 +256,15 @@ mod tests {
             "State",
             Some(BTreeMap::from([("Retired".into(), "terminated".into())])),
         );
-        let rows = vec![vec![("Work Email", "ann@example.com"), ("State", "retired")]];
+        let rows = vec![vec![
+            ("Work Email", "ann@example.com"),
+            ("State", "retired"),
+        ]];
         let hr = hr_from_rows("rows", &cols, rows);
         assert_eq!(hr.records[0].status, HrStatus::Terminated);
-        assert_eq!(status_of("sabbatical"), HrStatus::Other("sabbatical".into()));
+        assert_eq!(
+            status_of("sabbatical"),
+            HrStatus::Other("sabbatical".into())
+        );
     }
 }
