@@ -304,14 +304,15 @@ impl GraphSource {
     /// [`Error::GraphEndpoint`] before any request when an endpoint is not
     /// a URL or is plain `http://` to another machine;
     /// [`Error::GraphToken`] when no token is issued; [`Error::Graph`] when
-    /// any page fails after the retries or is not a page of users. Users
-    /// with bad values are issues in the snapshot.
+    /// any page (of users, or of a named group's members) fails after the
+    /// retries or is not a page, or a named group cannot be read. Users with
+    /// bad values are issues in the snapshot.
     pub async fn read(&self) -> Result<DirectorySnapshot, Error> {
-        let token_url = self.endpoint(&format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.authority, self.tenant
-        ))?;
-        let users_url = self.endpoint(&format!("{}/users", self.graph))?;
+        let token_url = self.segments(
+            &self.authority,
+            &[self.tenant.as_str(), "oauth2", "v2.0", "token"],
+        )?;
+        let users_url = self.segments(&self.graph, &["users"])?;
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(15)))
@@ -370,7 +371,7 @@ impl GraphSource {
     ) -> Result<HashMap<String, BTreeSet<String>>, Error> {
         let mut memberships: HashMap<String, BTreeSet<String>> = HashMap::new();
         for id in &self.groups {
-            let group_url = self.segments(&["groups", id])?;
+            let group_url = self.segments(&self.graph, &["groups", id])?;
             let http = session.http.clone();
             let body = self
                 .authorized(
@@ -394,7 +395,7 @@ impl GraphSource {
                 .as_deref()
                 .and_then(non_blank)
                 .unwrap_or_else(|| id.clone());
-            let members_url = self.segments(&["groups", id, "transitiveMembers"])?;
+            let members_url = self.segments(&self.graph, &["groups", id, "transitiveMembers"])?;
             let query = [("$select", "id"), ("$top", PAGE_SIZE)];
             self.collection(session, &members_url, &query, "members", |member| {
                 // Nested groups are already flattened; devices and contacts are not users.
@@ -418,14 +419,15 @@ impl GraphSource {
         Ok(memberships)
     }
 
-    /// The Graph base URL with `segments` appended, each percent-encoded
-    /// (a group id from configuration can never step outside its path).
-    fn segments(&self, segments: &[&str]) -> Result<Url, Error> {
-        let mut url = self.endpoint(&self.graph)?;
+    /// The endpoint `base` with `segments` appended, each percent-encoded
+    /// (a tenant or group id from configuration can never step outside its
+    /// path segment).
+    fn segments(&self, base: &str, segments: &[&str]) -> Result<Url, Error> {
+        let mut url = self.endpoint(base)?;
         url.path_segments_mut()
             .map_err(|()| Error::GraphEndpoint {
                 source_name: self.name.clone(),
-                url: self.graph.clone(),
+                url: base.to_owned(),
                 reason: "not a base URL",
             })?
             .pop_if_empty()
@@ -870,11 +872,21 @@ mod tests {
     fn group_ids_stay_inside_their_path_segment() {
         let s = source().graph_url("https://graph.microsoft.com/v1.0/");
         let url = s
-            .segments(&["groups", "../users?x=1#f", "transitiveMembers"])
+            .segments(&s.graph, &["groups", "../users?x=1#f", "transitiveMembers"])
             .unwrap();
         assert_eq!(
             url.as_str(),
             "https://graph.microsoft.com/v1.0/groups/..%2Fusers%3Fx=1%23f/transitiveMembers"
+        );
+        let token = s
+            .segments(
+                LOGIN_AUTHORITY,
+                &["contoso/../x", "oauth2", "v2.0", "token"],
+            )
+            .unwrap();
+        assert_eq!(
+            token.as_str(),
+            "https://login.microsoftonline.com/contoso%2F..%2Fx/oauth2/v2.0/token"
         );
     }
 
