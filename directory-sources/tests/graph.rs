@@ -133,6 +133,11 @@ fn page(skiptoken: &str) -> wiremock::MockBuilder {
 }
 
 fn source(server: &MockServer, waits: &Arc<Waits>) -> GraphSource {
+    default_source(server, waits).read_account_enabled()
+}
+
+/// The source with the defaults (`accountEnabled` not read), pointed at `server`.
+fn default_source(server: &MockServer, waits: &Arc<Waits>) -> GraphSource {
     GraphSource::new(TENANT, CLIENT_ID, SECRET.into())
         .named("entra")
         .authority(&server.uri())
@@ -660,7 +665,8 @@ async fn users_that_are_not_objects_are_issues_and_guests_can_be_contacts() {
 }
 
 #[tokio::test]
-async fn without_account_enabled_it_is_neither_selected_nor_provided() {
+async fn by_default_account_enabled_is_neither_selected_nor_provided_so_a_disabled_shared_mailbox_stays()
+ {
     let server = server_with_token(1).await;
     Mock::given(method("GET"))
         .and(path("/v1.0/users"))
@@ -676,11 +682,7 @@ async fn without_account_enabled_it_is_neither_selected_nor_provided() {
         .mount(&server)
         .await;
     let waits = Arc::new(Waits::default());
-    let snapshot = source(&server, &waits)
-        .ignore_account_enabled()
-        .fetch()
-        .await
-        .unwrap();
+    let snapshot = default_source(&server, &waits).fetch().await.unwrap();
     assert!(snapshot.entries[0].enabled);
     assert!(!snapshot.provided.contains(Field::Enabled));
 }

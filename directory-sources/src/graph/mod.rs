@@ -12,8 +12,9 @@
 //! or a room. Exchange Online keeps that in the mailbox, not in the user
 //! object, and shared and room mailboxes sit on user objects with
 //! `accountEnabled: false`. Every entry is therefore a user mailbox, `kind`
-//! is not provided, and [`GraphSource::ignore_account_enabled`] exists for
-//! tenants where those disabled accounts must stay on the gateway.
+//! is not provided, and `accountEnabled` is not read unless
+//! [`GraphSource::read_account_enabled`] asks for it: read as disabled
+//! people, those mailboxes would be flagged and, after the delay, deleted.
 //!
 //! Group memberships come from `/groups/{id}/transitiveMembers` for the
 //! groups named with [`GraphSource::groups`]. Not built yet: mail-enabled
@@ -76,7 +77,7 @@ const MESSAGE_CHARS: usize = 300;
 /// only for the groups named with [`GraphSource::groups`].
 ///
 /// Every entry is a user mailbox: Graph `/users` cannot tell shared and
-/// room mailboxes from people's (see [`GraphSource::ignore_account_enabled`]).
+/// room mailboxes from people's (see [`GraphSource::read_account_enabled`]).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), muster_directory::Error> {
@@ -131,8 +132,8 @@ impl GraphSource {
     /// `contoso.onmicrosoft.com`) as the app `client_id`, authenticating with
     /// `client_secret` (never logged or shown). Defaults: the public cloud
     /// ([`LOGIN_AUTHORITY`], [`GRAPH_V1`]), every user, guests left out,
-    /// `accountEnabled` read, 5 retries waiting at most 120 s each, 60 s per
-    /// request.
+    /// `accountEnabled` not read (see [`GraphSource::read_account_enabled`]),
+    /// 5 retries waiting at most 120 s each, 60 s per request.
     pub fn new(tenant: &str, client_id: &str, client_secret: SecretString) -> Self {
         let tenant = tenant.trim().to_owned();
         GraphSource {
@@ -148,7 +149,7 @@ impl GraphSource {
             groups: Vec::new(),
             map: UserMap {
                 guests: GuestPolicy::Skip,
-                account_enabled: true,
+                account_enabled: false,
             },
             retry: Retry::default(),
             sleeper: Arc::new(TokioSleep),
@@ -225,13 +226,15 @@ impl GraphSource {
         self
     }
 
-    /// Does not read `accountEnabled`: every entry is enabled and the snapshot
-    /// does not provide `enabled`. Use it when the tenant has shared or room
-    /// mailboxes, which Graph shows as ordinary users with
-    /// `accountEnabled: false`: read as disabled users, the planner would
-    /// treat them as gone.
-    pub fn ignore_account_enabled(mut self) -> Self {
-        self.map.account_enabled = false;
+    /// Reads `accountEnabled`, so a disabled user is a disabled entry (and
+    /// the planner treats a disabled person as gone). Off by default: Graph
+    /// shows shared and room mailboxes as ordinary users with
+    /// `accountEnabled: false`, so turn it on only for a tenant without them
+    /// or with a filter that leaves them out. Without it every entry is
+    /// enabled and the snapshot does not provide `enabled`: a leaver stays on
+    /// the gateway until removed from the directory, never the other way round.
+    pub fn read_account_enabled(mut self) -> Self {
+        self.map.account_enabled = true;
         self
     }
 
