@@ -5,19 +5,33 @@
 //! in-process emulator (`muster.testing`) between Python calls, and a sync
 //! call from Python blocks only the calling thread while other Python
 //! threads run.
+//!
+//! A forked child (Celery and Airflow workers, `multiprocessing` with the
+//! fork start method) inherits the runtime but none of its threads: it
+//! would wait forever on IO no worker drives. So the runtime is per
+//! process: a child builds its own on first use and never touches the
+//! parent's copy (leaked, as dropping it would join threads that do not
+//! exist in the child).
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use tokio::runtime::{Builder, Runtime};
 
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+/// The runtime and the process that built it.
+static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 
-/// The process-wide runtime, started on first use.
+/// This process's runtime, started on first use.
 pub(crate) fn get() -> PyResult<&'static Runtime> {
-    if let Some(rt) = RUNTIME.get() {
+    let pid = std::process::id();
+    // A panic while building a runtime poisons nothing we rely on: the slot
+    // holds either a finished runtime or None.
+    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((owner, rt)) = *slot
+        && owner == pid
+    {
         return Ok(rt);
     }
     let rt = Builder::new_multi_thread()
@@ -26,8 +40,9 @@ pub(crate) fn get() -> PyResult<&'static Runtime> {
         .enable_all()
         .build()
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the IO runtime: {e}")))?;
-    // Another thread may have won the race; its runtime is used and ours dropped.
-    Ok(RUNTIME.get_or_init(|| rt))
+    let rt: &'static Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt)
 }
 
 /// Runs `future` to completion with the GIL released. Everything it uses

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 from pathlib import Path
 
@@ -95,3 +96,23 @@ def test_gateway_calls_release_the_gil(seed: dict) -> None:
         worker.join()
         assert len(emu.requests()) == 3
         assert seen & {1, 2}, f"only saw {sorted(seen)} requests: the GIL was held"
+
+
+def _list_in_child(url: str, password: str, out: "multiprocessing.Queue[int]") -> None:
+    gw = muster.Gateway.essentials(url, org=ORG, user="admin@example.com", password=password)
+    out.put(len(gw.list_users()))
+
+
+def test_a_forked_worker_gets_its_own_runtime(emu: Emulator, gw: muster.Gateway, seed: dict) -> None:
+    # The parent's runtime is running (it serves the emulator); a fork
+    # inherits it without its threads, as a Celery or Airflow worker does.
+    assert len(gw.list_users()) == 6
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_list_in_child, args=(emu.url, seed["logins"][0]["password"], out))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    assert out.get(timeout=5) == 6
