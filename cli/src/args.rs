@@ -18,7 +18,7 @@ pub(crate) enum Command {
     /// Preview a sync against a local gateway emulator (nothing to set up, nothing written).
     Demo(DemoArgs),
     /// Read the directory and the gateway, and print what a sync would change.
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Apply a saved plan (`plan --format json --out plan.json`) to the gateway.
     Apply(ApplyArgs),
     /// Write the gateway's users as a Standard CSV: a backup before a sync, or a start for one.
@@ -124,9 +124,34 @@ pub(crate) struct SourceArgs {
     /// Upgrade `ldap://` with StartTLS.
     #[arg(long)]
     pub(crate) ldap_starttls: bool,
+    /// A Microsoft Entra ID tenant (its id or `contoso.onmicrosoft.com`), read
+    /// through Microsoft Graph with an app's client credentials; the secret
+    /// comes from `MUSTER_GRAPH_SECRET`. Authoritative unless --ldap is given.
+    #[arg(long, value_name = "TENANT", requires = "graph_client_id")]
+    pub(crate) graph_tenant: Option<String>,
+    /// The app registration's client id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) graph_client_id: Option<String>,
+    /// An OData `$filter` for `/users` (used as written).
+    #[arg(long, value_name = "FILTER")]
+    pub(crate) graph_filter: Option<String>,
+    /// Read `accountEnabled` (off by default: shared and room mailboxes are
+    /// disabled users in Entra ID and would be read as leavers).
+    #[arg(long)]
+    pub(crate) graph_read_account_enabled: bool,
+    /// The token authority, for national clouds (default: the public cloud).
+    #[arg(long, value_name = "URL")]
+    pub(crate) graph_authority: Option<String>,
+    /// The Graph base URL with its version, for national clouds (default: the public cloud).
+    #[arg(long, value_name = "URL")]
+    pub(crate) graph_url: Option<String>,
     /// A Proofpoint Standard CSV (First Name, Last Name, Primary Email, Mobile, Alias 1…).
-    /// The first source (LDAP, else the first CSV) is authoritative; the others are supplemental.
-    #[arg(long = "csv", value_name = "FILE", required_unless_present = "ldap")]
+    /// The first source (LDAP, else Graph, else the first CSV) is authoritative; the others are supplemental.
+    #[arg(
+        long = "csv",
+        value_name = "FILE",
+        required_unless_present_any = ["ldap", "graph_tenant"]
+    )]
     pub(crate) csv: Vec<PathBuf>,
     /// HR records (email, status) for the functional-account rule.
     #[arg(long, value_name = "FILE")]

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => commands::demo(args).await,
-            Command::Plan(args) => commands::plan(args).await,
+            Command::Plan(args) => commands::plan(*args).await,
             Command::Apply(args) => commands::apply(args).await,
             Command::Export(args) => commands::export(args).await,
             Command::Emulator(args) => commands::emulator(args).await,

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use muster::core::Domain;
-use muster::directory::{HrCsv, LdapSource, StandardCsv};
+use muster::directory::{DirectorySource, GraphSource, HrCsv, LdapSource, StandardCsv};
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{DeleteDelay, Desired, Policy, SyncState};
 
@@ -71,6 +71,9 @@ pub(crate) async fn desired(args: &SourceArgs) -> Result<Desired, CliError> {
     if let Some(source) = ldap_source(args)? {
         snapshots.push(source.read().await.map_err(CliError::Directory)?);
     }
+    if let Some(source) = graph_source(args)? {
+        snapshots.push(source.fetch().await.map_err(CliError::Directory)?);
+    }
     for path in &args.csv {
         let snapshot = StandardCsv::new(path).read().map_err(CliError::Directory)?;
         snapshots.push(snapshot);
@@ -78,7 +81,7 @@ pub(crate) async fn desired(args: &SourceArgs) -> Result<Desired, CliError> {
     let mut snapshots = snapshots.into_iter();
     let Some(first) = snapshots.next() else {
         return Err(CliError::Setting(
-            "no directory source: pass --ldap or --csv".to_owned(),
+            "no directory source: pass --ldap, --graph-tenant or --csv".to_owned(),
         ));
     };
     let mut desired = Desired::new(first);
@@ -90,6 +93,33 @@ pub(crate) async fn desired(args: &SourceArgs) -> Result<Desired, CliError> {
         desired = desired.with_hr(hr);
     }
     Ok(desired)
+}
+
+/// The Entra ID source the flags describe, if any; the client secret comes
+/// from `MUSTER_GRAPH_SECRET`.
+fn graph_source(args: &SourceArgs) -> Result<Option<GraphSource>, CliError> {
+    let (Some(tenant), Some(client_id)) = (&args.graph_tenant, &args.graph_client_id) else {
+        return Ok(None);
+    };
+    let secret = std::env::var("MUSTER_GRAPH_SECRET").map_err(|_| {
+        CliError::Setting(
+            "--graph-tenant needs the client secret in MUSTER_GRAPH_SECRET".to_owned(),
+        )
+    })?;
+    let mut source = GraphSource::new(tenant, client_id, SecretString::from(secret));
+    if let Some(filter) = &args.graph_filter {
+        source = source.filter(filter);
+    }
+    if args.graph_read_account_enabled {
+        source = source.read_account_enabled();
+    }
+    if let Some(url) = &args.graph_authority {
+        source = source.authority(url);
+    }
+    if let Some(url) = &args.graph_url {
+        source = source.graph_url(url);
+    }
+    Ok(Some(source))
 }
 
 /// The LDAP source the flags describe, if any; its bind password comes from

@@ -655,3 +655,91 @@ async fn plan_reads_an_active_directory_and_plans_against_the_gateway() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_reads_entra_id_through_graph_with_the_secret_from_the_environment() {
+    use wiremock::matchers::{body_string_contains, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let emulator = emulator().await;
+    let graph = MockServer::start().await;
+    let secret = "graph-secret-never-shown";
+    Mock::given(method("POST"))
+        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .and(body_string_contains("client_id=app-id"))
+        .and(body_string_contains(secret))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"token-1"}"#,
+        ))
+        .mount(&graph)
+        .await;
+    // A disabled shared mailbox among the users: accountEnabled is not read by default.
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .and(header("authorization", "Bearer token-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"value":[
+                {"id":"1","mail":"ann.lee@example.com","givenName":"Ann","surname":"Lee",
+                 "proxyAddresses":["SMTP:ann.lee@example.com","smtp:ann@example.org"],"userType":"Member"},
+                {"id":"2","mail":"bob.ray@example.com","givenName":"Bob","surname":"Ray","userType":"Member"},
+                {"id":"3","mail":"sam.old@example.com","givenName":"Sam","surname":"Old",
+                 "accountEnabled":false,"userType":"Member"}
+            ]}"#,
+        ))
+        .mount(&graph)
+        .await;
+    let args: Vec<String> = [
+        "plan",
+        "--stack",
+        &emulator.api_v1_url(),
+        "--org",
+        "example.com",
+        "--login",
+        "admin@example.com",
+        "--managed-domain",
+        "example.com",
+        "--managed-domain",
+        "example.org",
+        "--graph-tenant",
+        "contoso.onmicrosoft.com",
+        "--graph-client-id",
+        "app-id",
+        "--graph-authority",
+        &graph.uri(),
+        "--graph-url",
+        &format!("{}/v1.0", graph.uri()),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let env = vec![
+        ("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned()),
+        ("MUSTER_GRAPH_SECRET".to_owned(), secret.to_owned()),
+    ];
+    let out = muster_with_env(args.clone(), env).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("+ #0 bob.ray@example.com"), "{stdout}");
+    assert!(stdout.contains("+ alias ann@example.org"), "{stdout}");
+    // Sam's account is disabled in Entra ID (as a shared mailbox would be):
+    // still listed, so adopted, and nothing is flagged or deleted.
+    assert!(
+        stdout.contains("sam.old@example.com: existed before muster; graph:contoso.onmicrosoft.com lists it, adopted"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 to flag, 0 to delete"), "{stdout}");
+    assert!(!stdout.contains(secret) && !text(&out.stderr).contains(secret));
+
+    // Without the secret the run stops before asking for a token.
+    let out = muster_with_env(
+        args,
+        vec![("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned())],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("MUSTER_GRAPH_SECRET"),
+        "{}",
+        text(&out.stderr)
+    );
+}
