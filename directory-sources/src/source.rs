@@ -115,3 +115,22 @@ macro_rules! file_source {
     };
 }
 pub(crate) use file_source;
+
+/// Implements [`DirectorySource`] for a source that reads over the network
+/// with `async fn read(&self)` and keeps its name in a `name` field. Invoke
+/// it in the source's own module.
+macro_rules! network_source {
+    ($ty:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::DirectorySource for $ty {
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            async fn fetch(&self) -> Result<muster_core::DirectorySnapshot, $crate::Error> {
+                self.read().await
+            }
+        }
+    };
+}
+pub(crate) use network_source;

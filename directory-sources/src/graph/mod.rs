@@ -28,7 +28,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use async_trait::async_trait;
 use muster_core::{DirectorySnapshot, Field, Location, SourceIssue, non_blank, parse_retry_after};
 use reqwest::header::RETRY_AFTER;
 use reqwest::{RequestBuilder, StatusCode, Url};
@@ -43,7 +42,6 @@ use users::{GraphUser, Mapped, UserMap, map_user};
 
 use crate::collect::Collector;
 use crate::error::Error;
-use crate::source::DirectorySource;
 
 /// Entra ID's token authority (the public cloud). National clouds have their
 /// own: pass theirs to [`GraphSource::authority`].
@@ -686,16 +684,7 @@ impl GraphSource {
     }
 }
 
-#[async_trait]
-impl DirectorySource for GraphSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    async fn fetch(&self) -> Result<DirectorySnapshot, Error> {
-        self.read().await
-    }
-}
+crate::source::network_source!(GraphSource);
 
 /// Escapes a value for an OData string literal in a `$filter`: a `'`
 /// becomes `''`, so user input can only ever be compared literally. (`&`,

@@ -10,7 +10,6 @@ mod attributes;
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
 use muster_core::DirectorySnapshot;
@@ -21,7 +20,6 @@ use attributes::{Mapped, Object, map_object};
 
 use crate::collect::Collector;
 use crate::error::Error;
-use crate::source::DirectorySource;
 
 /// AD's user objects that can receive mail. Computer objects are also
 /// `objectClass=user`, hence the `objectCategory`.
@@ -249,16 +247,7 @@ impl LdapSource {
     }
 }
 
-#[async_trait]
-impl DirectorySource for LdapSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    async fn fetch(&self) -> Result<DirectorySnapshot, Error> {
-        self.read().await
-    }
-}
+crate::source::network_source!(LdapSource);
 
 /// Escapes a value for an LDAP filter (RFC 4515 §3): `*`, `(`, `)`, `\` and
 /// NUL become `\2a`, `\28`, `\29`, `\5c`, `\00`, so user input can only ever
