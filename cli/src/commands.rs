@@ -120,28 +120,7 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         .apply(&plan, &client, &state)
         .await
         .map_err(CliError::Apply)?;
-    for change in &report.changes {
-        println!(
-            "#{} {} {}: {}",
-            change.id,
-            change.email,
-            change.kind.as_str(),
-            change.outcome
-        );
-    }
-    let c = &report.counts;
-    println!(
-        "{}{} applied, {} already applied, {} stale, {} failed, {} skipped",
-        if report.dry_run { "dry run: " } else { "" },
-        c.applied + c.dry_run,
-        c.already_applied,
-        c.stale,
-        c.failed,
-        c.skipped
-    );
-    if let Some(halt) = &report.halted {
-        println!("{halt}");
-    }
+    println!("{report}");
     if let (Some(path), false) = (&args.state, report.dry_run) {
         save_atomically(path, &report.state.to_json())?;
     }
