@@ -46,3 +46,5 @@ cd "$here/tests"
 cd "$target"
 "$venv/bin/python" -m mypy.stubtest muster
 echo "stubtest: muster matches its stubs"
+# ...and type a script written against them.
+"$venv/bin/python" -m mypy --strict --no-incremental "$here/examples"

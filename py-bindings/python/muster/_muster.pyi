@@ -1,6 +1,8 @@
 """Type stubs of the compiled module ``muster._muster`` (re-exported by ``muster``)."""
 
 import os
+
+from muster import Users
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union, final
 
 _Path = Union[str, "os.PathLike[str]"]
@@ -72,8 +74,7 @@ class Gateway:
     def org(self) -> str: ...
     @property
     def user(self) -> str: ...
-    def list_users(self) -> Any:
-        """Returns a ``muster.Users`` (a list of account dicts)."""
+    def list_users(self) -> Users: ...
     def apply(
         self,
         plan: Plan,
