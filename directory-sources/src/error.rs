@@ -125,6 +125,10 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A saved SMTP-discovery ledger that is not one: not JSON of its shape,
+    /// an address listed twice, or a format version this muster does not read.
+    #[error("the SMTP discovery ledger cannot be read or written")]
+    DiscoveryLedger(#[source] serde_json::Error),
     /// The background task reading the source died (a bug, or the runtime shut down).
     #[error("the task reading `{source_name}` did not finish")]
     Task {

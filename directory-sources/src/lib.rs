@@ -16,6 +16,9 @@
 //!   Postini user export ([`CsvMapping::postini_users`]) joined with a
 //!   Postini alias export ([`PostiniAliases`]);
 //! - [`HrCsv`] and [`hr_from_rows`]: HR records for the functional-account rules;
+//! - [`DiscoverySource`]: SMTP discovery, candidate users and aliases from
+//!   addresses seen in mail flow ([`DiscoveryLedger`], [`DiscoveryPolicy`]),
+//!   a supplemental source that adds and never removes;
 //! - [`write_standard_csv`]: a formula-safe preview of entries.
 //!
 //! They read what Excel writes: UTF-8 with or without BOM, Windows-1252,
@@ -39,6 +42,7 @@
 #![deny(missing_docs)]
 
 mod collect;
+mod discovery;
 mod error;
 mod graph;
 mod hr;
@@ -52,6 +56,12 @@ mod standard;
 mod table;
 mod values;
 
+pub use discovery::{
+    Becomes, Candidate, CandidateUse, DEFAULT_BLOCKED, Decision, DecisionRecord, Direction,
+    DiscoveryLedger, DiscoveryPolicy, DiscoverySource, LEDGER_VERSION, LedgerEntry, Observation,
+    ObservationColumns, ObservationCsv, Observations, Reason, SeenName, Tally,
+    observations_from_rows,
+};
 pub use error::Error;
 pub use graph::{
     GRAPH_V1, GraphSource, GuestPolicy, LOGIN_AUTHORITY, Sleep, TokioSleep, escape_odata_string,
