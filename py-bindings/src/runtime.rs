@@ -15,6 +15,7 @@
 
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -45,14 +46,40 @@ pub(crate) fn get() -> PyResult<&'static Runtime> {
     Ok(rt)
 }
 
+/// How often a blocked call looks for Ctrl-C.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
 /// Runs `future` to completion with the GIL released. Everything it uses
 /// must be owned or `Sync` (checked by `detach`'s bounds): Python objects
 /// are converted before the call.
+///
+/// Signals still work: every [`SIGNAL_CHECK`] the calling thread takes the
+/// GIL back for a moment and runs Python's signal handlers, so Ctrl-C (or
+/// a job scheduler's SIGINT) interrupts a call stuck on a slow gateway.
+/// The future is then dropped: requests in flight are abandoned, which an
+/// apply with a journal settles on its next run, as after a crash.
 pub(crate) fn block_on<F>(py: Python<'_>, future: F) -> PyResult<F::Output>
 where
     F: Future + Send,
     F::Output: Send,
 {
     let rt = get()?;
-    Ok(py.detach(|| rt.block_on(future)))
+    py.detach(|| {
+        rt.block_on(async {
+            tokio::pin!(future);
+            let mut ticks = tokio::time::interval(SIGNAL_CHECK);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    biased;
+                    out = &mut future => return Ok(out),
+                    _ = ticks.tick() => {
+                        // block_on polls this future on the calling thread,
+                        // so the signal handlers run where Python expects.
+                        Python::attach(|py| py.check_signals())?;
+                    }
+                }
+            }
+        })
+    })
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 import threading
 from pathlib import Path
 
@@ -116,3 +117,35 @@ def test_a_forked_worker_gets_its_own_runtime(emu: Emulator, gw: muster.Gateway,
         child.kill()
     assert child.exitcode == 0
     assert out.get(timeout=5) == 6
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_a_signal_interrupts_a_blocked_call(seed: dict) -> None:
+    # Each request takes 2 s; list_users() makes three. The signal arrives
+    # once the first request is logged, and must end the call right there.
+    seed["faults"] = {"seed": 1, "slow": 1.0, "slow_ms": 2000}
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Interrupted()
+
+    with Emulator(seed) as emu:
+        gw = muster.Gateway.essentials(
+            emu.url, org=ORG, user="admin@example.com", password=seed["logins"][0]["password"]
+        )
+
+        def interrupt() -> None:
+            while not emu.requests():
+                pass
+            signal.raise_signal(signal.SIGINT)
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            threading.Thread(target=interrupt).start()
+            with pytest.raises(_Interrupted):
+                gw.list_users()
+            assert len(emu.requests()) < 3, "the call ran to the end before the signal"
+        finally:
+            signal.signal(signal.SIGINT, previous)
