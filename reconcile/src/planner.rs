@@ -63,7 +63,7 @@ pub fn plan(
     rules::check_domains_registered(policy, target)?;
 
     let mut skipped = Vec::new();
-    let wanted = wanted::collect(desired, &current.accounts, policy, &mut skipped);
+    let wanted = wanted::collect(desired, &current.accounts, (policy, target), &mut skipped);
     let guards = rules::safety_guards(desired, current, state, policy);
     let mut planner = Planner {
         desired,
@@ -81,7 +81,6 @@ pub fn plan(
         flags: Vec::new(),
         settled: Vec::new(),
         wanted,
-        matched: Vec::new(),
         consumed: vec![false; current.accounts.len()],
         drafts: Vec::new(),
         draft_of_account: vec![NONE; current.accounts.len()],
@@ -207,8 +206,6 @@ struct Planner<'a> {
     /// absent and muster did not deactivate it (read where the state is
     /// read, so an unchanged account needs no second look at its state).
     settled: Vec<bool>,
-    /// For each want, the account matched by primary (or [`NONE`]).
-    matched: Vec<u32>,
     /// Accounts taken over by a primary-address change.
     consumed: Vec<bool>,
     drafts: Vec<Draft>,
@@ -343,24 +340,28 @@ impl<'a> Planner<'a> {
         &mut self.drafts[idx]
     }
 
-    /// Matches gateway accounts to wanted entries by primary address and
-    /// plans their updates.
+    /// Plans the updates of accounts matched by primary address (matched,
+    /// hashed and counted in `collect`, where each was read), reads the
+    /// accounts no entry claims, and finds who holds fresh addresses
+    /// (claims are resolved only after all passes).
     fn match_pass(&mut self) {
-        self.matched = vec![NONE; self.wanted.wants.len()];
-        // Every gateway account is read here once: fingerprint, holders of
-        // fresh addresses (claims are resolved only after all passes), match.
+        self.billable_before = self.wanted.billable_claimed;
         for (i, account) in self.accounts.iter().enumerate() {
-            self.wanted.note_holder(i, self.accounts);
-            self.billable_before += usize::from(rules::billable(account));
-            let w = self.wanted.account_want[i];
-            if w == NONE {
-                // A claimed account was hashed where its entry first met it.
+            if self.wanted.account_want[i] == NONE {
                 self.input_hash = self.input_hash.wrapping_add(fingerprint::account(account));
+                self.billable_before += usize::from(rules::billable(account));
+            }
+        }
+        self.wanted.note_holders(self.accounts);
+        for w in 0..self.wanted.wants.len() {
+            let want = &self.wanted.wants[w];
+            let i = want.account;
+            if i == NONE {
                 continue;
             }
-            self.matched[w as usize] = i as u32;
-            let want = &self.wanted.wants[w as usize];
-            if let Some(why) = rules::protection(account, self.policy, self.target) {
+            if want.protected {
+                let account = &self.accounts[i as usize];
+                let why = rules::protection(account, self.policy, self.target).unwrap_or_default();
                 self.skipped.push(Skipped {
                     email: account.primary_email.to_string(),
                     source: want.source.to_owned(),
@@ -370,7 +371,7 @@ impl<'a> Planner<'a> {
                 });
                 continue;
             }
-            self.plan_update(i as u32, w as usize);
+            self.plan_update(i, w);
         }
     }
 
@@ -567,7 +568,7 @@ impl<'a> Planner<'a> {
     fn create_pass(&mut self) {
         let ext_index = self.external_id_index();
         for w in 0..self.wanted.wants.len() {
-            if self.matched[w] != NONE {
+            if self.wanted.wants[w].account != NONE {
                 continue;
             }
             match self.rename_candidate(w, &ext_index) {
@@ -584,8 +585,7 @@ impl<'a> Planner<'a> {
             .wanted
             .wants
             .iter()
-            .zip(&self.matched)
-            .any(|(w, m)| *m == NONE && w.entry.external_id.is_some());
+            .any(|w| w.account == NONE && w.entry.external_id.is_some());
         if !needed {
             return HashMap::new();
         }

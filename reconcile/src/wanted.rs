@@ -9,7 +9,7 @@ use muster_core::{
 
 use crate::fingerprint::{self, FastHash};
 use crate::index::{BATCH, PrimaryIndex};
-use crate::inputs::Desired;
+use crate::inputs::{Desired, TargetProfile};
 use crate::plan::{SkipCode, Skipped};
 use crate::policy::Policy;
 use crate::rules::{self, Admission};
@@ -35,6 +35,8 @@ pub(crate) struct Want<'a> {
     pub(crate) aliases_in_step: bool,
     /// Every text field and list equals the account's ([`crate::planner::fields_equal`]).
     pub(crate) fields_equal: bool,
+    /// The account is protected ([`rules::protection`]): it is never changed.
+    pub(crate) protected: bool,
 }
 
 impl Want<'_> {
@@ -84,79 +86,70 @@ pub(crate) struct Wanted<'a> {
     /// Order-independent hash of the entries and of the claimed accounts
     /// (part of the plan's fingerprint; the planner hashes the rest where it reads them).
     pub(crate) input_hash: u64,
-    /// Claimed accounts' alias hashes, for [`Wanted::note_holder`].
+    /// Claimed accounts' alias hashes, for [`Wanted::note_holders`].
     alias_hashes: AliasHashes,
+    /// How many claimed accounts are billable (counted where `collect` reads them).
+    pub(crate) billable_claimed: usize,
 }
 
 /// The hashes of claimed accounts' aliases, taken while `collect` compares
-/// them, and a bitmap of the fresh addresses' hashes: the match pass then
-/// skips, without reading its aliases again, every account that cannot hold
-/// a fresh address (nearly all of them).
+/// them, and a bitmap of the fresh addresses' hashes: holders of fresh
+/// addresses are then found by scanning these pairs, without reading any
+/// account again except the few that may hold one.
 #[derive(Default)]
 struct AliasHashes {
-    /// Per gateway account, where its hashes start in `hashes` ([`NONE`]: not taken).
-    at: Vec<u32>,
-    hashes: Vec<u64>,
+    /// (high half of an alias's hash, the account that has the alias).
+    pairs: Vec<(u32, u32)>,
     /// One bit per bucket of fresh-address hashes.
     fresh: Vec<u64>,
-    /// Right shift from a hash to its bucket.
+    /// Right shift from a hash's high half to its bucket.
     shift: u32,
+}
+
+fn high(hash: u64) -> u32 {
+    (hash >> 32) as u32
 }
 
 impl AliasHashes {
     fn new(accounts: usize) -> Self {
         AliasHashes {
-            at: vec![NONE; accounts],
-            hashes: Vec::with_capacity(accounts.saturating_mul(3)),
+            pairs: Vec::with_capacity(accounts.saturating_mul(3)),
             ..AliasHashes::default()
         }
     }
 
-    /// Takes account `i`'s alias hashes (once).
+    /// Takes account `i`'s alias hashes (once per account: when its entry first claims it).
     fn record(&mut self, i: u32, account: &Account) {
-        let Ok(at) = u32::try_from(self.hashes.len()) else {
-            return;
-        };
-        if self.at[i as usize] != NONE || at == NONE {
-            return;
-        }
-        self.at[i as usize] = at;
-        self.hashes.extend(
+        self.pairs.extend(
             account
                 .aliases
                 .iter()
-                .map(|a| fingerprint::address(a.normalized())),
+                .map(|a| (high(fingerprint::address(a.normalized())), i)),
         );
     }
 
     /// Builds the bitmap of the fresh addresses (about 64 bits per address).
     fn seal<'k>(&mut self, fresh: impl ExactSizeIterator<Item = &'k &'k str>) {
-        let bits = (fresh.len().max(1) * 64).next_power_of_two();
-        self.shift = 64 - bits.trailing_zeros();
-        self.fresh = vec![0; bits / 64];
+        let bits = (fresh.len().max(1) * 64).next_power_of_two().min(1 << 31);
+        self.shift = 32 - bits.trailing_zeros();
+        self.fresh = vec![0; bits.div_ceil(64)];
         for key in fresh {
-            let b = self.bucket(fingerprint::address(key));
+            let b = self.bucket(high(fingerprint::address(key)));
             self.fresh[b / 64] |= 1 << (b % 64);
         }
     }
 
-    fn bucket(&self, hash: u64) -> usize {
-        (hash >> self.shift) as usize
+    fn bucket(&self, high: u32) -> usize {
+        (high >> self.shift) as usize
     }
 
-    /// False when account `i` (with `aliases` aliases) surely holds no fresh
-    /// address; true when it might, or its hashes were not taken.
-    fn may_hold_fresh(&self, i: usize, aliases: usize) -> bool {
-        let at = self.at[i];
-        if at == NONE {
-            return true;
-        }
-        self.hashes[at as usize..at as usize + aliases]
-            .iter()
-            .any(|&h| {
-                let b = self.bucket(h);
-                self.fresh[b / 64] & (1 << (b % 64)) != 0
-            })
+    /// The accounts whose recorded aliases may be fresh addresses (an
+    /// account may come more than once).
+    fn may_hold_fresh(&self) -> impl Iterator<Item = usize> + '_ {
+        self.pairs.iter().filter_map(|&(h, i)| {
+            let b = self.bucket(h);
+            (self.fresh[b / 64] & (1 << (b % 64)) != 0).then_some(i as usize)
+        })
     }
 }
 
@@ -226,7 +219,7 @@ fn primary_slot(
 pub(crate) fn collect<'a>(
     desired: &'a Desired,
     accounts: &'a [Account],
-    policy: &'a Policy,
+    (policy, target): (&'a Policy, &TargetProfile),
     skipped: &mut Vec<Skipped>,
 ) -> Wanted<'a> {
     let auth = &desired.authoritative;
@@ -246,6 +239,7 @@ pub(crate) fn collect<'a>(
     let mut account_want = vec![NONE; accounts.len()];
     let mut extra_want = Vec::new();
     let mut input_hash = 0u64;
+    let mut billable_claimed = 0usize;
     let mut alias_hashes = AliasHashes::new(accounts.len());
     let mut wants: Vec<Want<'a>> = Vec::with_capacity(entry_count);
     let mut disabled = HashSet::default();
@@ -274,6 +268,7 @@ pub(crate) fn collect<'a>(
                             account: NONE,
                             aliases_in_step: false,
                             fields_equal: false,
+                            protected: false,
                         };
                         // Not found may be a primary an earlier entry of this batch added.
                         let id = if id == NONE {
@@ -295,10 +290,10 @@ pub(crate) fn collect<'a>(
                             &mut wants,
                             (have, want_of),
                             accounts,
-                            policy,
+                            (policy, target),
                             candidate,
                             skipped,
-                            (&mut input_hash, &mut alias_hashes),
+                            (&mut input_hash, &mut alias_hashes, &mut billable_claimed),
                         );
                     }
                     Admission::Absent => {
@@ -333,6 +328,7 @@ pub(crate) fn collect<'a>(
         account_want,
         input_hash,
         alias_hashes,
+        billable_claimed,
     };
     claim_aliases(&mut wanted, accounts, policy, skipped);
     let Wanted {
@@ -389,20 +385,22 @@ fn claim_primary<'a>(
     wants: &mut Vec<Want<'a>>,
     (have, want_of): (u32, &mut u32),
     accounts: &'a [Account],
-    policy: &Policy,
+    (policy, target): (&Policy, &TargetProfile),
     mut candidate: Want<'a>,
     skipped: &mut Vec<Skipped>,
-    (input_hash, alias_hashes): (&mut u64, &mut AliasHashes),
+    (input_hash, alias_hashes, billable): (&mut u64, &mut AliasHashes, &mut usize),
 ) {
     if have != NONE {
         candidate.account = have;
         let account = &accounts[have as usize];
         if *want_of == NONE {
-            // The account's one hash, taken while it is in cache; accounts no
-            // entry claims are hashed in the planner's match pass.
+            // The account's one hash and count, taken while it is in cache;
+            // accounts no entry claims are read in the planner's match pass.
             *input_hash = input_hash.wrapping_add(fingerprint::account(account));
+            *billable += usize::from(rules::billable(account));
             alias_hashes.record(have, account);
         }
+        candidate.protected = rules::protection(account, policy, target).is_some();
         // Fast path, most entries on most runs: the account already has
         // exactly these aliases and fields (checked here, while both are in cache).
         let entry = candidate.entry;
@@ -559,27 +557,34 @@ fn claim_aliases<'a>(
 }
 
 impl Wanted<'_> {
-    /// Records which fresh addresses gateway account `i` holds as aliases.
-    /// The planner calls this for every account in the pass that reads the
-    /// account anyway, before any claim is resolved. An alias on two accounts
-    /// (which the gateway should not allow) stays with the account whose
-    /// primary sorts first.
-    pub(crate) fn note_holder(&mut self, i: usize, accounts: &[Account]) {
+    /// Records which fresh addresses gateway accounts hold as aliases,
+    /// before any claim is resolved. Claimed accounts' alias hashes were
+    /// taken in `collect`; unclaimed accounts are read here. An alias on two
+    /// accounts (which the gateway should not allow) stays with the account
+    /// whose primary sorts first.
+    pub(crate) fn note_holders(&mut self, accounts: &[Account]) {
         if self.fresh.is_empty() {
             return;
         }
-        let account = &accounts[i];
-        if !self.alias_hashes.may_hold_fresh(i, account.aliases.len()) {
-            return;
-        }
-        for alias in &account.aliases {
-            let Some(slot) = self.fresh.get_mut(alias.normalized()) else {
-                continue;
-            };
-            if slot.have == NONE
-                || account.primary_email < accounts[slot.have as usize].primary_email
-            {
-                slot.have = i as u32;
+        let mut candidates: Vec<usize> = self.alias_hashes.may_hold_fresh().collect();
+        candidates.extend(
+            self.account_want
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| **w == NONE)
+                .map(|(i, _)| i),
+        );
+        for i in candidates {
+            let account = &accounts[i];
+            for alias in &account.aliases {
+                let Some(slot) = self.fresh.get_mut(alias.normalized()) else {
+                    continue;
+                };
+                if slot.have == NONE
+                    || account.primary_email < accounts[slot.have as usize].primary_email
+                {
+                    slot.have = i as u32;
+                }
             }
         }
     }
