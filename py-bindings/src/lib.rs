@@ -2,10 +2,10 @@
 //!
 //! The Python half (`python/muster/`) re-exports these classes and adds
 //! `muster.Users` and `muster.testing`. Every call that does IO releases
-//! the GIL and runs on one process-wide tokio runtime ([`runtime`]); inputs
-//! and outputs are plain Python data (dicts, lists, str) converted in
-//! [`convert`]; Rust errors become `muster.MusterError` subclasses in
-//! [`errors`], with the error chain as message and never a credential.
+//! the GIL and runs on one tokio runtime per process (module `runtime`);
+//! inputs and outputs are plain Python data (dicts, lists, str) converted
+//! in `convert`; Rust errors become `muster.MusterError` subclasses in
+//! `errors`, with the error chain as message and never a credential.
 #![deny(missing_docs)]
 
 mod convert;

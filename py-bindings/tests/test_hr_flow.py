@@ -132,3 +132,11 @@ def test_a_saved_plan_applies_later(
     report = gw.apply(loaded)
     assert report.counts["applied"] == 2
     assert emu.user(ORG, "carol@example.com")["type"] == "functional_account"
+
+
+def test_an_empty_or_partial_hr_list_acts_on_nobody(gw: muster.Gateway) -> None:
+    # An HR export that came back empty must not make everyone "absent from HR".
+    empty = muster.HrRecords.from_rows([], source="hr-db")
+    plan = muster.functional_accounts(gw.list_users(), empty, override_threshold=True)
+    assert plan.is_empty
+    assert any("hr-db" in g for g in plan.guards), plan.guards
