@@ -324,7 +324,7 @@ impl DiscoveryLedger {
     /// day counts older than that; returns the addresses forgotten.
     /// Decisions are kept: an ignored address stays ignored when it comes back.
     pub fn expire(&mut self, policy: &DiscoveryPolicy, now: DateTime<Utc>) -> Vec<EmailAddress> {
-        let cutoff = now - policy.expiry;
+        let cutoff = policy.expired_before(now);
         let mut forgotten = Vec::new();
         self.addresses.retain(|_, entry| {
             if entry.last_seen < cutoff {

@@ -182,7 +182,7 @@ impl DiscoverySource {
 
     fn candidates_and_issues(&self) -> (Vec<Candidate>, Vec<SourceIssue>) {
         let (policy, now) = (&self.policy, self.now);
-        let fresh = |e: &&LedgerEntry| e.last_seen >= now - policy.expiry;
+        let fresh = |e: &&LedgerEntry| e.last_seen >= policy.expired_before(now);
         let seen = |a: &EmailAddress| self.ledger.entry(a).filter(fresh).cloned();
         let mut found = Vec::new();
         let mut issues = Vec::new();

@@ -101,9 +101,10 @@ impl DiscoveryPolicy {
     }
 
     /// How far back from `now` messages count towards the threshold, by the
-    /// (UTC) day of each observation's last message.
+    /// (UTC) day of each observation's last message (a negative span is taken as 0:
+    /// only today's messages count).
     pub fn window(mut self, window: TimeDelta) -> Self {
-        self.window = window;
+        self.window = window.max(TimeDelta::zero());
         self
     }
 
@@ -111,7 +112,7 @@ impl DiscoveryPolicy {
     /// forgets it. Keep it at least as long as the window: day counts older
     /// than the expiry are dropped too.
     pub fn expiry(mut self, expiry: TimeDelta) -> Self {
-        self.expiry = expiry;
+        self.expiry = expiry.max(TimeDelta::zero());
         self
     }
 
@@ -154,6 +155,12 @@ impl DiscoveryPolicy {
         self
     }
 
+    /// The oldest last-seen time that is not expired at `now`.
+    #[must_use]
+    pub fn expired_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        before(now, self.expiry)
+    }
+
     /// True when `address` is in a managed domain.
     #[must_use]
     pub fn manages(&self, address: &EmailAddress) -> bool {
@@ -174,7 +181,7 @@ impl DiscoveryPolicy {
     /// within the window before `now`.
     #[must_use]
     pub fn counted(&self, entry: &LedgerEntry, now: DateTime<Utc>) -> u64 {
-        let from = (now - self.window).date_naive();
+        let from = before(now, self.window).date_naive();
         let to = now.date_naive();
         entry
             .days
@@ -186,6 +193,13 @@ impl DiscoveryPolicy {
             })
             .fold(0u64, u64::saturating_add)
     }
+}
+
+/// `now` less `span` (not negative), or the earliest time chrono can hold:
+/// a huge expiry means "never", not a panic.
+fn before(now: DateTime<Utc>, span: TimeDelta) -> DateTime<Utc> {
+    now.checked_sub_signed(span.max(TimeDelta::zero()))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// A pattern in its `local@domain` glob form, lowercase.
@@ -268,6 +282,17 @@ mod tests {
         ] {
             assert!(!policy.blocks(&a.parse().unwrap()), "{a}");
         }
+    }
+
+    #[test]
+    fn negative_or_huge_spans_do_not_panic() {
+        let now = DateTime::<Utc>::MIN_UTC + TimeDelta::days(1);
+        let policy = DiscoveryPolicy::new([])
+            .window(TimeDelta::MAX)
+            .expiry(TimeDelta::days(-5));
+        assert_eq!(policy.expired_before(now), now);
+        assert_eq!(policy.window(TimeDelta::days(-1)).window, TimeDelta::zero());
+        assert_eq!(before(now, TimeDelta::MAX), DateTime::<Utc>::MIN_UTC);
     }
 
     #[test]
