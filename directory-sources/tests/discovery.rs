@@ -653,3 +653,38 @@ proptest! {
         prop_assert_eq!(counted, total);
     }
 }
+
+#[test]
+fn decisions_override_the_block_list_but_not_the_managed_domains() {
+    let now = at(11, 2, 0);
+    let mut ledger = DiscoveryLedger::new();
+    ledger.decide(
+        addr("noreply@example.com"),
+        Decision::FunctionalAccount,
+        now,
+    );
+    ledger.decide(
+        addr("ann.lee@example.com"),
+        Decision::AliasOf {
+            user: addr("ann@other.org"),
+        },
+        now,
+    );
+    let snapshot = DiscoverySource::new(ledger, policy(), now).snapshot();
+    let entries: Vec<_> = snapshot
+        .entries
+        .iter()
+        .map(|e| (e.primary_email.as_str(), e.kind))
+        .collect();
+    assert_eq!(
+        entries,
+        [("noreply@example.com", RecipientKind::SharedMailbox)]
+    );
+    let issues: Vec<_> = snapshot.issues.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        issues,
+        [
+            "object ann@other.org: alias_of `ann@other.org`: expected the user of an alias in a managed domain"
+        ]
+    );
+}
