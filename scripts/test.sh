@@ -71,6 +71,11 @@ install_prerequisites() {
     if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
         rustup component add rustfmt clippy || return 1
     fi
+    # The Python package: maturin builds the wheel; py-bindings/test.sh makes
+    # a venv under target/ and installs pytest and mypy into it.
+    if ! command -v maturin >/dev/null && ! python3 -m maturin --version >/dev/null 2>&1; then
+        python3 -m pip install --quiet maturin || return 1
+    fi
 }
 
 if [ "${MUSTER_SKIP_INSTALL:-0}" != "1" ]; then
@@ -94,6 +99,7 @@ run_step "start the test LDAP server" start_ldap
 run_step "cargo fmt --check" cargo fmt --all -- --check
 run_step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
 run_step "tests (nextest)" cargo nextest run --workspace --locked --no-fail-fast
+run_step "python package (wheel + pytest)" bash py-bindings/test.sh
 run_step "doc tests" cargo test --workspace --doc --locked
 run_step "rustdoc -D warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 

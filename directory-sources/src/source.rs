@@ -24,8 +24,11 @@ use crate::error::Error;
 /// - a source that knowingly returns part of the directory marks the
 ///   snapshot [`muster_core::Completeness::Partial`].
 ///
-/// Do not implement it for something that merely *adds* users (SMTP
-/// discovery, a one-off import): absence from such a list means nothing.
+/// A source that merely *adds* users (SMTP discovery, a one-off import),
+/// where absence from the list means nothing, marks its snapshots
+/// [`muster_core::Completeness::Partial`] and is given to the planner as a
+/// supplemental snapshot, so it can add users but never be a reason to
+/// remove one ([`DiscoverySource`](crate::DiscoverySource) does both).
 ///
 /// ```
 /// use muster_directory::{DirectorySource, InMemorySource, StandardCsv};
