@@ -65,6 +65,7 @@ pub fn plan(
     let mut skipped = Vec::new();
     let wanted = wanted::collect(desired, &current.accounts, (policy, target), &mut skipped);
     let guards = rules::safety_guards(desired, current, state, policy);
+    let draft_room = (current.accounts.len() + wanted.wants.len()) / 4;
     let mut planner = Planner {
         desired,
         accounts: &current.accounts,
@@ -82,7 +83,9 @@ pub fn plan(
         settled: Vec::new(),
         wanted,
         consumed: vec![false; current.accounts.len()],
-        drafts: Vec::new(),
+        // Room for a quarter of all accounts changing: untouched room costs
+        // nothing, and growing copies every draft made so far.
+        drafts: Vec::with_capacity(draft_room),
         draft_of_account: vec![NONE; current.accounts.len()],
         claims: Vec::new(),
         conflicts: Vec::new(),
@@ -1152,14 +1155,19 @@ impl<'a> Planner<'a> {
             .filter(|&d| !drafts[d].dead && !drafts[d].steps.is_empty())
             .collect();
         let phases: Vec<Phase> = drafts.iter().map(Draft::phase).collect();
-        // Sort keys read once per draft; the index breaks no ties (one draft per address and phase)
-        // but keeps the order total.
-        let mut keyed: Vec<(Phase, &str, usize)> = order
+        // Sort keys read once per draft: the address's first sixteen bytes as a
+        // number decide most comparisons without reading the address again.
+        // The index breaks no ties (one draft per address and phase) but keeps
+        // the order total.
+        let mut keyed: Vec<(Phase, u128, &str, usize)> = order
             .iter()
-            .map(|&d| (phases[d], drafts[d].email.normalized(), d))
+            .map(|&d| {
+                let key = drafts[d].email.normalized();
+                (phases[d], prefix(key), key, d)
+            })
             .collect();
         keyed.sort_unstable();
-        let order: Vec<usize> = keyed.into_iter().map(|(_, _, d)| d).collect();
+        let order: Vec<usize> = keyed.into_iter().map(|(_, _, _, d)| d).collect();
         let mut id_of = vec![u32::MAX; drafts.len()];
         for (id, &d) in order.iter().enumerate() {
             id_of[d] = id as u32;
@@ -1294,6 +1302,15 @@ fn append<T>(to: &mut Vec<T>, mut items: Vec<T>) {
     } else {
         to.append(&mut items);
     }
+}
+
+/// The first sixteen bytes of `s` as a big-endian number (zero-padded):
+/// numbers compare as the strings' beginnings do.
+fn prefix(s: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = s.len().min(16);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u128::from_be_bytes(b)
 }
 
 fn transition_key(t: &Transition) -> &str {
