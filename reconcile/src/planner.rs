@@ -77,6 +77,10 @@ pub fn plan(
         directory_guarded: guards.iter().any(Guard::blocks_directory),
         deletions_held: guards.iter().any(Guard::holds_deletions),
         hr_guarded: guards.iter().any(Guard::blocks_hr),
+        auth_owned: rules::directory_owned(
+            &Origin::Directory(desired.authoritative.source.clone()),
+            desired,
+        ),
         hr: HashMap::default(),
         known: Vec::new(),
         flags: Vec::new(),
@@ -199,6 +203,9 @@ struct Planner<'a> {
     /// Deletions and deactivations wait (unread records); flags are still recorded.
     deletions_held: bool,
     hr_guarded: bool,
+    /// The authoritative directory's accounts are its own (no supplemental
+    /// source has its name; see [`rules::directory_owned`]).
+    auth_owned: bool,
     hr: HashMap<&'a str, &'a HrStatus, FastHash>,
     wanted: Wanted<'a>,
     /// What the state knows about each gateway account, by account index.
@@ -394,27 +401,51 @@ impl<'a> Planner<'a> {
         {
             return;
         }
+        // The text fields' steps, made in `collect` while both sides were in cache.
+        let text_steps = if want.fields_equal {
+            Vec::new()
+        } else {
+            let (at, e) = (want.field_steps, want.entry);
+            let fields = rules::comparable_fields(want.provided, self.policy, self.target);
+            self.wanted
+                .field_steps
+                .get_mut(at as usize)
+                .map(std::mem::take)
+                .unwrap_or_else(|| text_field_steps(account, e, fields))
+        };
+        let want = &self.wanted.wants[w];
         let e = want.entry;
         let email = &account.primary_email;
-        let origin = self.origin_of(i as usize);
         let mut steps = Vec::new();
         let mut reasons = Vec::new();
         let mut transitions = Vec::new();
-
-        let adopt = if want.authoritative() || *origin == Origin::Unknown {
-            rules::adopted_origin(origin, want.source)
-        } else {
-            None
-        };
         let fields = rules::comparable_fields(want.provided, self.policy, self.target);
+        // A settled account (see `settled`) has nothing to adopt, unflag or
+        // reactivate, and the authoritative directory owns it: its state is
+        // not read again.
+        let settled = self.settled[i as usize];
+        let origin = (!settled).then(|| self.origin_of(i as usize));
+        let adopt = match origin {
+            Some(origin) if want.authoritative() || *origin == Origin::Unknown => {
+                rules::adopted_origin(origin, want.source)
+            }
+            _ => None,
+        };
         let take_away = !self.directory_guarded
-            && rules::may_take_away(
-                adopt.as_ref().unwrap_or(origin),
-                want.authoritative(),
-                self.policy,
-                self.desired,
-            );
-        if let Some(new_origin) = adopt {
+            && match origin {
+                Some(origin) => rules::may_take_away(
+                    adopt.as_ref().unwrap_or(origin),
+                    want.authoritative(),
+                    self.policy,
+                    self.desired,
+                ),
+                None => {
+                    self.policy.mode == Mode::Authoritative
+                        && want.authoritative()
+                        && self.auth_owned
+                }
+            };
+        if let (Some(new_origin), Some(origin)) = (adopt, origin) {
             reasons.push(match origin {
                 Origin::Unknown => {
                     format!("existed before muster; {} lists it, adopted", want.source)
@@ -428,14 +459,15 @@ impl<'a> Planner<'a> {
             });
             steps.push(Step::Adopt { origin: new_origin });
         }
-        if self.flags[i as usize].is_some_and(|f| f.cause == FlagCause::Absent) {
+        if !settled && self.flags[i as usize].is_some_and(|f| f.cause == FlagCause::Absent) {
             steps.push(Step::Unflag);
             transitions.push(Transition::Unflag {
                 email: email.clone(),
             });
             reasons.push(format!("back in {}", want.source));
         }
-        let deactivated = self.known[i as usize].is_some_and(|a| a.deactivated_by_muster);
+        let deactivated =
+            !settled && self.known[i as usize].is_some_and(|a| a.deactivated_by_muster);
         if !account.active && deactivated {
             steps.push(Step::Activate);
             transitions.push(Transition::Reactivated {
@@ -455,18 +487,11 @@ impl<'a> Planner<'a> {
             }
         };
         // Most matched entries equal their account (checked in `wanted`, while both were in cache).
-        for (field, have, wants) in text_fields(account, e)
-            .into_iter()
-            .filter(|_| !want.fields_equal)
-        {
-            if fields.contains(field) && !rules::same_text(have, wants) {
-                steps.push(Step::SetField {
-                    field,
-                    before: have.map(str::to_owned),
-                    after: wants.map(|s| s.trim().to_owned()),
-                });
+        for step in text_steps {
+            if let Step::SetField { field, .. } = &step {
                 note(field.as_str());
             }
+            steps.push(step);
         }
         let mut touches_aliases = false;
         if fields.contains(Field::Aliases) && !want.aliases_in_step {
@@ -1329,6 +1354,24 @@ pub(crate) fn fields_equal(a: &Account, e: &muster_core::DirectoryEntry) -> bool
         && a.groups == e.member_of
         && a.allow_senders == e.allow_senders
         && a.block_senders == e.block_senders
+}
+
+/// The steps that set `a`'s text fields among `fields` to `e`'s where they
+/// differ (compared as [`rules::same_text`]).
+pub(crate) fn text_field_steps(
+    a: &Account,
+    e: &muster_core::DirectoryEntry,
+    fields: muster_core::FieldSet,
+) -> Vec<Step> {
+    text_fields(a, e)
+        .into_iter()
+        .filter(|(field, have, wants)| fields.contains(*field) && !rules::same_text(*have, *wants))
+        .map(|(field, have, wants)| Step::SetField {
+            field,
+            before: have.map(str::to_owned),
+            after: wants.map(|s| s.trim().to_owned()),
+        })
+        .collect()
 }
 
 /// The text fields with the gateway's and the directory's values.

@@ -37,6 +37,9 @@ pub(crate) struct Want<'a> {
     pub(crate) fields_equal: bool,
     /// The account is protected ([`rules::protection`]): it is never changed.
     pub(crate) protected: bool,
+    /// When not `fields_equal`: where in [`Wanted::field_steps`] the steps
+    /// setting its text fields are.
+    pub(crate) field_steps: u32,
 }
 
 impl Want<'_> {
@@ -90,6 +93,9 @@ pub(crate) struct Wanted<'a> {
     alias_hashes: AliasHashes,
     /// How many claimed accounts are billable (counted where `collect` reads them).
     pub(crate) billable_claimed: usize,
+    /// The text-field steps of wants whose fields differ from their
+    /// account's, made where `collect` compares them (both sides in cache).
+    pub(crate) field_steps: Vec<Vec<crate::plan::Step>>,
 }
 
 /// The hashes of claimed accounts' aliases, taken while `collect` compares
@@ -240,6 +246,7 @@ pub(crate) fn collect<'a>(
     let mut extra_want = Vec::new();
     let mut input_hash = 0u64;
     let mut billable_claimed = 0usize;
+    let mut field_steps = Vec::new();
     let mut alias_hashes = AliasHashes::new(accounts.len());
     let mut wants: Vec<Want<'a>> = Vec::with_capacity(entry_count);
     let mut disabled = HashSet::default();
@@ -269,6 +276,7 @@ pub(crate) fn collect<'a>(
                             aliases_in_step: false,
                             fields_equal: false,
                             protected: false,
+                            field_steps: NONE,
                         };
                         // Not found may be a primary an earlier entry of this batch added.
                         let id = if id == NONE {
@@ -294,6 +302,7 @@ pub(crate) fn collect<'a>(
                             candidate,
                             skipped,
                             (&mut input_hash, &mut alias_hashes, &mut billable_claimed),
+                            &mut field_steps,
                         );
                     }
                     Admission::Absent => {
@@ -329,6 +338,7 @@ pub(crate) fn collect<'a>(
         input_hash,
         alias_hashes,
         billable_claimed,
+        field_steps,
     };
     claim_aliases(&mut wanted, accounts, policy, skipped);
     let Wanted {
@@ -389,6 +399,7 @@ fn claim_primary<'a>(
     mut candidate: Want<'a>,
     skipped: &mut Vec<Skipped>,
     (input_hash, alias_hashes, billable): (&mut u64, &mut AliasHashes, &mut usize),
+    field_steps: &mut Vec<Vec<crate::plan::Step>>,
 ) {
     if have != NONE {
         candidate.account = have;
@@ -405,6 +416,11 @@ fn claim_primary<'a>(
         // exactly these aliases and fields (checked here, while both are in cache).
         let entry = candidate.entry;
         candidate.fields_equal = crate::planner::fields_equal(account, entry);
+        if !candidate.fields_equal {
+            let fields = rules::comparable_fields(candidate.provided, policy, target);
+            candidate.field_steps = u32::try_from(field_steps.len()).unwrap_or(NONE);
+            field_steps.push(crate::planner::text_field_steps(account, entry, fields));
+        }
         candidate.aliases_in_step = candidate.provided.contains(Field::Aliases)
             && account.aliases == entry.aliases
             && entry
