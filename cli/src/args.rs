@@ -21,6 +21,8 @@ pub(crate) enum Command {
     Plan(Box<PlanArgs>),
     /// Apply a saved plan (`plan --format json --out plan.json`) to the gateway.
     Apply(ApplyArgs),
+    /// Add a mail-flow log to the SMTP-discovery ledger and list the candidates.
+    Discover(DiscoverArgs),
     /// Write the gateway's users as a Standard CSV: a backup before a sync, or a start for one.
     Export(ExportArgs),
     /// Run a local gateway emulator until interrupted.
@@ -48,6 +50,36 @@ pub(crate) struct ApplyArgs {
     /// Apply at most this many changes now; run again (same journal) for the rest.
     #[arg(long, value_name = "N")]
     pub(crate) max_changes: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiscoverArgs {
+    /// The ledger of addresses seen so far (created when missing, saved back).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ledger: PathBuf,
+    /// Observations to add: a CSV with address, direction, messages,
+    /// last_seen (and optionally first_seen, display_name) columns.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) observations: Vec<PathBuf>,
+    /// A domain whose addresses can become users (repeat for more).
+    #[arg(long = "managed-domain", value_name = "DOMAIN", required = true)]
+    pub(crate) managed_domains: Vec<String>,
+    #[command(flatten)]
+    pub(crate) policy: DiscoveryArgs,
+}
+
+/// When an address seen in mail flow becomes a candidate user.
+#[derive(Debug, Args)]
+pub(crate) struct DiscoveryArgs {
+    /// Counted messages within the window that make an address a candidate.
+    #[arg(long, value_name = "N")]
+    pub(crate) discovery_min_messages: Option<u64>,
+    /// The window those messages are counted in, in days.
+    #[arg(long, value_name = "DAYS")]
+    pub(crate) discovery_window_days: Option<u32>,
+    /// Forget addresses not seen for this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub(crate) discovery_expiry_days: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +185,12 @@ pub(crate) struct SourceArgs {
         required_unless_present_any = ["ldap", "graph_tenant"]
     )]
     pub(crate) csv: Vec<PathBuf>,
+    /// An SMTP-discovery ledger (`muster discover`): addresses seen often
+    /// enough in mail flow become users. Supplemental: it adds, never removes.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) discovery_ledger: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) discovery: DiscoveryArgs,
     /// HR records (email, status) for the functional-account rule.
     #[arg(long, value_name = "FILE")]
     pub(crate) hr: Option<PathBuf>,

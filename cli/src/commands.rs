@@ -7,12 +7,14 @@ use std::process::ExitCode;
 use muster::Executor;
 use muster::core::DirectoryEntry;
 use muster::core::Domain;
-use muster::directory::{StandardCsv, write_standard_csv};
+use muster::directory::{
+    Becomes, DiscoverySource, ObservationCsv, StandardCsv, write_standard_csv,
+};
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{self, Desired, Plan, Policy, SyncState};
 use muster_emulator::{Emulator, Seed};
 
-use crate::args::{ApplyArgs, DemoArgs, EmulatorArgs, ExportArgs, Format, PlanArgs};
+use crate::args::{ApplyArgs, DemoArgs, DiscoverArgs, EmulatorArgs, ExportArgs, Format, PlanArgs};
 use crate::error::CliError;
 use crate::settings;
 
@@ -24,13 +26,14 @@ const DEMO_STACK: &str = "local-emulator";
 /// `muster plan`: read the directory, read the gateway, print the plan.
 pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     let client = settings::client(&args.gateway)?;
-    let policy = settings::policy(&args.policy, &args.gateway.org)?;
+    let managed = settings::managed_domains(&args.policy.managed_domains, &args.gateway.org)?;
+    let policy = settings::policy(&args.policy, &managed);
     let state = settings::state(
         args.state.as_deref(),
         &args.gateway.stack,
         &args.gateway.org,
     )?;
-    let desired = settings::desired(&args.sources).await?;
+    let desired = settings::desired(&args.sources, &managed).await?;
     report_issues(&desired);
     let plan = plan_against(&client, &args.gateway.stack, &desired, &state, &policy).await?;
     let rendered = match args.format {
@@ -144,6 +147,51 @@ fn save_atomically(path: &Path, text: &str) -> Result<(), CliError> {
     };
     std::fs::write(&temporary, text).map_err(failed)?;
     std::fs::rename(&temporary, path).map_err(failed)
+}
+
+/// `muster discover`: adds each observations file to the ledger (as of
+/// now), forgets what expired, saves the ledger atomically, and lists the
+/// candidates and the rows that could not be used.
+pub(crate) async fn discover(args: DiscoverArgs) -> Result<ExitCode, CliError> {
+    let managed = settings::managed_domains(&args.managed_domains, "")?;
+    let policy = settings::discovery_policy(&args.policy, &managed);
+    let mut ledger = settings::load_ledger(&args.ledger)?;
+    let now = muster::chrono::Utc::now();
+    let mut issues = Vec::new();
+    for path in &args.observations {
+        let read = ObservationCsv::new(path)
+            .read()
+            .map_err(CliError::Directory)?;
+        issues.extend(read.issues);
+        issues.extend(ledger.observe(&read.observations, now));
+    }
+    let forgotten = ledger.expire(&policy, now);
+    let text = ledger.to_json().map_err(CliError::Directory)?;
+    save_atomically(&args.ledger, &text)?;
+    for issue in &issues {
+        eprintln!("warning: {issue}");
+    }
+    let source = DiscoverySource::new(ledger, policy, now);
+    let candidates = source.candidates();
+    println!(
+        "{} addresses in the ledger, {} forgotten, {} candidates",
+        source.ledger().len(),
+        forgotten.len(),
+        candidates.len()
+    );
+    for candidate in candidates {
+        let becomes = match &candidate.becomes {
+            Becomes::User => "user".to_owned(),
+            Becomes::AliasOf { user } => format!("alias of {user}"),
+            Becomes::FunctionalAccount => "functional account".to_owned(),
+            _ => "something new".to_owned(),
+        };
+        println!(
+            "  {} -> {becomes} ({} messages counted)",
+            candidate.address, candidate.counted
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `muster export`: every account of the organisation as a Standard CSV

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo(args).await,
             Command::Plan(args) => commands::plan(*args).await,
             Command::Apply(args) => commands::apply(args).await,
+            Command::Discover(args) => commands::discover(args).await,
             Command::Export(args) => commands::export(args).await,
             Command::Emulator(args) => commands::emulator(args).await,
         }

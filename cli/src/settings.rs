@@ -2,12 +2,16 @@
 
 use std::path::Path;
 
+use muster::chrono::{TimeDelta, Utc};
 use muster::core::Domain;
-use muster::directory::{DirectorySource, GraphSource, HrCsv, LdapSource, StandardCsv};
+use muster::directory::{
+    DirectorySource, DiscoveryLedger, DiscoveryPolicy, DiscoverySource, GraphSource, HrCsv,
+    LdapSource, StandardCsv,
+};
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{DeleteDelay, Desired, Policy, SyncState};
 
-use crate::args::{DeleteDelayArg, GatewayArgs, PolicyArgs, SourceArgs};
+use crate::args::{DeleteDelayArg, DiscoveryArgs, GatewayArgs, PolicyArgs, SourceArgs};
 use crate::error::CliError;
 
 /// Builds the client for the gateway the flags name. The password comes
@@ -33,23 +37,32 @@ pub(crate) fn client(args: &GatewayArgs) -> Result<Client, CliError> {
         .map_err(CliError::Gateway)
 }
 
-/// The policy: the managed domains (the organisation's own by default) and
-/// the few knobs the flags expose; everything else keeps the safe defaults.
-pub(crate) fn policy(args: &PolicyArgs, org: &str) -> Result<Policy, CliError> {
-    let domains = if args.managed_domains.is_empty() {
-        vec![org.to_owned()]
+/// The managed domains: the flags', or the organisation's own domain.
+pub(crate) fn managed_domains(flags: &[String], org: &str) -> Result<Vec<Domain>, CliError> {
+    let names: Vec<&str> = if flags.is_empty() {
+        vec![org]
     } else {
-        args.managed_domains.clone()
+        flags.iter().map(String::as_str).collect()
     };
+    names
+        .into_iter()
+        .map(|d| {
+            d.parse().map_err(|source| CliError::Address {
+                flag: "--managed-domain",
+                source,
+            })
+        })
+        .collect()
+}
+
+/// The policy: the managed domains and the few knobs the flags expose;
+/// everything else keeps the safe defaults.
+pub(crate) fn policy(args: &PolicyArgs, managed_domains: &[Domain]) -> Policy {
     let mut builder = Policy::builder()
         .sync_disabled_users(args.sync_disabled_users)
         .override_threshold(args.override_threshold);
-    for domain in domains {
-        let domain: Domain = domain.parse().map_err(|source| CliError::Address {
-            flag: "--managed-domain",
-            source,
-        })?;
-        builder = builder.managed_domain(domain);
+    for domain in managed_domains {
+        builder = builder.managed_domain(domain.clone());
     }
     if let Some(delay) = args.delete_delay {
         builder = builder.delete_delay(match delay {
@@ -59,14 +72,48 @@ pub(crate) fn policy(args: &PolicyArgs, org: &str) -> Result<Policy, CliError> {
             DeleteDelayArg::Never => DeleteDelay::Never,
         });
     }
-    Ok(builder.build())
+    builder.build()
+}
+
+/// The SMTP-discovery policy: muster's defaults, overridden by the flags.
+pub(crate) fn discovery_policy(
+    args: &DiscoveryArgs,
+    managed_domains: &[Domain],
+) -> DiscoveryPolicy {
+    let mut policy = DiscoveryPolicy::new(managed_domains.iter().cloned());
+    if let Some(n) = args.discovery_min_messages {
+        policy = policy.min_messages(n);
+    }
+    if let Some(days) = args.discovery_window_days {
+        policy = policy.window(TimeDelta::days(i64::from(days)));
+    }
+    if let Some(days) = args.discovery_expiry_days {
+        policy = policy.expiry(TimeDelta::days(i64::from(days)));
+    }
+    policy
+}
+
+/// The SMTP-discovery ledger in `path`, or a new one when there is no file yet.
+pub(crate) fn load_ledger(path: &Path) -> Result<DiscoveryLedger, CliError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => DiscoveryLedger::from_json(&text).map_err(CliError::Directory),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DiscoveryLedger::new()),
+        Err(source) => Err(CliError::File {
+            action: "cannot read the discovery ledger",
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// Reads every source the flags name: the LDAP directory (else the first
 /// CSV) is authoritative, the others supplemental, HR records on the side. A
 /// source that cannot be read completely stops the run: it must never look
 /// like an empty directory.
-pub(crate) async fn desired(args: &SourceArgs) -> Result<Desired, CliError> {
+pub(crate) async fn desired(
+    args: &SourceArgs,
+    managed_domains: &[Domain],
+) -> Result<Desired, CliError> {
     let mut snapshots = Vec::new();
     if let Some(source) = ldap_source(args)? {
         snapshots.push(source.read().await.map_err(CliError::Directory)?);
@@ -77,6 +124,12 @@ pub(crate) async fn desired(args: &SourceArgs) -> Result<Desired, CliError> {
     for path in &args.csv {
         let snapshot = StandardCsv::new(path).read().map_err(CliError::Directory)?;
         snapshots.push(snapshot);
+    }
+    if let Some(path) = &args.discovery_ledger {
+        let ledger = load_ledger(path)?;
+        let policy = discovery_policy(&args.discovery, managed_domains);
+        let discovered = DiscoverySource::new(ledger, policy, Utc::now()).snapshot();
+        snapshots.push(discovered);
     }
     let mut snapshots = snapshots.into_iter();
     let Some(first) = snapshots.next() else {

@@ -712,3 +712,71 @@ async fn plan_reads_entra_id_through_graph_with_the_secret_from_the_environment(
         text(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovered_addresses_become_users_through_a_supplemental_source() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("discover");
+    let yesterday = (muster::chrono::Utc::now() - muster::chrono::TimeDelta::days(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let log = dir.file(
+        "maillog.csv",
+        &format!(
+            "address,direction,messages,last_seen,display_name\n\
+             cy.new@example.com,inbound,7,{yesterday},Cy New\n\
+             noreply@example.com,inbound,90,{yesterday},\n\
+             someone@elsewhere.net,inbound,40,{yesterday},\n\
+             rare@example.com,inbound,1,{yesterday},\n\
+             broken,inbound,3,{yesterday},\n"
+        ),
+    );
+    let ledger = dir.path("ledger.json");
+    let discover: Vec<String> = [
+        "discover",
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--observations",
+        log.to_str().unwrap(),
+        "--managed-domain",
+        "example.com",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let out = muster(discover, None).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("4 addresses in the ledger, 0 forgotten, 1 candidates"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cy.new@example.com -> user (7 messages counted)"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("maillog.csv:6"),
+        "the bad row is named: {}",
+        text(&out.stderr)
+    );
+    assert!(ledger.exists());
+
+    // Planned with the directory, the candidate is created; nothing is removed for it.
+    let csv = dir.file("users.csv", "Ann,Lee,ann.lee@example.com\n");
+    let out = muster(
+        plan_args(
+            &emulator,
+            &csv,
+            &["--discovery-ledger", ledger.to_str().unwrap()],
+        ),
+        Some(PASSWORD),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("cy.new@example.com"), "{stdout}");
+    assert!(stdout.contains("name Cy New"), "{stdout}");
+    assert!(!stdout.contains("rare@example.com"), "{stdout}");
+    assert!(stdout.contains("0 to flag, 0 to delete"), "{stdout}");
+}
