@@ -29,6 +29,8 @@ fn muster_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<report::Report>()?;
     m.add_class::<sources::HrRecords>()?;
     m.add_class::<sources::StandardCsv>()?;
+    m.add_class::<sources::LdapSource>()?;
+    m.add_class::<sources::GraphSource>()?;
     m.add_class::<sources::DirectoryRecords>()?;
     m.add_class::<testing::Emulator>()?;
     m.add_function(wrap_pyfunction!(planning::plan, m)?)?;

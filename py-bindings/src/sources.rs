@@ -5,13 +5,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use muster::core::{DirectorySnapshot, HrSnapshot, HrStatus, SourceIssue};
-use muster::directory::{HrColumns, HrCsv, StandardCsv as RustStandardCsv, hr_from_rows};
+use muster::directory::{
+    GraphSource as RustGraphSource, HrColumns, HrCsv, LdapSource as RustLdapSource,
+    StandardCsv as RustStandardCsv, hr_from_rows,
+};
+use muster::gateway::SecretString;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{cell_text, serialize_to_py, type_name};
 use crate::errors;
+use crate::runtime;
 
 /// A source issue as a dict: `location` (`file:line` or `record #i`),
 /// `field`, `value` (an excerpt), `expected`, `related`, and `message` (the
@@ -185,6 +190,129 @@ impl StandardCsv {
 
     fn __repr__(&self) -> String {
         format!("StandardCsv({:?})", self.path.display().to_string())
+    }
+}
+
+/// An LDAP or Active Directory server (paged search, `proxyAddresses`,
+/// disabled accounts, Exchange recipient types; filter values escaped, TLS
+/// verified, plain `ldap://` refused off this machine unless `starttls`).
+/// The password is held as a secret and never shown.
+#[pyclass(module = "muster._muster", frozen)]
+pub(crate) struct LdapSource {
+    source: RustLdapSource,
+    url: String,
+    base_dn: String,
+}
+
+#[pymethods]
+impl LdapSource {
+    #[new]
+    #[pyo3(signature = (url, base_dn, *, bind_dn=None, password=None, filter=None, starttls=false, name=None))]
+    fn new(
+        url: &str,
+        base_dn: &str,
+        bind_dn: Option<&str>,
+        password: Option<String>,
+        filter: Option<&str>,
+        starttls: bool,
+        name: Option<String>,
+    ) -> PyResult<Self> {
+        let mut source = RustLdapSource::new(url, base_dn);
+        match (bind_dn, password) {
+            (Some(dn), Some(password)) => source = source.bind(dn, SecretString::from(password)),
+            (None, None) => {}
+            _ => {
+                return Err(PyValueError::new_err(
+                    "bind_dn and password go together (both, or neither for an anonymous bind)",
+                ));
+            }
+        }
+        if let Some(filter) = filter {
+            source = source.filter(filter);
+        }
+        if starttls {
+            source = source.starttls();
+        }
+        if let Some(name) = name {
+            source = source.named(name);
+        }
+        Ok(LdapSource {
+            source,
+            url: url.to_owned(),
+            base_dn: base_dn.to_owned(),
+        })
+    }
+
+    /// Reads every object (with the GIL released). A directory that cannot
+    /// be read completely raises `SourceError`; bad objects are `issues`.
+    fn read(&self, py: Python<'_>) -> PyResult<DirectoryRecords> {
+        let snapshot =
+            runtime::block_on(py, self.source.read())?.map_err(|e| errors::source(&e))?;
+        Ok(DirectoryRecords { snapshot })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("LdapSource({:?}, {:?})", self.url, self.base_dn)
+    }
+}
+
+/// Users of a Microsoft Entra ID tenant through Microsoft Graph (client
+/// credentials). `accountEnabled` is read only with `read_account_enabled`:
+/// shared and room mailboxes are disabled users in Entra ID. The secret is
+/// held as a secret and never shown.
+#[pyclass(module = "muster._muster", frozen)]
+pub(crate) struct GraphSource {
+    source: RustGraphSource,
+    tenant: String,
+}
+
+#[pymethods]
+impl GraphSource {
+    #[new]
+    #[pyo3(signature = (tenant, client_id, client_secret, *, filter=None, read_account_enabled=false, authority=None, graph_url=None, name=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        tenant: &str,
+        client_id: &str,
+        client_secret: String,
+        filter: Option<&str>,
+        read_account_enabled: bool,
+        authority: Option<&str>,
+        graph_url: Option<&str>,
+        name: Option<String>,
+    ) -> Self {
+        let mut source = RustGraphSource::new(tenant, client_id, SecretString::from(client_secret));
+        if let Some(filter) = filter {
+            source = source.filter(filter);
+        }
+        if read_account_enabled {
+            source = source.read_account_enabled();
+        }
+        if let Some(url) = authority {
+            source = source.authority(url);
+        }
+        if let Some(url) = graph_url {
+            source = source.graph_url(url);
+        }
+        if let Some(name) = name {
+            source = source.named(name);
+        }
+        GraphSource {
+            source,
+            tenant: tenant.to_owned(),
+        }
+    }
+
+    /// Reads every user, following every page (with the GIL released). A
+    /// tenant that cannot be read completely raises `SourceError`.
+    fn read(&self, py: Python<'_>) -> PyResult<DirectoryRecords> {
+        let snapshot =
+            runtime::block_on(py, self.source.read())?.map_err(|e| errors::source(&e))?;
+        Ok(DirectoryRecords { snapshot })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("GraphSource({:?})", self.tenant)
     }
 }
 

@@ -18,7 +18,9 @@ __all__ = [
     "Gateway",
     "GatewayError",
     "GatewaySnapshot",
+    "GraphSource",
     "HrRecords",
+    "LdapSource",
     "MusterError",
     "Plan",
     "PlanError",
@@ -182,6 +184,37 @@ class DirectorySnapshot:
 @final
 class StandardCsv:
     def __new__(cls, path: _Path, *, name: Optional[str] = None) -> StandardCsv: ...
+    def read(self) -> DirectorySnapshot: ...
+
+@final
+class LdapSource:
+    def __new__(
+        cls,
+        url: str,
+        base_dn: str,
+        *,
+        bind_dn: Optional[str] = None,
+        password: Optional[str] = None,
+        filter: Optional[str] = None,
+        starttls: bool = False,
+        name: Optional[str] = None,
+    ) -> LdapSource: ...
+    def read(self) -> DirectorySnapshot: ...
+
+@final
+class GraphSource:
+    def __new__(
+        cls,
+        tenant: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        filter: Optional[str] = None,
+        read_account_enabled: bool = False,
+        authority: Optional[str] = None,
+        graph_url: Optional[str] = None,
+        name: Optional[str] = None,
+    ) -> GraphSource: ...
     def read(self) -> DirectorySnapshot: ...
 
 @final

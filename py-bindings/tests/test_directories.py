@@ -1,0 +1,162 @@
+"""LDAP/AD and Entra ID sources from Python: the real test directory server
+(scripts/ldap-up.sh, started by scripts/test.sh) and a local stand-in for
+Microsoft Graph."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Iterator, List, Tuple
+
+import pytest
+
+import muster
+
+
+def ldap_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f'{name} is not set: run `eval "$(scripts/ldap-up.sh)"` first (scripts/test.sh does)')
+    return value
+
+
+def add_people(unit: str) -> str:
+    """Writes ou=<unit> with two AD users (one disabled shared mailbox) as the admin."""
+    base = ldap_env("MUSTER_LDAP_BASE")
+    ou = f"ou={unit},{base}"
+    person = (
+        "objectClass: user\nobjectClass: musterExchangeRecipient\ninstanceType: 4\n"
+        "nTSecurityDescriptor: x\n"
+        "objectCategory: CN=Person,CN=Schema,CN=Configuration,DC=example,DC=com\n"
+    )
+    ldif = (
+        f"dn: {ou}\nobjectClass: organizationalUnit\nou: {unit}\n\n"
+        f"dn: cn=Ann Lee,{ou}\n{person}cn: Ann Lee\nsn: Lee\ngivenName: Ann\n"
+        "proxyAddresses: SMTP:ann.lee@example.com\nproxyAddresses: smtp:ann@example.org\n"
+        "userAccountControl: 512\nmsExchRecipientTypeDetails: 1\n\n"
+        f"dn: cn=Support,{ou}\n{person}cn: Support\nsn: Support\nmail: support@example.com\n"
+        "userAccountControl: 514\nmsExchRecipientTypeDetails: 4\n\n"
+        f"dn: cn=Broken,{ou}\n{person}cn: Broken\nsn: Broken\nmail: broken at example.com\n"
+    )
+    url = ldap_env("MUSTER_LDAP_URL")
+    admin = ["-x", "-H", url, "-D", ldap_env("MUSTER_LDAP_ADMIN_DN"), "-w", ldap_env("MUSTER_LDAP_ADMIN_PASSWORD")]
+    # A leftover from an earlier run of this test goes first.
+    subprocess.run(["ldapdelete", *admin, "-r", ou], capture_output=True, check=False)
+    subprocess.run(["ldapadd", *admin], input=ldif.encode(), capture_output=True, check=True)
+    return ou
+
+
+def test_an_active_directory_reads_as_plain_data() -> None:
+    ou = add_people("python")
+    source = muster.LdapSource(
+        ldap_env("MUSTER_LDAP_URL"),
+        ou,
+        bind_dn=ldap_env("MUSTER_LDAP_READER_DN"),
+        password=ldap_env("MUSTER_LDAP_READER_PASSWORD"),
+        filter="(objectClass=user)",
+        name="ad",
+    )
+    assert ldap_env("MUSTER_LDAP_READER_PASSWORD") not in repr(source)
+    snapshot = source.read()
+    assert snapshot.source == "ad"
+    entries = {e["primary_email"]: e for e in snapshot.entries}
+    assert sorted(entries) == ["ann.lee@example.com", "support@example.com"]
+    assert entries["ann.lee@example.com"]["aliases"] == ["ann@example.org"]
+    assert entries["support@example.com"]["kind"] == "shared_mailbox"
+    assert entries["support@example.com"]["enabled"] is False
+    [issue] = snapshot.issues
+    assert issue["location"] == f"dn `cn=Broken,{ou}`"
+    assert issue["field"] == "mail"
+
+
+def test_a_wrong_ldap_password_is_a_source_error_without_the_password() -> None:
+    wrong = "not-the-reader-password-7"
+    source = muster.LdapSource(
+        ldap_env("MUSTER_LDAP_URL"),
+        ldap_env("MUSTER_LDAP_BASE"),
+        bind_dn=ldap_env("MUSTER_LDAP_READER_DN"),
+        password=wrong,
+    )
+    with pytest.raises(muster.SourceError) as caught:
+        source.read()
+    assert "bind" in str(caught.value)
+    assert wrong not in str(caught.value) and wrong not in repr(caught.value)
+
+
+def test_bind_dn_and_password_go_together() -> None:
+    with pytest.raises(ValueError):
+        muster.LdapSource("ldaps://dc.example.com", "DC=example,DC=com", bind_dn="CN=svc")
+
+
+class FakeGraph(BaseHTTPRequestHandler):
+    """Answers the token request and one page of users; records what was asked."""
+
+    seen: List[Tuple[str, str]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        length = int(self.headers.get("Content-Length", "0"))
+        FakeGraph.seen.append(("POST " + self.path, self.rfile.read(length).decode()))
+        self.answer({"token_type": "Bearer", "expires_in": 3599, "access_token": "tok"})
+
+    def do_GET(self) -> None:  # noqa: N802
+        FakeGraph.seen.append(("GET " + self.path, self.headers.get("Authorization", "")))
+        self.answer(
+            {
+                "value": [
+                    {"id": "1", "mail": "ann@example.com", "givenName": "Ann", "surname": "Lee",
+                     "accountEnabled": False, "userType": "Member"},
+                    {"id": "2", "mail": "guest@partner.example", "userType": "Guest"},
+                ]
+            }
+        )
+
+    def answer(self, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def graph() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), FakeGraph)
+    FakeGraph.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def test_entra_id_users_read_through_graph(graph: str) -> None:
+    secret = "graph-secret-never-shown"
+    source = muster.GraphSource(
+        "contoso.onmicrosoft.com", "app-id", secret, authority=graph, graph_url=f"{graph}/v1.0"
+    )
+    assert secret not in repr(source)
+    snapshot = source.read()
+    [ann] = snapshot.entries
+    assert ann["primary_email"] == "ann@example.com"
+    assert ann["enabled"] is True, "accountEnabled is not read by default"
+    assert "enabled" not in snapshot.provided
+    token_request, users_request = FakeGraph.seen
+    assert token_request[0] == "POST /contoso.onmicrosoft.com/oauth2/v2.0/token"
+    assert "client_id=app-id" in token_request[1] and "grant_type=client_credentials" in token_request[1]
+    assert users_request[0].startswith("GET /v1.0/users?")
+    assert users_request[1] == "Bearer tok"
+
+    disabled = muster.GraphSource(
+        "contoso.onmicrosoft.com", "app-id", secret, authority=graph,
+        graph_url=f"{graph}/v1.0", read_account_enabled=True,
+    ).read()
+    assert disabled.entries[0]["enabled"] is False
+    assert "enabled" in disabled.provided
