@@ -27,6 +27,11 @@ pub(crate) struct PrimaryIndex<'a> {
     mask: usize,
     len: usize,
     accounts: &'a [Account],
+    /// The accounts' keys one after another (account `i`'s ends at
+    /// `ends[i]`): checking a key here reads two compact arrays instead of an
+    /// account and its address, wherever they are.
+    arena: String,
+    ends: Vec<usize>,
     /// Keys of the primaries no account has.
     extra: Vec<&'a str>,
 }
@@ -49,13 +54,18 @@ impl<'a> PrimaryIndex<'a> {
             mask: 0,
             len: 0,
             accounts,
+            arena: String::with_capacity(accounts.len() * 24),
+            ends: Vec::with_capacity(accounts.len()),
             extra: Vec::new(),
         };
         index.resize(accounts.len() + more);
         let mut hashes = [0u64; BATCH];
         for (start, chunk) in accounts.chunks(BATCH).enumerate() {
             for (h, a) in hashes.iter_mut().zip(chunk) {
-                *h = fingerprint::address(a.primary_email.normalized());
+                let key = a.primary_email.normalized();
+                *h = fingerprint::address(key);
+                index.arena.push_str(key);
+                index.ends.push(index.arena.len());
             }
             for (k, &h) in hashes.iter().take(chunk.len()).enumerate() {
                 let id = (start * BATCH + k) as u32;
@@ -79,11 +89,14 @@ impl<'a> PrimaryIndex<'a> {
     }
 
     /// The key of `id`.
-    pub(crate) fn key(&self, id: u32) -> &'a str {
-        let n = self.accounts.len();
-        match self.accounts.get(id as usize) {
-            Some(a) => a.primary_email.normalized(),
-            None => self.extra[id as usize - n],
+    fn key(&self, id: u32) -> &str {
+        let id = id as usize;
+        match self.ends.get(id) {
+            Some(&end) => {
+                let start = id.checked_sub(1).map_or(0, |p| self.ends[p]);
+                &self.arena[start..end]
+            }
+            None => self.extra[id - self.ends.len()],
         }
     }
 
