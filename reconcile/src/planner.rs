@@ -487,12 +487,12 @@ impl<'a> Planner<'a> {
             }
         };
         // Most matched entries equal their account (checked in `wanted`, while both were in cache).
-        for step in text_steps {
-            if let Step::SetField { field, .. } = &step {
+        for step in &text_steps {
+            if let Step::SetField { field, .. } = step {
                 note(field.as_str());
             }
-            steps.push(step);
         }
+        append(&mut steps, text_steps);
         let mut touches_aliases = false;
         if fields.contains(Field::Aliases) && !want.aliases_in_step {
             let add: Vec<EmailAddress> = want
