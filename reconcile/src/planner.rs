@@ -139,12 +139,19 @@ impl Draft {
         }
     }
 
-    /// True when this draft frees `address` for another account.
+    /// True when this draft frees `address` for another account. A primary
+    /// change strips the old aliases but frees only those the renamed
+    /// account does not take back (when the aliases are not compared, it
+    /// keeps them all).
     fn frees(&self, address: &EmailAddress) -> bool {
         self.steps.iter().any(|s| match s {
             Step::RemoveAliases { aliases } => aliases.contains(address),
             Step::Delete => true,
-            Step::ChangePrimary { strip_aliases, .. } => strip_aliases.contains(address),
+            Step::ChangePrimary {
+                strip_aliases,
+                account,
+                ..
+            } => strip_aliases.contains(address) && !account.aliases.contains(address),
             _ => false,
         })
     }
