@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod convert;
+mod discovery;
 mod errors;
 mod gateway;
 mod planning;
@@ -31,6 +32,7 @@ fn muster_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sources::StandardCsv>()?;
     m.add_class::<sources::LdapSource>()?;
     m.add_class::<sources::GraphSource>()?;
+    m.add_class::<discovery::DiscoveryLedger>()?;
     m.add_class::<sources::DirectoryRecords>()?;
     m.add_class::<testing::Emulator>()?;
     m.add_function(wrap_pyfunction!(planning::plan, m)?)?;

@@ -228,7 +228,7 @@ fn load_state(state: Option<&str>, stack: &str, org: &str) -> PyResult<SyncState
     }
 }
 
-fn parse_now(now: Option<&str>) -> PyResult<DateTime<Utc>> {
+pub(crate) fn parse_now(now: Option<&str>) -> PyResult<DateTime<Utc>> {
     match now {
         None => Ok(Utc::now()),
         Some(text) => DateTime::parse_from_rfc3339(text)
@@ -271,6 +271,7 @@ fn delete_delay(days: &str) -> PyResult<DeleteDelay> {
 
 /// Every option of `muster.plan`, as Python gave them.
 struct Options {
+    supplemental: Vec<DirectorySnapshot>,
     managed_domains: Option<Vec<String>>,
     mode: String,
     hr_action: Option<String>,
@@ -303,6 +304,9 @@ fn make_plan(
         ),
     };
     let mut desired = Desired::new(snapshot);
+    for extra in &o.supplemental {
+        desired = desired.with_supplemental(extra.clone());
+    }
     if let Some(hr) = hr {
         desired = desired.with_hr(hr.snapshot.clone());
     }
@@ -367,7 +371,7 @@ fn parse_mode(mode: &str) -> PyResult<Mode> {
 /// Plans a sync of `users` (from `Gateway.list_users()`) towards a
 /// directory snapshot (`StandardCsv(path).read()`) and/or HR records.
 #[pyfunction]
-#[pyo3(signature = (users, directory=None, hr=None, *, managed_domains=None, mode="authoritative",
+#[pyo3(signature = (users, directory=None, hr=None, *, supplemental=None, managed_domains=None, mode="authoritative",
     hr_action=None, allow=None, exceptions=None, welcome_letters=true, override_threshold=false,
     threshold=None, delete_delay=None, sync_disabled_users=false, state=None, now=None, org=None, stack=None))]
 #[allow(clippy::too_many_arguments)]
@@ -375,6 +379,7 @@ pub(crate) fn plan(
     users: &Bound<'_, PyAny>,
     directory: Option<PyRef<'_, DirectoryRecords>>,
     hr: Option<PyRef<'_, HrRecords>>,
+    supplemental: Option<Vec<PyRef<'_, DirectoryRecords>>>,
     managed_domains: Option<Vec<String>>,
     mode: &str,
     hr_action: Option<String>,
@@ -395,6 +400,11 @@ pub(crate) fn plan(
         directory.as_deref(),
         hr.as_deref(),
         Options {
+            supplemental: supplemental
+                .unwrap_or_default()
+                .iter()
+                .map(|s| s.snapshot.clone())
+                .collect(),
             managed_domains,
             mode: mode.to_owned(),
             hr_action,
@@ -437,6 +447,7 @@ pub(crate) fn functional_accounts(
         None,
         Some(&hr),
         Options {
+            supplemental: Vec::new(),
             managed_domains: None,
             mode: "supplemental".to_owned(),
             hr_action: Some(action.to_owned()),

@@ -32,12 +32,36 @@ fn issue_dict<'py>(py: Python<'py>, issue: &SourceIssue) -> PyResult<Bound<'py, 
     Ok(d)
 }
 
-fn issues_list<'py>(py: Python<'py>, issues: &[SourceIssue]) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn issues_list<'py>(
+    py: Python<'py>,
+    issues: &[SourceIssue],
+) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for issue in issues {
         list.append(issue_dict(py, issue)?)?;
     }
     Ok(list)
+}
+
+/// A list of dicts as rows of (column, text) cells: values that are not str
+/// are converted with `str()`, None is empty.
+pub(crate) fn rows_of_cells(rows: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<(String, String)>>> {
+    let mut owned = Vec::new();
+    for (i, row) in rows.try_iter()?.enumerate() {
+        let row = row?;
+        let dict = row.cast::<PyDict>().map_err(|_| {
+            PyTypeError::new_err(format!("rows[{i}] must be a dict, not {}", type_name(&row)))
+        })?;
+        let mut cells = Vec::with_capacity(dict.len());
+        for (k, v) in dict.iter() {
+            let key = k.extract::<String>().map_err(|_| {
+                PyValueError::new_err(format!("rows[{i}]: column names must be str"))
+            })?;
+            cells.push((key, cell_text(&v)?));
+        }
+        owned.push(cells);
+    }
+    Ok(owned)
 }
 
 /// `active`, `terminated`, `leave`, or anything else as an unknown status.
@@ -95,21 +119,7 @@ impl HrRecords {
         statuses: Option<BTreeMap<String, String>>,
         source: &str,
     ) -> PyResult<Self> {
-        let mut owned: Vec<Vec<(String, String)>> = Vec::new();
-        for (i, row) in rows.try_iter()?.enumerate() {
-            let row = row?;
-            let dict = row.cast::<PyDict>().map_err(|_| {
-                PyTypeError::new_err(format!("rows[{i}] must be a dict, not {}", type_name(&row)))
-            })?;
-            let mut cells = Vec::with_capacity(dict.len());
-            for (k, v) in dict.iter() {
-                let key = k.extract::<String>().map_err(|_| {
-                    PyValueError::new_err(format!("rows[{i}]: column names must be str"))
-                })?;
-                cells.push((key, cell_text(&v)?));
-            }
-            owned.push(cells);
-        }
+        let owned = rows_of_cells(rows)?;
         let snapshot = hr_from_rows(source, &columns(email, status, statuses), owned);
         Ok(HrRecords { snapshot })
     }
@@ -321,6 +331,12 @@ impl GraphSource {
 #[pyclass(module = "muster._muster", frozen, name = "DirectorySnapshot")]
 pub(crate) struct DirectoryRecords {
     pub(crate) snapshot: DirectorySnapshot,
+}
+
+impl DirectoryRecords {
+    pub(crate) fn new(snapshot: DirectorySnapshot) -> Self {
+        DirectoryRecords { snapshot }
+    }
 }
 
 #[pymethods]

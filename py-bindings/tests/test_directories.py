@@ -160,3 +160,40 @@ def test_entra_id_users_read_through_graph(graph: str) -> None:
     ).read()
     assert disabled.entries[0]["enabled"] is False
     assert "enabled" in disabled.provided
+
+
+def test_smtp_discovery_feeds_a_plan_as_a_supplemental_source(gw: muster.Gateway) -> None:
+    now = "2026-11-20T12:00:00Z"
+    ledger = muster.DiscoveryLedger()
+    issues = ledger.observe(
+        [
+            {"address": "Erin@Example.com", "direction": "inbound", "messages": 4,
+             "last_seen": "2026-11-18T09:00:00Z", "display_name": "Erin Moss"},
+            {"address": "erin@example.com", "direction": "in", "messages": 3, "last_seen": "2026-11-19"},
+            {"address": "noreply@example.com", "direction": "inbound", "messages": 90, "last_seen": "2026-11-19"},
+            {"address": "rare@example.com", "direction": "inbound", "messages": 1, "last_seen": "2026-11-19"},
+            {"address": "not an address", "direction": "inbound", "messages": 2, "last_seen": "2026-11-19"},
+        ],
+        now=now,
+    )
+    assert [i["location"] for i in issues] == ["record #4"]
+    assert len(ledger) == 3, "Erin counted once, case aside"
+    # The ledger survives a save and a load.
+    ledger = muster.DiscoveryLedger.from_json(ledger.to_json())
+    [erin] = ledger.candidates(["example.com"], now=now)
+    assert erin["address"] == "erin@example.com", "the newest spelling is kept"
+    assert erin["counted"] == 7
+
+    discovered = ledger.snapshot(["example.com"], now=now)
+    assert not discovered.complete, "an add-only source is never complete"
+    plan = muster.plan(
+        gw.list_users(),
+        supplemental=[discovered],
+        managed_domains=["example.com"],
+        welcome_letters=False,
+        now=now,
+    )
+    kinds = {c["email"].lower(): c["kind"] for c in plan.changes}
+    assert kinds.get("erin@example.com") == "create", str(plan)
+    assert "rare@example.com" not in kinds and "noreply@example.com" not in kinds
+    assert not any(k in ("delete", "deactivate", "flag") for k in kinds.values()), str(plan)

@@ -13,6 +13,7 @@ __all__ = [
     "ApplyError",
     "ApplyReport",
     "DirectorySnapshot",
+    "DiscoveryLedger",
     "Emulator",
     "EmulatorError",
     "Gateway",
@@ -187,6 +188,36 @@ class StandardCsv:
     def read(self) -> DirectorySnapshot: ...
 
 @final
+class DiscoveryLedger:
+    def __new__(cls) -> DiscoveryLedger: ...
+    @staticmethod
+    def from_json(text: str) -> DiscoveryLedger: ...
+    def to_json(self) -> str: ...
+    def observe(
+        self, rows: Sequence[Mapping[str, Any]], *, now: Optional[str] = None
+    ) -> List[Dict[str, Any]]: ...
+    def observe_csv(self, path: _Path, *, now: Optional[str] = None) -> List[Dict[str, Any]]: ...
+    def candidates(
+        self,
+        managed_domains: Sequence[str],
+        *,
+        min_messages: Optional[int] = None,
+        window_days: Optional[int] = None,
+        expiry_days: Optional[int] = None,
+        now: Optional[str] = None,
+    ) -> List[Dict[str, Any]]: ...
+    def snapshot(
+        self,
+        managed_domains: Sequence[str],
+        *,
+        min_messages: Optional[int] = None,
+        window_days: Optional[int] = None,
+        expiry_days: Optional[int] = None,
+        now: Optional[str] = None,
+    ) -> DirectorySnapshot: ...
+    def __len__(self) -> int: ...
+
+@final
 class LdapSource:
     def __new__(
         cls,
@@ -244,6 +275,7 @@ def plan(
     directory: Optional[DirectorySnapshot] = None,
     hr: Optional[HrRecords] = None,
     *,
+    supplemental: Optional[Sequence[DirectorySnapshot]] = None,
     managed_domains: Optional[Sequence[str]] = None,
     mode: str = "authoritative",
     hr_action: Optional[str] = None,
