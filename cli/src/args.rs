@@ -15,7 +15,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Preview a sync against a local gateway emulator (nothing to set up, nothing written).
+    /// Preview a sync against a local gateway emulator, apply it there, plan again (nothing to set up).
     Demo(DemoArgs),
     /// Read the directory and the gateway, and print what a sync would change.
     Plan(Box<PlanArgs>),

@@ -51,8 +51,9 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
 }
 
 /// `muster demo`: the emulator in-process, seeded with a small organisation,
-/// the embedded (or given) Standard CSV, and the preview. Checks at the end
-/// that planning wrote nothing.
+/// the embedded (or given) Standard CSV, and the preview (which writes
+/// nothing); then the plan applied to the emulator and planned again, which
+/// finds nothing left to change.
 pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
     let seed = Seed::from_json(DEMO_GATEWAY).map_err(CliError::Emulator)?;
     let emulator = Emulator::builder()
@@ -89,7 +90,29 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         .filter(|r| r.method != "GET")
         .count();
     println!("\nplanning wrote nothing: the gateway saw {writes} writes");
-    Ok(ExitCode::SUCCESS)
+
+    // The emulator is throw-away: apply the plan, then plan again.
+    println!("\napplying the plan to the emulator:");
+    let report = Executor::new()
+        .stack(DEMO_STACK)
+        .apply(&plan, &client, &state)
+        .await
+        .map_err(CliError::Apply)?;
+    println!("{report}");
+    let again = plan_against(&client, DEMO_STACK, &desired, &report.state, &policy).await?;
+    if again.is_empty() {
+        println!(
+            "\nplanning again: nothing left to change ({} conflicts wait for a decision)",
+            again.conflicts.len()
+        );
+    } else {
+        println!("\nplanning again:\n{}", reconcile::render::text(&again));
+    }
+    Ok(if report.is_complete() && again.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }
 
 /// `muster apply`: the saved plan through the executor, one line per

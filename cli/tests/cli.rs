@@ -113,7 +113,7 @@ fn writes(emulator: &Emulator) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_previews_the_embedded_sync_and_writes_nothing() {
+async fn demo_previews_without_writing_then_applies_and_converges() {
     let out = muster(vec!["demo".into()], None).await;
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
@@ -124,6 +124,16 @@ async fn demo_previews_the_embedded_sync_and_writes_nothing() {
         "{stdout}"
     );
     assert!(stdout.contains("the gateway saw 0 writes"), "{stdout}");
+    // Then applied to the emulator, and planned again: nothing left.
+    assert!(
+        stdout.contains("#0 bob.ray@example.com (create): applied"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("applied: 2 applied"), "{stdout}");
+    assert!(
+        stdout.contains("planning again: nothing left to change (2 conflicts wait for a decision)"),
+        "{stdout}"
+    );
     // The unreadable record is reported with its line, and holds deletions back.
     assert!(text(&out.stderr).contains("demo_users.csv:5"));
     assert!(stdout.contains("deletions are held"), "{stdout}");
