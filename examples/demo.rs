@@ -29,13 +29,7 @@ async fn main() -> ExitCode {
     match run(std::env::args().nth(1)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprint!("error: {e}");
-            let mut source = e.source();
-            while let Some(cause) = source {
-                eprint!(": {cause}");
-                source = cause.source();
-            }
-            eprintln!();
+            eprintln!("error: {}", muster::core::error_chain(e.as_ref()));
             ExitCode::from(1)
         }
     }

@@ -39,13 +39,7 @@ async fn main() -> ExitCode {
     match list(&gateway, &org, &user, password).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprint!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                eprint!(": {cause}");
-                source = cause.source();
-            }
-            eprintln!();
+            eprintln!("error: {}", muster::core::error_chain(&e));
             ExitCode::from(1)
         }
     }

@@ -51,13 +51,6 @@ fn main() -> ExitCode {
 
 /// Prints an error and its causes on one line, and picks the exit code.
 fn report(error: &CliError) -> ExitCode {
-    let mut line = format!("muster: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    eprintln!("{line}");
+    eprintln!("muster: {}", muster::core::error_chain(error));
     ExitCode::from(1)
 }

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod email;
+mod error_chain;
 mod fields;
 mod hr;
 mod kinds;
@@ -31,6 +32,7 @@ pub use email::{
     AddressError, Domain, EmailAddress, MAX_ADDRESS_LEN, MAX_DOMAIN_LEN, MAX_LABEL_LEN,
     MAX_LOCAL_LEN,
 };
+pub use error_chain::error_chain;
 pub use fields::{Field, FieldSet};
 pub use hr::{HrRecord, HrSnapshot, HrStatus};
 pub use kinds::{ExternalId, Origin, RecipientKind, UnknownValue, UserType};

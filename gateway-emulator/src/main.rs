@@ -28,7 +28,7 @@ async fn run() -> Result<(), String> {
         };
         match arg.as_str() {
             "--seed" => {
-                let seed = Seed::from_file(value()?).map_err(|e| chain(&e))?;
+                let seed = Seed::from_file(value()?).map_err(|e| muster_core::error_chain(&e))?;
                 builder = builder.seed(seed);
             }
             "--port" => {
@@ -45,20 +45,11 @@ async fn run() -> Result<(), String> {
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
-    let emulator = builder.start().await.map_err(|e| chain(&e))?;
+    let emulator = builder
+        .start()
+        .await
+        .map_err(|e| muster_core::error_chain(&e))?;
     println!("{}", emulator.base_url());
     std::future::pending::<()>().await;
     Ok(())
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

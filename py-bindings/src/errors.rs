@@ -56,18 +56,7 @@ create_exception!(
 
 /// `error: cause: root cause`, each level once.
 pub(crate) fn chain(error: &(dyn StdError + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let part = cause.to_string();
-        // Some errors repeat their source in their own message; say it once.
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = cause.source();
-    }
-    text
+    muster::core::error_chain(error)
 }
 
 /// A gateway client error as `GatewayError`, with `status` (HTTP status or

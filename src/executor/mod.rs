@@ -661,7 +661,7 @@ impl<'a> Run<'a> {
                 if action == ErrorAction::Abort && self.halted.is_none() {
                     self.halted = Some(Halt::Aborted {
                         change: self.plan.changes[i].id,
-                        error: steps::chain(error),
+                        error: muster_core::error_chain(error),
                     });
                 }
             }

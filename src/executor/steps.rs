@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use muster_core::{Account, EmailAddress, Field, UserType};
+use muster_core::{Account, EmailAddress, Field, UserType, error_chain};
 use muster_gateway::{
     Client, Error as GatewayError, FieldValue, NewUser, RemoteUser, UserPatch, WelcomeEmail,
     field_value,
@@ -59,9 +59,9 @@ impl Done {
     /// A gateway error; `context` says which step, when the change has several.
     fn failed(error: GatewayError, context: &str, in_doubt: bool) -> Self {
         let text = if context.is_empty() {
-            chain(&error)
+            error_chain(&error)
         } else {
-            format!("{context}: {}", chain(&error))
+            format!("{context}: {}", error_chain(&error))
         };
         Done {
             outcome: Outcome::Failed {
@@ -80,18 +80,6 @@ impl Done {
             error: None,
         }
     }
-}
-
-/// An error and its causes on one line (the gateway's errors never carry credentials).
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// What the executor knows before the first change runs.
@@ -745,7 +733,7 @@ async fn restore_aliases(
         Ok(_) => "the old account's aliases were put back".into(),
         Err(e) => format!(
             "the old account's aliases could NOT be put back: {}",
-            chain(&e)
+            error_chain(&e)
         ),
     }
 }
@@ -864,7 +852,7 @@ pub(crate) async fn run_bulk(
             )));
         }
         Err(e) => {
-            let text = chain(&e);
+            let text = error_chain(&e);
             let retryable = e.is_retryable();
             for &i in &todo {
                 results[i] = Some(Done {
