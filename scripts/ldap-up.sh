@@ -10,25 +10,59 @@
 # to anyone but its admin, unless the client pages; `cn=limited` gets 10 in
 # all, paged or not, like a server that cuts a search short. Stop it with
 # scripts/ldap-down.sh.
+#
+# TLS: every start makes a fresh throw-away test CA and a server certificate
+# for `localhost` and 127.0.0.1 (openssl, installed when missing), so StartTLS
+# works on the plain port and `ldaps://` listens on the next port (3891).
+# The same ldaps listener also answers on 127.0.0.2, an address the
+# certificate does not name, for the wrong-host-name test. Only the CA's
+# certificate is exported (MUSTER_LDAP_CA_FILE); the keys stay in the
+# server's directory and die with it.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${MUSTER_LDAP_DIR:-$root/target/ldap}"
 port="${MUSTER_LDAP_PORT:-3890}"
+ldaps_port="$((port + 1))"
 suffix="dc=example,dc=com"
 export PATH="$PATH:/usr/sbin:/sbin"
 
-if ! command -v slapd >/dev/null || ! command -v ldapadd >/dev/null; then
-    echo "ldap-up: installing slapd and ldap-utils" >&2
-    sudo=""
+apt_install() {
+    echo "ldap-up: installing $*" >&2
+    local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q slapd ldap-utils >&2 ||
-        { $sudo apt-get update -q >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q slapd ldap-utils >&2; }
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2 ||
+        { $sudo apt-get update -q >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2; }
+}
+if ! command -v slapd >/dev/null || ! command -v ldapadd >/dev/null; then
+    apt_install slapd ldap-utils
 fi
+command -v openssl >/dev/null || apt_install openssl
 
 "$root/scripts/ldap-down.sh" >&2 || true
 rm -rf "$dir"
-mkdir -p "$dir/db"
+mkdir -p "$dir/db" "$dir/tls"
+
+# The test CA and the server's certificate (EC P-256: quick to make, and both
+# slapd's GnuTLS and rustls speak it). The CA is marked as one (basicConstraints
+# CA:TRUE, keyCertSign), the server certificate as a TLS server's for exactly
+# localhost and 127.0.0.1, as certificate verifiers insist.
+tls="$dir/tls"
+openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 2 -subj "/CN=muster test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+    -keyout "$tls/server.key" -out "$tls/server.csr" -subj "/CN=localhost" 2>/dev/null
+cat > "$tls/server.ext" <<EXT
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,IP:127.0.0.1
+EXT
+openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+    -CAcreateserial -days 2 -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+rm -f "$tls/ca.key" "$tls/server.csr"
 admin_password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 reader_password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 
@@ -43,6 +77,9 @@ pidfile $dir/slapd.pid
 modulepath /usr/lib/ldap
 moduleload back_mdb
 sizelimit size.soft=1000 size.hard=1000 size.prtotal=unlimited
+TLSCACertificateFile $tls/ca.pem
+TLSCertificateFile $tls/server.pem
+TLSCertificateKeyFile $tls/server.key
 database mdb
 maxsize 268435456
 suffix "$suffix"
@@ -55,7 +92,8 @@ access to * by * read
 CONF
 
 slaptest -Q -u -f "$dir/slapd.conf" >&2
-slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/" >&2
+slapd -f "$dir/slapd.conf" \
+    -h "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$ldaps_port/ ldaps://127.0.0.2:$ldaps_port/" >&2
 
 for _ in $(seq 1 50); do
     if ldapsearch -x -H "ldap://127.0.0.1:$port" -b "" -s base >/dev/null 2>&1; then
@@ -92,3 +130,9 @@ echo "export MUSTER_LDAP_READER_DN=cn=reader,$suffix"
 echo "export MUSTER_LDAP_READER_PASSWORD=$reader_password"
 # A reader the server cuts off after 10 objects, paged or not.
 echo "export MUSTER_LDAP_LIMITED_DN=cn=limited,$suffix"
+# TLS: the test CA that signed the server's certificate (for localhost and
+# 127.0.0.1), ldaps:// on the next port, and the same listener on an address
+# the certificate does not name.
+echo "export MUSTER_LDAP_CA_FILE=$tls/ca.pem"
+echo "export MUSTER_LDAP_LDAPS_URL=ldaps://127.0.0.1:$ldaps_port"
+echo "export MUSTER_LDAP_LDAPS_WRONG_NAME_URL=ldaps://127.0.0.2:$ldaps_port"

@@ -62,6 +62,17 @@ pub enum Error {
         #[source]
         source: Box<ldap3::LdapError>,
     },
+    /// A CA certificate given to trust for LDAP's TLS that cannot be one:
+    /// not PEM, no `CERTIFICATE` in it, or not a usable X.509 certificate.
+    /// Refused when configured, so a typo never turns into "unknown issuer"
+    /// at the first sync.
+    #[error("`{source_name}`: the CA certificate to trust cannot be used: {reason}")]
+    LdapCertificate {
+        /// The source's name.
+        source_name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// `ldap://` to another machine without StartTLS: the bind password would
     /// cross the network in clear text.
     #[error(

@@ -18,6 +18,12 @@ struct Server {
     reader_dn: String,
     reader_password: String,
     limited_dn: String,
+    /// The throw-away CA that signed the server's certificate (PEM).
+    ca_pem: Vec<u8>,
+    /// `ldaps://127.0.0.1:<port+1>`: the certificate names this address.
+    ldaps_url: String,
+    /// The same ldaps listener at an address the certificate does not name.
+    ldaps_wrong_name_url: String,
 }
 
 fn server() -> Server {
@@ -34,6 +40,9 @@ fn server() -> Server {
         reader_dn: var("MUSTER_LDAP_READER_DN"),
         reader_password: var("MUSTER_LDAP_READER_PASSWORD"),
         limited_dn: var("MUSTER_LDAP_LIMITED_DN"),
+        ca_pem: std::fs::read(var("MUSTER_LDAP_CA_FILE")).expect("the test CA is readable"),
+        ldaps_url: var("MUSTER_LDAP_LDAPS_URL"),
+        ldaps_wrong_name_url: var("MUSTER_LDAP_LDAPS_WRONG_NAME_URL"),
     }
 }
 
@@ -441,4 +450,152 @@ async fn a_plain_directory_map_provides_only_what_it_names() {
     assert!(!snapshot.provided.contains(Field::Aliases));
     assert!(snapshot.provided.contains(Field::FirstName));
     assert_ne!(snapshot.provided, FieldSet::all());
+}
+
+/// The error and its causes on one line, as a person would read them.
+fn chain(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
+}
+
+/// One user in `ou=<unit>`, read back over TLS by `configure`d sources.
+async fn tls_unit(s: &Server, unit: &str) -> String {
+    populate(
+        s,
+        unit,
+        vec![user("Tess", &[("mail", &["tess@example.com"])])],
+    )
+    .await
+}
+
+/// The reader on `url` under `ou`, as a deployment would bind.
+fn reader(s: &Server, url: &str, ou: &str) -> LdapSource {
+    LdapSource::new(url, ou)
+        .named("ad")
+        .bind(&s.reader_dn, s.reader_password.clone().into())
+        .filter("(objectClass=user)")
+}
+
+/// Asserts `result` failed on the server's certificate, saying so, for
+/// `reason` (rustls's name for the check), and without the password.
+fn assert_certificate_refused(
+    s: &Server,
+    result: Result<muster_core::DirectorySnapshot, Error>,
+    reason: &str,
+) {
+    let error = result.expect_err("a certificate that does not verify must fail the read");
+    let text = chain(&error);
+    assert!(
+        matches!(&error, Error::Ldap { action, .. } if action.contains("certificate")),
+        "{text}"
+    );
+    assert!(error.is_directory_unavailable());
+    assert!(text.contains(reason), "{text}");
+    assert!(
+        !text.contains(&s.reader_password) && !format!("{error:?}").contains(&s.reader_password)
+    );
+}
+
+#[tokio::test]
+async fn ldaps_with_the_test_ca_trusted_reads_the_directory() {
+    let s = server();
+    let ou = tls_unit(&s, "tls-ldaps").await;
+    let snapshot = reader(&s, &s.ldaps_url, &ou)
+        .root_certificate_pem(&s.ca_pem)
+        .unwrap()
+        .read()
+        .await
+        .unwrap();
+    let primaries: Vec<&str> = snapshot
+        .entries
+        .iter()
+        .map(|e| e.primary_email.as_str())
+        .collect();
+    assert_eq!(primaries, ["tess@example.com"]);
+}
+
+#[tokio::test]
+async fn ldaps_without_trusting_the_ca_is_a_certificate_error_not_an_empty_directory() {
+    let s = server();
+    let ou = tls_unit(&s, "tls-unknown-ca").await;
+    assert_certificate_refused(
+        &s,
+        reader(&s, &s.ldaps_url, &ou).read().await,
+        "UnknownIssuer",
+    );
+}
+
+#[tokio::test]
+async fn starttls_on_the_plain_port_verifies_against_the_trusted_ca() {
+    let s = server();
+    let ou = tls_unit(&s, "tls-starttls").await;
+    let snapshot = reader(&s, &s.url, &ou)
+        .starttls()
+        .root_certificate_pem(&s.ca_pem)
+        .unwrap()
+        .read()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.entries.len(), 1);
+    // The same port without the CA fails: TLS really was negotiated and verified.
+    assert_certificate_refused(
+        &s,
+        reader(&s, &s.url, &ou).starttls().read().await,
+        "UnknownIssuer",
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_is_refused_even_from_a_trusted_ca() {
+    let s = server();
+    let ou = tls_unit(&s, "tls-wrong-name").await;
+    let source = reader(&s, &s.ldaps_wrong_name_url, &ou)
+        .root_certificate_pem(&s.ca_pem)
+        .unwrap();
+    assert_certificate_refused(&s, source.read().await, "not valid for name");
+}
+
+#[tokio::test]
+async fn the_given_ca_can_be_the_only_trusted_one_and_verification_never_switches_off() {
+    let s = server();
+    let ou = tls_unit(&s, "tls-only-ca").await;
+    let only = reader(&s, &s.ldaps_url, &ou)
+        .without_platform_root_certificates()
+        .root_certificate_pem(&s.ca_pem)
+        .unwrap();
+    assert_eq!(only.read().await.unwrap().entries.len(), 1);
+    // No CA at all: nothing verifies, so nothing is read.
+    let none = reader(&s, &s.ldaps_url, &ou).without_platform_root_certificates();
+    assert_certificate_refused(&s, none.read().await, "UnknownIssuer");
+    // Only the explicit escape hatch reads a server it cannot verify.
+    let danger = reader(&s, &s.ldaps_url, &ou).danger_accept_invalid_certificates();
+    assert_eq!(danger.read().await.unwrap().entries.len(), 1);
+}
+
+#[test]
+fn a_ca_file_that_is_not_a_certificate_is_refused_when_configured() {
+    let s = server();
+    let source = || LdapSource::new(&s.ldaps_url, &s.base).named("ad");
+    for bad in [
+        &b""[..],
+        b"not pem at all",
+        b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n",
+    ] {
+        let error = source().root_certificate_pem(bad).unwrap_err();
+        assert!(
+            matches!(&error, Error::LdapCertificate { source_name, .. } if source_name == "ad"),
+            "{error}"
+        );
+    }
+    // The real one parses, and a bundle adds every certificate in it.
+    let mut bundle = s.ca_pem.clone();
+    bundle.extend_from_slice(&s.ca_pem);
+    assert!(source().root_certificate_pem(&bundle).is_ok());
 }

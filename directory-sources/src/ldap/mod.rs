@@ -5,14 +5,24 @@
 //! read), each object mapped by [`LdapAttributes`]. A search the server ends
 //! with anything but success — a size or time limit, a referral, a lost
 //! connection — is an error, never a shorter directory.
+//!
+//! TLS (ldaps or StartTLS) is verified: against the platform's trusted CAs,
+//! plus any the caller adds ([`LdapSource::root_certificate_pem`]: domain
+//! controllers usually carry a certificate from the organisation's own CA).
+//! A certificate that does not verify fails the read with an error that says
+//! so; only [`LdapSource::danger_accept_invalid_certificates`] skips the check.
 
 mod attributes;
 
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
 use muster_core::DirectorySnapshot;
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use attributes::LdapAttributes;
@@ -54,6 +64,8 @@ pub struct LdapSource {
     starttls: bool,
     allow_plaintext: bool,
     accept_invalid_certificates: bool,
+    extra_roots: Vec<CertificateDer<'static>>,
+    platform_roots: bool,
     page_size: i32,
     timeout: Duration,
 }
@@ -76,6 +88,8 @@ impl LdapSource {
             starttls: false,
             allow_plaintext: false,
             accept_invalid_certificates: false,
+            extra_roots: Vec::new(),
+            platform_roots: true,
             page_size: 1000,
             timeout: Duration::from_secs(30),
         }
@@ -133,6 +147,47 @@ impl LdapSource {
         self
     }
 
+    /// Also trusts the CA certificates in `pem` (every `CERTIFICATE` block)
+    /// for ldaps and StartTLS: a domain's own enterprise CA, which the
+    /// machine's certificate store often lacks. They are added to the
+    /// platform's trusted roots (see
+    /// [`LdapSource::without_platform_root_certificates`]); the server's
+    /// certificate is still verified, host name included.
+    ///
+    /// # Errors
+    /// [`Error::LdapCertificate`] when `pem` holds no certificate, is not
+    /// PEM, or a certificate in it cannot be a trust anchor: caught here
+    /// rather than as an "unknown issuer" at the first sync.
+    pub fn root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        let refuse = |reason: String| Error::LdapCertificate {
+            source_name: self.name.clone(),
+            reason,
+        };
+        let mut found = Vec::new();
+        for certificate in CertificateDer::pem_slice_iter(pem) {
+            let certificate = certificate.map_err(|e| refuse(format!("not PEM ({e})")))?;
+            // The same check the verifier will make: parse it as a trust anchor now.
+            RootCertStore::empty()
+                .add(certificate.clone())
+                .map_err(|e| refuse(format!("not a usable certificate ({e})")))?;
+            found.push(certificate);
+        }
+        if found.is_empty() {
+            return Err(refuse("no `-----BEGIN CERTIFICATE-----` block".to_owned()));
+        }
+        self.extra_roots.extend(found);
+        Ok(self)
+    }
+
+    /// Trusts only the CAs given with [`LdapSource::root_certificate_pem`],
+    /// not the platform's store: for a directory whose certificates must come
+    /// from the organisation's own CA and no public one. Verification stays
+    /// on: with no CA given, every TLS connection fails.
+    pub fn without_platform_root_certificates(mut self) -> Self {
+        self.platform_roots = false;
+        self
+    }
+
     /// Objects per page (at most the server's limit; AD's default is 1000).
     pub fn page_size(mut self, size: u16) -> Self {
         self.page_size = i32::from(size.max(1));
@@ -177,8 +232,44 @@ impl LdapSource {
         move |source| Error::Ldap {
             source_name: self.name.clone(),
             server: self.url.clone(),
-            action,
+            // "cannot connect" hides the one failure a person can fix by
+            // configuration: name it (the source says which check failed).
+            action: if is_certificate_error(&source) {
+                "verify the server's certificate"
+            } else {
+                action
+            },
             source: Box::new(source),
+        }
+    }
+
+    /// The connection settings: TLS as configured, verified unless the
+    /// caller said `danger_accept_invalid_certificates`.
+    fn settings(&self) -> LdapConnSettings {
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(self.timeout)
+            .set_starttls(self.starttls)
+            .set_no_tls_verify(self.accept_invalid_certificates);
+        if self.accept_invalid_certificates || (self.extra_roots.is_empty() && self.platform_roots)
+        {
+            // ldap3's own configuration: the platform store, or no verification.
+            return settings;
+        }
+        let mut roots = RootCertStore::empty();
+        if self.platform_roots {
+            roots.extend(PLATFORM_ROOTS.roots.iter().cloned());
+        }
+        // Checked when given, so none is skipped here.
+        roots.add_parsable_certificates(self.extra_roots.iter().cloned());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|builder| builder.with_root_certificates(roots).with_no_client_auth());
+        match config {
+            Ok(config) => settings.set_config(Arc::new(config)),
+            // aws-lc-rs's default provider supports the default versions; were
+            // that ever not so, ldap3's configuration still verifies.
+            Err(_) => settings,
         }
     }
 
@@ -191,11 +282,7 @@ impl LdapSource {
     /// success. Objects with bad values are issues in the snapshot.
     pub async fn read(&self) -> Result<DirectorySnapshot, Error> {
         self.check_transport()?;
-        let settings = LdapConnSettings::new()
-            .set_conn_timeout(self.timeout)
-            .set_starttls(self.starttls)
-            .set_no_tls_verify(self.accept_invalid_certificates);
-        let (connection, mut ldap) = LdapConnAsync::with_settings(settings, &self.url)
+        let (connection, mut ldap) = LdapConnAsync::with_settings(self.settings(), &self.url)
             .await
             .map_err(self.ldap_error("connect"))?;
         ldap3::drive!(connection);
@@ -261,6 +348,35 @@ crate::source::network_source!(LdapSource);
 #[must_use]
 pub fn escape_filter_value(value: &str) -> String {
     ldap3::ldap_escape(value).into_owned()
+}
+
+/// The platform's trusted CAs (as ldap3 loads them), read once per process;
+/// extra CAs are added to a copy of these.
+static PLATFORM_ROOTS: LazyLock<RootCertStore> = LazyLock::new(|| {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    roots
+});
+
+/// True when TLS failed because the server's certificate was not accepted
+/// (unknown issuer, wrong host name, expired…), wherever in the chain it sits.
+fn is_certificate_error(error: &LdapError) -> bool {
+    let is_certificate = |e: &rustls::Error| {
+        matches!(
+            e,
+            rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::UnsupportedNameType
+        )
+    };
+    match error {
+        LdapError::Rustls { source } => is_certificate(source),
+        LdapError::Io { source } => source
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_some_and(is_certificate),
+        _ => false,
+    }
 }
 
 /// True when `rest` (what follows `ldap://`) names this machine.
