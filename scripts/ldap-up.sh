@@ -18,6 +18,12 @@
 # certificate does not name, for the wrong-host-name test. Only the CA's
 # certificate is exported (MUSTER_LDAP_CA_FILE); the keys stay in the
 # server's directory and die with it.
+#
+# One server per directory and port: when the one this script (same script,
+# same schema files, same port) started is still running and answering, its
+# environment is printed again instead of restarting it, so test runs that
+# share the machine do not pull the passwords from under each other. Set
+# MUSTER_LDAP_FRESH=1 to restart it anyway.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -38,6 +44,23 @@ if ! command -v slapd >/dev/null || ! command -v ldapadd >/dev/null; then
     apt_install slapd ldap-utils
 fi
 command -v openssl >/dev/null || apt_install openssl
+
+# Two runs starting at once take turns (the lock lives beside the directory,
+# which a start deletes).
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
+
+env_file="$dir/env"
+stamp="$(cat "$0" "$root"/scripts/ldap/* | sha256sum | cut -d' ' -f1) $port"
+if [ "${MUSTER_LDAP_FRESH:-0}" != 1 ] && [ -f "$env_file" ] && [ -f "$dir/slapd.pid" ] &&
+    [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ] &&
+    kill -0 "$(cat "$dir/slapd.pid")" 2>/dev/null &&
+    ldapsearch -x -H "ldap://127.0.0.1:$port" -b "" -s base >/dev/null 2>&1; then
+    echo "ldap-up: reusing the running test server" >&2
+    cat "$env_file"
+    exit 0
+fi
 
 "$root/scripts/ldap-down.sh" >&2 || true
 rm -rf "$dir"
@@ -92,8 +115,9 @@ access to * by * read
 CONF
 
 slaptest -Q -u -f "$dir/slapd.conf" >&2
+# Without the lock's descriptor: the daemon would hold the lock for its life.
 slapd -f "$dir/slapd.conf" \
-    -h "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$ldaps_port/ ldaps://127.0.0.2:$ldaps_port/" >&2
+    -h "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$ldaps_port/ ldaps://127.0.0.2:$ldaps_port/" >&2 9>&-
 
 for _ in $(seq 1 50); do
     if ldapsearch -x -H "ldap://127.0.0.1:$port" -b "" -s base >/dev/null 2>&1; then
@@ -122,17 +146,24 @@ sn: Limited
 userPassword: $reader_password
 LDIF
 
-echo "export MUSTER_LDAP_URL=ldap://127.0.0.1:$port"
-echo "export MUSTER_LDAP_BASE=$suffix"
-echo "export MUSTER_LDAP_ADMIN_DN=cn=admin,$suffix"
-echo "export MUSTER_LDAP_ADMIN_PASSWORD=$admin_password"
-echo "export MUSTER_LDAP_READER_DN=cn=reader,$suffix"
-echo "export MUSTER_LDAP_READER_PASSWORD=$reader_password"
-# A reader the server cuts off after 10 objects, paged or not.
-echo "export MUSTER_LDAP_LIMITED_DN=cn=limited,$suffix"
-# TLS: the test CA that signed the server's certificate (for localhost and
-# 127.0.0.1), ldaps:// on the next port, and the same listener on an address
-# the certificate does not name.
-echo "export MUSTER_LDAP_CA_FILE=$tls/ca.pem"
-echo "export MUSTER_LDAP_LDAPS_URL=ldaps://127.0.0.1:$ldaps_port"
-echo "export MUSTER_LDAP_LDAPS_WRONG_NAME_URL=ldaps://127.0.0.2:$ldaps_port"
+# The environment, kept (readable by this user only: it holds the
+# passwords) for the next run that reuses this server.
+umask 077
+{
+    echo "export MUSTER_LDAP_URL=ldap://127.0.0.1:$port"
+    echo "export MUSTER_LDAP_BASE=$suffix"
+    echo "export MUSTER_LDAP_ADMIN_DN=cn=admin,$suffix"
+    echo "export MUSTER_LDAP_ADMIN_PASSWORD=$admin_password"
+    echo "export MUSTER_LDAP_READER_DN=cn=reader,$suffix"
+    echo "export MUSTER_LDAP_READER_PASSWORD=$reader_password"
+    # A reader the server cuts off after 10 objects, paged or not.
+    echo "export MUSTER_LDAP_LIMITED_DN=cn=limited,$suffix"
+    # TLS: the test CA that signed the server's certificate (for localhost and
+    # 127.0.0.1), ldaps:// on the next port, and the same listener on an address
+    # the certificate does not name.
+    echo "export MUSTER_LDAP_CA_FILE=$tls/ca.pem"
+    echo "export MUSTER_LDAP_LDAPS_URL=ldaps://127.0.0.1:$ldaps_port"
+    echo "export MUSTER_LDAP_LDAPS_WRONG_NAME_URL=ldaps://127.0.0.2:$ldaps_port"
+} >"$env_file"
+echo "$stamp" >"$dir/stamp"
+cat "$env_file"
