@@ -68,7 +68,7 @@ pub use graph::{
 };
 pub use hr::{HrColumns, HrCsv, hr_from_rows};
 pub use issues::MAX_ISSUES;
-pub use ldap::{AD_MAIL_USERS, LdapAttributes, LdapSource, escape_filter_value};
+pub use ldap::{AD_MAIL_USERS, LdapAttributes, LdapObjects, LdapSource, escape_filter_value};
 pub use mapped::{CsvMapping, MappedCsv};
 pub use postini::PostiniAliases;
 pub use preview::write_standard_csv;

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use ldap3::{LdapConnAsync, Scope};
 use muster_core::{Field, FieldSet, Location, RecipientKind};
-use muster_directory::{DirectorySource, Error, LdapAttributes, LdapSource};
+use muster_directory::{DirectorySource, Error, LdapAttributes, LdapObjects, LdapSource};
 
 /// The test server's settings, from the environment `scripts/ldap-up.sh` prints.
 struct Server {
@@ -70,6 +70,25 @@ fn user(cn: &str, attributes: &[(&str, &[&str])]) -> NewObject {
     if !attributes.iter().any(|(name, _)| *name == "sn") {
         attrs.push(("sn".into(), set(&[cn])));
     }
+    for (name, values) in attributes {
+        attrs.push(((*name).to_owned(), set(values)));
+    }
+    (cn.to_owned(), attrs)
+}
+
+/// A group object as AD stores it: `groupType` and the `mstop` musts.
+fn group(cn: &str, group_type: &str, attributes: &[(&str, &[&str])]) -> NewObject {
+    let mut attrs: Vec<Attribute> = vec![
+        ("objectClass".into(), set(&["group"])),
+        ("cn".into(), set(&[cn])),
+        ("groupType".into(), set(&[group_type])),
+        ("instanceType".into(), set(&["4"])),
+        ("nTSecurityDescriptor".into(), set(&["x"])),
+        (
+            "objectCategory".into(),
+            set(&["CN=Group,CN=Schema,CN=Configuration,DC=example,DC=com"]),
+        ),
+    ];
     for (name, values) in attributes {
         attrs.push(((*name).to_owned(), set(values)));
     }
@@ -598,4 +617,176 @@ fn a_ca_file_that_is_not_a_certificate_is_refused_when_configured() {
     let mut bundle = s.ca_pem.clone();
     bundle.extend_from_slice(&s.ca_pem);
     assert!(source().root_certificate_pem(&bundle).is_ok());
+}
+
+/// The names in an entry's `member_of`, by primary address.
+fn memberships(snapshot: &muster_core::DirectorySnapshot) -> Vec<(String, Vec<String>)> {
+    let mut found: Vec<(String, Vec<String>)> = snapshot
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.primary_email.as_str().to_owned(),
+                e.member_of.iter().cloned().collect(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Strings for comparing.
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn mail_enabled_groups_become_entries_and_users_their_members() {
+    let s = server();
+    let ou = format!("ou=groups,{}", s.base);
+    let dn = |cn: &str| format!("cn={cn},{ou}");
+    let objects = vec![
+        user("Ann", &[("mail", &["ann@example.com"])]),
+        user("Bo", &[("mail", &["bo@example.com"])]),
+        user("Cy", &[("mail", &["cy@example.com"])]),
+        // In a group, but no recipient: no entry, and nothing to attach groups to.
+        user("svc", &[]),
+        // A universal distribution group, with a nested security group in it.
+        group(
+            "Sales",
+            "8",
+            &[
+                ("mail", &["sales@example.com"]),
+                (
+                    "proxyAddresses",
+                    &["SMTP:sales@example.com", "smtp:sales-team@example.com"],
+                ),
+                ("member", &[&dn("Ann"), &dn("svc"), &dn("Sales EU")]),
+            ],
+        ),
+        // A mail-enabled global security group (`groupType` is signed).
+        group(
+            "Sales EU",
+            "-2147483646",
+            &[
+                ("mail", &["sales-eu@example.com"]),
+                ("member", &[&dn("Bo")]),
+            ],
+        ),
+        // A security group that is not mail-enabled: neither an entry nor a membership.
+        group(
+            "Staff",
+            "-2147483646",
+            &[("member", &[&dn("Ann"), &dn("Bo"), &dn("Cy")])],
+        ),
+    ];
+    populate(&s, "groups", objects).await;
+    let read = |objects| {
+        let source = source(&s, &ou).objects(objects);
+        async move { source.read().await.unwrap() }
+    };
+
+    let both = read(LdapObjects::Both).await;
+    assert!(both.issues.is_empty(), "{:?}", both.issues);
+    assert!(both.provided.contains(Field::Groups) && both.provided.contains(Field::Kind));
+    assert_eq!(
+        memberships(&both),
+        [
+            ("ann@example.com".to_owned(), strings(&["Sales"])),
+            // Through Sales EU, a member of Sales.
+            ("bo@example.com".to_owned(), strings(&["Sales", "Sales EU"])),
+            ("cy@example.com".to_owned(), strings(&[])),
+            ("sales-eu@example.com".to_owned(), strings(&["Sales"])),
+            ("sales@example.com".to_owned(), strings(&[])),
+        ]
+    );
+    let entry = |address: &str| {
+        both.entries
+            .iter()
+            .find(|e| e.primary_email.as_str() == address)
+            .unwrap()
+    };
+    let sales = entry("sales@example.com");
+    assert_eq!(sales.kind, RecipientKind::DistributionGroup);
+    assert_eq!(
+        sales.aliases.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        ["sales-team@example.com"]
+    );
+    assert_eq!(sales.location, Some(Location::dn(dn("Sales"))));
+    assert_eq!(
+        entry("sales-eu@example.com").kind,
+        RecipientKind::SecurityGroup
+    );
+    assert_eq!(entry("ann@example.com").kind, RecipientKind::UserMailbox);
+
+    let groups = read(LdapObjects::Groups).await;
+    let primaries: BTreeSet<&str> = groups
+        .entries
+        .iter()
+        .map(|e| e.primary_email.as_str())
+        .collect();
+    assert_eq!(
+        primaries,
+        BTreeSet::from(["sales@example.com", "sales-eu@example.com"])
+    );
+
+    // Users only, as before: no groups, no memberships, `groups` not provided.
+    let users = read(LdapObjects::Users).await;
+    assert_eq!(users.entries.len(), 3);
+    assert!(users.entries.iter().all(|e| e.member_of.is_empty()));
+    assert!(!users.provided.contains(Field::Groups));
+    assert_eq!(
+        users.provided,
+        LdapAttributes::active_directory().provided_fields()
+    );
+}
+
+#[tokio::test]
+async fn group_of_names_with_mail_is_a_group_for_plain_directories() {
+    let s = server();
+    let ou = format!("ou=names,{}", s.base);
+    let dn = |cn: &str| format!("cn={cn},{ou}");
+    let group_of_names = |cn: &str, attributes: &[(&str, &[&str])]| {
+        let mut attrs: Vec<Attribute> = vec![
+            // extensibleObject: OpenLDAP's groupOfNames has no `mail` of its own.
+            (
+                "objectClass".into(),
+                set(&["groupOfNames", "extensibleObject"]),
+            ),
+            ("cn".into(), set(&[cn])),
+        ];
+        for (name, values) in attributes {
+            attrs.push(((*name).to_owned(), set(values)));
+        }
+        (cn.to_owned(), attrs)
+    };
+    let objects = vec![
+        user("Dee", &[("mail", &["dee@example.com"])]),
+        group_of_names(
+            "Ops",
+            &[("mail", &["ops@example.com"]), ("member", &[&dn("Dee")])],
+        ),
+        group_of_names("Quiet", &[("member", &[&dn("Dee")])]),
+    ];
+    populate(&s, "names", objects).await;
+    let snapshot = source(&s, &ou)
+        .attributes(LdapAttributes::inet_org_person())
+        .objects(LdapObjects::Both)
+        .read()
+        .await
+        .unwrap();
+    assert!(snapshot.issues.is_empty(), "{:?}", snapshot.issues);
+    assert_eq!(
+        memberships(&snapshot),
+        [
+            ("dee@example.com".to_owned(), strings(&["Ops"])),
+            ("ops@example.com".to_owned(), strings(&[])),
+        ]
+    );
+    let ops = snapshot
+        .entries
+        .iter()
+        .find(|e| e.primary_email.as_str() == "ops@example.com")
+        .unwrap();
+    assert_eq!(ops.kind, RecipientKind::DistributionGroup);
 }

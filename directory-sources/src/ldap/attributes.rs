@@ -48,6 +48,17 @@ pub struct LdapAttributes {
     /// A stable object id; `objectGUID` is read as AD's binary GUID, anything
     /// else (`entryUUID`, `employeeNumber`) as text.
     pub external_id: Option<String>,
+    /// Groups: the structural class of a group object (`group` in AD,
+    /// `groupOfNames` elsewhere); the default group filter selects the
+    /// mail-enabled objects of this class.
+    pub group_class: String,
+    /// Groups: the name a group is known by in users' `member_of` (`cn`).
+    pub group_name: String,
+    /// Groups: the member DNs (`member`; AD sends big lists in ranges).
+    pub group_members: String,
+    /// Groups: AD's `groupType`, whose bit 0x80000000 makes a security
+    /// group; without it every group is a distribution group.
+    pub group_type: Option<String>,
 }
 
 impl LdapAttributes {
@@ -71,6 +82,10 @@ impl LdapAttributes {
             account_control: some("userAccountControl"),
             recipient_type: some("msExchRecipientTypeDetails"),
             external_id: some("objectGUID"),
+            group_class: "group".to_owned(),
+            group_name: "cn".to_owned(),
+            group_members: "member".to_owned(),
+            group_type: some("groupType"),
         }
     }
 
@@ -93,6 +108,10 @@ impl LdapAttributes {
             account_control: None,
             recipient_type: None,
             external_id: some("entryUUID"),
+            group_class: "groupOfNames".to_owned(),
+            group_name: "cn".to_owned(),
+            group_members: "member".to_owned(),
+            group_type: None,
         }
     }
 
@@ -102,6 +121,33 @@ impl LdapAttributes {
             .chain(self.optional().into_iter().flat_map(|(_, a)| a))
             .cloned()
             .collect()
+    }
+
+    /// The attributes to ask for on groups: addresses, id, name, type, members.
+    pub(crate) fn group_requested(&self) -> Vec<String> {
+        [
+            Some(&self.mail),
+            self.proxy_addresses.as_ref(),
+            self.external_id.as_ref(),
+            Some(&self.group_name),
+            Some(&self.group_members),
+            self.group_type.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
+    }
+
+    /// The mail-enabled groups of [`LdapAttributes::group_class`]: with a
+    /// `mail`, or an SMTP proxy address where the map reads them.
+    #[must_use]
+    pub fn mail_groups_filter(&self) -> String {
+        let addressed = match &self.proxy_addresses {
+            Some(proxy) => format!("(|({}=*)({proxy}=smtp:*))", self.mail),
+            None => format!("({}=*)", self.mail),
+        };
+        format!("(&(objectClass={}){addressed})", self.group_class)
     }
 
     /// The fields a snapshot read with this map provides.
@@ -165,7 +211,12 @@ impl Object {
             .map_or(&[], Vec::as_slice)
     }
 
-    fn first(&self, attribute: Option<&String>) -> Option<&str> {
+    /// Every text attribute as the server described it (lowercased), with its values.
+    pub(crate) fn attributes(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.text.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    pub(crate) fn first(&self, attribute: Option<&String>) -> Option<&str> {
         attribute.and_then(|a| self.values(a).first().map(String::as_str))
     }
 
@@ -203,7 +254,13 @@ pub(crate) enum Mapped {
 /// Maps one object. Problems with single values are issues on the entry
 /// (located by DN), which keeps the rest of it; an object whose primary
 /// address cannot be determined is unreadable.
-pub(crate) fn map_object(object: &Object, map: &LdapAttributes) -> Mapped {
+/// The addresses of one object (users and groups alike): the primary from
+/// the one `SMTP:` proxy address or `mail`, the other proxy addresses as
+/// aliases, located at its DN; or why it is no recipient.
+fn recipient(
+    object: &Object,
+    map: &LdapAttributes,
+) -> Result<(DirectoryEntry, Vec<SourceIssue>), Box<Mapped>> {
     let at = || Location::dn(object.dn.clone());
     let mut issues = Vec::new();
     let proxies = map
@@ -235,26 +292,36 @@ pub(crate) fn map_object(object: &Object, map: &LdapAttributes) -> Mapped {
         (None, Some(mail)) => match EmailAddress::parse(mail) {
             Ok(address) => address,
             Err(e) => {
-                return Mapped::Unreadable(
+                return Err(Box::new(Mapped::Unreadable(
                     SourceIssue::new(at(), format!("an email address ({e})"))
                         .with_field(&map.mail)
                         .with_value(mail),
-                );
+                )));
             }
         },
         (None, None) if proxies.aliases.is_empty() && proxies.problems.is_empty() => {
-            return Mapped::NotARecipient;
+            return Err(Box::new(Mapped::NotARecipient));
         }
         (None, None) => {
-            return Mapped::Unreadable(
+            return Err(Box::new(Mapped::Unreadable(
                 SourceIssue::new(at(), "a primary address: `mail` or one SMTP: proxy address")
                     .with_field(&map.mail),
-            );
+            )));
         }
     };
     let mut entry = DirectoryEntry::new(primary);
     entry.aliases = proxies.aliases;
     entry.aliases.remove(&entry.primary_email);
+    entry.location = Some(at());
+    Ok((entry, issues))
+}
+
+pub(crate) fn map_object(object: &Object, map: &LdapAttributes) -> Mapped {
+    let (mut entry, mut issues) = match recipient(object, map) {
+        Ok(found) => found,
+        Err(mapped) => return *mapped,
+    };
+    let at = || Location::dn(object.dn.clone());
     let text = |attribute: &Option<String>| object.first(attribute.as_ref()).and_then(non_blank);
     entry.first_name = text(&map.first_name);
     entry.last_name = text(&map.last_name);
@@ -302,7 +369,44 @@ pub(crate) fn map_object(object: &Object, map: &LdapAttributes) -> Mapped {
             Err(issue) => issues.push(*issue),
         }
     }
-    entry.location = Some(at());
+    Mapped::Entry(Box::new(entry), issues)
+}
+
+/// Maps one group object: its addresses like a user's, its kind from
+/// `groupType` (bit 0x80000000: a security group, which Exchange can also
+/// mail-enable; otherwise a distribution group), its id. Names and phones
+/// are users' fields and stay empty.
+pub(crate) fn map_group(object: &Object, map: &LdapAttributes) -> Mapped {
+    let (mut entry, mut issues) = match recipient(object, map) {
+        Ok(found) => found,
+        Err(mapped) => return *mapped,
+    };
+    entry.kind = RecipientKind::DistributionGroup;
+    if let (Some(attribute), Some(value)) = (
+        &map.group_type,
+        object.first(map.group_type.as_ref()).and_then(non_blank),
+    ) {
+        // A signed 32-bit integer on the wire (security groups are negative);
+        // read as i64 so the unsigned spelling of the same bits works too.
+        match value.parse::<i64>() {
+            Ok(flags) if flags & 0x8000_0000 != 0 => entry.kind = RecipientKind::SecurityGroup,
+            Ok(_) => {}
+            Err(_) => issues.push(
+                SourceIssue::new(
+                    Location::dn(object.dn.clone()),
+                    "a decimal group type; read as a distribution group",
+                )
+                .with_field(attribute)
+                .with_value(&value),
+            ),
+        }
+    }
+    if let Some(attribute) = &map.external_id {
+        match external_id(object, attribute) {
+            Ok(id) => entry.external_id = id,
+            Err(issue) => issues.push(*issue),
+        }
+    }
     Mapped::Entry(Box::new(entry), issues)
 }
 
@@ -500,5 +604,57 @@ mod tests {
         assert!(!openldap.contains(Field::Aliases));
         assert!(!openldap.contains(Field::Enabled));
         assert!(openldap.contains(Field::FirstName));
+    }
+
+    #[test]
+    fn a_groups_kind_comes_from_the_security_bit_of_group_type() {
+        let ad = LdapAttributes::active_directory();
+        let kind = |group_type: &str| {
+            let o = object(
+                "CN=G,DC=x",
+                &[
+                    ("mail", &["g@example.com"]),
+                    (
+                        "proxyAddresses",
+                        &["SMTP:g@example.com", "smtp:grp@example.com"],
+                    ),
+                    ("groupType", &[group_type]),
+                ],
+            );
+            let (e, issues) = entry(map_group(&o, &ad));
+            assert_eq!(e.aliases.len(), 1, "aliases as for users");
+            assert_eq!(e.location, Some(Location::dn("CN=G,DC=x")));
+            (e.kind, issues.len())
+        };
+        // Global, domain-local and universal security groups (signed on the wire).
+        assert_eq!(kind("-2147483646"), (RecipientKind::SecurityGroup, 0));
+        assert_eq!(kind("-2147483644"), (RecipientKind::SecurityGroup, 0));
+        assert_eq!(kind("-2147483640"), (RecipientKind::SecurityGroup, 0));
+        // The same bits written unsigned.
+        assert_eq!(kind("2147483656"), (RecipientKind::SecurityGroup, 0));
+        // Global, domain-local and universal distribution groups.
+        assert_eq!(kind("2"), (RecipientKind::DistributionGroup, 0));
+        assert_eq!(kind("4"), (RecipientKind::DistributionGroup, 0));
+        assert_eq!(kind("8"), (RecipientKind::DistributionGroup, 0));
+        assert_eq!(kind("universal"), (RecipientKind::DistributionGroup, 1));
+
+        let plain = object("cn=g,dc=x", &[("mail", &["g@example.com"])]);
+        let (e, issues) = entry(map_group(&plain, &LdapAttributes::inet_org_person()));
+        assert_eq!(e.kind, RecipientKind::DistributionGroup);
+        assert!(issues.is_empty());
+        let none = object("cn=g,dc=x", &[("cn", &["g"])]);
+        assert!(matches!(map_group(&none, &ad), Mapped::NotARecipient));
+    }
+
+    #[test]
+    fn the_default_group_filter_selects_mail_enabled_groups_of_the_maps_class() {
+        assert_eq!(
+            LdapAttributes::active_directory().mail_groups_filter(),
+            "(&(objectClass=group)(|(mail=*)(proxyAddresses=smtp:*)))"
+        );
+        assert_eq!(
+            LdapAttributes::inet_org_person().mail_groups_filter(),
+            "(&(objectClass=groupOfNames)(mail=*))"
+        );
     }
 }

@@ -6,6 +6,10 @@
 //! with anything but success — a size or time limit, a referral, a lost
 //! connection — is an error, never a shorter directory.
 //!
+//! Groups ([`LdapObjects`]) are a second paged search; their `member` lists,
+//! which AD sends in ranges of 1500 values, are read to the end by base-scope
+//! follow-ups (`range`), and give every entry its `member_of` (`groups`).
+//!
 //! TLS (ldaps or StartTLS) is verified: against the platform's trusted CAs,
 //! plus any the caller adds ([`LdapSource::root_certificate_pem`]: domain
 //! controllers usually carry a certificate from the organisation's own CA).
@@ -13,20 +17,24 @@
 //! so; only [`LdapSource::danger_accept_invalid_certificates`] skips the check.
 
 mod attributes;
+mod groups;
+mod range;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
-use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
-use muster_core::DirectorySnapshot;
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use muster_core::{DirectorySnapshot, Field, Location, SourceIssue};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use attributes::LdapAttributes;
-use attributes::{Mapped, Object, map_object};
+use attributes::{Mapped, Object, map_group, map_object};
+use groups::Memberships;
+use range::{Chunk, RangeProblem};
 
 use crate::collect::Collector;
 use crate::error::Error;
@@ -66,6 +74,8 @@ pub struct LdapSource {
     accept_invalid_certificates: bool,
     extra_roots: Vec<CertificateDer<'static>>,
     platform_roots: bool,
+    objects: LdapObjects,
+    group_filter: Option<String>,
     page_size: i32,
     timeout: Duration,
 }
@@ -90,6 +100,8 @@ impl LdapSource {
             accept_invalid_certificates: false,
             extra_roots: Vec::new(),
             platform_roots: true,
+            objects: LdapObjects::Users,
+            group_filter: None,
             page_size: 1000,
             timeout: Duration::from_secs(30),
         }
@@ -118,6 +130,29 @@ impl LdapSource {
     /// (RFC 4515), so `*`, `(`, `)` and `\` in it match themselves.
     pub fn require(mut self, attribute: &str, value: &str) -> Self {
         self.required.push((attribute.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Reads users (the default), mail-enabled groups, or both. With groups,
+    /// every entry's `member_of` holds the names of the groups read that it
+    /// is in, directly or through nested groups, and the snapshot provides
+    /// `groups` and `kind`. Memberships come from the groups' `member`
+    /// lists, read to the end even when AD sends them in ranges; a list
+    /// that cannot be read completely is an issue at the group, and no
+    /// membership is reported that run. Nesting counts through the groups
+    /// read only: a user in a group the group filter leaves out (say, a
+    /// security group without mail) is not seen in the groups that contain it.
+    pub fn objects(mut self, objects: LdapObjects) -> Self {
+        self.objects = objects;
+        self
+    }
+
+    /// Replaces the group filter (by default
+    /// [`LdapAttributes::mail_groups_filter`]: mail-enabled objects of the
+    /// map's group class). Used as written, like [`LdapSource::filter`];
+    /// [`LdapSource::require`] applies to users only.
+    pub fn group_filter(mut self, filter: &str) -> Self {
+        self.group_filter = Some(filter.trim().to_owned());
         self
     }
 
@@ -293,45 +328,201 @@ impl LdapSource {
                 .and_then(ldap3::LdapResult::success)
                 .map_err(self.ldap_error("bind"))?;
         }
+        let map = &self.attributes;
+        let mut collector = Collector::new(&self.name);
+        let mut provided = map.provided_fields();
+        if self.objects != LdapObjects::Groups {
+            let filter = self.full_filter();
+            self.search_each(&mut ldap, &filter, map.requested(), |object| {
+                add(&mut collector, map_object(&object, map));
+            })
+            .await?;
+        }
+        let mut memberships = None;
+        if self.objects != LdapObjects::Users {
+            let (read, complete) = self.read_groups(&mut ldap, &mut collector).await?;
+            provided.insert(Field::Kind);
+            // An incomplete list reports no memberships at all (see read_groups).
+            if complete {
+                provided.insert(Field::Groups);
+                memberships = Some(read);
+            }
+        }
+        // The snapshot is complete; a failed goodbye changes nothing.
+        let _ = ldap.unbind().await;
+        let mut snapshot = collector.into_snapshot(&self.name, provided);
+        if let Some(memberships) = memberships {
+            for entry in &mut snapshot.entries {
+                if let Some(Location::Dn { dn }) = &entry.location {
+                    entry.member_of = memberships.groups_of(dn);
+                }
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// One paged subtree search under the base; `each` sees every object.
+    /// Anything but a successful end is an error.
+    async fn search_each(
+        &self,
+        ldap: &mut Ldap,
+        filter: &str,
+        attributes: Vec<String>,
+        mut each: impl FnMut(Object),
+    ) -> Result<(), Error> {
         let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(self.page_size)),
         ];
         let mut search = ldap
             .with_timeout(self.timeout)
-            .streaming_search_with(
-                adapters,
-                &self.base_dn,
-                Scope::Subtree,
-                &self.full_filter(),
-                self.attributes.requested(),
-            )
+            .streaming_search_with(adapters, &self.base_dn, Scope::Subtree, filter, attributes)
             .await
             .map_err(self.ldap_error("search"))?;
-        let mut collector = Collector::new(&self.name);
         while let Some(found) = search.next().await.map_err(self.ldap_error("search"))? {
             let found = SearchEntry::construct(found);
-            let object = Object::new(found.dn, found.attrs, found.bin_attrs);
-            match map_object(&object, &self.attributes) {
-                Mapped::Entry(entry, issues) => {
-                    for issue in issues {
-                        collector.issue(issue);
-                    }
-                    collector.add_at_entry(*entry);
-                }
-                Mapped::NotARecipient => {}
-                Mapped::Unreadable(issue) => collector.issue(issue),
-            }
+            each(Object::new(found.dn, found.attrs, found.bin_attrs));
         }
         search
             .finish()
             .await
             .success()
             .map_err(self.ldap_error("finish the search"))?;
-        // The snapshot is complete; a failed goodbye changes nothing.
-        let _ = ldap.unbind().await;
-        Ok(collector.into_snapshot(&self.name, self.attributes.provided_fields()))
+        Ok(())
     }
+
+    /// Reads the groups the group filter selects into `collector`, and their
+    /// member lists, continuing AD's ranged answers group by group. Returns
+    /// the memberships and whether every list was read completely: a list
+    /// that could not be is an issue at the group's DN, and then no
+    /// membership is reported at all (the snapshot does not provide
+    /// `groups`), so no one is taken out of a group for a list cut short.
+    async fn read_groups(
+        &self,
+        ldap: &mut Ldap,
+        collector: &mut Collector,
+    ) -> Result<(Memberships, bool), Error> {
+        /// A group as its search result left it.
+        struct Read {
+            dn: String,
+            name: String,
+            members: Vec<String>,
+            /// The attribute description and first index still to ask for.
+            more: Option<(String, u64)>,
+        }
+        let map = &self.attributes;
+        let filter = self
+            .group_filter
+            .clone()
+            .unwrap_or_else(|| map.mail_groups_filter());
+        let members_issue = |dn: &str, problem: &RangeProblem| {
+            SourceIssue::new(
+                Location::dn(dn.to_owned()),
+                format!(
+                    "a complete member list ({}); no group memberships are changed this run",
+                    problem.reason
+                ),
+            )
+            .with_field(&map.group_members)
+            .with_value(&problem.description)
+        };
+        let mut groups = Vec::new();
+        let mut complete = true;
+        self.search_each(ldap, &filter, map.group_requested(), |object| {
+            let name = object
+                .first(Some(&map.group_name))
+                .unwrap_or(&object.dn)
+                .to_owned();
+            match range::chunk(object.attributes(), &map.group_members, 0) {
+                Ok(chunk) => {
+                    let (values, more) = match chunk {
+                        Chunk::Last(values) => (values, None),
+                        Chunk::More {
+                            values,
+                            next,
+                            start,
+                        } => (values, Some((next, start))),
+                    };
+                    groups.push(Read {
+                        dn: object.dn.clone(),
+                        name,
+                        members: values.to_vec(),
+                        more,
+                    });
+                }
+                Err(problem) => {
+                    complete = false;
+                    collector.issue(members_issue(&object.dn, &problem));
+                }
+            }
+            add(collector, map_group(&object, map));
+        })
+        .await?;
+        let mut memberships = Memberships::default();
+        for mut group in groups {
+            let fetched = range::read_rest(
+                &map.group_members,
+                group.more.take(),
+                &mut group.members,
+                |next: String| {
+                    // Owned, so the request's future borrows nothing.
+                    let (mut ldap, dn, timeout) = (ldap.clone(), group.dn.clone(), self.timeout);
+                    async move {
+                        let (found, _) = ldap
+                            .with_timeout(timeout)
+                            .search(&dn, Scope::Base, "(objectClass=*)", vec![next])
+                            .await
+                            .and_then(ldap3::SearchResult::success)?;
+                        Ok(match <[_; 1]>::try_from(found) {
+                            Ok([found]) => {
+                                let found = SearchEntry::construct(found);
+                                Object::new(found.dn, found.attrs, found.bin_attrs)
+                            }
+                            // Gone since the search, or an odd answer:
+                            // read_rest says the values are missing.
+                            Err(_) => Object::default(),
+                        })
+                    }
+                },
+            )
+            .await
+            .map_err(self.ldap_error("read the members of a group"))?;
+            if let Err(problem) = fetched {
+                complete = false;
+                collector.issue(members_issue(&group.dn, &problem));
+            }
+            memberships.add_group(&group.dn, &group.name, &group.members);
+        }
+        Ok((memberships, complete))
+    }
+}
+
+/// Adds one mapped object (and its issues) to the snapshot being built.
+fn add(collector: &mut Collector, mapped: Mapped) {
+    match mapped {
+        Mapped::Entry(entry, issues) => {
+            for issue in issues {
+                collector.issue(issue);
+            }
+            collector.add_at_entry(*entry);
+        }
+        Mapped::NotARecipient => {}
+        Mapped::Unreadable(issue) => collector.issue(issue),
+    }
+}
+
+/// Which objects an [`LdapSource`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LdapObjects {
+    /// Mail-enabled users (the filter of [`LdapSource::filter`]).
+    #[default]
+    Users,
+    /// Mail-enabled groups (the filter of [`LdapSource::group_filter`]),
+    /// as distribution or security groups; nested groups' memberships.
+    Groups,
+    /// Users and groups, and each user's groups in `member_of`.
+    Both,
 }
 
 crate::source::network_source!(LdapSource);
