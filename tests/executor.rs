@@ -653,7 +653,7 @@ async fn a_journal_of_another_plan_is_refused() {
 }
 
 #[tokio::test]
-async fn a_plan_with_a_step_its_guard_withholds_is_refused() {
+async fn an_edited_plan_is_refused_and_a_step_its_guard_withholds_too() {
     let (emu, client, desired) = small_gateway().await;
     let state = SyncState::new(STACK, ORG);
     let gateway = muster::read_gateway(&client, STACK).await.unwrap();
@@ -680,6 +680,17 @@ async fn a_plan_with_a_step_its_guard_withholds_is_refused() {
     let ann_id = ann.id;
     emu.clear_observations();
 
+    // The edit no longer matches the plan's fingerprint: refused as altered.
+    let err = executor().apply(&plan, &client, &state).await.unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::PlanAltered { recorded, computed } if *recorded == plan.fingerprint && *computed == plan.content_fingerprint()),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("changed after it was made"), "{err}");
+    assert!(emu.requests().is_empty());
+
+    // Fingerprinted again (by hand, or by a broken planner): the guard still holds.
+    plan.fingerprint = plan.content_fingerprint();
     let err = executor().apply(&plan, &client, &state).await.unwrap_err();
 
     assert!(

@@ -34,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod content_hash;
 mod error;
 mod fingerprint;
 mod index;

@@ -545,7 +545,11 @@ pub struct Plan {
     pub source: String,
     /// The `now` the plan was made for.
     pub planned_at: DateTime<Utc>,
-    /// A hash of every input; an executor compares it to detect a stale plan.
+    /// A hash of everything else in the plan ([`Plan::content_fingerprint`]):
+    /// two plans with one fingerprint make the same changes for the same
+    /// reasons at the same time. Journals name the plan they belong to by it,
+    /// and the executor refuses a plan whose content no longer matches it
+    /// (changed after it was made and reviewed).
     pub fingerprint: String,
     /// Account changes, in a stable order (phase, then address).
     pub changes: Vec<AccountChange>,
@@ -564,7 +568,46 @@ pub struct Plan {
     pub threshold: ThresholdCheck,
 }
 
+/// What [`Plan::fingerprint`] covers: every field of the plan but the
+/// fingerprint itself.
+#[derive(Serialize)]
+struct PlanContent<'a> {
+    schema_version: u32,
+    stack: &'a str,
+    org: &'a str,
+    source: &'a str,
+    planned_at: DateTime<Utc>,
+    changes: &'a [AccountChange],
+    conflicts: &'a [Conflict],
+    skipped: &'a [Skipped],
+    guards: &'a [Guard],
+    run_transitions: &'a [Transition],
+    summary: &'a Summary,
+    threshold: &'a ThresholdCheck,
+}
+
 impl Plan {
+    /// The fingerprint of the plan's content as it is now (a hash of every
+    /// field but `fingerprint`). Equal to
+    /// [`Plan::fingerprint`] unless the plan was changed after it was made.
+    #[must_use]
+    pub fn content_fingerprint(&self) -> String {
+        crate::content_hash::fingerprint(&PlanContent {
+            schema_version: self.schema_version,
+            stack: &self.stack,
+            org: &self.org,
+            source: &self.source,
+            planned_at: self.planned_at,
+            changes: &self.changes,
+            conflicts: &self.conflicts,
+            skipped: &self.skipped,
+            guards: &self.guards,
+            run_transitions: &self.run_transitions,
+            summary: &self.summary,
+            threshold: &self.threshold,
+        })
+    }
+
     /// True when the plan changes nothing (run bookkeeping aside).
     #[must_use]
     pub fn is_empty(&self) -> bool {

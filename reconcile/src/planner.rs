@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use muster_core::{Account, EmailAddress, Field, HrStatus, Origin, UserType};
 
 use crate::error::PlanError;
-use crate::fingerprint::{self, FastHash};
+use crate::fingerprint::FastHash;
 use crate::index::BATCH;
 use crate::inputs::{Desired, GatewayListing, TargetProfile};
 use crate::plan::{
@@ -95,7 +95,6 @@ pub fn plan(
         conflicts: Vec::new(),
         skipped,
         run_transitions: Vec::new(),
-        input_hash: 0,
         billable_before: 0,
     };
     planner.index_state();
@@ -232,8 +231,6 @@ struct Planner<'a> {
     conflicts: Vec<Conflict>,
     skipped: Vec<Skipped>,
     run_transitions: Vec<Transition>,
-    /// Order-independent hash of the inputs, summed where each item is read anyway.
-    input_hash: u64,
     /// Billable gateway accounts, counted where each account is read anyway.
     billable_before: usize,
 }
@@ -267,10 +264,7 @@ impl<'a> Planner<'a> {
             let n = batch.len();
             self.wanted
                 .accounts_with_primaries(&keys[..n], &mut found[..n]);
-            for (&(email, known), &i) in batch.iter().zip(&found) {
-                self.input_hash = self
-                    .input_hash
-                    .wrapping_add(fingerprint::account_state(email, known));
+            for (&(_, known), &i) in batch.iter().zip(&found) {
                 if i != NONE {
                     let i = i as usize;
                     self.known[i] = Some(known);
@@ -357,15 +351,14 @@ impl<'a> Planner<'a> {
         &mut self.drafts[idx]
     }
 
-    /// Plans the updates of accounts matched by primary address (matched,
-    /// hashed and counted in `collect`, where each was read), reads the
+    /// Plans the updates of accounts matched by primary address (matched
+    /// and counted in `collect`, where each was read), counts the
     /// accounts no entry claims, and finds who holds fresh addresses
     /// (claims are resolved only after all passes).
     fn match_pass(&mut self) {
         self.billable_before = self.wanted.billable_claimed;
         for (i, account) in self.accounts.iter().enumerate() {
             if self.wanted.account_want[i] == NONE {
-                self.input_hash = self.input_hash.wrapping_add(fingerprint::account(account));
                 self.billable_before += usize::from(rules::billable(account));
             }
         }
@@ -1281,14 +1274,13 @@ impl<'a> Planner<'a> {
             exceeded_by: (destructive > allowed).then(|| destructive - allowed),
             overridden: self.policy.threshold_override,
         };
-        let fingerprint = self.fingerprint();
-        Plan {
+        let mut plan = Plan {
             schema_version: PLAN_SCHEMA_VERSION,
             stack: self.target.stack.clone(),
             org: self.target.org.clone(),
             source: self.auth_source().to_owned(),
             planned_at: self.now,
-            fingerprint,
+            fingerprint: String::new(),
             changes,
             conflicts: self.conflicts,
             skipped: self.skipped,
@@ -1296,33 +1288,9 @@ impl<'a> Planner<'a> {
             run_transitions: self.run_transitions,
             summary,
             threshold,
-        }
-    }
-
-    fn fingerprint(&self) -> String {
-        let mut sum: u64 = self.wanted.input_hash.wrapping_add(self.input_hash);
-        let d = self.desired;
-        if let Some(hr) = &d.hr {
-            for r in &hr.records {
-                let mut h = fingerprint::WordHash::new();
-                h.text(&hr.source)
-                    .text(r.email.as_str())
-                    .text(r.status.as_str());
-                sum = sum.wrapping_add(h.finish());
-            }
-        }
-        let small = (
-            &self.state.flags,
-            &self.state.ignored,
-            self.state.last_run,
-            self.state.last_gateway_count,
-            self.policy,
-            self.target,
-            self.now,
-            self.accounts.len(),
-        );
-        sum = sum.wrapping_add(fingerprint::json(&small));
-        format!("{sum:016x}")
+        };
+        plan.fingerprint = plan.content_fingerprint();
+        plan
     }
 }
 
@@ -1355,9 +1323,17 @@ fn transition_key(t: &Transition) -> &str {
 /// True when every text field (compared as [`rules::same_text`]) and every
 /// list of `e` equals `a`'s: nothing but aliases and state can change.
 pub(crate) fn fields_equal(a: &Account, e: &muster_core::DirectoryEntry) -> bool {
-    text_fields(a, e)
-        .iter()
-        .all(|(_, have, wants)| rules::same_text(*have, *wants))
+    // Field by field rather than through `text_fields`: this runs for every
+    // matched account, and most differ in nothing (or in the first name).
+    let same =
+        |x: &Option<String>, y: &Option<String>| rules::same_text(x.as_deref(), y.as_deref());
+    same(&a.first_name, &e.first_name)
+        && same(&a.last_name, &e.last_name)
+        && same(&a.mobile, &e.mobile)
+        && same(&a.phone, &e.phone)
+        && same(&a.company, &e.company)
+        && same(&a.department, &e.department)
+        && same(&a.notes, &e.notes)
         && a.groups == e.member_of
         && a.allow_senders == e.allow_senders
         && a.block_senders == e.block_senders
@@ -1509,4 +1485,43 @@ fn summarize(
         .and_then(|l| (s.billable_after as u64).checked_sub(l))
         .filter(|x| *x > 0);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use muster_core::{DirectoryEntry, FieldSet};
+
+    use super::*;
+
+    /// `fields_equal` (the fast path) and `text_field_steps` list the text
+    /// fields separately: a field added to one and not the other would make
+    /// an account look unchanged while its steps say otherwise.
+    #[test]
+    fn fields_equal_sees_every_text_field_the_steps_set() {
+        let email: EmailAddress = "ann@example.com".parse().unwrap();
+        let account = Account::new(email.clone()).with_names("Ann", "Lee");
+        let entry = DirectoryEntry::new(email).with_names(" Ann ", "Lee");
+        assert!(fields_equal(&account, &entry), "trimmed text is the same");
+        let all = FieldSet::from_iter(text_fields(&account, &entry).map(|(f, _, _)| f));
+        assert!(text_field_steps(&account, &entry, all).is_empty());
+        let edits: [fn(&mut DirectoryEntry); 7] = [
+            |e| e.first_name = Some("Anne".into()),
+            |e| e.last_name = None,
+            |e| e.mobile = Some("+1 555".into()),
+            |e| e.phone = Some("+1 556".into()),
+            |e| e.company = Some("Example".into()),
+            |e| e.department = Some("Sales".into()),
+            |e| e.notes = Some("VIP".into()),
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            let mut changed = entry.clone();
+            edit(&mut changed);
+            assert!(!fields_equal(&account, &changed), "edit {i} not seen");
+            assert_eq!(
+                text_field_steps(&account, &changed, all).len(),
+                1,
+                "edit {i}"
+            );
+        }
+    }
 }

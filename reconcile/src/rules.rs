@@ -332,6 +332,7 @@ pub(crate) fn billable(account: &Account) -> bool {
 
 /// Text values compare trimmed, with blank equal to missing: a gateway that
 /// returns `""` where the directory has nothing is not a difference.
+#[inline]
 pub(crate) fn same_text(a: Option<&str>, b: Option<&str>) -> bool {
     fn norm(s: Option<&str>) -> Option<&str> {
         s.map(str::trim).filter(|s| !s.is_empty())

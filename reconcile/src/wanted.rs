@@ -86,9 +86,6 @@ pub(crate) struct Wanted<'a> {
     pub(crate) disabled: HashSet<&'a str, FastHash>,
     /// For each gateway account, the want whose primary it is (or [`NONE`]).
     pub(crate) account_want: Vec<u32>,
-    /// Order-independent hash of the entries and of the claimed accounts
-    /// (part of the plan's fingerprint; the planner hashes the rest where it reads them).
-    pub(crate) input_hash: u64,
     /// Claimed accounts' alias hashes, for [`Wanted::note_holders`].
     alias_hashes: AliasHashes,
     /// How many claimed accounts are billable (counted where `collect` reads them).
@@ -244,7 +241,6 @@ pub(crate) fn collect<'a>(
     let mut primaries = PrimaryIndex::new(accounts, entry_count / 8);
     let mut account_want = vec![NONE; accounts.len()];
     let mut extra_want = Vec::new();
-    let mut input_hash = 0u64;
     let mut billable_claimed = 0usize;
     let mut field_steps = Vec::new();
     let mut alias_hashes = AliasHashes::new(accounts.len());
@@ -273,8 +269,6 @@ pub(crate) fn collect<'a>(
             for (entry, &id) in chunk.iter().zip(&found) {
                 match rules::admit_entry(entry, policy) {
                     Admission::Want(user_type) => {
-                        // Every admitted entry is hashed once, here, while it is in cache.
-                        input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
                         let candidate = Want {
                             entry,
                             source,
@@ -311,16 +305,14 @@ pub(crate) fn collect<'a>(
                             (policy, target),
                             candidate,
                             skipped,
-                            (&mut input_hash, &mut alias_hashes, &mut billable_claimed),
+                            (&mut alias_hashes, &mut billable_claimed),
                             &mut field_steps,
                         );
                     }
                     Admission::Absent => {
-                        input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
                         disabled.insert(entry.primary_email.normalized());
                     }
                     Admission::Skip(code, reason) => {
-                        input_hash = input_hash.wrapping_add(fingerprint::entry(source, entry));
                         skipped.push(skip(entry, source, code, reason));
                     }
                 }
@@ -345,7 +337,6 @@ pub(crate) fn collect<'a>(
         fresh,
         disabled,
         account_want,
-        input_hash,
         alias_hashes,
         billable_claimed,
         field_steps,
@@ -443,16 +434,15 @@ fn claim_primary<'a>(
     (policy, target): (&Policy, &TargetProfile),
     mut candidate: Want<'a>,
     skipped: &mut Vec<Skipped>,
-    (input_hash, alias_hashes, billable): (&mut u64, &mut AliasHashes, &mut usize),
+    (alias_hashes, billable): (&mut AliasHashes, &mut usize),
     field_steps: &mut Vec<Vec<crate::plan::Step>>,
 ) {
     if have != NONE {
         candidate.account = have;
         let account = &accounts[have as usize];
         if *want_of == NONE {
-            // The account's one hash and count, taken while it is in cache;
-            // accounts no entry claims are read in the planner's match pass.
-            *input_hash = input_hash.wrapping_add(fingerprint::account(account));
+            // The account's count and alias hashes, taken while it is in
+            // cache; accounts no entry claims are counted in the match pass.
             *billable += usize::from(rules::billable(account));
             alias_hashes.record(have, account);
         }

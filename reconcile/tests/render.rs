@@ -86,7 +86,13 @@ fn json_export_is_stable_and_round_trips() {
         json,
         "byte-identical across renders"
     );
-    assert_eq!(render::from_json(&json).unwrap(), plan);
+    let loaded = render::from_json(&json).unwrap();
+    assert_eq!(loaded, plan);
+    // The fingerprint is of the content, and survives the round trip.
+    assert_eq!(loaded.content_fingerprint(), plan.fingerprint);
+    let mut edited = loaded.clone();
+    edited.changes[0].reason.push('!');
+    assert_ne!(edited.content_fingerprint(), plan.fingerprint);
     let future = json.replacen("\"schema_version\": 1", "\"schema_version\": 2", 1);
     assert!(matches!(
         render::from_json(&future),

@@ -12,8 +12,8 @@ use super::error::ApplyError;
 /// The host suffix of the real gateway's stacks (`us1.proofpointessentials.com`).
 const STACK_HOST_SUFFIX: &str = ".proofpointessentials.com";
 
-/// Refuses a plan that must not be applied: another schema version, another
-/// gateway, a state of another organisation, a tripped threshold without
+/// Refuses a plan that must not be applied: another schema version, content
+/// changed since it was made, another gateway, a state of another organisation, a tripped threshold without
 /// override, a step its own guards forbid, or a malformed change list.
 pub(crate) fn check_plan(
     plan: &Plan,
@@ -25,6 +25,13 @@ pub(crate) fn check_plan(
         return Err(ApplyError::UnsupportedPlanVersion {
             found: plan.schema_version,
             supported: PLAN_SCHEMA_VERSION,
+        });
+    }
+    let computed = plan.content_fingerprint();
+    if computed != plan.fingerprint {
+        return Err(ApplyError::PlanAltered {
+            recorded: plan.fingerprint.clone(),
+            computed,
         });
     }
     check_gateway(plan, client, declared_stack)?;

@@ -22,6 +22,15 @@ pub enum ApplyError {
         /// Version this muster applies.
         supported: u32,
     },
+    /// The plan's content does not match its fingerprint: it was changed
+    /// after it was made (and reviewed), or the file is damaged. Plan again.
+    #[error("the plan was changed after it was made (fingerprint {recorded}, content {computed})")]
+    PlanAltered {
+        /// The fingerprint the plan carries.
+        recorded: String,
+        /// The fingerprint of its content now.
+        computed: String,
+    },
     /// The plan was made for another gateway installation or organisation
     /// than the client talks to.
     #[error("the plan is for `{plan_org}` on stack `{plan_stack}`, the client for `{client}`")]

@@ -297,7 +297,13 @@ mod tests {
         )
     }
 
-    const HEADER: &str = r#"{"event":"plan","version":1,"fingerprint":"00000000000000aa","stack":"us1","org":"example.com","changes":2}"#;
+    /// The header line a journal of [`two_changes`] starts with.
+    fn header() -> String {
+        format!(
+            r#"{{"event":"plan","version":1,"fingerprint":"{}","stack":"us1","org":"example.com","changes":2}}"#,
+            two_changes().fingerprint
+        )
+    }
 
     fn read_text(text: &str) -> Result<(Resume, usize), ApplyError> {
         read(Path::new("j.jsonl"), &two_changes(), text)
@@ -305,8 +311,9 @@ mod tests {
 
     #[test]
     fn applied_ends_are_done_and_begins_without_an_end_are_in_doubt() {
+        let header = header();
         let text = format!(
-            "{HEADER}\n{}\n{}\n{}\n",
+            "{header}\n{}\n{}\n{}\n",
             r#"{"event":"begin","id":0,"email":"ann@example.com"}"#,
             r#"{"event":"end","id":0,"email":"ann@example.com","outcome":"applied"}"#,
             r#"{"event":"begin","id":1,"email":"BOB@example.com"}"#,
@@ -319,8 +326,9 @@ mod tests {
 
     #[test]
     fn a_failure_is_retried_and_in_doubt_only_when_marked() {
+        let header = header();
         let text = format!(
-            "{HEADER}\n{}\n{}\n",
+            "{header}\n{}\n{}\n",
             r#"{"event":"begin","id":1,"email":"bob@example.com"}"#,
             r#"{"event":"end","id":1,"email":"bob@example.com","outcome":"stale","reason":"gone"}"#,
         );
@@ -336,11 +344,12 @@ mod tests {
 
     #[test]
     fn only_an_unterminated_last_line_may_be_torn() {
-        let torn = format!("{HEADER}\n{{\"event\":\"beg");
+        let header = header();
+        let torn = format!("{header}\n{{\"event\":\"beg");
         let (_, whole) = read_text(&torn).unwrap();
-        assert_eq!(whole, HEADER.len() + 1, "the torn line is cut off");
+        assert_eq!(whole, header.len() + 1, "the torn line is cut off");
         let middle = format!(
-            "{HEADER}\n{{\"event\":\"beg\n{}\n",
+            "{header}\n{{\"event\":\"beg\n{}\n",
             r#"{"event":"begin","id":0,"email":"ann@example.com"}"#
         );
         assert!(matches!(
@@ -351,13 +360,14 @@ mod tests {
 
     #[test]
     fn a_journal_must_be_of_this_plan_and_name_its_changes() {
-        let other = HEADER.replace("00000000000000aa", "00000000000000bb");
+        let header = header();
+        let other = header.replace(&two_changes().fingerprint, "00000000000000bb");
         assert!(matches!(
             read_text(&format!("{other}\n")),
             Err(ApplyError::JournalForAnotherPlan { .. })
         ));
         let unknown = format!(
-            "{HEADER}\n{}\n",
+            "{header}\n{}\n",
             r#"{"event":"begin","id":7,"email":"ann@example.com"}"#
         );
         assert!(matches!(
@@ -365,7 +375,7 @@ mod tests {
             Err(ApplyError::JournalCorrupt { line: 2, .. })
         ));
         let renamed = format!(
-            "{HEADER}\n{}\n",
+            "{header}\n{}\n",
             r#"{"event":"begin","id":1,"email":"ann@example.com"}"#
         );
         assert!(matches!(
@@ -384,6 +394,7 @@ mod tests {
 
     #[test]
     fn open_writes_the_header_once_and_repairs_a_torn_line() {
+        let header = header();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let plan = two_changes();
@@ -392,7 +403,7 @@ mod tests {
         let (journal, _) = open(&path, &plan, true).unwrap();
         journal.unwrap().begin(1, "bob@example.com").unwrap();
         let mut text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().next(), Some(HEADER));
+        assert_eq!(text.lines().next(), Some(header.as_str()));
         text.push_str(r#"{"event":"end","id":1,"#);
         std::fs::write(&path, &text).unwrap();
         let (journal, resume) = open(&path, &plan, true).unwrap();

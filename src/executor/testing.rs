@@ -12,9 +12,10 @@ pub(crate) fn change(id: u32, email: &str, steps: Value) -> Value {
     })
 }
 
-/// A plan for `example.com` on `us1` with these changes and guards.
+/// A plan for `example.com` on `us1` with these changes and guards (and the
+/// fingerprint of that content, as the planner would give it).
 pub(crate) fn plan(changes: Vec<Value>, guards: Value) -> Plan {
-    serde_json::from_value(json!({
+    let mut plan: Plan = serde_json::from_value(json!({
         "schema_version": muster_reconcile::PLAN_SCHEMA_VERSION,
         "stack": "us1", "org": "example.com", "source": "ldap",
         "planned_at": "2026-11-02T09:00:00Z", "fingerprint": "00000000000000aa",
@@ -25,5 +26,7 @@ pub(crate) fn plan(changes: Vec<Value>, guards: Value) -> Plan {
                     "api_calls": 0},
         "threshold": {"destructive": 0, "allowed": 5, "overridden": false},
     }))
-    .expect("a valid plan")
+    .expect("a valid plan");
+    plan.fingerprint = plan.content_fingerprint();
+    plan
 }
