@@ -10,9 +10,9 @@
 //! - `benches/python_diff.py`, a rule-less pure-Python diff of equivalent
 //!   data, run through `python3` when it is installed.
 //!
-//! Times are the best of several runs of the call alone (each result is
-//! dropped after the clock stops; the plan's drop time is printed on its
-//! own line); allocations are counted by an
+//! Times are the best of several runs of the call alone, the floors' and
+//! the plan's interleaved (each result is dropped after the clock stops; the
+//! plan's drop time is printed on its own line); allocations are counted by an
 //! instrumented global allocator; peak memory is the growth of the peak RSS
 //! during the measured call (Linux `clear_refs`). Run with
 //! `cargo bench --bench plan` (`-- 100000` for the small size only).
@@ -179,25 +179,17 @@ fn rss_kb(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Runs `f` `runs` times: best time; allocations and peak-RSS growth of the first run.
-fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> Measure {
+/// The first run of `f`: its time, allocations and peak-RSS growth.
+fn first_run<T>(f: &mut impl FnMut() -> T) -> Measure {
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let rss_before = rss_kb("VmRSS:");
     let region = Region::new(GLOBAL);
     let start = Instant::now();
     let out = black_box(f());
-    let mut best = start.elapsed();
+    let best = start.elapsed();
     let stats = region.change();
     let peak = rss_kb("VmHWM:");
     drop(out);
-    for _ in 1..runs {
-        // Every run times the call alone, as the first does; dropping the
-        // result is timed separately (see `run`).
-        let start = Instant::now();
-        let out = black_box(f());
-        best = best.min(start.elapsed());
-        drop(out);
-    }
     let peak_growth_mb = match (reset, rss_before, peak) {
         (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before) as f64 / 1024.0),
         _ => None,
@@ -208,6 +200,15 @@ fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> Measure {
         allocated_mb: stats.bytes_allocated as f64 / 1_048_576.0,
         peak_growth_mb,
     }
+}
+
+/// One more run of `f`, timed alone as the first was (dropping the result
+/// is timed separately, see `run`); keeps the best time.
+fn run_again<T>(m: &mut Measure, f: &mut impl FnMut() -> T) {
+    let start = Instant::now();
+    let out = black_box(f());
+    m.best = m.best.min(start.elapsed());
+    drop(out);
 }
 
 fn show(name: &str, m: &Measure) {
@@ -261,13 +262,9 @@ fn run(n: usize, runs: usize) {
     let entries = &inputs.desired.authoritative.entries;
     let accounts = &inputs.current.accounts;
 
-    let std_floor = measure(runs, || {
-        floor::<std::collections::hash_map::RandomState>(entries, accounts)
-    });
-    let fx_floor = measure(runs, || {
-        floor::<BuildHasherDefault<WordHash>>(entries, accounts)
-    });
-    let planned = measure(runs, || {
+    let mut run_std_floor = || floor::<std::collections::hash_map::RandomState>(entries, accounts);
+    let mut run_fx_floor = || floor::<BuildHasherDefault<WordHash>>(entries, accounts);
+    let mut run_plan = || {
         plan(
             &inputs.desired,
             &inputs.current,
@@ -277,7 +274,18 @@ fn run(n: usize, runs: usize) {
             now,
         )
         .unwrap()
-    });
+    };
+    let mut std_floor = first_run(&mut run_std_floor);
+    let mut fx_floor = first_run(&mut run_fx_floor);
+    let mut planned = first_run(&mut run_plan);
+    // Interleaved: a slow spell of this shared machine (it comes and goes
+    // within a minute) then hits the floor and the plan alike, instead of
+    // whichever happened to run during it.
+    for _ in 1..runs {
+        run_again(&mut std_floor, &mut run_std_floor);
+        run_again(&mut fx_floor, &mut run_fx_floor);
+        run_again(&mut planned, &mut run_plan);
+    }
 
     let check = floor::<BuildHasherDefault<WordHash>>(entries, accounts);
     let p = plan(
@@ -370,6 +378,6 @@ fn main() {
         sizes
     };
     for n in sizes {
-        run(n, if n > 200_000 { 2 } else { 5 });
+        run(n, if n > 200_000 { 3 } else { 9 });
     }
 }

@@ -686,7 +686,10 @@ async fn an_edited_plan_is_refused_and_a_step_its_guard_withholds_too() {
         matches!(&err, ApplyError::PlanAltered { recorded, computed } if *recorded == plan.fingerprint && *computed == plan.content_fingerprint()),
         "{err:?}"
     );
-    assert!(err.to_string().contains("changed after it was made"), "{err}");
+    assert!(
+        err.to_string().contains("changed after it was made"),
+        "{err}"
+    );
     assert!(emu.requests().is_empty());
 
     // Fingerprinted again (by hand, or by a broken planner): the guard still holds.

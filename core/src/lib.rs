@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod address_set;
 mod email;
 mod error_chain;
 mod fields;
@@ -28,6 +29,7 @@ mod retry_after;
 mod snapshot;
 mod spreadsheet;
 
+pub use address_set::AddressSet;
 pub use email::{
     AddressError, Domain, EmailAddress, MAX_ADDRESS_LEN, MAX_DOMAIN_LEN, MAX_LABEL_LEN,
     MAX_LOCAL_LEN,

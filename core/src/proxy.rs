@@ -1,9 +1,8 @@
 //! Splitting AD / Graph `proxyAddresses` into a primary address and aliases.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
+use crate::address_set::AddressSet;
 use crate::email::{AddressError, EmailAddress};
 
 /// The addresses found in a `proxyAddresses` attribute.
@@ -13,7 +12,7 @@ pub struct ProxyAddresses {
     /// The one `SMTP:` (uppercase) address, if exactly one was present.
     pub primary: Option<EmailAddress>,
     /// The `smtp:` (lowercase) addresses, without the primary.
-    pub aliases: BTreeSet<EmailAddress>,
+    pub aliases: AddressSet,
     /// Values that could not be used. Non-SMTP types (X500:, x400:, SIP:, …) are
     /// not problems; they are skipped silently.
     pub problems: Vec<ProxyAddressProblem>,
@@ -129,7 +128,7 @@ mod tests {
         assert_eq!(p.primary.as_ref().unwrap().as_str(), "Ann@Example.com");
         assert_eq!(
             p.aliases,
-            BTreeSet::from([
+            AddressSet::from([
                 a("ann.alias@example.com"),
                 a("ann@example.mail.onmicrosoft.com")
             ])
@@ -153,7 +152,7 @@ mod tests {
         assert_eq!(forward.primary, None);
         assert_eq!(
             forward.aliases,
-            BTreeSet::from([a("a@example.com"), a("b@example.com")])
+            AddressSet::from([a("a@example.com"), a("b@example.com")])
         );
         assert_eq!(
             forward.problems,
@@ -184,7 +183,7 @@ mod tests {
             "smtp: bob@sales.contoso.com",
         ]);
         assert_eq!(p.primary, Some(a("bob@contoso.com")));
-        assert_eq!(p.aliases, BTreeSet::from([a("bob@sales.contoso.com")]));
+        assert_eq!(p.aliases, AddressSet::from([a("bob@sales.contoso.com")]));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::address_set::AddressSet;
 use crate::email::EmailAddress;
 use crate::kinds::{ExternalId, RecipientKind, UserType};
 use crate::snapshot::Location;
@@ -24,7 +25,7 @@ pub struct Account {
     /// Family name.
     pub last_name: Option<String>,
     /// Secondary addresses that deliver to this account.
-    pub aliases: BTreeSet<EmailAddress>,
+    pub aliases: AddressSet,
     /// The gateway's account type.
     pub user_type: UserType,
     /// Whether the account is active (`is_active`).
@@ -59,7 +60,7 @@ impl Account {
             primary_email,
             first_name: None,
             last_name: None,
-            aliases: BTreeSet::new(),
+            aliases: AddressSet::new(),
             user_type: UserType::EndUser,
             active: true,
             billable: None,
@@ -123,7 +124,7 @@ pub struct DirectoryEntry {
     /// The primary (reply) address.
     pub primary_email: EmailAddress,
     /// Secondary addresses.
-    pub aliases: BTreeSet<EmailAddress>,
+    pub aliases: AddressSet,
     /// Given name.
     pub first_name: Option<String>,
     /// Family name.
@@ -162,7 +163,7 @@ impl DirectoryEntry {
         DirectoryEntry {
             kind: RecipientKind::UserMailbox,
             primary_email,
-            aliases: BTreeSet::new(),
+            aliases: AddressSet::new(),
             first_name: None,
             last_name: None,
             mobile: None,

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use muster_core::{Account, EmailAddress, Field, UserType};
+use muster_core::{Account, AddressSet, EmailAddress, Field, UserType};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
@@ -170,7 +170,7 @@ pub enum FieldValue {
     /// A text field (`None` = empty).
     Text(Option<String>),
     /// A set of addresses (aliases).
-    Addresses(BTreeSet<EmailAddress>),
+    Addresses(AddressSet),
     /// A flag (`Field::Enabled` = the account is active).
     Flag(bool),
     /// The account type (`Field::Kind`).
@@ -181,8 +181,11 @@ pub enum FieldValue {
 
 impl fmt::Display for FieldValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn list<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &BTreeSet<T>) -> fmt::Result {
-            let joined: Vec<String> = items.iter().map(ToString::to_string).collect();
+        fn list<T: fmt::Display>(
+            f: &mut fmt::Formatter<'_>,
+            items: impl IntoIterator<Item = T>,
+        ) -> fmt::Result {
+            let joined: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
             write!(f, "[{}]", joined.join(", "))
         }
         match self {
@@ -224,7 +227,7 @@ pub fn field_value(account: &Account, field: Field) -> Option<FieldValue> {
 pub(crate) enum Assign {
     FirstName(Option<String>),
     LastName(Option<String>),
-    Aliases(BTreeSet<EmailAddress>),
+    Aliases(AddressSet),
     Type(UserType),
     Active(bool),
     Billable(bool),
@@ -254,8 +257,8 @@ pub(crate) enum Assign {
 pub struct UserPatch {
     first_name: Option<Option<String>>,
     last_name: Option<Option<String>>,
-    add_aliases: BTreeSet<EmailAddress>,
-    remove_aliases: BTreeSet<EmailAddress>,
+    add_aliases: AddressSet,
+    remove_aliases: AddressSet,
     user_type: Option<UserType>,
     active: Option<bool>,
     billable: Option<bool>,
@@ -384,7 +387,7 @@ impl UserPatch {
             out.push(Assign::LastName(v.clone()));
         }
         if !self.add_aliases.is_empty() || !self.remove_aliases.is_empty() {
-            let mut aliases: BTreeSet<EmailAddress> = current
+            let mut aliases: AddressSet = current
                 .aliases
                 .difference(&self.remove_aliases)
                 .cloned()

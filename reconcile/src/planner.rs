@@ -498,7 +498,7 @@ impl<'a> Planner<'a> {
             let add: Vec<EmailAddress> = want
                 .aliases
                 .iter()
-                .filter(|a| !account.aliases.contains(**a) && ***a != account.primary_email)
+                .filter(|a| !account.aliases.contains(a) && ***a != account.primary_email)
                 .map(|a| (*a).clone())
                 .collect();
             let remove: Vec<EmailAddress> = if take_away {

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use common::{a, d, t, target};
 use muster_core::{
-    Account, DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet, HrRecord,
-    HrSnapshot, HrStatus, Location, Origin, RecipientKind, SourceIssue, UserType,
+    Account, AddressSet, DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet,
+    HrRecord, HrSnapshot, HrStatus, Location, Origin, RecipientKind, SourceIssue, UserType,
 };
 use muster_reconcile::{
     Capabilities, DeleteDelay, Desired, FlagAction, FlagCause, GatewayListing, Guard, HrAction,
@@ -580,7 +580,7 @@ proptest! {
         let recased: Vec<DirectoryEntry> = w.entries.iter().map(|e| {
             let mut e = e.clone();
             e.primary_email = a(&swap_case(e.primary_email.as_str()));
-            e.aliases = e.aliases.iter().map(|x| a(&swap_case(x.as_str()))).collect::<BTreeSet<_>>();
+            e.aliases = e.aliases.iter().map(|x| a(&swap_case(x.as_str()))).collect::<AddressSet>();
             e
         }).collect();
         let desired = Desired::new(DirectorySnapshot::new("ldap", w.provided).with_entries(recased));

@@ -204,14 +204,11 @@ impl Edits<'_> {
         };
         text(self.first_name, &account.first_name)
             && text(self.last_name, &account.last_name)
-            && self
-                .add_aliases
-                .iter()
-                .all(|a| account.aliases.contains(*a))
+            && self.add_aliases.iter().all(|a| account.aliases.contains(a))
             && !self
                 .remove_aliases
                 .iter()
-                .any(|a| account.aliases.contains(*a))
+                .any(|a| account.aliases.contains(a))
             && self.user_type.is_none_or(|t| *t == account.user_type)
             && self.active.is_none_or(|a| a == account.active)
             && self.allow.holds_in(&account.allow_senders)
@@ -671,7 +668,7 @@ async fn run_rename(
             let stripped: Vec<&EmailAddress> = r
                 .strip
                 .iter()
-                .filter(|a| old.account().aliases.contains(*a))
+                .filter(|a| old.account().aliases.contains(a))
                 .collect();
             if !stripped.is_empty() {
                 let patch = stripped

@@ -10,7 +10,7 @@ pub(crate) mod v2;
 
 use std::collections::BTreeSet;
 
-use muster_core::EmailAddress;
+use muster_core::{AddressSet, EmailAddress};
 use serde_json::{Map, Value};
 
 use crate::model::{Assign, NewUser, PASSWORD_KEY, RemoteUser};
@@ -131,13 +131,13 @@ pub(crate) fn primary(obj: &Map<String, Value>, key: &str) -> Result<EmailAddres
     s.parse().map_err(|e| format!("`{key}`: {e}"))
 }
 
-pub(crate) fn address_set(
-    obj: &Map<String, Value>,
-    key: &str,
-) -> Result<BTreeSet<EmailAddress>, String> {
+pub(crate) fn address_set(obj: &Map<String, Value>, key: &str) -> Result<AddressSet, String> {
     str_list(obj, key)?
         .into_iter()
-        .map(|s| s.parse().map_err(|e| format!("`{key}`: {e}")))
+        .map(|s| {
+            s.parse::<EmailAddress>()
+                .map_err(|e| format!("`{key}`: {e}"))
+        })
         .collect()
 }
 
