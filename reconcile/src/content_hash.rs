@@ -7,8 +7,8 @@
 //! The walk is self-delimiting, so different content cannot feed the hash
 //! the same inputs: strings carry their length, options and enum variants a
 //! tag, sequences and maps a marker before each element and one at the end,
-//! and struct fields their name (a skipped optional field leaves no gap that
-//! another field could fill).
+//! and struct fields a mark saying whether they were written or skipped (a
+//! skipped optional field leaves no gap that another field could fill).
 
 use std::fmt::Display;
 
@@ -132,6 +132,22 @@ impl ser::Serializer for &mut ContentHasher {
     }
     fn serialize_bytes(self, v: &[u8]) -> Done {
         self.text(v);
+        Ok(())
+    }
+    /// Dates and other `Display` values, piece by piece as they format
+    /// (the same value formats in the same pieces), without a `String`.
+    fn collect_str<T: Display + ?Sized>(self, value: &T) -> Done {
+        struct Pieces<'h>(&'h mut ContentHasher);
+        impl std::fmt::Write for Pieces<'_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0.tag(ELEMENT);
+                self.0.text(s.as_bytes());
+                Ok(())
+            }
+        }
+        std::fmt::write(&mut Pieces(self), format_args!("{value}"))
+            .map_err(|_| <HashError as ser::Error>::custom("a value failed to format"))?;
+        self.tag(END);
         Ok(())
     }
     fn serialize_none(self) -> Done {
@@ -268,20 +284,20 @@ impl ser::SerializeTuple for &mut ContentHasher {
     }
 }
 
-/// Structs: each field with its name; a skipped field is marked as such.
-macro_rules! named_fields {
+/// Structs: serde visits every field in declaration order, writing or
+/// skipping it, so a field is known by its position: each is marked written
+/// or skipped, and no name needs hashing.
+macro_rules! positional_fields {
     ($($trait:ident),*) => {$(
         impl ser::$trait for &mut ContentHasher {
             type Ok = ();
             type Error = HashError;
-            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Done {
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, _key: &'static str, value: &T) -> Done {
                 self.tag(FIELD);
-                self.text(key.as_bytes());
                 value.serialize(&mut **self)
             }
-            fn skip_field(&mut self, key: &'static str) -> Done {
+            fn skip_field(&mut self, _key: &'static str) -> Done {
                 self.tag(SKIPPED);
-                self.text(key.as_bytes());
                 Ok(())
             }
             fn end(self) -> Done {
@@ -291,7 +307,7 @@ macro_rules! named_fields {
         }
     )*};
 }
-named_fields!(SerializeStruct, SerializeStructVariant);
+positional_fields!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {
