@@ -136,6 +136,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An incremental Graph read that cannot start: a saved cursor made for
+    /// another tenant, another `$select` or filter, by another cursor
+    /// format, or not a cursor at all; or a source with a `$filter`, which
+    /// Graph's delta queries cannot apply. Refused before any request, so
+    /// the caller still holds the cursor it had and nothing was half-read.
+    #[error("`{source_name}`: cannot read incrementally: {reason}")]
+    GraphCursor {
+        /// The source's name (`graph cursor` when a saved cursor is read on its own).
+        source_name: String,
+        /// What does not match, or what is wrong with it.
+        reason: String,
+    },
     /// A saved SMTP-discovery ledger that is not one: not JSON of its shape,
     /// an address listed twice, or a format version this muster does not read.
     #[error("the SMTP discovery ledger cannot be read or written")]

@@ -10,7 +10,8 @@
 //!   values escaped, TLS verified), mapped by [`LdapAttributes`];
 //! - [`GraphSource`]: Microsoft Entra ID users through Microsoft Graph
 //!   (client-credentials token, every `@odata.nextLink` page, throttling
-//!   retried as `Retry-After` asks, `$filter` values escaped);
+//!   retried as `Retry-After` asks, `$filter` values escaped), in full or
+//!   incrementally through delta queries with a [`GraphCursor`];
 //! - [`StandardCsv`]: Proofpoint's Standard CSV, both layouts, header optional;
 //! - [`MappedCsv`] with a [`CsvMapping`]: any CSV with a header, including the
 //!   Postini user export ([`CsvMapping::postini_users`]) joined with a
@@ -64,7 +65,8 @@ pub use discovery::{
 };
 pub use error::Error;
 pub use graph::{
-    GRAPH_V1, GraphSource, GuestPolicy, LOGIN_AUTHORITY, Sleep, TokioSleep, escape_odata_string,
+    DeltaRead, DeltaRound, GRAPH_CURSOR_VERSION, GRAPH_V1, GraphCursor, GraphSource, GuestPolicy,
+    LOGIN_AUTHORITY, Sleep, TokioSleep, escape_odata_string,
 };
 pub use hr::{HrColumns, HrCsv, hr_from_rows};
 pub use issues::MAX_ISSUES;

@@ -18,13 +18,17 @@
 //!
 //! Group memberships come from `/groups/{id}/transitiveMembers` for the
 //! groups named with [`GraphSource::groups`]. Not built yet: mail-enabled
-//! groups as recipients (`/groups`), and delta queries (`/users/delta`) for
-//! incremental runs.
+//! groups as recipients (`/groups`).
+//!
+//! Incremental runs ([`GraphSource::read_incremental`], `delta.rs`) read
+//! `/users/delta` and merge each round into the users the caller's
+//! [`GraphCursor`] remembers, so every run still yields the whole directory.
 
+mod delta;
 mod retry;
 mod users;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -34,9 +38,11 @@ use reqwest::{RequestBuilder, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub use delta::{DeltaRead, DeltaRound, GRAPH_CURSOR_VERSION, GraphCursor};
 pub use retry::{Sleep, TokioSleep};
 pub use users::GuestPolicy;
 
+use delta::{Change, is_resync, merge, refused};
 use retry::{Retry, retryable_status};
 use users::{GraphUser, Mapped, UserMap, map_user};
 
@@ -309,24 +315,8 @@ impl GraphSource {
     /// retries or is not a page, or a named group cannot be read. Users with
     /// bad values are issues in the snapshot.
     pub async fn read(&self) -> Result<DirectorySnapshot, Error> {
-        let token_url = self.segments(
-            &self.authority,
-            &[self.tenant.as_str(), "oauth2", "v2.0", "token"],
-        )?;
         let users_url = self.segments(&self.graph, &["users"])?;
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout.min(Duration::from_secs(15)))
-            // A redirect would carry the bearer token wherever it points.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| self.token_error(Failure::transport(e)))?;
-        let token = self.token(&http, &token_url).await?;
-        let mut session = Session {
-            http,
-            token_url,
-            token,
-        };
+        let mut session = self.session().await?;
         let select = self.map.select();
         let filter = self.full_filter();
         let mut query = vec![("$select", select.as_str()), ("$top", PAGE_SIZE)];
@@ -338,29 +328,184 @@ impl GraphSource {
         }
         let mut collector = Collector::new(&self.name);
         let mut read = 0usize;
-        self.collection(&mut session, &users_url, &query, "users", |value| {
-            self.add_user(&mut collector, value, read);
+        self.collection(&mut session, &users_url, &query, "users", false, |value| {
+            self.add_user(&mut collector, &value, read);
             read += 1;
+            Ok(())
         })
         .await?;
-        let mut provided = self.map.provided_fields();
-        let snapshot = if self.groups.is_empty() {
-            collector.into_snapshot(&self.name, provided)
-        } else {
-            let mut memberships = self.memberships(&mut session).await?;
-            provided.insert(Field::Groups);
-            let mut snapshot = collector.into_snapshot(&self.name, provided);
-            for entry in &mut snapshot.entries {
-                if let Some(groups) = entry
-                    .external_id
-                    .as_ref()
-                    .and_then(|id| memberships.remove(id.as_str()))
-                {
-                    entry.member_of = groups;
-                }
+        self.finish(&mut session, collector).await
+    }
+
+    /// Reads the directory through Graph's delta query, as a round that
+    /// continues from `cursor` (or, without one, enumerates every user), and
+    /// returns the whole snapshot with the cursor for the next round.
+    ///
+    /// The snapshot is exactly what [`GraphSource::read`] would give for
+    /// the same directory (the same mapping, guests, issues, memberships),
+    /// with the entries in object-id order: changed users are merged
+    /// property by property into the ones the cursor remembers, removed
+    /// ones (deleted, soft-deleted or out of scope) leave it. A round costs
+    /// one request per page of *changes*, where [`GraphSource::read`]
+    /// costs one per 999 users.
+    ///
+    /// When Graph no longer knows the cursor's state (410 Gone,
+    /// `resyncRequired`, `syncStateNotFound`; directory delta tokens expire
+    /// after about a week), every user is enumerated again and
+    /// [`DeltaRead::round`] says [`DeltaRound::Resynced`]: a lost cursor
+    /// costs a full read, never an empty or partial directory.
+    ///
+    /// The cursor is borrowed: whatever happens here, the caller's copy is
+    /// untouched, and the new one is only handed over with a complete snapshot.
+    ///
+    /// ```no_run
+    /// # async fn demo(saved: Option<String>) -> Result<(), muster_directory::Error> {
+    /// use muster_directory::{DeltaRound, GraphCursor, GraphSource};
+    /// let source = GraphSource::new("contoso.onmicrosoft.com", "app-id", "secret".into());
+    /// let cursor = saved.as_deref().map(GraphCursor::from_json).transpose()?;
+    /// let read = source.read_incremental(cursor.as_ref()).await?;
+    /// if let DeltaRound::Resynced { .. } = read.round {
+    ///     eprintln!("the delta token had expired; read every user again");
+    /// }
+    /// let keep = read.cursor.to_json()?; // store it only now: the read succeeded
+    /// # let _ = (keep, read.snapshot);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::GraphCursor`] before any request when the cursor was made
+    /// for another tenant, `$select` or `$filter` (see [`GraphCursor`]), its
+    /// link leaves the Graph endpoint, or the source has a `$filter`, a
+    /// required value or advanced queries, which delta queries cannot apply
+    /// (Graph only filters them by id). Otherwise as [`GraphSource::read`]:
+    /// any page that fails after the retries — including a page of the full
+    /// enumeration after a resync — is an error, and nothing is merged.
+    pub async fn read_incremental(&self, cursor: Option<&GraphCursor>) -> Result<DeltaRead, Error> {
+        if self.filter.is_some() || !self.required.is_empty() || self.advanced_query {
+            return Err(refused(
+                &self.name,
+                "Graph's delta queries cannot apply a $filter, required values or advanced queries; use read()".to_owned(),
+            ));
+        }
+        let select = self.map.select();
+        let filter = self.full_filter();
+        let delta_url = self.segments(&self.graph, &["users", "delta"])?;
+        let continued = match cursor {
+            None => None,
+            Some(cursor) => {
+                cursor.check(&self.name, &self.tenant, &select, filter.as_deref())?;
+                let link = self
+                    .next_link(&delta_url, None, cursor.delta_link())
+                    .map_err(|m| refused(&self.name, format!("the cursor's delta link: {m}")))?;
+                Some((cursor, link))
             }
-            snapshot
         };
+        let selected: Vec<&str> = select.split(',').collect();
+        let mut session = self.session().await?;
+        let mut round = DeltaRound::Initial;
+        let mut resumed = None;
+        if let Some((cursor, link)) = continued {
+            let mut users = cursor.users().clone();
+            let (mut changed, mut removed) = (0, 0);
+            let result = self
+                .collection(&mut session, &link, &[], "users", true, |item| {
+                    match merge(&mut users, item, &selected)? {
+                        Change::Upserted => changed += 1,
+                        Change::Removed => removed += 1,
+                    }
+                    Ok(())
+                })
+                .await;
+            match result {
+                Ok(link) => {
+                    round = DeltaRound::Incremental { changed, removed };
+                    resumed = Some((users, link));
+                }
+                Err(e) => match is_resync(&e) {
+                    Some((status, code)) => round = DeltaRound::Resynced { status, code },
+                    None => return Err(e),
+                },
+            }
+        }
+        let (users, link) = match resumed {
+            Some(found) => found,
+            None => {
+                let mut users = BTreeMap::new();
+                let query = [("$select", select.as_str())];
+                let link = self
+                    .collection(&mut session, &delta_url, &query, "users", true, |item| {
+                        merge(&mut users, item, &selected).map(drop)
+                    })
+                    .await?;
+                (users, link)
+            }
+        };
+        // `collection` returns a link for every delta round it completes.
+        let link = link.unwrap_or_default();
+        let mut collector = Collector::new(&self.name);
+        for (index, user) in users.values().enumerate() {
+            self.add_user(
+                &mut collector,
+                &serde_json::Value::Object(user.clone()),
+                index,
+            );
+        }
+        let snapshot = self.finish(&mut session, collector).await?;
+        Ok(DeltaRead {
+            snapshot,
+            cursor: GraphCursor::new(&self.tenant, &select, filter, link, users),
+            round,
+        })
+    }
+
+    /// An HTTP client that follows no redirects, and a first token.
+    async fn session(&self) -> Result<Session, Error> {
+        let token_url = self.segments(
+            &self.authority,
+            &[self.tenant.as_str(), "oauth2", "v2.0", "token"],
+        )?;
+        // Checked before the token is asked for, so a bad Graph URL costs no request.
+        self.endpoint(&self.graph)?;
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(15)))
+            // A redirect would carry the bearer token wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| self.token_error(Failure::transport(e)))?;
+        let token = self.token(&http, &token_url).await?;
+        Ok(Session {
+            http,
+            token_url,
+            token,
+        })
+    }
+
+    /// Turns the users collected into the snapshot, with the named groups'
+    /// memberships: the same last step for a full read and a delta round,
+    /// so both give the same snapshot of the same directory.
+    async fn finish(
+        &self,
+        session: &mut Session,
+        collector: Collector,
+    ) -> Result<DirectorySnapshot, Error> {
+        let mut provided = self.map.provided_fields();
+        if self.groups.is_empty() {
+            return Ok(collector.into_snapshot(&self.name, provided));
+        }
+        let mut memberships = self.memberships(session).await?;
+        provided.insert(Field::Groups);
+        let mut snapshot = collector.into_snapshot(&self.name, provided);
+        for entry in &mut snapshot.entries {
+            if let Some(groups) = entry
+                .external_id
+                .as_ref()
+                .and_then(|id| memberships.remove(id.as_str()))
+            {
+                entry.member_of = groups;
+            }
+        }
         Ok(snapshot)
     }
 
@@ -398,7 +543,7 @@ impl GraphSource {
                 .unwrap_or_else(|| id.clone());
             let members_url = self.segments(&self.graph, &["groups", id, "transitiveMembers"])?;
             let query = [("$select", "id"), ("$top", PAGE_SIZE)];
-            self.collection(session, &members_url, &query, "members", |member| {
+            self.collection(session, &members_url, &query, "members", false, |member| {
                 // Nested groups are already flattened; devices and contacts are not users.
                 let is_user = member
                     .get("@odata.type")
@@ -414,6 +559,7 @@ impl GraphSource {
                         .or_default()
                         .insert(name.clone());
                 }
+                Ok(())
             })
             .await?;
         }
@@ -437,16 +583,19 @@ impl GraphSource {
     }
 
     /// Reads every page of the collection at `url`, handing each element
-    /// of `value` to `each`. Any page that fails, after the retries, fails
-    /// the whole read.
+    /// of `value` to `each`. Any page that fails, after the retries, or an
+    /// element `each` refuses, fails the whole read. With `delta`, the last
+    /// page must carry an `@odata.deltaLink`, which is returned (a delta
+    /// round that ends without one did not end).
     async fn collection(
         &self,
         session: &mut Session,
         url: &Url,
         query: &[(&str, &str)],
         what: &str,
-        mut each: impl FnMut(serde_json::Value),
-    ) -> Result<(), Error> {
+        delta: bool,
+        mut each: impl FnMut(serde_json::Value) -> Result<(), String>,
+    ) -> Result<Option<String>, Error> {
         let mut next: Option<Url> = None;
         for page in 1usize.. {
             let request = |http: &reqwest::Client| {
@@ -478,18 +627,35 @@ impl GraphSource {
                     Failure::answer(format!("the answer is not a page of {what}: {e}")),
                 )
             })?;
-            parsed.value.into_iter().for_each(&mut each);
-            match parsed.next_link {
-                None => return Ok(()),
-                Some(link) => {
+            for value in parsed.value {
+                each(value).map_err(|m| self.page_error(url, page, Failure::answer(m)))?;
+            }
+            match (parsed.next_link, parsed.delta_link) {
+                (Some(link), _) => {
                     let link = self
                         .next_link(url, next.as_ref(), &link)
                         .map_err(|m| self.page_error(url, page, Failure::answer(m)))?;
                     next = Some(link);
                 }
+                (None, _) if !delta => return Ok(None),
+                (None, Some(link)) => {
+                    // Checked now, so a saved cursor never points elsewhere.
+                    self.next_link(url, None, &link)
+                        .map_err(|m| self.page_error(url, page, Failure::answer(m)))?;
+                    return Ok(Some(link));
+                }
+                (None, None) => {
+                    return Err(self.page_error(
+                        url,
+                        page,
+                        Failure::answer(
+                            "the last page of the delta round has no @odata.deltaLink".to_owned(),
+                        ),
+                    ));
+                }
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Sends a Graph request with the session's token; on 401 (an app-only
@@ -516,12 +682,12 @@ impl GraphSource {
     }
 
     /// Maps one element of a page's `value` into the collector.
-    fn add_user(&self, collector: &mut Collector, value: serde_json::Value, index: usize) {
+    fn add_user(&self, collector: &mut Collector, value: &serde_json::Value, index: usize) {
         let at = match value.get("id").and_then(serde_json::Value::as_str) {
             Some(id) => Location::object_id(id),
             None => Location::record(index),
         };
-        let user: GraphUser = match serde_json::from_value(value) {
+        let user = match GraphUser::deserialize(value) {
             Ok(user) => user,
             Err(e) => {
                 collector.issue(SourceIssue::new(at, format!("a Graph user object ({e})")));
@@ -671,10 +837,14 @@ impl GraphSource {
         }
     }
 
-    fn page_error(&self, users: &Url, page: usize, f: Failure) -> Error {
+    /// A failed page in context. The URL loses its query: a delta link's
+    /// state token has no business in an error message or a log.
+    fn page_error(&self, url: &Url, page: usize, f: Failure) -> Error {
+        let mut url = url.clone();
+        url.set_query(None);
         Error::Graph {
             source_name: self.name.clone(),
-            url: users.to_string(),
+            url: url.to_string(),
             page,
             status: f.status,
             code: f.code,
@@ -737,6 +907,9 @@ struct Page {
     value: Vec<serde_json::Value>,
     #[serde(rename = "@odata.nextLink")]
     next_link: Option<String>,
+    /// The last page of a delta round: where the next round starts.
+    #[serde(rename = "@odata.deltaLink")]
+    delta_link: Option<String>,
 }
 
 /// A group's name.
