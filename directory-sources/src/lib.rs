@@ -8,7 +8,8 @@
 //! - [`LdapSource`]: Active Directory or any LDAP directory (paged search,
 //!   `proxyAddresses`, disabled accounts, Exchange recipient types, filter
 //!   values escaped, TLS verified), mapped by [`LdapAttributes`];
-//! - [`GraphSource`]: Microsoft Entra ID users through Microsoft Graph
+//! - [`GraphSource`]: Microsoft Entra ID users (and, if asked, mail-enabled
+//!   groups) through Microsoft Graph
 //!   (client-credentials token, every `@odata.nextLink` page, throttling
 //!   retried as `Retry-After` asks, `$filter` values escaped), in full or
 //!   incrementally through delta queries with a [`GraphCursor`];

@@ -64,6 +64,8 @@ fn fixture(server: &MockServer, name: &str) -> String {
         }
         "group_vip" => include_str!("fixtures/graph/group_vip.json"),
         "group_vip_members" => include_str!("fixtures/graph/group_vip_members.json"),
+        "groups_mail_page1" => include_str!("fixtures/graph/groups_mail_page1.json"),
+        "groups_mail_page2" => include_str!("fixtures/graph/groups_mail_page2.json"),
         other => panic!("no fixture {other}"),
     };
     text.replace("{base}", &server.uri())
@@ -860,6 +862,137 @@ async fn a_failing_member_page_fails_the_fetch() {
     assert_eq!(waits.seconds(), [3]);
     assert!(
         matches!(&err, Error::Graph { page: 2, status: Some(429), url, .. } if url.ends_with("/transitiveMembers")),
+        "{err:?}"
+    );
+}
+
+const GROUP_SELECT: &str = "id,displayName,mail,proxyAddresses,securityEnabled,groupTypes";
+const GROUPS_SKIP_2: &str = "RFNwdAIAAQAAAB5Hcm91cF9hMWIy";
+
+/// A request for a page of mail-enabled groups: exactly the mapped
+/// properties, only mail-enabled groups, Graph's largest page.
+fn mail_groups(skiptoken: Option<&str>) -> wiremock::MockBuilder {
+    let request = Mock::given(method("GET"))
+        .and(path("/v1.0/groups"))
+        .and(header("authorization", BEARER))
+        .and(query_param("$select", GROUP_SELECT))
+        .and(query_param("$filter", "mailEnabled eq true"))
+        .and(query_param("$top", "999"));
+    match skiptoken {
+        None => request.and(query_param_is_missing("$skiptoken")),
+        Some(token) => request.and(query_param("$skiptoken", token)),
+    }
+}
+
+#[tokio::test]
+async fn mail_enabled_groups_are_recipients_of_their_kind_when_asked_for() {
+    let server = server_with_token(1).await;
+    three_pages(&server).await;
+    mail_groups(None)
+        .respond_with(json(200, fixture(&server, "groups_mail_page1")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mail_groups(Some(GROUPS_SKIP_2))
+        .respond_with(json(200, fixture(&server, "groups_mail_page2")))
+        .expect(1)
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .mail_enabled_groups()
+        .fetch()
+        .await
+        .unwrap();
+
+    let groups: Vec<_> = snapshot
+        .entries
+        .iter()
+        .filter(|e| e.kind != RecipientKind::UserMailbox)
+        .map(|e| {
+            (
+                e.primary_email.as_str(),
+                e.kind,
+                e.aliases.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                e.attributes.get("displayName").map(String::as_str),
+                e.external_id.as_ref().map(|id| id.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (
+                "sales@example.com",
+                RecipientKind::DistributionGroup,
+                vec!["sales@contoso.onmicrosoft.com"],
+                Some("Sales Team"),
+                Some("a1b2c3d4-1111-4aaa-8bbb-000000000001"),
+            ),
+            (
+                "finance-approvers@example.com",
+                RecipientKind::SecurityGroup,
+                vec![],
+                Some("Finance Approvers"),
+                Some("a1b2c3d4-2222-4aaa-8bbb-000000000002"),
+            ),
+            // A Microsoft 365 group, security-enabled or not, delivers like a list.
+            (
+                "falcon@example.com",
+                RecipientKind::DistributionGroup,
+                vec!["falcon@example.org"],
+                Some("Project Falcon"),
+                Some("a1b2c3d4-3333-4aaa-8bbb-000000000003"),
+            ),
+        ]
+    );
+    // The users are all still there, first.
+    assert_eq!(snapshot.entries.len(), 4 + 3);
+    assert!(
+        snapshot.entries[..4]
+            .iter()
+            .all(|e| e.kind == RecipientKind::UserMailbox)
+    );
+    // A group whose address does not parse is an issue at its object id.
+    let bad = snapshot
+        .issues
+        .iter()
+        .find(|i| i.location == Location::object_id("a1b2c3d4-4444-4aaa-8bbb-000000000004"))
+        .expect("an issue for the group with a bad address");
+    assert_eq!(bad.field.as_deref(), Some("mail"));
+    assert_eq!(bad.value.as_deref(), Some("legacy list@example.com"));
+    // `kind` is still not provided: a user's kind remains unknown to Graph.
+    assert!(!snapshot.provided.contains(Field::Kind));
+}
+
+#[tokio::test]
+async fn a_page_of_mail_enabled_groups_that_fails_fails_the_fetch() {
+    let server = server_with_token(1).await;
+    three_pages(&server).await;
+    mail_groups(None)
+        .respond_with(json(200, fixture(&server, "groups_mail_page1")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mail_groups(Some(GROUPS_SKIP_2))
+        .respond_with(
+            json(503, fixture(&server, "error_unavailable")).insert_header("Retry-After", "2"),
+        )
+        .expect(2)
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .mail_enabled_groups()
+        .max_retries(1)
+        .fetch()
+        .await
+        .unwrap_err();
+    assert_eq!(waits.seconds(), [2]);
+    assert!(
+        matches!(&err, Error::Graph { page: 2, status: Some(503), url, .. } if url.ends_with("/v1.0/groups")),
         "{err:?}"
     );
 }

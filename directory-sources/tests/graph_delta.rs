@@ -479,3 +479,34 @@ async fn a_cursor_made_for_another_tenant_selection_or_endpoint_is_refused_befor
     let garbage = GraphCursor::from_json(r#"{"version":1}"#).unwrap_err();
     assert!(matches!(garbage, Error::GraphCursor { .. }), "{garbage:?}");
 }
+
+#[tokio::test]
+async fn mail_enabled_groups_are_read_in_full_on_every_round() {
+    let server = server().await;
+    let waits = Arc::new(Waits::default());
+    Mock::given(method("GET"))
+        .and(path("/v1.0/groups"))
+        .and(query_param("$filter", "mailEnabled eq true"))
+        .respond_with(json(
+            200,
+            r#"{"value":[{"id":"a1b2c3d4-1111-4aaa-8bbb-000000000001","displayName":"Sales Team","mail":"sales@example.com","proxyAddresses":["SMTP:sales@example.com"],"securityEnabled":false,"groupTypes":[]}]}"#.to_owned(),
+        ))
+        .expect(2)
+        .mount(&server)
+        .await;
+    first_round(&server).await;
+    let with_groups = source(&server, &waits).mail_enabled_groups();
+    let first = with_groups.read_incremental(None).await.unwrap();
+    second_round(&server).await;
+    let second = with_groups
+        .read_incremental(Some(&first.cursor))
+        .await
+        .unwrap();
+    for read in [&first, &second] {
+        let last = read.snapshot.entries.last().unwrap();
+        assert_eq!(last.primary_email.as_str(), "sales@example.com");
+        assert_eq!(last.kind, muster_core::RecipientKind::DistributionGroup);
+    }
+    // The cursor holds users only: the groups are not in it.
+    assert_eq!(second.cursor.user_count(), 4);
+}

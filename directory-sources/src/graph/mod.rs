@@ -17,14 +17,16 @@
 //! people, those mailboxes would be flagged and, after the delay, deleted.
 //!
 //! Group memberships come from `/groups/{id}/transitiveMembers` for the
-//! groups named with [`GraphSource::groups`]. Not built yet: mail-enabled
-//! groups as recipients (`/groups`).
+//! groups named with [`GraphSource::groups`]. Mail-enabled groups are read
+//! as recipients (`/groups?$filter=mailEnabled eq true`, `groups.rs`) when
+//! [`GraphSource::mail_enabled_groups`] asks for them.
 //!
 //! Incremental runs ([`GraphSource::read_incremental`], `delta.rs`) read
 //! `/users/delta` and merge each round into the users the caller's
 //! [`GraphCursor`] remembers, so every run still yields the whole directory.
 
 mod delta;
+mod groups;
 mod retry;
 mod users;
 
@@ -43,6 +45,7 @@ pub use retry::{Sleep, TokioSleep};
 pub use users::GuestPolicy;
 
 use delta::{Change, is_resync, merge, refused};
+use groups::{GROUP_SELECT, GraphGroup, MAIL_ENABLED, map_group};
 use retry::{Retry, retryable_status};
 use users::{GraphUser, Mapped, UserMap, map_user};
 
@@ -78,7 +81,8 @@ const MESSAGE_CHARS: usize = 300;
 /// id. Users without any address are not recipients and are left out
 /// silently; guests are left out unless [`GraphSource::guests`] says
 /// otherwise. Issues name the user's object id. Group memberships are read
-/// only for the groups named with [`GraphSource::groups`].
+/// only for the groups named with [`GraphSource::groups`]; mail-enabled
+/// groups become entries only with [`GraphSource::mail_enabled_groups`].
 ///
 /// Every entry is a user mailbox: Graph `/users` cannot tell shared and
 /// room mailboxes from people's (see [`GraphSource::read_account_enabled`]).
@@ -125,6 +129,7 @@ pub struct GraphSource {
     required: Vec<(String, String)>,
     advanced_query: bool,
     groups: Vec<String>,
+    mail_groups: bool,
     map: UserMap,
     retry: Retry,
     sleeper: Arc<dyn Sleep>,
@@ -151,6 +156,7 @@ impl GraphSource {
             required: Vec::new(),
             advanced_query: false,
             groups: Vec::new(),
+            mail_groups: false,
             map: UserMap {
                 guests: GuestPolicy::Skip,
                 account_enabled: false,
@@ -221,6 +227,27 @@ impl GraphSource {
     {
         self.groups
             .extend(ids.into_iter().map(|id| id.into().trim().to_owned()));
+        self
+    }
+
+    /// Also reads the tenant's mail-enabled groups (`/groups` with
+    /// `$filter=mailEnabled eq true`, every page) as recipients, so mail to
+    /// a group address is not refused as mail to an unknown user. Their
+    /// addresses are read as users' are (`proxyAddresses`, else `mail`);
+    /// a mail-enabled security group is a
+    /// [`RecipientKind::SecurityGroup`](muster_core::RecipientKind::SecurityGroup),
+    /// any other a
+    /// [`RecipientKind::DistributionGroup`](muster_core::RecipientKind::DistributionGroup)
+    /// — Microsoft 365 groups (`groupTypes` `Unified`) too, even when
+    /// security-enabled, since their mail goes to their members like a
+    /// list's. The group's `displayName` is kept in the entry's
+    /// `attributes`. Groups are read in full on every run, incremental ones
+    /// included (they are few). Needs `GroupMember.Read.All` or
+    /// `Group.Read.All`; a page of groups that cannot be read fails the
+    /// fetch. Off by default: turning it on adds entries, and the snapshot
+    /// still does not provide `kind` (a user's kind stays unknown to Graph).
+    pub fn mail_enabled_groups(mut self) -> Self {
+        self.mail_groups = true;
         self
     }
 
@@ -482,14 +509,31 @@ impl GraphSource {
         })
     }
 
-    /// Turns the users collected into the snapshot, with the named groups'
-    /// memberships: the same last step for a full read and a delta round,
-    /// so both give the same snapshot of the same directory.
+    /// Turns the users collected into the snapshot, with the mail-enabled
+    /// groups and the named groups' memberships: the same last step for a
+    /// full read and a delta round, so both give the same snapshot of the
+    /// same directory. Groups come after users: the first of two entries
+    /// claiming one primary address keeps it.
     async fn finish(
         &self,
         session: &mut Session,
-        collector: Collector,
+        mut collector: Collector,
     ) -> Result<DirectorySnapshot, Error> {
+        if self.mail_groups {
+            let groups_url = self.segments(&self.graph, &["groups"])?;
+            let query = [
+                ("$select", GROUP_SELECT),
+                ("$filter", MAIL_ENABLED),
+                ("$top", PAGE_SIZE),
+            ];
+            let mut read = 0usize;
+            self.collection(session, &groups_url, &query, "groups", false, |value| {
+                Self::add_group(&mut collector, &value, read);
+                read += 1;
+                Ok(())
+            })
+            .await?;
+        }
         let mut provided = self.map.provided_fields();
         if self.groups.is_empty() {
             return Ok(collector.into_snapshot(&self.name, provided));
@@ -694,7 +738,28 @@ impl GraphSource {
                 return;
             }
         };
-        match map_user(&user, self.map) {
+        Self::add_mapped(collector, map_user(&user, self.map));
+    }
+
+    /// Maps one element of a page of groups into the collector.
+    fn add_group(collector: &mut Collector, value: &serde_json::Value, index: usize) {
+        let at = match value.get("id").and_then(serde_json::Value::as_str) {
+            Some(id) => Location::object_id(id),
+            None => Location::record(index),
+        };
+        let group = match GraphGroup::deserialize(value) {
+            Ok(group) => group,
+            Err(e) => {
+                collector.issue(SourceIssue::new(at, format!("a Graph group object ({e})")));
+                return;
+            }
+        };
+        Self::add_mapped(collector, map_group(&group));
+    }
+
+    /// Adds a mapped user or group, with its issues.
+    fn add_mapped(collector: &mut Collector, mapped: Mapped) {
+        match mapped {
             Mapped::Entry(entry, issues) => {
                 for issue in issues {
                     collector.issue(issue);

@@ -115,53 +115,15 @@ pub(crate) fn map_user(user: &GraphUser, map: UserMap) -> Mapped {
     if guest && map.guests == GuestPolicy::Skip {
         return Mapped::NotARecipient;
     }
-    let at = || Location::object_id(user.id.clone());
-    let mut issues = Vec::new();
-    let values = user.proxy_addresses.as_deref().unwrap_or_default();
-    let proxies = proxy_addresses(values.iter().map(String::as_str));
-    for problem in &proxies.problems {
-        let (value, expected) = match problem {
-            ProxyAddressProblem::SeveralPrimaries(values) => (
-                values.join(", "),
-                "exactly one primary SMTP: address (Graph does not promise an order)".to_owned(),
-            ),
-            ProxyAddressProblem::InvalidAddress { value, reason } => {
-                (value.clone(), format!("a usable address ({reason})"))
-            }
-            _ => (String::new(), problem.to_string()),
-        };
-        issues.push(
-            SourceIssue::new(at(), expected)
-                .with_field("proxyAddresses")
-                .with_value(&value),
-        );
-    }
-    let mail = user.mail.as_deref().and_then(non_blank);
-    let primary = match (proxies.primary, mail) {
-        (Some(primary), _) => primary,
-        (None, Some(mail)) => match EmailAddress::parse(&mail) {
-            Ok(address) => address,
-            Err(e) => {
-                return Mapped::Unreadable(
-                    SourceIssue::new(at(), address_expected(&e))
-                        .with_field("mail")
-                        .with_value(&mail),
-                );
-            }
-        },
-        (None, None) if proxies.aliases.is_empty() && proxies.problems.is_empty() => {
-            return Mapped::NotARecipient;
-        }
-        (None, None) => {
-            return Mapped::Unreadable(
-                SourceIssue::new(at(), "a primary address: `mail` or one SMTP: proxy address")
-                    .with_field("mail"),
-            );
-        }
+    let (mut entry, mut issues) = match recipient(
+        &user.id,
+        user.mail.as_deref(),
+        user.proxy_addresses.as_deref().unwrap_or_default(),
+    ) {
+        Ok(found) => found,
+        Err(mapped) => return *mapped,
     };
-    let mut entry = DirectoryEntry::new(primary);
-    entry.aliases = proxies.aliases;
-    entry.aliases.remove(&entry.primary_email);
+    let at = || Location::object_id(user.id.clone());
     let text = |value: &Option<String>| value.as_deref().and_then(non_blank);
     entry.first_name = text(&user.given_name);
     entry.last_name = text(&user.surname);
@@ -189,9 +151,69 @@ pub(crate) fn map_user(user: &GraphUser, map: UserMap) -> Mapped {
     if guest {
         entry.kind = RecipientKind::Contact;
     }
-    entry.external_id = ExternalId::new(user.id.as_str()).ok();
-    entry.location = Some(at());
     Mapped::Entry(Box::new(entry), issues)
+}
+
+/// The addresses, id and location of a Graph user or group: the one
+/// `SMTP:` proxy address is the primary, `smtp:` ones are aliases, `mail`
+/// is the primary when no proxy address names one. Problems with single
+/// values are issues located by object id; an object with no address at
+/// all is not a recipient, one whose primary cannot be determined is
+/// unreadable.
+pub(crate) fn recipient(
+    id: &str,
+    mail: Option<&str>,
+    proxy_values: &[String],
+) -> Result<(DirectoryEntry, Vec<SourceIssue>), Box<Mapped>> {
+    let at = || Location::object_id(id);
+    let mut issues = Vec::new();
+    let proxies = proxy_addresses(proxy_values.iter().map(String::as_str));
+    for problem in &proxies.problems {
+        let (value, expected) = match problem {
+            ProxyAddressProblem::SeveralPrimaries(values) => (
+                values.join(", "),
+                "exactly one primary SMTP: address (Graph does not promise an order)".to_owned(),
+            ),
+            ProxyAddressProblem::InvalidAddress { value, reason } => {
+                (value.clone(), format!("a usable address ({reason})"))
+            }
+            _ => (String::new(), problem.to_string()),
+        };
+        issues.push(
+            SourceIssue::new(at(), expected)
+                .with_field("proxyAddresses")
+                .with_value(&value),
+        );
+    }
+    let mail = mail.and_then(non_blank);
+    let primary = match (proxies.primary, mail) {
+        (Some(primary), _) => primary,
+        (None, Some(mail)) => match EmailAddress::parse(&mail) {
+            Ok(address) => address,
+            Err(e) => {
+                return Err(Box::new(Mapped::Unreadable(
+                    SourceIssue::new(at(), address_expected(&e))
+                        .with_field("mail")
+                        .with_value(&mail),
+                )));
+            }
+        },
+        (None, None) if proxies.aliases.is_empty() && proxies.problems.is_empty() => {
+            return Err(Box::new(Mapped::NotARecipient));
+        }
+        (None, None) => {
+            return Err(Box::new(Mapped::Unreadable(
+                SourceIssue::new(at(), "a primary address: `mail` or one SMTP: proxy address")
+                    .with_field("mail"),
+            )));
+        }
+    };
+    let mut entry = DirectoryEntry::new(primary);
+    entry.aliases = proxies.aliases;
+    entry.aliases.remove(&entry.primary_email);
+    entry.external_id = ExternalId::new(id).ok();
+    entry.location = Some(at());
+    Ok((entry, issues))
 }
 
 #[cfg(test)]
