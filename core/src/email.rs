@@ -16,6 +16,10 @@ pub const MAX_DOMAIN_LEN: usize = 253;
 pub const MAX_LABEL_LEN: usize = 63;
 /// The longest whole address RFC 5321 allows in a path, in octets.
 pub const MAX_ADDRESS_LEN: usize = 254;
+/// The longest spelling accepted for an address whose ASCII form fits
+/// [`MAX_ADDRESS_LEN`]: four UTF-8 bytes for each of its octets (an
+/// internationalised domain, written in Unicode).
+const MAX_SPELLING_LEN: usize = 4 * MAX_ADDRESS_LEN;
 
 /// Why a string is not an address (or domain) the gateway would accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,12 +158,14 @@ pub struct EmailAddress {
     /// differ. Most addresses are already lowercase ASCII, so most addresses
     /// cost one small allocation; sources and the planner hold millions.
     buf: Box<str>,
+    /// [`EmailAddress::key_hash`], taken once at parse.
+    hash: u64,
     /// Length of the original spelling in `buf`.
-    split: u32,
+    split: u16,
     /// Byte offset of the `@` in the original spelling.
-    at: u32,
+    at: u16,
     /// Byte offset of the `@` in the key.
-    key_at: u32,
+    key_at: u16,
 }
 
 impl EmailAddress {
@@ -218,7 +224,11 @@ impl EmailAddress {
         }
         let ascii_domain = domain_to_ascii(domain, trimmed)?;
         let local_key = local.to_lowercase();
-        if local_key.len() + 1 + ascii_domain.len() > MAX_ADDRESS_LEN {
+        // The Unicode spelling is bounded too: characters IDNA drops (soft
+        // hyphens, joiners) could otherwise make it any length.
+        if local_key.len() + 1 + ascii_domain.len() > MAX_ADDRESS_LEN
+            || trimmed.len() > MAX_SPELLING_LEN
+        {
             return Err(AddressError::AddressTooLong(trimmed.to_owned()));
         }
         let mut buf =
@@ -236,15 +246,34 @@ impl EmailAddress {
     }
 
     fn from_parts(buf: Box<str>, split: usize, at: usize, key_at: usize) -> Self {
-        // Lengths are bounded by the checks above (an original address is at
-        // most a few KiB even in its Unicode form), so they fit in u32.
-        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        // Lengths are bounded by the checks above (MAX_SPELLING_LEN for the
+        // spelling, MAX_ADDRESS_LEN for the key), so they fit in u16.
+        let narrow = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        let key = if split == buf.len() {
+            &buf[..]
+        } else {
+            &buf[split..]
+        };
         EmailAddress {
+            hash: key_hash(key.as_bytes()),
             buf,
             split: narrow(split),
             at: narrow(at),
             key_at: narrow(key_at),
         }
+    }
+
+    /// A 64-bit hash of [`EmailAddress::normalized`], taken once when the
+    /// address is parsed: equal addresses have equal hashes. For indexes over
+    /// millions of addresses (the planner's), which can place an address
+    /// without reading its text, a cache miss each.
+    ///
+    /// Not keyed, and not promised stable across muster versions: do not
+    /// persist it, and do not use it where an outside party chooses the
+    /// addresses in bulk (std's hashers, via [`Hash`], are keyed).
+    #[must_use]
+    pub fn key_hash(&self) -> u64 {
+        self.hash
     }
 
     /// The address as it was given (trimmed), for display and for the wire.
@@ -465,6 +494,35 @@ fn domain_to_ascii(domain: &str, whole: &str) -> Result<String, AddressError> {
     Ok(ascii)
 }
 
+/// The hash behind [`EmailAddress::key_hash`]: folded 128-bit multiplies,
+/// sixteen bytes each (an address key is at most 254 bytes), then a final
+/// mix so nearby keys spread over every bit.
+fn key_hash(key: &[u8]) -> u64 {
+    const P0: u64 = 0xa076_1d64_78bd_642f;
+    const P1: u64 = 0xe703_7ed1_a0b4_28db;
+    fn fold(a: u64, b: u64) -> u64 {
+        let r = u128::from(a) * u128::from(b);
+        (r as u64) ^ ((r >> 64) as u64)
+    }
+    fn word(b: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w[..b.len()].copy_from_slice(b);
+        u64::from_le_bytes(w)
+    }
+    let mut state = (key.len() as u64).wrapping_mul(P0) ^ 0xcbf2_9ce4_8422_2325;
+    let mut chunks = key.chunks_exact(16);
+    for c in &mut chunks {
+        state = fold(word(&c[..8]) ^ P1, word(&c[8..]) ^ state);
+    }
+    let rest = chunks.remainder();
+    let (a, b) = rest.split_at(rest.len().min(8));
+    state = fold(word(a) ^ P1, word(b) ^ state);
+    let mut x = state;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^ (x >> 33)
+}
+
 macro_rules! impl_key_traits {
     ($ty:ty, $key:ident, $orig:ident) => {
         impl PartialEq for $ty {
@@ -546,6 +604,45 @@ mod tests {
 
     fn addr(s: &str) -> EmailAddress {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn equal_addresses_share_a_key_hash_and_others_spread() {
+        let same = [
+            addr("Ann.Lee@Example.COM"),
+            addr("ann.lee@example.com"),
+            addr("  ANN.LEE@example.com "),
+        ];
+        assert!(same.iter().all(|a| a.key_hash() == same[0].key_hash()));
+        assert_eq!(
+            addr("bob@bücher.de").key_hash(),
+            addr("BOB@xn--bcher-kva.de").key_hash()
+        );
+        // Keys that differ in one byte, at every length a key can have.
+        let mut seen = std::collections::HashSet::new();
+        for len in 1..=60 {
+            let local = "a".repeat(len);
+            for key in [
+                format!("{local}@example.com"),
+                format!("{local}@example.con"),
+            ] {
+                assert!(seen.insert(addr(&key).key_hash()), "{key}");
+            }
+        }
+        // The hash lives inside the address without making it bigger.
+        assert_eq!(std::mem::size_of::<EmailAddress>(), 32);
+    }
+
+    #[test]
+    fn a_spelling_longer_than_any_address_is_refused() {
+        // U+00AD (soft hyphen) vanishes in the ASCII form: without a limit on
+        // the spelling this would parse as `a@example.com`.
+        let padded = format!("a@ex{}ample.com", "\u{ad}".repeat(600));
+        assert!(matches!(
+            EmailAddress::parse(&padded),
+            Err(AddressError::AddressTooLong(_))
+        ));
+        assert!(EmailAddress::parse("a@ex\u{ad}ample.com").is_ok());
     }
 
     #[test]

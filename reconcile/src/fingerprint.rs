@@ -1,10 +1,12 @@
-//! A fast, stable, folded-multiply hash: for the planner's address index
-//! and for a plan's fingerprint (a hash of the plan's content).
+//! A fast, stable, folded-multiply hash: for the planner's hash maps
+//! ([`FastHash`]) and for a plan's fingerprint (a hash of the plan's content).
+//! The primary-address index uses the addresses' own
+//! [`muster_core::EmailAddress::key_hash`] instead.
 //!
 //! Not cryptographic and not keyed: the fingerprint names a plan and
-//! detects one edited after it was made, it does not authenticate; the index
-//! keys are the organisation's own addresses (no untrusted party chooses
-//! them to force collisions).
+//! detects one edited after it was made, it does not authenticate; the maps'
+//! keys are the organisation's own addresses, from its directories and its
+//! gateway (no untrusted party chooses them in bulk to force collisions).
 
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -87,10 +89,6 @@ impl WordHash {
         self.0 = fold(self.0 ^ w, P0);
     }
 
-    pub(crate) fn text(&mut self, s: &str) -> &mut Self {
-        self.text_bytes(s.as_bytes())
-    }
-
     /// Bytes and their length: consecutive texts cannot run into each other.
     pub(crate) fn text_bytes(&mut self, bytes: &[u8]) -> &mut Self {
         self.0 = mix_bytes(self.0, bytes);
@@ -144,13 +142,6 @@ impl Hasher for WordHash {
 /// Builds the index's hasher.
 pub(crate) type FastHash = BuildHasherDefault<WordHash>;
 
-/// Hash of one normalised address on its own (the planner's alias filter).
-pub(crate) fn address(normalized: &str) -> u64 {
-    let mut h = WordHash::new();
-    h.text(normalized);
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +151,7 @@ mod tests {
         let hash = |parts: &[&str]| {
             let mut h = WordHash::new();
             for p in parts {
-                h.text(p);
+                h.text_bytes(p.as_bytes());
             }
             h.finish()
         };

@@ -6,14 +6,15 @@
 //! key, a table slot and the other side's key, all cold. So the table is
 //! narrow (one `u64` per slot: a hash tag and an id, 16 MB for a million
 //! accounts, where a map of `&str` would need four times that), and lookups
-//! come in batches: all hashes of a batch first, then all first probes, then
-//! all key checks. Each stage is a short loop whose iterations do not depend
-//! on each other, so the processor has the misses of a whole batch in flight
-//! at once instead of one after another.
+//! come in batches: all first probes of a batch, then all key checks. Each
+//! stage is a short loop whose iterations do not depend on each other, so the
+//! processor has the misses of a whole batch in flight at once instead of one
+//! after another. The hashes are the addresses' own
+//! ([`EmailAddress::key_hash`], taken at parse), so placing a key does not
+//! wait for its text to arrive from memory: only the key check reads it.
 
-use muster_core::Account;
+use muster_core::{Account, EmailAddress};
 
-use crate::fingerprint;
 use crate::wanted::NONE;
 
 /// How many lookups [`PrimaryIndex::find_batch`] overlaps.
@@ -32,8 +33,8 @@ pub(crate) struct PrimaryIndex<'a> {
     /// account and its address, wherever they are.
     arena: String,
     ends: Vec<usize>,
-    /// Keys of the primaries no account has.
-    extra: Vec<&'a str>,
+    /// The primaries no account has.
+    extra: Vec<&'a EmailAddress>,
 }
 
 fn tag(hash: u64) -> u64 {
@@ -59,17 +60,14 @@ impl<'a> PrimaryIndex<'a> {
             extra: Vec::new(),
         };
         index.resize(accounts.len() + more);
-        let mut hashes = [0u64; BATCH];
         for (start, chunk) in accounts.chunks(BATCH).enumerate() {
-            for (h, a) in hashes.iter_mut().zip(chunk) {
-                let key = a.primary_email.normalized();
-                *h = fingerprint::address(key);
-                index.arena.push_str(key);
+            for a in chunk {
+                index.arena.push_str(a.primary_email.normalized());
                 index.ends.push(index.arena.len());
             }
-            for (k, &h) in hashes.iter().take(chunk.len()).enumerate() {
+            for (k, a) in chunk.iter().enumerate() {
                 let id = (start * BATCH + k) as u32;
-                index.insert(h, id, true);
+                index.insert(a.primary_email.key_hash(), id, true);
             }
         }
         index
@@ -83,8 +81,7 @@ impl<'a> PrimaryIndex<'a> {
         self.len = 0;
         for entry in old.into_iter().filter(|&e| e != 0) {
             let id = (entry as u32).wrapping_sub(1);
-            let h = fingerprint::address(self.key(id));
-            self.insert(h, id, false);
+            self.insert(self.address(id).key_hash(), id, false);
         }
     }
 
@@ -96,7 +93,16 @@ impl<'a> PrimaryIndex<'a> {
                 let start = id.checked_sub(1).map_or(0, |p| self.ends[p]);
                 &self.arena[start..end]
             }
-            None => self.extra[id - self.ends.len()],
+            None => self.extra[id - self.ends.len()].normalized(),
+        }
+    }
+
+    /// The address of `id` (reads the account: only for re-hashing on growth).
+    fn address(&self, id: u32) -> &EmailAddress {
+        let id = id as usize;
+        match self.accounts.get(id) {
+            Some(a) => &a.primary_email,
+            None => self.extra[id - self.accounts.len()],
         }
     }
 
@@ -151,31 +157,28 @@ impl<'a> PrimaryIndex<'a> {
         }
     }
 
-    /// The id of `key`, or [`NONE`].
-    pub(crate) fn find(&self, key: &str) -> u32 {
-        let h = fingerprint::address(key);
-        self.confirm(home(h, self.mask), h, key)
+    /// The id of `address`, or [`NONE`].
+    pub(crate) fn find(&self, address: &EmailAddress) -> u32 {
+        let h = address.key_hash();
+        self.confirm(home(h, self.mask), h, address.normalized())
     }
 
-    /// The ids of up to [`BATCH`] keys (or [`NONE`]), in three overlapped stages.
-    pub(crate) fn find_batch(&self, keys: &[&str], ids: &mut [u32]) {
-        debug_assert!(keys.len() <= BATCH && ids.len() == keys.len());
-        let mut hashes = [0u64; BATCH];
-        for (h, key) in hashes.iter_mut().zip(keys) {
-            *h = fingerprint::address(key);
-        }
+    /// The ids of up to [`BATCH`] addresses (or [`NONE`]), in two overlapped stages.
+    pub(crate) fn find_batch(&self, addresses: &[&EmailAddress], ids: &mut [u32]) {
+        debug_assert!(addresses.len() <= BATCH && ids.len() == addresses.len());
         let mut at = [0usize; BATCH];
-        for (a, &h) in at.iter_mut().zip(&hashes).take(keys.len()) {
-            *a = self.first_candidate(h);
+        for (a, address) in at.iter_mut().zip(addresses) {
+            *a = self.first_candidate(address.key_hash());
         }
         for (k, id) in ids.iter_mut().enumerate() {
-            *id = self.confirm(at[k], hashes[k], keys[k]);
+            let address = addresses[k];
+            *id = self.confirm(at[k], address.key_hash(), address.normalized());
         }
     }
 
-    /// The id of `key`, adding it as a primary no account has if it is new.
-    pub(crate) fn find_or_add(&mut self, key: &'a str) -> u32 {
-        let found = self.find(key);
+    /// The id of `address`, adding it as a primary no account has if it is new.
+    pub(crate) fn find_or_add(&mut self, address: &'a EmailAddress) -> u32 {
+        let found = self.find(address);
         if found != NONE {
             return found;
         }
@@ -183,8 +186,8 @@ impl<'a> PrimaryIndex<'a> {
             self.resize(self.len * 2);
         }
         let id = u32::try_from(self.accounts.len() + self.extra.len()).unwrap_or(NONE);
-        self.extra.push(key);
-        self.insert(fingerprint::address(key), id, false);
+        self.extra.push(address);
+        self.insert(address.key_hash(), id, false);
         id
     }
 
@@ -203,8 +206,12 @@ impl<'a> PrimaryIndex<'a> {
 mod tests {
     use super::*;
 
+    fn email(s: &str) -> EmailAddress {
+        s.parse().unwrap()
+    }
+
     fn account(s: &str) -> Account {
-        Account::new(s.parse().unwrap())
+        Account::new(email(s))
     }
 
     #[test]
@@ -213,18 +220,20 @@ mod tests {
             .map(|i| account(&format!("User{i}@Example.com")))
             .collect();
         let mut index = PrimaryIndex::new(&accounts, 0);
-        let keys: Vec<String> = (0..BATCH)
-            .map(|i| format!("user{}@example.com", i * 6))
+        let keys: Vec<EmailAddress> = (0..BATCH)
+            .map(|i| email(&format!("user{}@example.com", i * 6)))
             .collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let keys: Vec<&EmailAddress> = keys.iter().collect();
         let mut ids = [0u32; BATCH];
         index.find_batch(&keys, &mut ids);
         for (i, id) in ids.iter().enumerate() {
             assert_eq!(*id, (i * 6) as u32);
         }
-        assert_eq!(index.find("nobody@example.com"), NONE);
+        assert_eq!(index.find(&email("nobody@example.com")), NONE);
         // Added keys make the table grow past its first size and stay findable.
-        let added: Vec<String> = (0..500).map(|i| format!("new{i}@example.com")).collect();
+        let added: Vec<EmailAddress> = (0..500)
+            .map(|i| email(&format!("new{i}@example.com")))
+            .collect();
         for (k, key) in added.iter().enumerate() {
             let id = index.find_or_add(key);
             assert_eq!(id as usize, accounts.len() + k);
@@ -234,7 +243,7 @@ mod tests {
         for (k, key) in added.iter().enumerate() {
             assert_eq!(index.find(key) as usize, accounts.len() + k);
         }
-        assert_eq!(index.find("user99@example.com"), 99);
+        assert_eq!(index.find(&email("USER99@example.com")), 99);
         assert_eq!(index.extra_len(), 500);
     }
 
@@ -246,7 +255,7 @@ mod tests {
             account("b@example.com"),
         ];
         let index = PrimaryIndex::new(&accounts, 0);
-        assert_eq!(index.find("a@example.com"), 1);
-        assert_eq!(index.find("b@example.com"), 2);
+        assert_eq!(index.find(&email("a@example.com")), 1);
+        assert_eq!(index.find(&email("b@example.com")), 2);
     }
 }

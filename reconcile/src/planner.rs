@@ -249,7 +249,6 @@ impl<'a> Planner<'a> {
         let auth = self.auth_source();
         let mut entries = self.state.accounts.iter();
         let mut batch: Vec<(&'a EmailAddress, &'a AccountState)> = Vec::with_capacity(BATCH);
-        let mut keys = [""; BATCH];
         let mut found = [NONE; BATCH];
         loop {
             // The accounts of a batch of state entries are looked up together (see `index`).
@@ -258,8 +257,9 @@ impl<'a> Planner<'a> {
             if batch.is_empty() {
                 break;
             }
+            let mut keys = [batch[0].0; BATCH];
             for (key, (email, _)) in keys.iter_mut().zip(&batch) {
-                *key = email.normalized();
+                *key = email;
             }
             let n = batch.len();
             self.wanted
@@ -284,8 +284,7 @@ impl<'a> Planner<'a> {
     /// The gateway account whose primary is `email`.
     fn account_index(&self, email: &EmailAddress) -> Option<usize> {
         let mut found = [NONE];
-        self.wanted
-            .accounts_with_primaries(&[email.normalized()], &mut found);
+        self.wanted.accounts_with_primaries(&[email], &mut found);
         (found[0] != NONE).then_some(found[0] as usize)
     }
 

@@ -7,7 +7,7 @@ use muster_core::{
     Account, DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet, UserType,
 };
 
-use crate::fingerprint::{self, FastHash};
+use crate::fingerprint::FastHash;
 use crate::index::{BATCH, PrimaryIndex};
 use crate::inputs::{Desired, TargetProfile};
 use crate::plan::{SkipCode, Skipped};
@@ -81,7 +81,7 @@ pub(crate) struct Wanted<'a> {
     pub(crate) primaries: PrimaryIndex<'a>,
     /// For each primary only a want has (by its index id less the account count), that want.
     extra_want: Vec<u32>,
-    pub(crate) fresh: HashMap<&'a str, Slot, FastHash>,
+    pub(crate) fresh: HashMap<&'a EmailAddress, Slot, FastHash>,
     /// Normalised primaries of disabled people (absent, with a better reason).
     pub(crate) disabled: HashSet<&'a str, FastHash>,
     /// For each gateway account, the want whose primary it is (or [`NONE`]).
@@ -123,21 +123,17 @@ impl AliasHashes {
 
     /// Takes account `i`'s alias hashes (once per account: when its entry first claims it).
     fn record(&mut self, i: u32, account: &Account) {
-        self.pairs.extend(
-            account
-                .aliases
-                .iter()
-                .map(|a| (high(fingerprint::address(a.normalized())), i)),
-        );
+        self.pairs
+            .extend(account.aliases.iter().map(|a| (high(a.key_hash()), i)));
     }
 
     /// Builds the bitmap of the fresh addresses (about 64 bits per address).
-    fn seal<'k>(&mut self, fresh: impl ExactSizeIterator<Item = &'k &'k str>) {
+    fn seal<'k>(&mut self, fresh: impl ExactSizeIterator<Item = &'k &'k EmailAddress>) {
         let bits = (fresh.len().max(1) * 64).next_power_of_two().min(1 << 31);
         self.shift = 32 - bits.trailing_zeros();
         self.fresh = vec![0; bits.div_ceil(64)];
         for key in fresh {
-            let b = self.bucket(high(fingerprint::address(key)));
+            let b = self.bucket(high(key.key_hash()));
             self.fresh[b / 64] |= 1 << (b % 64);
         }
     }
@@ -159,9 +155,13 @@ impl AliasHashes {
 impl<'a> Wanted<'a> {
     /// Who wants and who holds `address`, from both maps.
     pub(crate) fn slot(&self, address: &EmailAddress) -> Option<Slot> {
-        let key = address.normalized();
-        let primary = primary_slot(&self.primaries, &self.account_want, &self.extra_want, key);
-        let fresh = self.fresh.get(key).copied();
+        let primary = primary_slot(
+            &self.primaries,
+            &self.account_want,
+            &self.extra_want,
+            address,
+        );
+        let fresh = self.fresh.get(address).copied();
         match (primary, fresh) {
             (None, None) => None,
             (Some(s), None) | (None, Some(s)) => Some(s),
@@ -176,7 +176,7 @@ impl<'a> Wanted<'a> {
 
     /// The gateway accounts whose primaries are `addresses` (up to
     /// [`BATCH`], looked up together), or [`NONE`].
-    pub(crate) fn accounts_with_primaries(&self, addresses: &[&str], ids: &mut [u32]) {
+    pub(crate) fn accounts_with_primaries(&self, addresses: &[&EmailAddress], ids: &mut [u32]) {
         self.primaries.find_batch(addresses, ids);
         for id in ids {
             if !self.primaries.is_account(*id) {
@@ -186,14 +186,14 @@ impl<'a> Wanted<'a> {
     }
 }
 
-/// Who wants and who holds the primary address `key`.
+/// Who wants and who holds the primary address `address`.
 fn primary_slot(
     primaries: &PrimaryIndex<'_>,
     account_want: &[u32],
     extra_want: &[u32],
-    key: &str,
+    address: &EmailAddress,
 ) -> Option<Slot> {
-    let id = primaries.find(key);
+    let id = primaries.find(address);
     if id == NONE {
         None
     } else if primaries.is_account(id) {
@@ -247,13 +247,13 @@ pub(crate) fn collect<'a>(
     let mut wants: Vec<Want<'a>> = Vec::with_capacity(entry_count);
     let mut disabled = HashSet::default();
 
-    let mut keys = [""; BATCH];
     let mut found = [NONE; BATCH];
     for &(precedence, source, provided, entries) in &sources {
         for chunk in entries.chunks(BATCH) {
             // The accounts of a whole batch are looked up together (see `index`).
+            let mut keys = [&chunk[0].primary_email; BATCH];
             for (key, entry) in keys.iter_mut().zip(chunk) {
-                *key = entry.primary_email.normalized();
+                *key = &entry.primary_email;
             }
             primaries.find_batch(&keys[..chunk.len()], &mut found[..chunk.len()]);
             // Then what each pair will compare is read for the whole batch at
@@ -284,7 +284,7 @@ pub(crate) fn collect<'a>(
                         };
                         // Not found may be a primary an earlier entry of this batch added.
                         let id = if id == NONE {
-                            primaries.find_or_add(entry.primary_email.normalized())
+                            primaries.find_or_add(&entry.primary_email)
                         } else {
                             id
                         };
@@ -320,12 +320,10 @@ pub(crate) fn collect<'a>(
         }
     }
     debug_assert_eq!(extra_want.len(), primaries.extra_len());
-    let mut fresh: HashMap<&'a str, Slot, FastHash> = HashMap::default();
+    let mut fresh: HashMap<&'a EmailAddress, Slot, FastHash> = HashMap::default();
     for (w, want) in wants.iter().enumerate() {
         if want.account == NONE {
-            let slot = fresh
-                .entry(want.entry.primary_email.normalized())
-                .or_default();
+            let slot = fresh.entry(&want.entry.primary_email).or_default();
             slot.want = w as u32;
             slot.want_primary = true;
         }
@@ -515,7 +513,8 @@ fn claim_aliases<'a>(
         fresh,
         ..
     } = wanted;
-    let primary_slot = |key: &str| primary_slot(primaries, account_want, extra_want, key);
+    let primary_slot =
+        |address: &EmailAddress| primary_slot(primaries, account_want, extra_want, address);
     let mut losers: Vec<(u32, &'a EmailAddress)> = Vec::new();
     for i in 0..wants.len() {
         let want = &wants[i];
@@ -551,11 +550,11 @@ fn claim_aliases<'a>(
                 });
                 continue;
             }
-            if primary_slot(alias.normalized()).is_some_and(|p| p.want_primary) {
+            if primary_slot(alias).is_some_and(|p| p.want_primary) {
                 losers.push((i as u32, alias));
                 continue;
             }
-            let slot = fresh.entry(alias.normalized()).or_default();
+            let slot = fresh.entry(alias).or_default();
             if slot.want == NONE {
                 slot.want = i as u32;
                 kept.push(alias);
@@ -581,10 +580,9 @@ fn claim_aliases<'a>(
         wants[loser as usize].aliases.retain(|a| *a != alias);
     }
     for (loser, alias) in losers {
-        let key = alias.normalized();
-        let slot = primary_slot(key)
+        let slot = primary_slot(alias)
             .filter(|p| p.want_primary)
-            .or_else(|| fresh.get(key).copied())
+            .or_else(|| fresh.get(alias).copied())
             .unwrap_or_default();
         let holder = &wants[slot.want as usize].entry.primary_email;
         let want = &wants[loser as usize];
@@ -628,7 +626,7 @@ impl Wanted<'_> {
         for i in candidates {
             let account = &accounts[i];
             for alias in &account.aliases {
-                let Some(slot) = self.fresh.get_mut(alias.normalized()) else {
+                let Some(slot) = self.fresh.get_mut(alias) else {
                     continue;
                 };
                 if slot.have == NONE
