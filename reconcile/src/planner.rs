@@ -493,9 +493,9 @@ impl<'a> Planner<'a> {
         }
         append(&mut steps, text_steps);
         let mut touches_aliases = false;
+        let kept = self.wanted.aliases_of(want);
         if fields.contains(Field::Aliases) && !want.aliases_in_step {
-            let add: Vec<EmailAddress> = want
-                .aliases
+            let add: Vec<EmailAddress> = kept
                 .iter()
                 .filter(|a| !account.aliases.contains(a) && ***a != account.primary_email)
                 .map(|a| (*a).clone())
@@ -504,7 +504,7 @@ impl<'a> Planner<'a> {
                 account
                     .aliases
                     .iter()
-                    .filter(|a| !want.aliases.contains(a))
+                    .filter(|a| !kept.contains(a))
                     .cloned()
                     .collect()
             } else {
@@ -562,7 +562,7 @@ impl<'a> Planner<'a> {
                 _ => None,
             })
             .flatten()
-            .filter_map(|a| want.aliases.iter().copied().find(|w| *w == a))
+            .filter_map(|a| kept.iter().copied().find(|w| *w == a))
             .collect();
         let snapshot_aliases = touches_aliases.then(|| account.aliases.iter().cloned().collect());
         let draft = self.draft_for_account(i, ChangeKind::Update);
@@ -632,7 +632,7 @@ impl<'a> Planner<'a> {
         if !want.authoritative() {
             return None;
         }
-        let by_alias = want.aliases.iter().find_map(|a| {
+        let by_alias = self.wanted.aliases_of(want).iter().find_map(|a| {
             let slot = self.wanted.slot(a)?;
             (slot.have != NONE && slot.have_primary).then_some(slot.have)
         });
@@ -660,16 +660,16 @@ impl<'a> Planner<'a> {
         let old: &'a Account = &self.accounts[c as usize];
         let want = &self.wanted.wants[w];
         let e: &'a muster_core::DirectoryEntry = want.entry;
-        let want_aliases: Vec<&'a EmailAddress> = want.aliases.clone();
+        let want_aliases: Vec<&'a EmailAddress> = self.wanted.aliases_of(want).to_vec();
         let source: &'a str = want.source;
         let fields = rules::comparable_fields(want.provided, self.policy, self.target);
         let mut account = old.clone();
         account.primary_email = e.primary_email.clone();
         apply_owned_fields(&mut account, e, fields);
         let keep_old = !fields.contains(Field::Aliases)
-            || want.aliases.iter().any(|a| **a == old.primary_email);
+            || want_aliases.iter().any(|a| **a == old.primary_email);
         if fields.contains(Field::Aliases) {
-            account.aliases = want.aliases.iter().map(|a| (*a).clone()).collect();
+            account.aliases = want_aliases.iter().map(|a| (*a).clone()).collect();
         } else {
             account.aliases.insert(old.primary_email.clone());
         }
@@ -749,7 +749,7 @@ impl<'a> Planner<'a> {
         let want = &self.wanted.wants[w];
         let e: &'a muster_core::DirectoryEntry = want.entry;
         let source: &'a str = want.source;
-        let aliases: Vec<&'a EmailAddress> = want.aliases.clone();
+        let aliases: Vec<&'a EmailAddress> = self.wanted.aliases_of(want).to_vec();
         let fields = rules::comparable_fields(want.provided, self.policy, self.target);
         let mut account = Account::new(e.primary_email.clone()).with_type(want.user_type.clone());
         apply_owned_fields(&mut account, e, fields);

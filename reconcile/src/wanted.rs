@@ -23,10 +23,13 @@ pub(crate) struct Want<'a> {
     pub(crate) source: &'a str,
     pub(crate) provided: FieldSet,
     /// 0 for the authoritative source and the policy's additions.
-    pub(crate) precedence: usize,
-    /// The aliases that survived domain and clash checks. Left empty when
-    /// `aliases_in_step` (they are then exactly the entry's, already on its account).
-    pub(crate) aliases: Vec<&'a EmailAddress>,
+    pub(crate) precedence: u32,
+    /// Where in [`Wanted::kept_aliases`] the aliases that survived domain
+    /// and clash checks are, or [`NONE`] for none. None either when
+    /// `aliases_in_step` (they are then exactly the entry's, already on its
+    /// account). Out of line: a million wants are read in every pass, and
+    /// most have no list of their own.
+    pub(crate) aliases: u32,
     /// The type a create gets (the policy's).
     pub(crate) user_type: &'a UserType,
     /// The gateway account with this primary, or [`NONE`].
@@ -93,6 +96,8 @@ pub(crate) struct Wanted<'a> {
     /// The text-field steps of wants whose fields differ from their
     /// account's, made where `collect` compares them (both sides in cache).
     pub(crate) field_steps: Vec<Vec<crate::plan::Step>>,
+    /// The kept aliases of wants that have any (see [`Want::aliases`]).
+    kept_aliases: Vec<Vec<&'a EmailAddress>>,
 }
 
 /// The hashes of claimed accounts' aliases, taken while `collect` compares
@@ -153,6 +158,13 @@ impl AliasHashes {
 }
 
 impl<'a> Wanted<'a> {
+    /// The aliases `want` keeps (see [`Want::aliases`]).
+    pub(crate) fn aliases_of(&self, want: &Want<'a>) -> &[&'a EmailAddress] {
+        self.kept_aliases
+            .get(want.aliases as usize)
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Who wants and who holds `address`, from both maps.
     pub(crate) fn slot(&self, address: &EmailAddress) -> Option<Slot> {
         let primary = primary_slot(
@@ -226,12 +238,12 @@ pub(crate) fn collect<'a>(
     skipped: &mut Vec<Skipped>,
 ) -> Wanted<'a> {
     let auth = &desired.authoritative;
-    let mut sources: Vec<(usize, &'a str, FieldSet, &'a [DirectoryEntry])> =
+    let mut sources: Vec<(u32, &'a str, FieldSet, &'a [DirectoryEntry])> =
         Vec::with_capacity(2 + desired.supplemental.len());
     sources.push((0, &auth.source, auth.provided, &auth.entries));
     sources.push((0, &auth.source, auth.provided, &policy.additions));
-    for (i, snap) in desired.supplemental.iter().enumerate() {
-        sources.push((i + 1, &snap.source, snap.provided, &snap.entries));
+    for (i, snap) in (1..).zip(&desired.supplemental) {
+        sources.push((i, &snap.source, snap.provided, &snap.entries));
     }
     for snap in std::iter::once(auth).chain(&desired.supplemental) {
         report_issues(snap, skipped);
@@ -274,7 +286,7 @@ pub(crate) fn collect<'a>(
                             source,
                             provided,
                             precedence,
-                            aliases: Vec::new(),
+                            aliases: NONE,
                             user_type,
                             account: NONE,
                             aliases_in_step: false,
@@ -338,6 +350,7 @@ pub(crate) fn collect<'a>(
         alias_hashes,
         billable_claimed,
         field_steps,
+        kept_aliases: Vec::new(),
     };
     claim_aliases(&mut wanted, accounts, policy, skipped);
     let Wanted {
@@ -511,6 +524,7 @@ fn claim_aliases<'a>(
         account_want,
         extra_want,
         fresh,
+        kept_aliases,
         ..
     } = wanted;
     let primary_slot =
@@ -572,12 +586,17 @@ fn claim_aliases<'a>(
                 }
             }
         }
-        wants[i].aliases = kept;
+        if !kept.is_empty() {
+            wants[i].aliases = u32::try_from(kept_aliases.len()).unwrap_or(NONE);
+            kept_aliases.push(kept);
+        }
     }
     losers.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
     losers.dedup();
     for &(loser, alias) in &losers {
-        wants[loser as usize].aliases.retain(|a| *a != alias);
+        if let Some(kept) = kept_aliases.get_mut(wants[loser as usize].aliases as usize) {
+            kept.retain(|a| *a != alias);
+        }
     }
     for (loser, alias) in losers {
         let slot = primary_slot(alias)
