@@ -130,6 +130,9 @@ pub(crate) struct Collector {
     claims: HashMap<u64, Claim, BuildHasherDefault<PassThrough>>,
     collisions: HashMap<Box<str>, Claim>,
     issues: Issues,
+    /// Entries of a directory server, claimed when the snapshot is made
+    /// (see [`Collector::add_in_location_order`]).
+    pending: Vec<DirectoryEntry>,
 }
 
 impl Collector {
@@ -142,6 +145,7 @@ impl Collector {
             claims: HashMap::default(),
             collisions: HashMap::new(),
             issues: Issues::default(),
+            pending: Vec::new(),
         }
     }
 
@@ -258,6 +262,17 @@ impl Collector {
         self.add_claiming(entry, aliases, AT_ENTRY, 0)
     }
 
+    /// Adds an entry read from a directory server (located by DN or object
+    /// id); its addresses are claimed when the snapshot is made, entries in
+    /// the order of their locations. A server returns objects in no promised
+    /// order (AD's changes with replication and paging, Graph's with its
+    /// shards), and which of two entries that claim one address keeps it
+    /// must not change from run to run with that order: the gateway would
+    /// move the address back and forth.
+    pub(crate) fn add_in_location_order(&mut self, entry: DirectoryEntry) {
+        self.pending.push(entry);
+    }
+
     fn add_claiming(
         &mut self,
         entry: DirectoryEntry,
@@ -358,7 +373,16 @@ impl Collector {
     }
 
     /// A complete snapshot of what was collected.
-    pub(crate) fn into_snapshot(self, source: &str, provided: FieldSet) -> DirectorySnapshot {
+    pub(crate) fn into_snapshot(mut self, source: &str, provided: FieldSet) -> DirectorySnapshot {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by(|a, b| {
+            a.location
+                .cmp(&b.location)
+                .then_with(|| a.primary_email.cmp(&b.primary_email))
+        });
+        for entry in pending {
+            self.add_at_entry(entry);
+        }
         let mut snapshot = DirectorySnapshot::new(source, provided).with_entries(self.entries);
         snapshot.issues = self.issues.into_sorted();
         snapshot
@@ -439,5 +463,36 @@ mod tests {
                 s.issues
             );
         }
+    }
+
+    #[test]
+    fn a_directory_servers_order_does_not_decide_who_keeps_an_address() {
+        let at = |dn: &str, primary: &str, aliases: &[&str]| {
+            let mut e = entry(primary, aliases);
+            e.location = Some(Location::dn(dn));
+            e
+        };
+        let objects = [
+            at("cn=zed,dc=x", "zed@x.com", &["shared@x.com"]),
+            at("cn=amy,dc=x", "amy@x.com", &["shared@x.com"]),
+            at("cn=bob,dc=x", "bob@x.com", &[]),
+        ];
+        let snapshots: Vec<DirectorySnapshot> = [[0, 1, 2], [2, 1, 0], [1, 2, 0]]
+            .iter()
+            .map(|order| {
+                let mut c = Collector::new("ldap");
+                for &i in order {
+                    c.add_in_location_order(objects[i].clone());
+                }
+                c.into_snapshot("ldap", FieldSet::empty())
+            })
+            .collect();
+        assert!(snapshots.iter().all(|s| *s == snapshots[0]));
+        // The entry whose DN sorts first keeps the address; the other's claim is the issue.
+        let amy = &snapshots[0].entries[0];
+        assert_eq!(amy.primary_email.as_str(), "amy@x.com");
+        assert_eq!(amy.aliases.len(), 1);
+        assert_eq!(snapshots[0].issues.len(), 1);
+        assert_eq!(snapshots[0].issues[0].location, Location::dn("cn=zed,dc=x"));
     }
 }

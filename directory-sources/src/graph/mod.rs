@@ -764,7 +764,7 @@ impl GraphSource {
                 for issue in issues {
                     collector.issue(issue);
                 }
-                collector.add_at_entry(*entry);
+                collector.add_in_location_order(*entry);
             }
             Mapped::NotARecipient => {}
             Mapped::Unreadable(issue) => collector.issue(issue),

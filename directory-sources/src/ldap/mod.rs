@@ -504,7 +504,7 @@ fn add(collector: &mut Collector, mapped: Mapped) {
             for issue in issues {
                 collector.issue(issue);
             }
-            collector.add_at_entry(*entry);
+            collector.add_in_location_order(*entry);
         }
         Mapped::NotARecipient => {}
         Mapped::Unreadable(issue) => collector.issue(issue),
