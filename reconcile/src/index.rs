@@ -73,9 +73,12 @@ impl<'a> PrimaryIndex<'a> {
         index
     }
 
-    /// Allocates a table for `keys` keys (at most half full) and re-inserts what it holds.
+    /// Allocates a table for `keys` keys (at most three quarters full, as
+    /// `find_or_add` keeps it: short probe runs stay within a cache line,
+    /// and a table half the size misses the cache and the TLB less) and
+    /// re-inserts what it holds.
     fn resize(&mut self, keys: usize) {
-        let slots = (keys.max(8) * 2).next_power_of_two();
+        let slots = (keys.max(6) * 4 / 3 + 1).next_power_of_two();
         let old = std::mem::replace(&mut self.table, vec![0; slots]);
         self.mask = slots - 1;
         self.len = 0;
