@@ -156,6 +156,16 @@ pub(crate) struct SourceArgs {
     /// Upgrade `ldap://` with StartTLS.
     #[arg(long)]
     pub(crate) ldap_starttls: bool,
+    /// Also trust the CA certificates in this PEM file for ldaps and
+    /// StartTLS: a domain's own enterprise CA, which this machine may not
+    /// trust. The server's certificate is still verified, host name included.
+    #[arg(long, value_name = "FILE", requires = "ldap")]
+    pub(crate) ldap_ca_file: Option<PathBuf>,
+    /// What to read from the directory (default: users): mail-enabled users,
+    /// mail-enabled groups (as recipients), or both, and then each user's
+    /// groups too, from the groups' member lists.
+    #[arg(long, value_enum, value_name = "OBJECTS", requires = "ldap")]
+    pub(crate) ldap_objects: Option<LdapObjectsArg>,
     /// A Microsoft Entra ID tenant (its id or `contoso.onmicrosoft.com`), read
     /// through Microsoft Graph with an app's client credentials; the secret
     /// comes from `MUSTER_GRAPH_SECRET`. Authoritative unless --ldap is given.
@@ -171,6 +181,23 @@ pub(crate) struct SourceArgs {
     /// disabled users in Entra ID and would be read as leavers).
     #[arg(long)]
     pub(crate) graph_read_account_enabled: bool,
+    /// Also read the tenant's mail-enabled groups (distribution lists,
+    /// mail-enabled security and Microsoft 365 groups) as recipients, so mail
+    /// to a group's address is not refused. Needs `Group.Read.All`.
+    #[arg(long, requires = "graph_tenant")]
+    pub(crate) graph_mail_groups: bool,
+    /// Read Entra ID incrementally (Graph's delta query) from the cursor kept
+    /// in this file: created by the first run, replaced after every complete
+    /// read. A file that is not a cursor of this tenant and selection is an
+    /// error; delete it to read every user again. Holds directory data: keep
+    /// it as private as the plans.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "graph_tenant",
+        conflicts_with = "graph_filter"
+    )]
+    pub(crate) graph_cursor: Option<PathBuf>,
     /// The token authority, for national clouds (default: the public cloud).
     #[arg(long, value_name = "URL")]
     pub(crate) graph_authority: Option<String>,
@@ -211,6 +238,17 @@ pub(crate) struct PolicyArgs {
     /// Let this run exceed the deletion threshold (after you have read the plan).
     #[arg(long)]
     pub(crate) override_threshold: bool,
+}
+
+/// `--ldap-objects`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LdapObjectsArg {
+    /// Mail-enabled users (the --ldap-filter).
+    Users,
+    /// Mail-enabled groups, as distribution or security groups.
+    Groups,
+    /// Users and groups, and each user's groups.
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -8,7 +8,7 @@ use muster::Executor;
 use muster::core::DirectoryEntry;
 use muster::core::Domain;
 use muster::directory::{
-    Becomes, DiscoverySource, ObservationCsv, StandardCsv, write_standard_csv,
+    Becomes, DeltaRound, DiscoverySource, ObservationCsv, StandardCsv, write_standard_csv,
 };
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{self, Desired, Plan, Policy, SyncState};
@@ -33,8 +33,12 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         &args.gateway.stack,
         &args.gateway.org,
     )?;
-    let desired = settings::desired(&args.sources, &managed).await?;
+    let directory = settings::desired(&args.sources, &managed).await?;
+    let desired = directory.desired;
     report_issues(&desired);
+    if let Some(graph) = &directory.graph_round {
+        keep_graph_cursor(graph)?;
+    }
     let plan = plan_against(&client, &args.gateway.stack, &desired, &state, &policy).await?;
     let rendered = match args.format {
         Format::Text => reconcile::render::text(&plan),
@@ -48,6 +52,49 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Saves the cursor of an incremental Entra ID read (atomically, like the
+/// state) and says on standard error what kind of round it was; standard
+/// output may be the plan itself (`--format json`), so the note stays out of it.
+///
+/// Saved as soon as the directory side is read completely, even when a
+/// later step fails (the gateway cannot be read, the planner refuses, the
+/// plan cannot be written): the cursor caches what Entra ID holds, not what
+/// was planned or applied, and every round yields the whole directory, so
+/// no change can be lost by moving it forward. Holding it back would only
+/// make the next run fetch the same changes again, and after a resync a
+/// whole tenant again. A read that failed saves nothing: the old cursor
+/// stays as good as it was.
+fn keep_graph_cursor(graph: &settings::GraphRound) -> Result<(), CliError> {
+    let text = graph.cursor.to_json().map_err(|source| CliError::Cursor {
+        path: graph.path.clone(),
+        source: Box::new(source),
+    })?;
+    save_atomically(&graph.path, "cannot save the Graph cursor to", &text)?;
+    let path = graph.path.display();
+    let users = graph.cursor.user_count();
+    match &graph.round {
+        DeltaRound::Initial => eprintln!(
+            "graph: no cursor in `{path}` yet: read all {users} users, saved the cursor for the next run"
+        ),
+        DeltaRound::Incremental { changed, removed } => eprintln!(
+            "graph: incremental read from `{path}`: {changed} changed, {removed} removed ({users} users)"
+        ),
+        DeltaRound::Resynced { status, code } => {
+            let why = [status.map(|s| format!("HTTP {s}")), code.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!(
+                "warning: graph: Entra ID no longer knew the cursor in `{path}` ({why}): \
+                 forced a full resync, read all {users} users again and saved a new cursor"
+            );
+        }
+        _ => eprintln!("graph: read from `{path}`, saved the cursor ({users} users)"),
+    }
+    Ok(())
 }
 
 /// `muster demo`: the emulator in-process, seeded with a small organisation,
@@ -148,7 +195,7 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         .map_err(CliError::Apply)?;
     println!("{report}");
     if let (Some(path), false) = (&args.state, report.dry_run) {
-        save_atomically(path, &report.state.to_json())?;
+        save_atomically(path, "cannot save the state to", &report.state.to_json())?;
     }
     Ok(if report.is_complete() {
         ExitCode::SUCCESS
@@ -158,13 +205,14 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Writes `text` to a temporary file beside `path` and renames it over
-/// `path`, so a crash leaves the old state or the new one, never half of one.
-fn save_atomically(path: &Path, text: &str) -> Result<(), CliError> {
+/// `path`, so a crash leaves the old file or the new one, never half of one
+/// (state, ledger and Graph cursor alike). `action` names the file in errors.
+fn save_atomically(path: &Path, action: &'static str, text: &str) -> Result<(), CliError> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = std::path::PathBuf::from(temporary);
     let failed = |source| CliError::File {
-        action: "cannot save the state to",
+        action,
         path: path.to_owned(),
         source,
     };
@@ -190,7 +238,7 @@ pub(crate) async fn discover(args: DiscoverArgs) -> Result<ExitCode, CliError> {
     }
     let forgotten = ledger.expire(&policy, now);
     let text = ledger.to_json().map_err(CliError::Directory)?;
-    save_atomically(&args.ledger, &text)?;
+    save_atomically(&args.ledger, "cannot save the discovery ledger to", &text)?;
     for issue in &issues {
         eprintln!("warning: {issue}");
     }

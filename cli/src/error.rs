@@ -30,6 +30,25 @@ pub(crate) enum CliError {
     /// A directory source could not be read completely.
     #[error("cannot read the directory source")]
     Directory(#[source] muster::directory::Error),
+    /// A CA certificate file given to trust for LDAP that holds no usable
+    /// certificate: refused before connecting, so a wrong file never shows
+    /// up as an "unknown issuer" from the server.
+    #[error("cannot trust the CA certificates in `{}`", path.display())]
+    Certificate {
+        path: PathBuf,
+        #[source]
+        source: Box<muster::directory::Error>,
+    },
+    /// A saved Graph cursor that cannot be used: not a cursor, another
+    /// format version, or made for another tenant or selection. Never
+    /// quietly replaced by a full read, which would hide a misconfiguration
+    /// (a cursor file shared by two tenants): the user deletes it to start over.
+    #[error("cannot use the Graph cursor `{}` (delete it to read every user again)", path.display())]
+    Cursor {
+        path: PathBuf,
+        #[source]
+        source: Box<muster::directory::Error>,
+    },
     /// The gateway could not be read.
     #[error("cannot read the gateway")]
     Gateway(#[source] muster::gateway::Error),

@@ -1,17 +1,19 @@
 //! Turning command-line settings into the SDK's inputs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use muster::chrono::{TimeDelta, Utc};
 use muster::core::Domain;
 use muster::directory::{
-    DirectorySource, DiscoveryLedger, DiscoveryPolicy, DiscoverySource, GraphSource, HrCsv,
-    LdapSource, StandardCsv,
+    DeltaRound, DirectorySource, DiscoveryLedger, DiscoveryPolicy, DiscoverySource, GraphCursor,
+    GraphSource, HrCsv, LdapObjects, LdapSource, StandardCsv,
 };
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{DeleteDelay, Desired, Policy, SyncState};
 
-use crate::args::{DeleteDelayArg, DiscoveryArgs, GatewayArgs, PolicyArgs, SourceArgs};
+use crate::args::{
+    DeleteDelayArg, DiscoveryArgs, GatewayArgs, LdapObjectsArg, PolicyArgs, SourceArgs,
+};
 use crate::error::CliError;
 
 /// Builds the client for the gateway the flags name. The password comes
@@ -106,20 +108,43 @@ pub(crate) fn load_ledger(path: &Path) -> Result<DiscoveryLedger, CliError> {
     }
 }
 
-/// Reads every source the flags name: the LDAP directory (else the first
-/// CSV) is authoritative, the others supplemental, HR records on the side. A
-/// source that cannot be read completely stops the run: it must never look
-/// like an empty directory.
+/// What the directory side of a run read: the sources for the planner, and
+/// the Graph cursor an incremental read left for the next run (not saved yet).
+pub(crate) struct Directory {
+    pub(crate) desired: Desired,
+    pub(crate) graph_round: Option<GraphRound>,
+}
+
+/// One incremental Entra ID read (`--graph-cursor`): where its cursor lives,
+/// the cursor to keep, and what kind of round it was.
+pub(crate) struct GraphRound {
+    pub(crate) path: PathBuf,
+    pub(crate) cursor: GraphCursor,
+    pub(crate) round: DeltaRound,
+}
+
+/// Reads every source the flags name: the LDAP directory (else Graph, else
+/// the first CSV) is authoritative, the others supplemental, HR records on
+/// the side. A source that cannot be read completely stops the run: it must
+/// never look like an empty directory.
 pub(crate) async fn desired(
     args: &SourceArgs,
     managed_domains: &[Domain],
-) -> Result<Desired, CliError> {
+) -> Result<Directory, CliError> {
     let mut snapshots = Vec::new();
+    let mut graph_round = None;
     if let Some(source) = ldap_source(args)? {
         snapshots.push(source.read().await.map_err(CliError::Directory)?);
     }
     if let Some(source) = graph_source(args)? {
-        snapshots.push(source.fetch().await.map_err(CliError::Directory)?);
+        match &args.graph_cursor {
+            None => snapshots.push(source.fetch().await.map_err(CliError::Directory)?),
+            Some(path) => {
+                let (snapshot, round) = read_graph_incrementally(&source, path).await?;
+                snapshots.push(snapshot);
+                graph_round = Some(round);
+            }
+        }
     }
     for path in &args.csv {
         let snapshot = StandardCsv::new(path).read().map_err(CliError::Directory)?;
@@ -145,7 +170,56 @@ pub(crate) async fn desired(
         let hr = HrCsv::new(path).read().map_err(CliError::Directory)?;
         desired = desired.with_hr(hr);
     }
-    Ok(desired)
+    Ok(Directory {
+        desired,
+        graph_round,
+    })
+}
+
+/// The cursor saved in `path`, or none on a first run (no file). A file
+/// that is there but cannot be read as a cursor is an error, never a reason
+/// to read everything again: the user decides that by deleting it.
+fn load_graph_cursor(path: &Path) -> Result<Option<GraphCursor>, CliError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => GraphCursor::from_json(&text)
+            .map(Some)
+            .map_err(|source| CliError::Cursor {
+                path: path.to_owned(),
+                source: Box::new(source),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CliError::File {
+            action: "cannot read the Graph cursor",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// A delta round from the cursor in `path` (a full enumeration without
+/// one): the whole directory, and the cursor to keep. A cursor the source
+/// refuses (another tenant or selection) is an error naming the file.
+async fn read_graph_incrementally(
+    source: &GraphSource,
+    path: &Path,
+) -> Result<(muster::core::DirectorySnapshot, GraphRound), CliError> {
+    let saved = load_graph_cursor(path)?;
+    let read = source
+        .read_incremental(saved.as_ref())
+        .await
+        .map_err(|e| match e {
+            muster::directory::Error::GraphCursor { .. } if saved.is_some() => CliError::Cursor {
+                path: path.to_owned(),
+                source: Box::new(e),
+            },
+            e => CliError::Directory(e),
+        })?;
+    let round = GraphRound {
+        path: path.to_owned(),
+        cursor: read.cursor,
+        round: read.round,
+    };
+    Ok((read.snapshot, round))
 }
 
 /// The Entra ID source the flags describe, if any; the client secret comes
@@ -165,6 +239,9 @@ fn graph_source(args: &SourceArgs) -> Result<Option<GraphSource>, CliError> {
     }
     if args.graph_read_account_enabled {
         source = source.read_account_enabled();
+    }
+    if args.graph_mail_groups {
+        source = source.mail_enabled_groups();
     }
     if let Some(url) = &args.graph_authority {
         source = source.authority(url);
@@ -195,6 +272,26 @@ fn ldap_source(args: &SourceArgs) -> Result<Option<LdapSource>, CliError> {
     }
     if args.ldap_starttls {
         source = source.starttls();
+    }
+    if let Some(path) = &args.ldap_ca_file {
+        let pem = std::fs::read(path).map_err(|source| CliError::File {
+            action: "cannot read the LDAP CA certificate file",
+            path: path.clone(),
+            source,
+        })?;
+        source = source
+            .root_certificate_pem(&pem)
+            .map_err(|source| CliError::Certificate {
+                path: path.clone(),
+                source: Box::new(source),
+            })?;
+    }
+    if let Some(objects) = args.ldap_objects {
+        source = source.objects(match objects {
+            LdapObjectsArg::Users => LdapObjects::Users,
+            LdapObjectsArg::Groups => LdapObjects::Groups,
+            LdapObjectsArg::Both => LdapObjects::Both,
+        });
     }
     Ok(Some(source))
 }

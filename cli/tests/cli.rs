@@ -521,7 +521,8 @@ async fn ldap_people(unit: &str) -> String {
     .success()
     .unwrap();
     let ou = format!("ou={unit},{}", ldap_env("MUSTER_LDAP_BASE"));
-    for cn in ["Ann Lee", "Bob Ray"] {
+    // Sales: the group a test may have added (`ldap_group`) in an earlier run.
+    for cn in ["Ann Lee", "Bob Ray", "Sales"] {
         let _ = ldap.delete(&format!("cn={cn},{ou}")).await;
     }
     let _ = ldap.delete(&ou).await;
@@ -789,4 +790,542 @@ async fn discovered_addresses_become_users_through_a_supplemental_source() {
     assert!(stdout.contains("name Cy New"), "{stdout}");
     assert!(!stdout.contains("rare@example.com"), "{stdout}");
     assert!(stdout.contains("0 to flag, 0 to delete"), "{stdout}");
+}
+
+/// A stand-in for Entra ID and Graph: tokens for `contoso.onmicrosoft.com`,
+/// and a teapot for anything not mocked (418 is not retried, so a request
+/// the test did not expect fails the run readably).
+async fn graph_mock() -> wiremock::MockServer {
+    use wiremock::matchers::{any, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let graph = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(418).set_body_string("not mocked"))
+        .with_priority(u8::MAX)
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"token-1"}"#,
+        ))
+        .mount(&graph)
+        .await;
+    graph
+}
+
+/// `muster plan` against `emulator` with Entra ID at `graph` as the
+/// directory, then `extra`.
+fn graph_plan_args(
+    emulator: &Emulator,
+    graph: &wiremock::MockServer,
+    extra: &[&str],
+) -> Vec<String> {
+    let graph_url = format!("{}/v1.0", graph.uri());
+    let mut args = command(
+        emulator,
+        "plan",
+        &[
+            "--managed-domain",
+            "example.com",
+            "--managed-domain",
+            "example.org",
+            "--graph-tenant",
+            "contoso.onmicrosoft.com",
+            "--graph-client-id",
+            "app-id",
+            "--graph-authority",
+            &graph.uri(),
+            "--graph-url",
+            &graph_url,
+        ],
+    );
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+fn graph_env() -> Vec<(String, String)> {
+    vec![
+        ("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned()),
+        ("MUSTER_GRAPH_SECRET".to_owned(), "graph-secret".to_owned()),
+    ]
+}
+
+/// A page of `/users/delta` whose round ends with the delta link of `next`.
+fn delta_page(graph: &wiremock::MockServer, users: &str, next: &str) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_raw(
+        format!(
+            r#"{{"@odata.deltaLink":"{}/v1.0/users/delta?$deltatoken={next}","value":[{users}]}}"#,
+            graph.uri()
+        ),
+        "application/json",
+    )
+}
+
+/// The first delta round of a tenant with Ann and Bob, from scratch (no state token).
+async fn mount_first_delta_round(graph: &wiremock::MockServer, times: u64) {
+    use wiremock::Mock;
+    use wiremock::matchers::{method, path, query_param_is_missing};
+
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/delta"))
+        .and(query_param_is_missing("$deltatoken"))
+        .respond_with(delta_page(
+            graph,
+            r#"{"id":"1","mail":"ann.lee@example.com","givenName":"Ann","surname":"Lee","userType":"Member"},
+               {"id":"2","mail":"bob.ray@example.com","givenName":"Bob","surname":"Ray","userType":"Member"}"#,
+            "round-one",
+        ))
+        .expect(times)
+        .mount(graph)
+        .await;
+}
+
+/// The delta requests a run made: `from scratch`, or the state token it continued from.
+fn delta_requests(requests: &[wiremock::Request]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.url.path() == "/v1.0/users/delta")
+        .map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "$deltatoken")
+                .map_or("from scratch".to_owned(), |(_, v)| v.into_owned())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_cursor_file_makes_the_next_run_incremental_and_a_resync_is_reported() {
+    use wiremock::Mock;
+    use wiremock::matchers::{method, path, query_param};
+
+    let emulator = emulator().await;
+    let graph = graph_mock().await;
+    let dir = Scratch::new("graph-cursor");
+    let cursor = dir.path("entra.cursor.json");
+    let args = graph_plan_args(
+        &emulator,
+        &graph,
+        &["--graph-cursor", cursor.to_str().unwrap()],
+    );
+    // The first run and, after the resync, the third enumerate every user.
+    mount_first_delta_round(&graph, 2).await;
+    // Round two: Bob deleted, Cy new.
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/delta"))
+        .and(query_param("$deltatoken", "round-one"))
+        .respond_with(delta_page(
+            &graph,
+            r#"{"id":"2","@removed":{"reason":"deleted"}},
+               {"id":"3","mail":"cy.new@example.com","givenName":"Cy","surname":"New","userType":"Member"}"#,
+            "round-two",
+        ))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    // Round two's token has expired by the third run.
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/delta"))
+        .and(query_param("$deltatoken", "round-two"))
+        .respond_with(wiremock::ResponseTemplate::new(410).set_body_raw(
+            r#"{"error":{"code":"resyncRequired","message":"Resync required."}}"#,
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&graph)
+        .await;
+
+    // First run: no file yet, every user read, the cursor saved.
+    let out = muster_with_env(args.clone(), graph_env()).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("+ #0 bob.ray@example.com"), "{stdout}");
+    assert!(stderr.contains("no cursor in"), "{stderr}");
+    let first = std::fs::read_to_string(&cursor).expect("the first run saves the cursor");
+    assert!(first.contains("round-one"), "{first}");
+    assert!(!dir.path("entra.cursor.json.tmp").exists());
+    assert_eq!(
+        delta_requests(&graph.received_requests().await.unwrap()),
+        ["from scratch"]
+    );
+
+    // Second run: continues from the delta link; Bob has left, Cy arrived.
+    let out = muster_with_env(args.clone(), graph_env()).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("cy.new@example.com"), "{stdout}");
+    assert!(!stdout.contains("bob.ray@example.com"), "{stdout}");
+    assert!(
+        stderr.contains("incremental read from") && stderr.contains("1 changed, 1 removed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("resync"), "{stderr}");
+    assert_eq!(
+        delta_requests(&graph.received_requests().await.unwrap()),
+        ["from scratch", "round-one"]
+    );
+    assert!(
+        std::fs::read_to_string(&cursor)
+            .unwrap()
+            .contains("round-two")
+    );
+
+    // Third run: Graph refuses the expired token; every user is read again,
+    // the output says so, and the new cursor replaces the old one.
+    let out = muster_with_env(args, graph_env()).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("forced a full resync") && stderr.contains("HTTP 410 resyncRequired"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("+ #0 bob.ray@example.com"), "{stdout}");
+    assert_eq!(
+        delta_requests(&graph.received_requests().await.unwrap()),
+        ["from scratch", "round-one", "round-two", "from scratch"]
+    );
+    assert!(
+        std::fs::read_to_string(&cursor)
+            .unwrap()
+            .contains("round-one")
+    );
+    graph.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_or_foreign_graph_cursor_is_an_error_naming_the_file_never_a_full_read() {
+    let emulator = emulator().await;
+    let graph = graph_mock().await;
+    mount_first_delta_round(&graph, 1).await;
+    let dir = Scratch::new("graph-cursor-bad");
+    let cursor = dir.path("entra.cursor.json");
+    let cursor_arg = cursor.to_str().unwrap();
+    let args = graph_plan_args(&emulator, &graph, &["--graph-cursor", cursor_arg]);
+    let out = muster_with_env(args, graph_env()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let saved = std::fs::read_to_string(&cursor).unwrap();
+    let requests_before = graph.received_requests().await.unwrap().len();
+
+    // The same file for another tenant: refused before any request, and kept.
+    let mut other_tenant = graph_plan_args(&emulator, &graph, &["--graph-cursor", cursor_arg]);
+    let tenant = other_tenant
+        .iter()
+        .position(|a| a == "contoso.onmicrosoft.com")
+        .unwrap();
+    other_tenant[tenant] = "fabrikam.onmicrosoft.com".to_owned();
+    let out = muster_with_env(other_tenant, graph_env()).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot use the Graph cursor `{cursor_arg}`"))
+            && stderr.contains("delete it to read every user again")
+            && stderr.contains("contoso.onmicrosoft.com"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no plan: {}", text(&out.stdout));
+    assert_eq!(std::fs::read_to_string(&cursor).unwrap(), saved);
+
+    // A damaged file: the same, never a silent full read.
+    std::fs::write(&cursor, &saved[..saved.len() / 2]).unwrap();
+    let args = graph_plan_args(&emulator, &graph, &["--graph-cursor", cursor_arg]);
+    let out = muster_with_env(args, graph_env()).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot use the Graph cursor `{cursor_arg}`"))
+            && stderr.contains("not a saved Graph cursor"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cursor).unwrap(),
+        &saved[..saved.len() / 2]
+    );
+    assert_eq!(
+        graph.received_requests().await.unwrap().len(),
+        requests_before,
+        "neither refusal asked Graph for anything"
+    );
+    assert_eq!(writes(&emulator), 0);
+
+    // Delta queries cannot apply a $filter: the flags refuse to combine.
+    let args = graph_plan_args(
+        &emulator,
+        &graph,
+        &[
+            "--graph-cursor",
+            cursor_arg,
+            "--graph-filter",
+            "department eq 'Sales'",
+        ],
+    );
+    let out = muster_with_env(args, graph_env()).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_mail_groups_become_recipients_on_the_gateway() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let emulator = emulator().await;
+    let graph = graph_mock().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"value":[{"id":"1","mail":"ann.lee@example.com","givenName":"Ann","surname":"Lee","userType":"Member"}]}"#,
+            "application/json",
+        ))
+        .expect(2)
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/groups"))
+        .and(query_param("$filter", "mailEnabled eq true"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"value":[{"id":"g1","displayName":"Sales","mail":"sales@example.com",
+                "proxyAddresses":["SMTP:sales@example.com","smtp:sales@example.org"],
+                "securityEnabled":false,"groupTypes":[]}]}"#,
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&graph)
+        .await;
+
+    let out = muster_with_env(
+        graph_plan_args(&emulator, &graph, &["--graph-mail-groups"]),
+        graph_env(),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("sales@example.com"), "{stdout}");
+    assert!(stdout.contains("sales@example.org"), "{stdout}");
+
+    // Without the flag, no group is asked for (the catch-all would fail the run).
+    let out = muster_with_env(graph_plan_args(&emulator, &graph, &[]), graph_env()).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(!stdout.contains("sales@example.com"), "{stdout}");
+    graph.verify().await;
+}
+
+/// Adds the mail-enabled distribution group Sales (AD's `groupType` 8) with
+/// Ann in it to `ou` (written by `ldap_people`).
+async fn ldap_group(ou: &str) {
+    use std::collections::HashSet;
+    let set = |values: &[&str]| -> HashSet<Vec<u8>> {
+        values.iter().map(|v| v.as_bytes().to_vec()).collect()
+    };
+    let (connection, mut ldap) = ldap3::LdapConnAsync::new(&ldap_env("MUSTER_LDAP_URL"))
+        .await
+        .unwrap();
+    ldap3::drive!(connection);
+    ldap.simple_bind(
+        &ldap_env("MUSTER_LDAP_ADMIN_DN"),
+        &ldap_env("MUSTER_LDAP_ADMIN_PASSWORD"),
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
+    let ann = format!("cn=Ann Lee,{ou}");
+    let attrs = vec![
+        (b"objectClass".to_vec(), set(&["group"])),
+        (b"cn".to_vec(), set(&["Sales"])),
+        (b"groupType".to_vec(), set(&["8"])),
+        (b"mail".to_vec(), set(&["sales@example.com"])),
+        (b"member".to_vec(), set(&[&ann])),
+        (b"instanceType".to_vec(), set(&["4"])),
+        (b"nTSecurityDescriptor".to_vec(), set(&["x"])),
+        (
+            b"objectCategory".to_vec(),
+            set(&["CN=Group,CN=Schema,CN=Configuration,DC=example,DC=com"]),
+        ),
+    ];
+    ldap.add(&format!("cn=Sales,{ou}"), attrs)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    ldap.unbind().await.unwrap();
+}
+
+/// `muster plan` against `emulator` with the test directory at `url` (bound
+/// as its reader, every user object of `ou`), then `extra`.
+fn ldap_plan_args(emulator: &Emulator, url: &str, ou: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = command(
+        emulator,
+        "plan",
+        &[
+            "--managed-domain",
+            "example.com",
+            "--managed-domain",
+            "example.org",
+            "--ldap",
+            url,
+            "--ldap-base",
+            ou,
+            "--ldap-bind-dn",
+            &ldap_env("MUSTER_LDAP_READER_DN"),
+            "--ldap-filter",
+            "(objectClass=user)",
+        ],
+    );
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+fn ldap_run_env() -> Vec<(String, String)> {
+    vec![
+        ("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned()),
+        (
+            "MUSTER_LDAP_PASSWORD".to_owned(),
+            ldap_env("MUSTER_LDAP_READER_PASSWORD"),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ldap_ca_file_is_trusted_for_ldaps_and_a_bad_one_is_refused_naming_the_file() {
+    let emulator = emulator().await;
+    let ou = ldap_people("cli-tls").await;
+    let ldaps = ldap_env("MUSTER_LDAP_LDAPS_URL");
+    let ca = ldap_env("MUSTER_LDAP_CA_FILE");
+
+    // The test CA is no platform root: trusted only through the flag.
+    let out = muster_with_env(
+        ldap_plan_args(&emulator, &ldaps, &ou, &["--ldap-ca-file", &ca]),
+        ldap_run_env(),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("+ #0 bob.ray@example.com"), "{stdout}");
+    let out = muster_with_env(ldap_plan_args(&emulator, &ldaps, &ou, &[]), ldap_run_env()).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("cannot verify the server's certificate"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "no plan: {}", text(&out.stdout));
+
+    let dir = Scratch::new("ldap-ca");
+    let not_pem = dir.file("not-a-ca.pem", "this is the CA, honest\n");
+    let bad_block = dir.file(
+        "bad-block.pem",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    let missing = dir.path("missing.pem");
+    let cases = [
+        (
+            &not_pem,
+            "cannot trust the CA certificates in",
+            "-----BEGIN CERTIFICATE-----",
+        ),
+        (
+            &bad_block,
+            "cannot trust the CA certificates in",
+            "not a usable certificate",
+        ),
+        (&missing, "cannot read the LDAP CA certificate file", ""),
+    ];
+    for (file, message, reason) in cases {
+        let file = file.to_str().unwrap();
+        let args = ldap_plan_args(&emulator, &ldaps, &ou, &["--ldap-ca-file", file]);
+        let out = muster_with_env(args, ldap_run_env()).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{message} `{file}`")) && stderr.contains(reason),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "no plan: {}", text(&out.stdout));
+    }
+    assert_eq!(writes(&emulator), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_objects_groups_plans_the_mail_enabled_groups() {
+    let emulator = emulator().await;
+    let ou = ldap_people("cli-groups").await;
+    ldap_group(&ou).await;
+    let url = ldap_env("MUSTER_LDAP_URL");
+    let creates = |out: &Output| -> Vec<String> {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let mut found: Vec<String> = stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("+ #"))
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .map(|address| address.trim_end_matches(':').to_owned())
+            .collect();
+        found.sort();
+        found
+    };
+
+    let out = muster_with_env(
+        ldap_plan_args(&emulator, &url, &ou, &["--ldap-objects", "groups"]),
+        ldap_run_env(),
+    )
+    .await;
+    assert_eq!(
+        creates(&out),
+        ["sales@example.com"],
+        "{}",
+        text(&out.stdout)
+    );
+    let out = muster_with_env(
+        ldap_plan_args(&emulator, &url, &ou, &["--ldap-objects", "both"]),
+        ldap_run_env(),
+    )
+    .await;
+    assert_eq!(
+        creates(&out),
+        ["bob.ray@example.com", "sales@example.com"],
+        "{}",
+        text(&out.stdout)
+    );
+    // The default stays users only.
+    let out = muster_with_env(ldap_plan_args(&emulator, &url, &ou, &[]), ldap_run_env()).await;
+    assert_eq!(
+        creates(&out),
+        ["bob.ray@example.com"],
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A value clap does not know, or the flag without a directory, stops at once.
+    let out = muster_with_env(
+        ldap_plan_args(&emulator, &url, &ou, &["--ldap-objects", "computers"]),
+        ldap_run_env(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("[possible values: users, groups, both]"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = Scratch::new("ldap-objects");
+    let csv = dir.file("users.csv", "Ann,Lee,ann.lee@example.com\n");
+    let out = muster(
+        plan_args(&emulator, &csv, &["--ldap-objects", "groups"]),
+        Some(PASSWORD),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--ldap <URL>"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(writes(&emulator), 0);
 }
