@@ -83,7 +83,7 @@ pub fn plan(
         ),
         hr: HashMap::default(),
         known: Vec::new(),
-        flags: Vec::new(),
+        flags: HashMap::default(),
         settled: Vec::new(),
         wanted,
         consumed: vec![false; current.accounts.len()],
@@ -216,8 +216,8 @@ struct Planner<'a> {
     wanted: Wanted<'a>,
     /// What the state knows about each gateway account, by account index.
     known: Vec<Option<&'a AccountState>>,
-    /// Each gateway account's flag, by account index.
-    flags: Vec<Option<&'a FlagState>>,
+    /// The flagged gateway accounts' flags, by account index.
+    flags: HashMap<u32, &'a FlagState, FastHash>,
     /// By account index: the authoritative source made it, it is not flagged
     /// absent and muster did not deactivate it (read where the state is
     /// read, so an unchanged account needs no second look at its state).
@@ -244,7 +244,6 @@ impl<'a> Planner<'a> {
     /// index (a per-account map lookup would dominate at a million accounts).
     fn index_state(&mut self) {
         self.known = vec![None; self.accounts.len()];
-        self.flags = vec![None; self.accounts.len()];
         self.settled = vec![false; self.accounts.len()];
         let auth = self.auth_source();
         let mut entries = self.state.accounts.iter();
@@ -275,7 +274,7 @@ impl<'a> Planner<'a> {
         }
         for (email, flag) in &self.state.flags {
             if let Some(i) = self.account_index(email) {
-                self.flags[i] = Some(flag);
+                self.flags.insert(i as u32, flag);
                 self.settled[i] &= flag.cause != FlagCause::Absent;
             }
         }
@@ -286,6 +285,15 @@ impl<'a> Planner<'a> {
         let mut found = [NONE];
         self.wanted.accounts_with_primaries(&[email], &mut found);
         (found[0] != NONE).then_some(found[0] as usize)
+    }
+
+    /// Account `i`'s flag, if the state has one (few accounts do: a map,
+    /// not a slot per account).
+    fn flag(&self, i: usize) -> Option<&'a FlagState> {
+        if self.flags.is_empty() {
+            return None;
+        }
+        u32::try_from(i).ok().and_then(|i| self.flags.get(&i).copied())
     }
 
     /// Who made account `i` ([`Origin::Unknown`] when muster never saw it).
@@ -458,7 +466,7 @@ impl<'a> Planner<'a> {
             });
             steps.push(Step::Adopt { origin: new_origin });
         }
-        if !settled && self.flags[i as usize].is_some_and(|f| f.cause == FlagCause::Absent) {
+        if !settled && self.flag(i as usize).is_some_and(|f| f.cause == FlagCause::Absent) {
             steps.push(Step::Unflag);
             transitions.push(Transition::Unflag {
                 email: email.clone(),
@@ -874,7 +882,7 @@ impl<'a> Planner<'a> {
         } else {
             "absent from"
         };
-        let flag = self.flags[i as usize];
+        let flag = self.flag(i as usize);
         let ignored = self.state.ignored.contains(email);
         let delay = self.policy.delete_delay;
         let mut conflict = Conflict {
@@ -1027,7 +1035,7 @@ impl<'a> Planner<'a> {
             if deleted {
                 continue;
             }
-            let hr_flag = self.flags[i].filter(|f| f.cause == FlagCause::Hr);
+            let hr_flag = self.flag(i).filter(|f| f.cause == FlagCause::Hr);
             let verdict = if account.user_type == UserType::EndUser || hr_flag.is_some() {
                 self.hr_verdict(email)
             } else {
@@ -1048,7 +1056,7 @@ impl<'a> Planner<'a> {
                         .push(format!("{why}: becomes a functional account"));
                 }
                 (Some(why), HrAction::Flag) => {
-                    if self.flags[i].is_some() {
+                    if self.flag(i).is_some() {
                         continue;
                     }
                     let now = self.now;
