@@ -16,6 +16,18 @@ use muster_core::{
     DirectoryEntry, DirectorySnapshot, EmailAddress, FieldSet, Location, SourceIssue,
 };
 
+/// What a directory source (LDAP, Graph) made of one object it read.
+#[derive(Debug)]
+pub(crate) enum Mapped {
+    /// A recipient, and problems with some of its values.
+    Entry(Box<DirectoryEntry>, Vec<SourceIssue>),
+    /// Not a mail recipient: no address at all (service accounts,
+    /// computers, accounts without a mailbox), or a guest the source skips.
+    NotARecipient,
+    /// It has addresses, but none that can be its primary.
+    Unreadable(SourceIssue),
+}
+
 /// The `file` of a claim made where its entry was read (a DN, an object id):
 /// the claim's place is the entry's own [`Location`].
 const AT_ENTRY: u8 = u8::MAX;
@@ -271,6 +283,22 @@ impl Collector {
     /// move the address back and forth.
     pub(crate) fn add_in_location_order(&mut self, entry: DirectoryEntry) {
         self.pending.push(entry);
+    }
+
+    /// Adds what a directory source made of one object: the entry (in
+    /// location order, see [`Collector::add_in_location_order`]) and its
+    /// issues, or only the issue.
+    pub(crate) fn add_mapped(&mut self, mapped: Mapped) {
+        match mapped {
+            Mapped::Entry(entry, issues) => {
+                for issue in issues {
+                    self.issue(issue);
+                }
+                self.add_in_location_order(*entry);
+            }
+            Mapped::NotARecipient => {}
+            Mapped::Unreadable(issue) => self.issue(issue),
+        }
     }
 
     fn add_claiming(

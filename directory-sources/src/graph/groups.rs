@@ -8,7 +8,8 @@
 use muster_core::RecipientKind;
 use serde::Deserialize;
 
-use super::users::{Mapped, recipient};
+use super::users::recipient;
+use crate::collect::Mapped;
 
 /// `/groups` `$select`: exactly what [`map_group`] reads.
 pub(crate) const GROUP_SELECT: &str =

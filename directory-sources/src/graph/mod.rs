@@ -47,7 +47,7 @@ pub use users::GuestPolicy;
 use delta::{Change, is_resync, merge, refused};
 use groups::{GROUP_SELECT, GraphGroup, MAIL_ENABLED, map_group};
 use retry::{Retry, retryable_status};
-use users::{GraphUser, Mapped, UserMap, map_user};
+use users::{GraphUser, UserMap, map_user};
 
 use crate::collect::Collector;
 use crate::error::Error;
@@ -738,7 +738,7 @@ impl GraphSource {
                 return;
             }
         };
-        Self::add_mapped(collector, map_user(&user, self.map));
+        collector.add_mapped(map_user(&user, self.map));
     }
 
     /// Maps one element of a page of groups into the collector.
@@ -754,21 +754,7 @@ impl GraphSource {
                 return;
             }
         };
-        Self::add_mapped(collector, map_group(&group));
-    }
-
-    /// Adds a mapped user or group, with its issues.
-    fn add_mapped(collector: &mut Collector, mapped: Mapped) {
-        match mapped {
-            Mapped::Entry(entry, issues) => {
-                for issue in issues {
-                    collector.issue(issue);
-                }
-                collector.add_in_location_order(*entry);
-            }
-            Mapped::NotARecipient => {}
-            Mapped::Unreadable(issue) => collector.issue(issue),
-        }
+        collector.add_mapped(map_group(&group));
     }
 
     /// Checks a next link before the token is sent to it: the same scheme,

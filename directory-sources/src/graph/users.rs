@@ -7,6 +7,7 @@ use muster_core::{
 };
 use serde::Deserialize;
 
+use crate::collect::Mapped;
 use crate::values::{MOBILE_EXPECTED, address_expected, mobile};
 
 /// What to do with guest accounts (`userType` `Guest`): people from other
@@ -90,18 +91,6 @@ impl UserMap {
             fields
         }
     }
-}
-
-/// What became of one user.
-#[derive(Debug)]
-pub(crate) enum Mapped {
-    /// A recipient, and problems with some of its values.
-    Entry(Box<DirectoryEntry>, Vec<SourceIssue>),
-    /// No address at all (accounts without a mailbox), or a guest under
-    /// [`GuestPolicy::Skip`]: not a recipient of this tenant.
-    NotARecipient,
-    /// It has addresses, but none that can be its primary.
-    Unreadable(SourceIssue),
 }
 
 /// Maps one user. Problems with single values are issues on the entry

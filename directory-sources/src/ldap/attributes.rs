@@ -8,6 +8,7 @@ use muster_core::{
     RecipientKind, SourceIssue, non_blank, proxy_addresses,
 };
 
+use crate::collect::Mapped;
 use crate::values::{MOBILE_EXPECTED, mobile};
 
 /// The attribute names a directory uses for each field. `None` means the
@@ -239,16 +240,6 @@ fn lowercase_keys<V>(map: HashMap<String, V>) -> HashMap<String, V> {
     map.into_iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .collect()
-}
-
-/// What became of one directory object.
-pub(crate) enum Mapped {
-    /// A recipient, and problems with some of its values.
-    Entry(Box<DirectoryEntry>, Vec<SourceIssue>),
-    /// No address at all: not a mail recipient (service accounts, computers).
-    NotARecipient,
-    /// It has addresses, but none that can be its primary.
-    Unreadable(SourceIssue),
 }
 
 /// Maps one object. Problems with single values are issues on the entry

@@ -32,7 +32,7 @@ use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use attributes::LdapAttributes;
-use attributes::{Mapped, Object, map_group, map_object};
+use attributes::{Object, map_group, map_object};
 use groups::Memberships;
 use range::{Chunk, RangeProblem};
 
@@ -334,7 +334,7 @@ impl LdapSource {
         if self.objects != LdapObjects::Groups {
             let filter = self.full_filter();
             self.search_each(&mut ldap, &filter, map.requested(), |object| {
-                add(&mut collector, map_object(&object, map));
+                collector.add_mapped(map_object(&object, map));
             })
             .await?;
         }
@@ -455,7 +455,7 @@ impl LdapSource {
                     collector.issue(members_issue(&object.dn, &problem));
                 }
             }
-            add(collector, map_group(&object, map));
+            collector.add_mapped(map_group(&object, map));
         })
         .await?;
         let mut memberships = Memberships::default();
@@ -494,20 +494,6 @@ impl LdapSource {
             memberships.add_group(&group.dn, &group.name, &group.members);
         }
         Ok((memberships, complete))
-    }
-}
-
-/// Adds one mapped object (and its issues) to the snapshot being built.
-fn add(collector: &mut Collector, mapped: Mapped) {
-    match mapped {
-        Mapped::Entry(entry, issues) => {
-            for issue in issues {
-                collector.issue(issue);
-            }
-            collector.add_in_location_order(*entry);
-        }
-        Mapped::NotARecipient => {}
-        Mapped::Unreadable(issue) => collector.issue(issue),
     }
 }
 
