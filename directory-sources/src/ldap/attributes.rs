@@ -242,12 +242,9 @@ fn lowercase_keys<V>(map: HashMap<String, V>) -> HashMap<String, V> {
         .collect()
 }
 
-/// Maps one object. Problems with single values are issues on the entry
-/// (located by DN), which keeps the rest of it; an object whose primary
-/// address cannot be determined is unreadable.
 /// The addresses of one object (users and groups alike): the primary from
 /// the one `SMTP:` proxy address or `mail`, the other proxy addresses as
-/// aliases, located at its DN; or why it is no recipient.
+/// aliases, its stable id, located at its DN; or why it is no recipient.
 fn recipient(
     object: &Object,
     map: &LdapAttributes,
@@ -304,9 +301,18 @@ fn recipient(
     entry.aliases = proxies.aliases;
     entry.aliases.remove(&entry.primary_email);
     entry.location = Some(at());
+    if let Some(attribute) = &map.external_id {
+        match external_id(object, attribute) {
+            Ok(id) => entry.external_id = id,
+            Err(issue) => issues.push(*issue),
+        }
+    }
     Ok((entry, issues))
 }
 
+/// Maps one object. Problems with single values are issues on the entry
+/// (located by DN), which keeps the rest of it; an object whose primary
+/// address cannot be determined is unreadable.
 pub(crate) fn map_object(object: &Object, map: &LdapAttributes) -> Mapped {
     let (mut entry, mut issues) = match recipient(object, map) {
         Ok(found) => found,
@@ -354,18 +360,12 @@ pub(crate) fn map_object(object: &Object, map: &LdapAttributes) -> Mapped {
             ),
         }
     }
-    if let Some(attribute) = &map.external_id {
-        match external_id(object, attribute) {
-            Ok(id) => entry.external_id = id,
-            Err(issue) => issues.push(*issue),
-        }
-    }
     Mapped::Entry(Box::new(entry), issues)
 }
 
 /// Maps one group object: its addresses like a user's, its kind from
 /// `groupType` (bit 0x80000000: a security group, which Exchange can also
-/// mail-enable; otherwise a distribution group), its id. Names and phones
+/// mail-enable; otherwise a distribution group). Names and phones
 /// are users' fields and stay empty.
 pub(crate) fn map_group(object: &Object, map: &LdapAttributes) -> Mapped {
     let (mut entry, mut issues) = match recipient(object, map) {
@@ -390,12 +390,6 @@ pub(crate) fn map_group(object: &Object, map: &LdapAttributes) -> Mapped {
                 .with_field(attribute)
                 .with_value(&value),
             ),
-        }
-    }
-    if let Some(attribute) = &map.external_id {
-        match external_id(object, attribute) {
-            Ok(id) => entry.external_id = id,
-            Err(issue) => issues.push(*issue),
         }
     }
     Mapped::Entry(Box::new(entry), issues)
