@@ -3,77 +3,21 @@
 //! (`tests/fixtures/graph/`). Waits between retries go through a recording
 //! [`Sleep`], so no test sleeps.
 
-use std::sync::{Arc, Mutex};
+mod graph_support;
+use graph_support::*;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use muster_core::{Field, FieldSet, Location, RecipientKind};
 use muster_directory::{DirectorySource, Error, GraphSource, GuestPolicy, Sleep};
 use reqwest::Url;
-use wiremock::matchers::{any, header, method, path, query_param, query_param_is_missing};
+use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const TENANT: &str = "contoso.onmicrosoft.com";
-const CLIENT_ID: &str = "8f0e2d4c-0000-4000-8000-000000000001";
-const SECRET: &str = "Xy7~q8Q.s3cret-value-never-shown";
 const SELECT: &str = "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,accountEnabled,userType";
-const BEARER: &str = "Bearer eyJ0eXAiOiJKV1QiLCJub25jZSI6Im11c3Rlci10ZXN0In0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20ifQ.c2lnbmF0dXJl";
-const TOKEN_PATH: &str = "/contoso.onmicrosoft.com/oauth2/v2.0/token";
 const SKIP_2: &str = "RFNwdAIAAQAAACpBbm4uTGVlQGV4YW1wbGUuY29t";
 const SKIP_3: &str = "RFNwdAIAAQAAACpCby5SYXlAZXhhbXBsZS5jb20";
-
-/// Records every wait instead of waiting.
-#[derive(Debug, Default)]
-struct Waits(Mutex<Vec<Duration>>);
-
-#[async_trait::async_trait]
-impl Sleep for Waits {
-    async fn sleep(&self, duration: Duration) {
-        self.0.lock().unwrap().push(duration);
-    }
-}
-
-impl Waits {
-    fn seconds(&self) -> Vec<u64> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(Duration::as_secs)
-            .collect()
-    }
-}
-
-/// A fixture with `{base}` replaced by the mock server's address.
-fn fixture(server: &MockServer, name: &str) -> String {
-    let text = match name {
-        "token" => include_str!("fixtures/graph/token.json"),
-        "token_invalid_client" => include_str!("fixtures/graph/token_invalid_client.json"),
-        "users_page1" => include_str!("fixtures/graph/users_page1.json"),
-        "users_page2" => include_str!("fixtures/graph/users_page2.json"),
-        "users_page3" => include_str!("fixtures/graph/users_page3.json"),
-        "error_throttled" => include_str!("fixtures/graph/error_throttled.json"),
-        "error_unavailable" => include_str!("fixtures/graph/error_unavailable.json"),
-        "error_bad_filter" => include_str!("fixtures/graph/error_bad_filter.json"),
-        "error_group_not_found" => include_str!("fixtures/graph/error_group_not_found.json"),
-        "group_sales" => include_str!("fixtures/graph/group_sales.json"),
-        "group_sales_members_page1" => {
-            include_str!("fixtures/graph/group_sales_members_page1.json")
-        }
-        "group_sales_members_page2" => {
-            include_str!("fixtures/graph/group_sales_members_page2.json")
-        }
-        "group_vip" => include_str!("fixtures/graph/group_vip.json"),
-        "group_vip_members" => include_str!("fixtures/graph/group_vip_members.json"),
-        "groups_mail_page1" => include_str!("fixtures/graph/groups_mail_page1.json"),
-        "groups_mail_page2" => include_str!("fixtures/graph/groups_mail_page2.json"),
-        other => panic!("no fixture {other}"),
-    };
-    text.replace("{base}", &server.uri())
-}
-
-fn json(status: u16, body: String) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body, "application/json")
-}
 
 /// The token request's form fields, in order.
 fn form(request: &Request) -> Vec<(String, String)> {
@@ -88,12 +32,7 @@ fn form(request: &Request) -> Vec<(String, String)> {
 /// A mock server that answers anything not mocked with a readable refusal
 /// (418: not retried), and issues tokens for the right client credentials.
 async fn server_with_token(expected_tokens: u64) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(418).set_body_string("not mocked"))
-        .with_priority(u8::MAX)
-        .mount(&server)
-        .await;
+    let server = refusing_server().await;
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
         .and(header("content-type", "application/x-www-form-urlencoded"))
@@ -118,7 +57,7 @@ async fn server_with_token(expected_tokens: u64) -> MockServer {
 fn first_page() -> wiremock::MockBuilder {
     Mock::given(method("GET"))
         .and(path("/v1.0/users"))
-        .and(header("authorization", BEARER))
+        .and(header("authorization", bearer().as_str()))
         .and(query_param("$select", SELECT))
         .and(query_param("$top", "999"))
         .and(query_param_is_missing("$skiptoken"))
@@ -128,7 +67,7 @@ fn first_page() -> wiremock::MockBuilder {
 fn page(skiptoken: &str) -> wiremock::MockBuilder {
     Mock::given(method("GET"))
         .and(path("/v1.0/users"))
-        .and(header("authorization", BEARER))
+        .and(header("authorization", bearer().as_str()))
         .and(query_param("$select", SELECT))
         .and(query_param("$top", "999"))
         .and(query_param("$skiptoken", skiptoken))
@@ -721,7 +660,7 @@ const VIP: &str = "b4d0c9e8-0000-4000-8000-00000000000c";
 fn group(id: &str) -> wiremock::MockBuilder {
     Mock::given(method("GET"))
         .and(path(format!("/v1.0/groups/{id}")))
-        .and(header("authorization", BEARER))
+        .and(header("authorization", bearer().as_str()))
         .and(query_param("$select", "id,displayName"))
 }
 
@@ -729,7 +668,7 @@ fn group(id: &str) -> wiremock::MockBuilder {
 fn members(id: &str) -> wiremock::MockBuilder {
     Mock::given(method("GET"))
         .and(path(format!("/v1.0/groups/{id}/transitiveMembers")))
-        .and(header("authorization", BEARER))
+        .and(header("authorization", bearer().as_str()))
         .and(query_param("$select", "id"))
         .and(query_param("$top", "999"))
 }
@@ -882,7 +821,7 @@ const GROUPS_SKIP_2: &str = "RFNwdAIAAQAAAB5Hcm91cF9hMWIy";
 fn mail_groups(skiptoken: Option<&str>) -> wiremock::MockBuilder {
     let request = Mock::given(method("GET"))
         .and(path("/v1.0/groups"))
-        .and(header("authorization", BEARER))
+        .and(header("authorization", bearer().as_str()))
         .and(query_param("$select", GROUP_SELECT))
         .and(query_param("$filter", "mailEnabled eq true"))
         .and(query_param("$top", "999"));

@@ -10,67 +10,27 @@
 //! `proxyAddresses` sent) and adds Dee. `users_final.json` is `/users` of
 //! the directory after it.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod graph_support;
+use graph_support::*;
+
+use std::sync::Arc;
 
 use muster_core::DirectorySnapshot;
 use muster_directory::{DeltaRead, DeltaRound, Error, GraphCursor, GraphSource, Sleep};
 use wiremock::matchers::{any, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const TENANT: &str = "contoso.onmicrosoft.com";
-const CLIENT_ID: &str = "8f0e2d4c-0000-4000-8000-000000000001";
-const SECRET: &str = "Xy7~q8Q.s3cret-value-never-shown";
 /// The default selection (`accountEnabled` is not read unless asked).
 const SELECT: &str = "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,userType";
-const ACCESS_TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJub25jZSI6Im11c3Rlci10ZXN0In0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20ifQ.c2lnbmF0dXJl";
-const TOKEN_PATH: &str = "/contoso.onmicrosoft.com/oauth2/v2.0/token";
 const DELTA: &str = "/v1.0/users/delta";
 const ROUND_ONE: &str = "dT0k3n-round-one";
 const ROUND_TWO: &str = "dT0k3n-round-two";
 const AFTER_RESYNC: &str = "dT0k3n-after-resync";
 
-/// Records every wait instead of waiting.
-#[derive(Debug, Default)]
-struct Waits(Mutex<Vec<Duration>>);
-
-#[async_trait::async_trait]
-impl Sleep for Waits {
-    async fn sleep(&self, duration: Duration) {
-        self.0.lock().unwrap().push(duration);
-    }
-}
-
-/// A fixture with `{base}` replaced by the mock server's address.
-fn fixture(server: &MockServer, name: &str) -> String {
-    let text = match name {
-        "token" => include_str!("fixtures/graph/token.json"),
-        "delta_page1" => include_str!("fixtures/graph/delta_page1.json"),
-        "delta_page2" => include_str!("fixtures/graph/delta_page2.json"),
-        "delta_changes_page1" => include_str!("fixtures/graph/delta_changes_page1.json"),
-        "delta_changes_page2" => include_str!("fixtures/graph/delta_changes_page2.json"),
-        "delta_final" => include_str!("fixtures/graph/delta_final.json"),
-        "users_final" => include_str!("fixtures/graph/users_final.json"),
-        "error_resync_required" => include_str!("fixtures/graph/error_resync_required.json"),
-        "error_unavailable" => include_str!("fixtures/graph/error_unavailable.json"),
-        other => panic!("no fixture {other}"),
-    };
-    text.replace("{base}", &server.uri())
-}
-
-fn json(status: u16, body: String) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body, "application/json")
-}
-
 /// A mock server that refuses anything not mocked (418: not retried) and
 /// issues tokens.
 async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(418).set_body_string("not mocked"))
-        .with_priority(u8::MAX)
-        .mount(&server)
-        .await;
+    let server = refusing_server().await;
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
         .respond_with(json(200, fixture(&server, "token")))
@@ -86,7 +46,7 @@ fn delta(token: Option<(&str, &str)>) -> wiremock::MockBuilder {
         .and(path(DELTA))
         .and(wiremock::matchers::header(
             "authorization",
-            format!("Bearer {ACCESS_TOKEN}").as_str(),
+            bearer().as_str(),
         ));
     match token {
         None => request
@@ -228,7 +188,7 @@ async fn a_round_of_changes_gives_the_snapshot_a_full_read_of_the_final_state_gi
         Some("mobilePhone")
     );
     assert_eq!(second.cursor.user_count(), 4);
-    assert!(waits.0.lock().unwrap().is_empty());
+    assert!(waits.seconds().is_empty());
 
     // The next round continues from round two's link.
     delta(Some(("$deltatoken", ROUND_TWO)))
@@ -354,7 +314,7 @@ async fn a_failing_page_of_a_round_is_an_error_and_the_old_cursor_still_works() 
         assert!(!text.contains(secret), "{secret} in {text}");
     }
     assert_eq!(first.cursor, kept, "the caller's cursor is untouched");
-    assert_eq!(waits.0.lock().unwrap().len(), 2);
+    assert_eq!(waits.seconds().len(), 2);
 
     // Once Graph answers again, the same cursor reads the whole round.
     changes_page2()
