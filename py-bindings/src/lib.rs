@@ -32,6 +32,8 @@ fn muster_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sources::StandardCsv>()?;
     m.add_class::<sources::LdapSource>()?;
     m.add_class::<sources::GraphSource>()?;
+    m.add_class::<sources::GraphCursor>()?;
+    m.add_class::<sources::DeltaRead>()?;
     m.add_class::<discovery::DiscoveryLedger>()?;
     m.add_class::<sources::DirectoryRecords>()?;
     m.add_class::<testing::Emulator>()?;

@@ -9,7 +9,9 @@ import os
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Iterator, List, Tuple
+from pathlib import Path
+from typing import Any, Iterator, List, Tuple
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -197,3 +199,199 @@ def test_smtp_discovery_feeds_a_plan_as_a_supplemental_source(gw: muster.Gateway
     assert kinds.get("erin@example.com") == "create", str(plan)
     assert "rare@example.com" not in kinds and "noreply@example.com" not in kinds
     assert not any(k in ("delete", "deactivate", "flag") for k in kinds.values()), str(plan)
+
+
+def add_sales_group(ou: str) -> None:
+    """Adds the mail-enabled distribution group Sales (AD's groupType 8) with Ann in it."""
+    ldif = (
+        f"dn: cn=Sales,{ou}\nobjectClass: group\ncn: Sales\ngroupType: 8\n"
+        f"mail: sales@example.com\nmember: cn=Ann Lee,{ou}\ninstanceType: 4\n"
+        "nTSecurityDescriptor: x\n"
+        "objectCategory: CN=Group,CN=Schema,CN=Configuration,DC=example,DC=com\n"
+    )
+    admin = ["-x", "-H", ldap_env("MUSTER_LDAP_URL"), "-D", ldap_env("MUSTER_LDAP_ADMIN_DN"),
+             "-w", ldap_env("MUSTER_LDAP_ADMIN_PASSWORD")]
+    subprocess.run(["ldapadd", *admin], input=ldif.encode(), capture_output=True, check=True)
+
+
+def reader(url: str, ou: str, **options: Any) -> muster.LdapSource:
+    return muster.LdapSource(
+        url,
+        ou,
+        bind_dn=ldap_env("MUSTER_LDAP_READER_DN"),
+        password=ldap_env("MUSTER_LDAP_READER_PASSWORD"),
+        filter="(objectClass=user)",
+        **options,
+    )
+
+
+def test_ldaps_trusts_an_enterprise_ca_given_as_pem() -> None:
+    ou = add_people("python-tls")
+    ldaps = ldap_env("MUSTER_LDAP_LDAPS_URL")
+    ca = Path(ldap_env("MUSTER_LDAP_CA_FILE"))
+    # The test CA is no platform root: without it, a certificate error, never an empty directory.
+    with pytest.raises(muster.SourceError, match="certificate"):
+        reader(ldaps, ou).read()
+    snapshot = reader(ldaps, ou, ca_pem=ca.read_bytes()).read()
+    assert sorted(e["primary_email"] for e in snapshot.entries) == ["ann.lee@example.com", "support@example.com"]
+    # Only the given CA, as text: still verified, still read.
+    assert len(reader(ldaps, ou, ca_pem=ca.read_text(), platform_roots=False).read()) == 2
+    with pytest.raises(muster.SourceError, match="certificate"):
+        reader(ldaps, ou, platform_roots=False).read()
+
+
+def test_a_ca_pem_without_a_usable_certificate_is_refused_at_once() -> None:
+    url = "ldaps://dc.example.com"
+    with pytest.raises(ValueError, match="BEGIN CERTIFICATE"):
+        muster.LdapSource(url, "DC=example,DC=com", ca_pem=b"this is the CA, honest")
+    with pytest.raises(ValueError, match="not a usable certificate"):
+        muster.LdapSource(url, "DC=example,DC=com",
+                          ca_pem=b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    with pytest.raises(TypeError, match="ca_pem must be bytes or str"):
+        muster.LdapSource(url, "DC=example,DC=com", ca_pem=42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="objects must be"):
+        muster.LdapSource(url, "DC=example,DC=com", objects="computers")  # type: ignore[arg-type]
+
+
+def test_ldap_objects_reads_mail_enabled_groups_and_memberships() -> None:
+    ou = add_people("python-groups")
+    add_sales_group(ou)
+    url = ldap_env("MUSTER_LDAP_URL")
+
+    groups = reader(url, ou, objects="groups").read()
+    [sales] = groups.entries
+    assert sales["primary_email"] == "sales@example.com"
+    assert sales["kind"] == "distribution_group"
+
+    both = reader(url, ou, objects="both").read()
+    entries = {e["primary_email"]: e for e in both.entries}
+    assert sorted(entries) == ["ann.lee@example.com", "sales@example.com", "support@example.com"]
+    assert entries["ann.lee@example.com"]["member_of"] == ["Sales"]
+    assert "groups" in both.provided
+
+    users = reader(url, ou).read()
+    assert "sales@example.com" not in {e["primary_email"] for e in users.entries}
+    assert "groups" not in users.provided
+
+
+class FakeDeltaGraph(BaseHTTPRequestHandler):
+    """Entra ID through Graph's delta query. Round one (no state token):
+    Ann and Bob; round two (`$deltatoken=one`): Bob deleted, Cy new; round
+    three (`two`): the token has expired (410 resyncRequired). `/groups`:
+    one mail-enabled distribution group. Records the delta tokens asked for.
+
+    It answers from a Python thread: a Rust call that held the GIL would
+    never get its answers."""
+
+    tokens: List[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.answer(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": "tok"})
+
+    def do_GET(self) -> None:  # noqa: N802
+        url = urlparse(self.path)
+        base = f"http://127.0.0.1:{self.server.server_port}/v1.0/users/delta"
+        if url.path == "/v1.0/groups":
+            self.answer(200, {"value": [
+                {"id": "g1", "displayName": "Sales", "mail": "sales@example.com",
+                 "securityEnabled": False, "groupTypes": []},
+            ]})
+            return
+        if url.path != "/v1.0/users/delta":
+            self.answer(404, {"error": {"code": "notMocked", "message": url.path}})
+            return
+        token = parse_qs(url.query).get("$deltatoken", ["from scratch"])[0]
+        FakeDeltaGraph.tokens.append(token)
+        if token == "from scratch":
+            self.answer(200, {"@odata.deltaLink": f"{base}?$deltatoken=one", "value": [
+                {"id": "1", "mail": "ann@example.com", "givenName": "Ann", "userType": "Member"},
+                {"id": "2", "mail": "bob@example.com", "givenName": "Bob", "userType": "Member"},
+            ]})
+        elif token == "one":
+            self.answer(200, {"@odata.deltaLink": f"{base}?$deltatoken=two", "value": [
+                {"id": "2", "@removed": {"reason": "deleted"}},
+                {"id": "3", "mail": "cy@example.com", "givenName": "Cy", "userType": "Member"},
+            ]})
+        else:
+            self.answer(410, {"error": {"code": "resyncRequired", "message": "Resync required."}})
+
+    def answer(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def delta_graph() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), FakeDeltaGraph)
+    FakeDeltaGraph.tokens = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def entra(graph: str, tenant: str = "contoso.onmicrosoft.com", **options: Any) -> muster.GraphSource:
+    return muster.GraphSource(tenant, "app-id", "secret", authority=graph, graph_url=f"{graph}/v1.0", **options)
+
+
+def addresses(snapshot: muster.DirectorySnapshot) -> List[str]:
+    return sorted(e["primary_email"] for e in snapshot.entries)
+
+
+def test_entra_id_read_incrementally_with_a_saved_cursor(delta_graph: str) -> None:
+    source = entra(delta_graph)
+    first = source.read_incremental()
+    assert first.round == "initial"
+    assert (first.changed, first.removed, first.resync_status) == (None, None, None)
+    assert addresses(first.snapshot) == ["ann@example.com", "bob@example.com"]
+    assert first.cursor.tenant == "contoso.onmicrosoft.com" and first.cursor.user_count == 2
+
+    # Saved between runs as JSON, loaded again: the next read continues from it.
+    saved = muster.GraphCursor.from_json(first.cursor.to_json())
+    second = source.read_incremental(saved)
+    assert second.round == "incremental"
+    assert (second.changed, second.removed) == (1, 1)
+    assert addresses(second.snapshot) == ["ann@example.com", "cy@example.com"]
+    assert FakeDeltaGraph.tokens == ["from scratch", "one"]
+
+    # Graph has forgotten round two: every user is read again, and the round says so.
+    third = source.read_incremental(second.cursor)
+    assert third.round == "resynced"
+    assert (third.resync_status, third.resync_code) == (410, "resyncRequired")
+    assert addresses(third.snapshot) == ["ann@example.com", "bob@example.com"]
+    assert FakeDeltaGraph.tokens == ["from scratch", "one", "two", "from scratch"]
+    assert "one" in third.cursor.to_json()
+    assert repr(third) == 'DeltaRead(round="resynced", entries=2)'
+
+
+def test_a_cursor_that_does_not_fit_is_refused_before_any_request(delta_graph: str) -> None:
+    cursor = entra(delta_graph).read_incremental().cursor
+    asked = list(FakeDeltaGraph.tokens)
+    with pytest.raises(muster.SourceError, match="made for tenant `contoso.onmicrosoft.com`"):
+        entra(delta_graph, tenant="fabrikam.onmicrosoft.com").read_incremental(cursor)
+    with pytest.raises(muster.SourceError, match=r"\$filter"):
+        entra(delta_graph, filter="department eq 'Sales'").read_incremental(cursor)
+    with pytest.raises(muster.SourceError, match="not a saved Graph cursor"):
+        muster.GraphCursor.from_json(cursor.to_json()[:40])
+    assert FakeDeltaGraph.tokens == asked
+
+
+def test_mail_enabled_groups_are_read_with_every_round(delta_graph: str) -> None:
+    source = entra(delta_graph, mail_enabled_groups=True)
+    first = source.read_incremental()
+    assert addresses(first.snapshot) == ["ann@example.com", "bob@example.com", "sales@example.com"]
+    second = source.read_incremental(first.cursor)
+    assert addresses(second.snapshot) == ["ann@example.com", "cy@example.com", "sales@example.com"]
+    sales = next(e for e in second.snapshot.entries if e["primary_email"] == "sales@example.com")
+    assert sales["kind"] == "distribution_group"
+    assert addresses(entra(delta_graph).read_incremental().snapshot) == ["ann@example.com", "bob@example.com"]

@@ -3,7 +3,7 @@
 import os
 
 from muster import Users
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union, final
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union, final
 
 _Path = Union[str, "os.PathLike[str]"]
 
@@ -12,6 +12,7 @@ __version__: str
 __all__ = [
     "ApplyError",
     "ApplyReport",
+    "DeltaRead",
     "DirectorySnapshot",
     "DiscoveryLedger",
     "Emulator",
@@ -19,6 +20,7 @@ __all__ = [
     "Gateway",
     "GatewayError",
     "GatewaySnapshot",
+    "GraphCursor",
     "GraphSource",
     "HrRecords",
     "LdapSource",
@@ -228,6 +230,9 @@ class LdapSource:
         password: Optional[str] = None,
         filter: Optional[str] = None,
         starttls: bool = False,
+        ca_pem: Union[bytes, str, None] = None,
+        platform_roots: bool = True,
+        objects: Literal["users", "groups", "both"] = "users",
         name: Optional[str] = None,
     ) -> LdapSource: ...
     def read(self) -> DirectorySnapshot: ...
@@ -242,11 +247,40 @@ class GraphSource:
         *,
         filter: Optional[str] = None,
         read_account_enabled: bool = False,
+        mail_enabled_groups: bool = False,
         authority: Optional[str] = None,
         graph_url: Optional[str] = None,
         name: Optional[str] = None,
     ) -> GraphSource: ...
     def read(self) -> DirectorySnapshot: ...
+    def read_incremental(self, cursor: Optional[GraphCursor] = None) -> DeltaRead: ...
+
+@final
+class GraphCursor:
+    @staticmethod
+    def from_json(text: str) -> GraphCursor: ...
+    def to_json(self) -> str: ...
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def user_count(self) -> int: ...
+
+@final
+class DeltaRead:
+    @property
+    def snapshot(self) -> DirectorySnapshot: ...
+    @property
+    def cursor(self) -> GraphCursor: ...
+    @property
+    def round(self) -> Literal["initial", "incremental", "resynced", "unknown"]: ...
+    @property
+    def changed(self) -> Optional[int]: ...
+    @property
+    def removed(self) -> Optional[int]: ...
+    @property
+    def resync_status(self) -> Optional[int]: ...
+    @property
+    def resync_code(self) -> Optional[str]: ...
 
 @final
 class Emulator:
