@@ -206,18 +206,46 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
 
 /// Writes `text` to a temporary file beside `path` and renames it over
 /// `path`, so a crash leaves the old file or the new one, never half of one
-/// (state, ledger and Graph cursor alike). `action` names the file in errors.
+/// (state, ledger and Graph cursor alike): the new text is on disk before
+/// the rename, and the rename before this returns. On Unix the file is
+/// readable by its owner only: these files hold directory data (names,
+/// addresses, who owns which account). `action` names the file in errors.
 fn save_atomically(path: &Path, action: &'static str, text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = std::path::PathBuf::from(temporary);
-    let failed = |source| CliError::File {
+    let write = || -> std::io::Result<()> {
+        // A leftover from a crash may have other permissions: start afresh.
+        match std::fs::remove_file(&temporary) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temporary, path)?;
+        #[cfg(unix)]
+        {
+            let directory = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            std::fs::File::open(directory)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|source| CliError::File {
         action,
         path: path.to_owned(),
         source,
-    };
-    std::fs::write(&temporary, text).map_err(failed)?;
-    std::fs::rename(&temporary, path).map_err(failed)
+    })
 }
 
 /// `muster discover`: adds each observations file to the ledger (as of

@@ -371,6 +371,17 @@ async fn apply_writes_the_plan_saves_the_state_and_the_next_plan_is_empty() {
             .is_some()
     );
     assert!(std::fs::read_to_string(&journal).unwrap().lines().count() >= 2);
+    // The state holds directory data: only its owner may read it, and no
+    // temporary file is left beside it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        let mut temporary = state.clone().into_os_string();
+        temporary.push(".tmp");
+        assert!(!std::path::Path::new(&temporary).exists());
+    }
     // The state now says muster owns both; planning again changes nothing.
     let saved = std::fs::read_to_string(&state).unwrap();
     assert!(saved.contains("bob.ray@example.com"), "{saved}");
