@@ -293,7 +293,9 @@ impl<'a> Planner<'a> {
         if self.flags.is_empty() {
             return None;
         }
-        u32::try_from(i).ok().and_then(|i| self.flags.get(&i).copied())
+        u32::try_from(i)
+            .ok()
+            .and_then(|i| self.flags.get(&i).copied())
     }
 
     /// Who made account `i` ([`Origin::Unknown`] when muster never saw it).
@@ -466,7 +468,11 @@ impl<'a> Planner<'a> {
             });
             steps.push(Step::Adopt { origin: new_origin });
         }
-        if !settled && self.flag(i as usize).is_some_and(|f| f.cause == FlagCause::Absent) {
+        if !settled
+            && self
+                .flag(i as usize)
+                .is_some_and(|f| f.cause == FlagCause::Absent)
+        {
             steps.push(Step::Unflag);
             transitions.push(Transition::Unflag {
                 email: email.clone(),
@@ -1341,9 +1347,18 @@ pub(crate) fn fields_equal(a: &Account, e: &muster_core::DirectoryEntry) -> bool
         && same(&a.company, &e.company)
         && same(&a.department, &e.department)
         && same(&a.notes, &e.notes)
-        && a.groups == e.member_of
-        && a.allow_senders == e.allow_senders
-        && a.block_senders == e.block_senders
+        && same_list(&a.groups, &e.member_of)
+        && same_list(&a.allow_senders, &e.allow_senders)
+        && same_list(&a.block_senders, &e.block_senders)
+}
+
+/// `a == b`, without building two B-tree iterators when both are empty
+/// (most accounts' groups and sender lists, every run).
+fn same_list(
+    a: &std::collections::BTreeSet<String>,
+    b: &std::collections::BTreeSet<String>,
+) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
 }
 
 /// The steps that set `a`'s text fields among `fields` to `e`'s where they

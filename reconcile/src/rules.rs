@@ -92,19 +92,39 @@ pub(crate) enum Admission<'p> {
     Skip(SkipCode, String),
 }
 
+/// The type each recipient kind gets under a policy (or `None`: not
+/// synced), looked up once per plan rather than once per entry.
+pub(crate) struct KindTypes<'p>([Option<&'p UserType>; RecipientKind::ALL.len()]);
+
+impl<'p> KindTypes<'p> {
+    pub(crate) fn of(policy: &'p Policy) -> Self {
+        KindTypes(RecipientKind::ALL.map(|kind| policy.type_for(kind)))
+    }
+
+    fn get(&self, kind: RecipientKind) -> Option<&'p UserType> {
+        // User mailboxes, most entries, come first in `ALL`.
+        let at = RecipientKind::ALL.iter().position(|k| *k == kind)?;
+        self.0[at]
+    }
+}
+
 /// Decides whether an entry is synced: exceptions are never touched, kinds
 /// the policy does not sync are skipped, a disabled *user* mailbox is absent
 /// (a disabled shared or room mailbox is normal in AD and is synced), and a
 /// primary outside the managed domains is refused — the gateway would not
-/// route mail for it.
-pub(crate) fn admit_entry<'p>(entry: &DirectoryEntry, policy: &'p Policy) -> Admission<'p> {
-    if policy.exceptions.contains(&entry.primary_email) {
+/// route mail for it. `types` is [`KindTypes::of`] the same policy.
+pub(crate) fn admit_entry<'p>(
+    entry: &DirectoryEntry,
+    policy: &'p Policy,
+    types: &KindTypes<'p>,
+) -> Admission<'p> {
+    if !policy.exceptions.is_empty() && policy.exceptions.contains(&entry.primary_email) {
         return Admission::Skip(
             SkipCode::Exception,
             "listed in the policy's exceptions".into(),
         );
     }
-    let Some(user_type) = policy.type_for(entry.kind) else {
+    let Some(user_type) = types.get(entry.kind) else {
         return Admission::Skip(
             SkipCode::KindNotSynced,
             format!("{} recipients are not synced by this policy", entry.kind),

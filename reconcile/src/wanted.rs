@@ -260,6 +260,7 @@ pub(crate) fn collect<'a>(
     let mut disabled = HashSet::default();
 
     let mut found = [NONE; BATCH];
+    let kind_types = rules::KindTypes::of(policy);
     for &(precedence, source, provided, entries) in &sources {
         for chunk in entries.chunks(BATCH) {
             // The accounts of a whole batch are looked up together (see `index`).
@@ -279,7 +280,7 @@ pub(crate) fn collect<'a>(
             }
             std::hint::black_box(touched);
             for (entry, &id) in chunk.iter().zip(&found) {
-                match rules::admit_entry(entry, policy) {
+                match rules::admit_entry(entry, policy, &kind_types) {
                     Admission::Want(user_type) => {
                         let candidate = Want {
                             entry,
