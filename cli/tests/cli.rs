@@ -513,12 +513,8 @@ fn ldap_env(name: &str) -> String {
     })
 }
 
-/// Writes `ou=<unit>` with Ann and Bob as AD user objects, as the directory's admin.
-async fn ldap_people(unit: &str) -> String {
-    use std::collections::HashSet;
-    let set = |values: &[&str]| -> HashSet<Vec<u8>> {
-        values.iter().map(|v| v.as_bytes().to_vec()).collect()
-    };
+/// A connection to the test directory, bound as its admin.
+async fn ldap_admin() -> ldap3::Ldap {
     let (connection, mut ldap) = ldap3::LdapConnAsync::new(&ldap_env("MUSTER_LDAP_URL"))
         .await
         .unwrap();
@@ -531,6 +527,17 @@ async fn ldap_people(unit: &str) -> String {
     .unwrap()
     .success()
     .unwrap();
+    ldap
+}
+
+/// An attribute's values as ldap3 takes them.
+fn set(values: &[&str]) -> std::collections::HashSet<Vec<u8>> {
+    values.iter().map(|v| v.as_bytes().to_vec()).collect()
+}
+
+/// Writes `ou=<unit>` with Ann and Bob as AD user objects, as the directory's admin.
+async fn ldap_people(unit: &str) -> String {
+    let mut ldap = ldap_admin().await;
     let ou = format!("ou={unit},{}", ldap_env("MUSTER_LDAP_BASE"));
     // Sales: the group a test may have added (`ldap_group`) in an earlier run.
     for cn in ["Ann Lee", "Bob Ray", "Sales"] {
@@ -1130,22 +1137,7 @@ async fn graph_mail_groups_become_recipients_on_the_gateway() {
 /// Adds the mail-enabled distribution group Sales (AD's `groupType` 8) with
 /// Ann in it to `ou` (written by `ldap_people`).
 async fn ldap_group(ou: &str) {
-    use std::collections::HashSet;
-    let set = |values: &[&str]| -> HashSet<Vec<u8>> {
-        values.iter().map(|v| v.as_bytes().to_vec()).collect()
-    };
-    let (connection, mut ldap) = ldap3::LdapConnAsync::new(&ldap_env("MUSTER_LDAP_URL"))
-        .await
-        .unwrap();
-    ldap3::drive!(connection);
-    ldap.simple_bind(
-        &ldap_env("MUSTER_LDAP_ADMIN_DN"),
-        &ldap_env("MUSTER_LDAP_ADMIN_PASSWORD"),
-    )
-    .await
-    .unwrap()
-    .success()
-    .unwrap();
+    let mut ldap = ldap_admin().await;
     let ann = format!("cn=Ann Lee,{ou}");
     let attrs = vec![
         (b"objectClass".to_vec(), set(&["group"])),
