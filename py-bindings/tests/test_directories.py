@@ -93,31 +93,12 @@ def test_bind_dn_and_password_go_together() -> None:
         muster.LdapSource("ldaps://dc.example.com", "DC=example,DC=com", bind_dn="CN=svc")
 
 
-class FakeGraph(BaseHTTPRequestHandler):
-    """Answers the token request and one page of users; records what was asked."""
+class JsonHandler(BaseHTTPRequestHandler):
+    """A local stand-in for Entra ID and Graph: JSON answers, no logging."""
 
-    seen: List[Tuple[str, str]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
-        length = int(self.headers.get("Content-Length", "0"))
-        FakeGraph.seen.append(("POST " + self.path, self.rfile.read(length).decode()))
-        self.answer({"token_type": "Bearer", "expires_in": 3599, "access_token": "tok"})
-
-    def do_GET(self) -> None:  # noqa: N802
-        FakeGraph.seen.append(("GET " + self.path, self.headers.get("Authorization", "")))
-        self.answer(
-            {
-                "value": [
-                    {"id": "1", "mail": "ann@example.com", "givenName": "Ann", "surname": "Lee",
-                     "accountEnabled": False, "userType": "Member"},
-                    {"id": "2", "mail": "guest@partner.example", "userType": "Guest"},
-                ]
-            }
-        )
-
-    def answer(self, body: object) -> None:
+    def answer(self, status: int, body: object) -> None:
         data = json.dumps(body).encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -127,16 +108,45 @@ class FakeGraph(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def graph() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), FakeGraph)
-    FakeGraph.seen = []
+def serve(handler: type[JsonHandler]) -> Iterator[str]:
+    """Runs `handler` on a free local port in a thread; yields its base URL."""
+    server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+
+
+class FakeGraph(JsonHandler):
+    """Answers the token request and one page of users; records what was asked."""
+
+    seen: List[Tuple[str, str]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        length = int(self.headers.get("Content-Length", "0"))
+        FakeGraph.seen.append(("POST " + self.path, self.rfile.read(length).decode()))
+        self.answer(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": "tok"})
+
+    def do_GET(self) -> None:  # noqa: N802
+        FakeGraph.seen.append(("GET " + self.path, self.headers.get("Authorization", "")))
+        self.answer(
+            200,
+            {
+                "value": [
+                    {"id": "1", "mail": "ann@example.com", "givenName": "Ann", "surname": "Lee",
+                     "accountEnabled": False, "userType": "Member"},
+                    {"id": "2", "mail": "guest@partner.example", "userType": "Guest"},
+                ]
+            }
+        )
+
+
+@pytest.fixture
+def graph() -> Iterator[str]:
+    FakeGraph.seen = []
+    yield from serve(FakeGraph)
 
 
 def test_entra_id_users_read_through_graph(graph: str) -> None:
@@ -274,7 +284,7 @@ def test_ldap_objects_reads_mail_enabled_groups_and_memberships() -> None:
     assert "groups" not in users.provided
 
 
-class FakeDeltaGraph(BaseHTTPRequestHandler):
+class FakeDeltaGraph(JsonHandler):
     """Entra ID through Graph's delta query. Round one (no state token):
     Ann and Bob; round two (`$deltatoken=one`): Bob deleted, Cy new; round
     three (`two`): the token has expired (410 resyncRequired). `/groups`:
@@ -316,28 +326,11 @@ class FakeDeltaGraph(BaseHTTPRequestHandler):
         else:
             self.answer(410, {"error": {"code": "resyncRequired", "message": "Resync required."}})
 
-    def answer(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def delta_graph() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), FakeDeltaGraph)
     FakeDeltaGraph.tokens = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
+    yield from serve(FakeDeltaGraph)
 
 
 def entra(graph: str, tenant: str = "contoso.onmicrosoft.com", **options: Any) -> muster.GraphSource:
