@@ -608,10 +608,8 @@ impl<'a> Planner<'a> {
     /// new entry lists the old primary as an alias), otherwise a create.
     fn create_pass(&mut self) {
         let ext_index = self.external_id_index();
-        for w in 0..self.wanted.wants.len() {
-            if self.wanted.wants[w].account != NONE {
-                continue;
-            }
+        for k in 0..self.wanted.unmatched.len() {
+            let w = self.wanted.unmatched[k] as usize;
             match self.rename_candidate(w, &ext_index) {
                 Some(c) => self.plan_rename(w, c),
                 None => self.plan_create(w),
@@ -624,9 +622,9 @@ impl<'a> Planner<'a> {
     fn external_id_index(&self) -> HashMap<&'a str, &'a EmailAddress> {
         let needed = self
             .wanted
-            .wants
+            .unmatched
             .iter()
-            .any(|w| w.account == NONE && w.entry.external_id.is_some());
+            .any(|&w| self.wanted.wants[w as usize].entry.external_id.is_some());
         if !needed {
             return HashMap::new();
         }

@@ -98,6 +98,9 @@ pub(crate) struct Wanted<'a> {
     pub(crate) field_steps: Vec<Vec<crate::plan::Step>>,
     /// The kept aliases of wants that have any (see [`Want::aliases`]).
     kept_aliases: Vec<Vec<&'a EmailAddress>>,
+    /// The wants no gateway account matches, in order: the creates and
+    /// renames to be, listed so those passes need not read every want.
+    pub(crate) unmatched: Vec<u32>,
 }
 
 /// The hashes of claimed accounts' aliases, taken while `collect` compares
@@ -334,8 +337,10 @@ pub(crate) fn collect<'a>(
     }
     debug_assert_eq!(extra_want.len(), primaries.extra_len());
     let mut fresh: HashMap<&'a EmailAddress, Slot, FastHash> = HashMap::default();
+    let mut unmatched = Vec::new();
     for (w, want) in wants.iter().enumerate() {
         if want.account == NONE {
+            unmatched.push(w as u32);
             let slot = fresh.entry(&want.entry.primary_email).or_default();
             slot.want = w as u32;
             slot.want_primary = true;
@@ -352,6 +357,7 @@ pub(crate) fn collect<'a>(
         billable_claimed,
         field_steps,
         kept_aliases: Vec::new(),
+        unmatched,
     };
     claim_aliases(&mut wanted, accounts, policy, skipped);
     let Wanted {
