@@ -161,6 +161,11 @@ pub(crate) struct SourceArgs {
     /// trust. The server's certificate is still verified, host name included.
     #[arg(long, value_name = "FILE", requires = "ldap")]
     pub(crate) ldap_ca_file: Option<PathBuf>,
+    /// Trust only the CAs of --ldap-ca-file, not this machine's store: for a
+    /// directory whose certificates must come from the organisation's own
+    /// CA and no public one. Verification stays on.
+    #[arg(long, requires = "ldap_ca_file")]
+    pub(crate) ldap_ca_only: bool,
     /// What to read from the directory (default: users): mail-enabled users,
     /// mail-enabled groups (as recipients), or both, and then each user's
     /// groups too, from the groups' member lists.

@@ -286,6 +286,9 @@ fn ldap_source(args: &SourceArgs) -> Result<Option<LdapSource>, CliError> {
                 source: Box::new(source),
             })?;
     }
+    if args.ldap_ca_only {
+        source = source.without_platform_root_certificates();
+    }
     if let Some(objects) = args.ldap_objects {
         source = source.objects(match objects {
             LdapObjectsArg::Users => LdapObjects::Users,

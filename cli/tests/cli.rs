@@ -1211,6 +1211,18 @@ async fn an_ldap_ca_file_is_trusted_for_ldaps_and_a_bad_one_is_refused_naming_th
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("+ #0 bob.ray@example.com"), "{stdout}");
+    // Trusting only that CA works too (the test CA is all the server needs).
+    let out = muster_with_env(
+        ldap_plan_args(
+            &emulator,
+            &ldaps,
+            &ou,
+            &["--ldap-ca-file", &ca, "--ldap-ca-only"],
+        ),
+        ldap_run_env(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = muster_with_env(ldap_plan_args(&emulator, &ldaps, &ou, &[]), ldap_run_env()).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(
@@ -1252,6 +1264,13 @@ async fn an_ldap_ca_file_is_trusted_for_ldaps_and_a_bad_one_is_refused_naming_th
         );
         assert!(out.stdout.is_empty(), "no plan: {}", text(&out.stdout));
     }
+    // Trusting no CA at all is not an option: --ldap-ca-only needs a file.
+    let out = muster_with_env(
+        ldap_plan_args(&emulator, &ldaps, &ou, &["--ldap-ca-only"]),
+        ldap_run_env(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert_eq!(writes(&emulator), 0);
 }
 
