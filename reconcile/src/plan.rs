@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 use crate::state::{SyncState, Transition};
 
 /// The version of the plan's JSON schema. Bumped on any incompatible change.
-pub const PLAN_SCHEMA_VERSION: u32 = 1;
+///
+/// 2: `fingerprint` is a hash of the plan's content (version 1 hashed the
+/// inputs), so a version-1 plan would read as edited; it is refused as a
+/// plan of another version instead, which is what it is.
+pub const PLAN_SCHEMA_VERSION: u32 = 2;
 
 /// One thing to do to one account. Several steps of one [`AccountChange`]
 /// become one read-merge-write of that account.

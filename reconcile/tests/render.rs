@@ -93,11 +93,18 @@ fn json_export_is_stable_and_round_trips() {
     let mut edited = loaded.clone();
     edited.changes[0].reason.push('!');
     assert_ne!(edited.content_fingerprint(), plan.fingerprint);
-    let future = json.replacen("\"schema_version\": 1", "\"schema_version\": 2", 1);
-    assert!(matches!(
-        render::from_json(&future),
-        Err(PlanError::UnsupportedPlanVersion { found: 2, .. })
-    ));
+    // Another version (an older muster's, or a newer one's) is refused as such.
+    for other in [1, 3] {
+        let json = json.replacen(
+            "\"schema_version\": 2",
+            &format!("\"schema_version\": {other}"),
+            1,
+        );
+        assert!(matches!(
+            render::from_json(&json),
+            Err(PlanError::UnsupportedPlanVersion { found, .. }) if found == other
+        ));
+    }
 }
 
 #[test]
