@@ -112,7 +112,7 @@ impl Plan {
         serialize_to_py(py, &self.plan.threshold)
     }
 
-    /// A hash of every input: a plan applied later is checked against it.
+    /// A hash of the plan's content: applying refuses a plan changed after it was made.
     #[getter]
     fn fingerprint(&self) -> &str {
         &self.plan.fingerprint
