@@ -108,11 +108,13 @@ pub(crate) fn open(
     if !write {
         return Ok((None, resume));
     }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    // A new journal is readable by its owner only: it lists the accounts
+    // changed and how (the CLI's state and cursor files are kept the same way).
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
     let len = existing.as_ref().map_or(0, String::len);
     if keep < len {
         // A torn last line (the process died while writing it): cut it off
@@ -404,6 +406,16 @@ mod tests {
         journal.unwrap().begin(1, "bob@example.com").unwrap();
         let mut text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().next(), Some(header.as_str()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "only its owner reads a journal: {mode:o}"
+            );
+        }
         text.push_str(r#"{"event":"end","id":1,"#);
         std::fs::write(&path, &text).unwrap();
         let (journal, resume) = open(&path, &plan, true).unwrap();
