@@ -302,16 +302,7 @@ async fn a_page_that_keeps_failing_is_an_error_not_a_shorter_directory() {
     // No Retry-After: our own doubling backoff.
     assert_eq!(waits.seconds(), [1, 2, 4]);
     assert!(err.is_directory_unavailable());
-    match &err {
-        Error::Graph {
-            page, status, code, ..
-        } => {
-            assert_eq!(*page, 2);
-            assert_eq!(*status, Some(503));
-            assert_eq!(code.as_deref(), Some("serviceNotAvailable"));
-        }
-        other => panic!("expected a Graph error, got {other:?}"),
-    }
+    assert_page_unavailable(&err, 2);
     assert_eq!(
         err.to_string(),
         format!(

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use ldap3::{LdapConnAsync, Scope};
-use muster_core::{Field, FieldSet, Location, RecipientKind};
+use muster_core::{DirectorySnapshot, Field, FieldSet, Location, RecipientKind};
 use muster_directory::{DirectorySource, Error, LdapAttributes, LdapObjects, LdapSource};
 
 /// The test server's settings, from the environment `scripts/ldap-up.sh` prints.
@@ -156,6 +156,15 @@ fn source(s: &Server, ou: &str) -> LdapSource {
         .filter("(objectClass=user)")
 }
 
+/// The snapshot's primary addresses, in its order.
+fn primaries(snapshot: &DirectorySnapshot) -> Vec<&str> {
+    snapshot
+        .entries
+        .iter()
+        .map(|e| e.primary_email.as_str())
+        .collect()
+}
+
 #[tokio::test]
 async fn active_directory_users_become_entries_with_exactly_the_fields_the_map_names() {
     let s = server();
@@ -285,11 +294,7 @@ async fn bad_objects_are_issues_named_by_dn_and_the_good_ones_still_arrive() {
     let ou = populate(&s, "issues", objects).await;
     let snapshot = source(&s, &ou).read().await.unwrap();
 
-    let mut primaries: Vec<&str> = snapshot
-        .entries
-        .iter()
-        .map(|e| e.primary_email.as_str())
-        .collect();
+    let mut primaries = primaries(&snapshot);
     primaries.sort_unstable();
     // The duplicate is whichever of the two the server sent second; the other stays.
     assert_eq!(primaries.len(), 3, "{primaries:?}");
@@ -363,11 +368,7 @@ async fn every_object_is_read_past_the_servers_per_search_limit() {
     let snapshot = source(&s, &ou).read().await.unwrap();
     assert_eq!(snapshot.entries.len(), 2_500);
     assert!(snapshot.issues.is_empty());
-    let distinct: BTreeSet<&str> = snapshot
-        .entries
-        .iter()
-        .map(|e| e.primary_email.as_str())
-        .collect();
+    let distinct: BTreeSet<&str> = primaries(&snapshot).into_iter().collect();
     assert_eq!(distinct.len(), 2_500);
 }
 
@@ -440,11 +441,7 @@ async fn required_values_match_literally_even_with_filter_characters() {
         .read()
         .await
         .unwrap();
-    let primaries: Vec<&str> = snapshot
-        .entries
-        .iter()
-        .map(|e| e.primary_email.as_str())
-        .collect();
+    let primaries = primaries(&snapshot);
     assert_eq!(primaries, ["star@example.com"]);
 }
 
@@ -502,11 +499,7 @@ fn reader(s: &Server, url: &str, ou: &str) -> LdapSource {
 
 /// Asserts `result` failed on the server's certificate, saying so, for
 /// `reason` (rustls's name for the check), and without the password.
-fn assert_certificate_refused(
-    s: &Server,
-    result: Result<muster_core::DirectorySnapshot, Error>,
-    reason: &str,
-) {
+fn assert_certificate_refused(s: &Server, result: Result<DirectorySnapshot, Error>, reason: &str) {
     let error = result.expect_err("a certificate that does not verify must fail the read");
     let text = chain(&error);
     assert!(
@@ -530,11 +523,7 @@ async fn ldaps_with_the_test_ca_trusted_reads_the_directory() {
         .read()
         .await
         .unwrap();
-    let primaries: Vec<&str> = snapshot
-        .entries
-        .iter()
-        .map(|e| e.primary_email.as_str())
-        .collect();
+    let primaries = primaries(&snapshot);
     assert_eq!(primaries, ["tess@example.com"]);
 }
 
@@ -620,7 +609,7 @@ fn a_ca_file_that_is_not_a_certificate_is_refused_when_configured() {
 }
 
 /// The names in an entry's `member_of`, by primary address.
-fn memberships(snapshot: &muster_core::DirectorySnapshot) -> Vec<(String, Vec<String>)> {
+fn memberships(snapshot: &DirectorySnapshot) -> Vec<(String, Vec<String>)> {
     let mut found: Vec<(String, Vec<String>)> = snapshot
         .entries
         .iter()
@@ -720,11 +709,7 @@ async fn mail_enabled_groups_become_entries_and_users_their_members() {
     assert_eq!(entry("ann@example.com").kind, RecipientKind::UserMailbox);
 
     let groups = read(LdapObjects::Groups).await;
-    let primaries: BTreeSet<&str> = groups
-        .entries
-        .iter()
-        .map(|e| e.primary_email.as_str())
-        .collect();
+    let primaries: BTreeSet<&str> = primaries(&groups).into_iter().collect();
     assert_eq!(
         primaries,
         BTreeSet::from(["sales@example.com", "sales-eu@example.com"])

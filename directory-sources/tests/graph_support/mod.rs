@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use muster_directory::Sleep;
+use muster_directory::{Error, Sleep};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -75,4 +75,22 @@ pub(crate) async fn refusing_server() -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// `err` is Graph's 503 `serviceNotAvailable` (the fixture
+/// `error_unavailable`) on page `page`, after the retries.
+pub(crate) fn assert_page_unavailable(err: &Error, page: usize) {
+    match err {
+        Error::Graph {
+            page: failed,
+            status,
+            code,
+            ..
+        } => {
+            assert_eq!(*failed, page);
+            assert_eq!(*status, Some(503));
+            assert_eq!(code.as_deref(), Some("serviceNotAvailable"));
+        }
+        other => panic!("expected a Graph error, got {other:?}"),
+    }
 }
