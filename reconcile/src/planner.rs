@@ -113,7 +113,8 @@ struct Draft {
     kind: ChangeKind,
     steps: Vec<Step>,
     expect: Expect,
-    reasons: Vec<String>,
+    /// Why, each reason joined to the last with "; " (see [`add_reason`]).
+    reason: String,
     transitions: Vec<Transition>,
     deps: Vec<usize>,
     releases: bool,
@@ -129,7 +130,7 @@ impl Draft {
             kind,
             steps: Vec::new(),
             expect,
-            reasons: Vec::new(),
+            reason: String::new(),
             transitions: Vec::new(),
             deps: Vec::new(),
             releases: false,
@@ -426,7 +427,7 @@ impl<'a> Planner<'a> {
         let e = want.entry;
         let email = &account.primary_email;
         let mut steps = Vec::new();
-        let mut reasons = Vec::new();
+        let mut reason = String::new();
         let mut transitions = Vec::new();
         let fields = rules::comparable_fields(want.provided, self.policy, self.target);
         // A settled account (see `settled`) has nothing to adopt, unflag or
@@ -455,12 +456,15 @@ impl<'a> Planner<'a> {
                 }
             };
         if let (Some(new_origin), Some(origin)) = (adopt, origin) {
-            reasons.push(match origin {
-                Origin::Unknown => {
-                    format!("existed before muster; {} lists it, adopted", want.source)
-                }
-                other => format!("was synced from {other}; now from {}", want.source),
-            });
+            add_reason(
+                &mut reason,
+                match origin {
+                    Origin::Unknown => {
+                        format!("existed before muster; {} lists it, adopted", want.source)
+                    }
+                    other => format!("was synced from {other}; now from {}", want.source),
+                },
+            );
             transitions.push(Transition::Claim {
                 email: email.clone(),
                 origin: new_origin.clone(),
@@ -477,7 +481,7 @@ impl<'a> Planner<'a> {
             transitions.push(Transition::Unflag {
                 email: email.clone(),
             });
-            reasons.push(format!("back in {}", want.source));
+            add_reason(&mut reason, format!("back in {}", want.source));
         }
         let deactivated =
             !settled && self.known[i as usize].is_some_and(|a| a.deactivated_by_muster);
@@ -486,14 +490,18 @@ impl<'a> Planner<'a> {
             transitions.push(Transition::Reactivated {
                 email: email.clone(),
             });
-            reasons.push("muster had deactivated it".to_owned());
+            add_reason(&mut reason, "muster had deactivated it".to_owned());
         }
 
         // "<source> differs: a, b", written as the differences are found.
         let mut changed = String::new();
         let mut note = |what: &str| {
             if changed.is_empty() {
-                changed = format!("{} differs: {what}", want.source);
+                // Pushed, not `format!`ted: one allocation, sized for most lists.
+                changed.reserve(want.source.len() + 48);
+                changed.push_str(want.source);
+                changed.push_str(" differs: ");
+                changed.push_str(what);
             } else {
                 changed.push_str(", ");
                 changed.push_str(what);
@@ -564,7 +572,7 @@ impl<'a> Planner<'a> {
             }
         }
         if !changed.is_empty() {
-            reasons.push(changed);
+            add_reason(&mut reason, changed);
         }
         if steps.is_empty() {
             return;
@@ -581,7 +589,7 @@ impl<'a> Planner<'a> {
         let snapshot_aliases = touches_aliases.then(|| account.aliases.iter().cloned().collect());
         let draft = self.draft_for_account(i, ChangeKind::Update);
         append(&mut draft.steps, steps);
-        append(&mut draft.reasons, reasons);
+        add_reason(&mut draft.reason, reason);
         append(&mut draft.transitions, transitions);
         if snapshot_aliases.is_some() {
             draft.expect.aliases = snapshot_aliases;
@@ -703,10 +711,13 @@ impl<'a> Planner<'a> {
                 aliases: Some(old.aliases.iter().cloned().collect()),
             },
         );
-        draft.reasons.push(format!(
-            "{source} now lists {} as the primary address of {}",
-            e.primary_email, old.primary_email
-        ));
+        add_reason(
+            &mut draft.reason,
+            format!(
+                "{source} now lists {} as the primary address of {}",
+                e.primary_email, old.primary_email
+            ),
+        );
         draft.transitions.push(Transition::Rename {
             from: old.primary_email.clone(),
             to: e.primary_email.clone(),
@@ -717,9 +728,10 @@ impl<'a> Planner<'a> {
             external_id: e.external_id.clone(),
         });
         if let Some(why) = hr_why.filter(|_| hr_set_type) {
-            draft
-                .reasons
-                .push(format!("{why}: created as {}", account.user_type));
+            add_reason(
+                &mut draft.reason,
+                format!("{why}: created as {}", account.user_type),
+            );
             draft.transitions.push(Transition::TypeSetByHr {
                 email: e.primary_email.clone(),
             });
@@ -781,14 +793,16 @@ impl<'a> Planner<'a> {
                 aliases: None,
             },
         );
-        draft
-            .reasons
-            .push(format!("in {source}, not on the gateway"));
+        add_reason(
+            &mut draft.reason,
+            format!("in {source}, not on the gateway"),
+        );
         if let Some(why) = &hr_why {
             self.hr_adjust_new(&mut account);
-            draft
-                .reasons
-                .push(format!("{why}: created as {}", account.user_type));
+            add_reason(
+                &mut draft.reason,
+                format!("{why}: created as {}", account.user_type),
+            );
         }
         let welcome = rules::welcome_letter(&account.user_type, self.policy);
         draft.transitions.push(Transition::Claim {
@@ -950,7 +964,7 @@ impl<'a> Planner<'a> {
                         email: email.clone(),
                     });
                 }
-                draft.reasons.push(reason.clone());
+                add_reason(&mut draft.reason, reason.clone());
                 conflict.flagged_since = Some(self.now);
                 conflict.absent_runs = 1;
                 conflict.delete_after = delay.duration().map(|d| self.now + d);
@@ -1001,7 +1015,7 @@ impl<'a> Planner<'a> {
                 draft.transitions.push(Transition::Forget {
                     email: email.clone(),
                 });
-                draft.reasons.push(reason);
+                add_reason(&mut draft.reason, reason);
             }
         }
     }
@@ -1055,9 +1069,10 @@ impl<'a> Planner<'a> {
                     draft.transitions.push(Transition::TypeSetByHr {
                         email: email.clone(),
                     });
-                    draft
-                        .reasons
-                        .push(format!("{why}: becomes a functional account"));
+                    add_reason(
+                        &mut draft.reason,
+                        format!("{why}: becomes a functional account"),
+                    );
                 }
                 (Some(why), HrAction::Flag) => {
                     if self.flag(i).is_some() {
@@ -1072,7 +1087,7 @@ impl<'a> Planner<'a> {
                         cause: FlagCause::Hr,
                         reason: why.clone(),
                     });
-                    draft.reasons.push(format!("{why}: flagged"));
+                    add_reason(&mut draft.reason, format!("{why}: flagged"));
                     self.conflicts.push(Conflict {
                         email: email.clone(),
                         user_type: account.user_type.clone(),
@@ -1097,9 +1112,10 @@ impl<'a> Planner<'a> {
                     draft.transitions.push(Transition::Unflag {
                         email: email.clone(),
                     });
-                    draft
-                        .reasons
-                        .push(format!("employed again in {}", hr.source));
+                    add_reason(
+                        &mut draft.reason,
+                        format!("employed again in {}", hr.source),
+                    );
                 }
                 _ => {}
             }
@@ -1247,11 +1263,7 @@ impl<'a> Planner<'a> {
                 steps: draft.steps,
                 expect: draft.expect,
                 depends_on: deps,
-                reason: if draft.reasons.len() == 1 {
-                    draft.reasons.swap_remove(0)
-                } else {
-                    draft.reasons.join("; ")
-                },
+                reason: draft.reason,
                 transitions: draft.transitions,
             });
         }
@@ -1302,6 +1314,17 @@ impl<'a> Planner<'a> {
         };
         plan.fingerprint = plan.content_fingerprint();
         plan
+    }
+}
+
+/// Adds `text` to a change's reason: the reasons of one change read as one
+/// sentence, joined with "; " (most changes have one, kept as it is).
+fn add_reason(reason: &mut String, text: String) {
+    if reason.is_empty() {
+        *reason = text;
+    } else {
+        reason.push_str("; ");
+        reason.push_str(&text);
     }
 }
 

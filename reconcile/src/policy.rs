@@ -265,13 +265,6 @@ impl Policy {
         self.owned_fields
     }
 
-    /// True when `domain` (the ASCII form of an address's domain) is managed.
-    pub(crate) fn manages(&self, domain_ascii: &str) -> bool {
-        self.managed_domains
-            .iter()
-            .any(|d| d.as_ascii() == domain_ascii)
-    }
-
     /// The gateway type a new account of `kind` gets, or `None` when the kind is not synced.
     pub(crate) fn type_for(&self, kind: RecipientKind) -> Option<&UserType> {
         if kind == RecipientKind::UserMailbox {

@@ -263,7 +263,7 @@ pub(crate) fn collect<'a>(
     let mut disabled = HashSet::default();
 
     let mut found = [NONE; BATCH];
-    let kind_types = rules::KindTypes::of(policy);
+    let entry_rules = rules::EntryRules::of(policy);
     for &(precedence, source, provided, entries) in &sources {
         for chunk in entries.chunks(BATCH) {
             // The accounts of a whole batch are looked up together (see `index`).
@@ -283,7 +283,7 @@ pub(crate) fn collect<'a>(
             }
             std::hint::black_box(touched);
             for (entry, &id) in chunk.iter().zip(&found) {
-                match rules::admit_entry(entry, policy, &kind_types) {
+                match rules::admit_entry(entry, policy, &entry_rules) {
                     Admission::Want(user_type) => {
                         let candidate = Want {
                             entry,
@@ -318,7 +318,7 @@ pub(crate) fn collect<'a>(
                             &mut wants,
                             (have, want_of),
                             accounts,
-                            (policy, target),
+                            (policy, target, &entry_rules),
                             candidate,
                             skipped,
                             (&mut alias_hashes, &mut billable_claimed),
@@ -359,7 +359,7 @@ pub(crate) fn collect<'a>(
         kept_aliases: Vec::new(),
         unmatched,
     };
-    claim_aliases(&mut wanted, accounts, policy, skipped);
+    claim_aliases(&mut wanted, accounts, &entry_rules, skipped);
     let Wanted {
         fresh,
         alias_hashes,
@@ -449,7 +449,7 @@ fn claim_primary<'a>(
     wants: &mut Vec<Want<'a>>,
     (have, want_of): (u32, &mut u32),
     accounts: &'a [Account],
-    (policy, target): (&Policy, &TargetProfile),
+    (policy, target, entry_rules): (&Policy, &TargetProfile, &rules::EntryRules<'_>),
     mut candidate: Want<'a>,
     skipped: &mut Vec<Skipped>,
     (alias_hashes, billable): (&mut AliasHashes, &mut usize),
@@ -479,7 +479,7 @@ fn claim_primary<'a>(
             && entry
                 .aliases
                 .iter()
-                .all(|a| *a != entry.primary_email && rules::alias_admitted(a, policy));
+                .all(|a| *a != entry.primary_email && rules::alias_admitted(a, entry_rules));
     }
     if *want_of == NONE {
         *want_of = u32::try_from(wants.len()).unwrap_or(NONE);
@@ -522,7 +522,7 @@ fn claim_primary<'a>(
 fn claim_aliases<'a>(
     wanted: &mut Wanted<'a>,
     accounts: &'a [Account],
-    policy: &Policy,
+    entry_rules: &rules::EntryRules<'_>,
     skipped: &mut Vec<Skipped>,
 ) {
     let Wanted {
@@ -556,7 +556,7 @@ fn claim_aliases<'a>(
                 kept.push(alias);
                 continue;
             }
-            if !rules::alias_admitted(alias, policy) {
+            if !rules::alias_admitted(alias, entry_rules) {
                 let reason = format!(
                     "alias {alias} of {}: domain {} is not managed",
                     entry.primary_email,
