@@ -122,7 +122,7 @@ impl<'p> EntryRules<'p> {
 
     /// True when `domain_ascii` (an address's domain, ASCII form) is managed.
     fn manages(&self, domain_ascii: &str) -> bool {
-        self.managed.iter().any(|d| *d == domain_ascii)
+        self.managed.contains(&domain_ascii)
     }
 }
 
