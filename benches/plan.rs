@@ -337,11 +337,12 @@ fn run(n: usize, runs: usize) {
     }
 }
 
-/// `cargo bench --bench plan -- profile N`: only `plan()`, ten times, for a profiler.
-fn profile(n: usize) {
+/// `cargo bench --bench plan -- profile N [ITERATIONS]`: only `plan()`,
+/// ten times unless told, for a profiler.
+fn profile(n: usize, iterations: usize) {
     let inputs = generate(n);
     let (target, policy, now) = setting();
-    for _ in 0..10 {
+    for _ in 0..iterations {
         let start = Instant::now();
         black_box(
             plan(
@@ -360,12 +361,13 @@ fn profile(n: usize) {
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("profile") {
-        profile(
+        let number = |at: usize, default: usize| {
             std::env::args()
-                .nth(2)
+                .nth(at)
                 .and_then(|a| a.parse().ok())
-                .unwrap_or(100_000),
-        );
+                .unwrap_or(default)
+        };
+        profile(number(2, 100_000), number(3, 10));
         return;
     }
     let sizes: Vec<usize> = std::env::args()
