@@ -318,7 +318,7 @@ pub(crate) fn collect<'a>(
                             &mut wants,
                             (have, want_of),
                             accounts,
-                            (policy, target, &entry_rules),
+                            (policy, target),
                             candidate,
                             skipped,
                             (&mut alias_hashes, &mut billable_claimed),
@@ -449,7 +449,7 @@ fn claim_primary<'a>(
     wants: &mut Vec<Want<'a>>,
     (have, want_of): (u32, &mut u32),
     accounts: &'a [Account],
-    (policy, target, entry_rules): (&Policy, &TargetProfile, &rules::EntryRules<'_>),
+    (policy, target): (&Policy, &TargetProfile),
     mut candidate: Want<'a>,
     skipped: &mut Vec<Skipped>,
     (alias_hashes, billable): (&mut AliasHashes, &mut usize),
@@ -474,12 +474,12 @@ fn claim_primary<'a>(
             candidate.field_steps = u32::try_from(field_steps.len()).unwrap_or(NONE);
             field_steps.push(crate::planner::text_field_steps(account, entry, fields));
         }
+        // No domain check: an alias the account already has is kept
+        // whatever its domain (as `claim_aliases` keeps it), so equal lists
+        // are in step.
         candidate.aliases_in_step = candidate.provided.contains(Field::Aliases)
             && account.aliases == entry.aliases
-            && entry
-                .aliases
-                .iter()
-                .all(|a| *a != entry.primary_email && rules::alias_admitted(a, entry_rules));
+            && entry.aliases.iter().all(|a| *a != entry.primary_email);
     }
     if *want_of == NONE {
         *want_of = u32::try_from(wants.len()).unwrap_or(NONE);
