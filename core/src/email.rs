@@ -111,12 +111,14 @@ impl Domain {
 
     /// The domain as given (trimmed).
     #[must_use]
+    #[inline]
     pub fn as_str(&self) -> &str {
         &self.original
     }
 
     /// The lowercase ASCII form used for comparison (punycode for IDNs).
     #[must_use]
+    #[inline]
     pub fn as_ascii(&self) -> &str {
         &self.ascii
     }
@@ -272,12 +274,14 @@ impl EmailAddress {
     /// persist it, and do not use it where an outside party chooses the
     /// addresses in bulk (std's hashers, via [`Hash`], are keyed).
     #[must_use]
+    #[inline]
     pub fn key_hash(&self) -> u64 {
         self.hash
     }
 
     /// The address as it was given (trimmed), for display and for the wire.
     #[must_use]
+    #[inline]
     pub fn as_str(&self) -> &str {
         &self.buf[..self.split as usize]
     }
@@ -286,6 +290,7 @@ impl EmailAddress {
     ///
     /// Two addresses are equal exactly when their keys are equal.
     #[must_use]
+    #[inline]
     pub fn normalized(&self) -> &str {
         let split = self.split as usize;
         if split == self.buf.len() {
@@ -297,6 +302,7 @@ impl EmailAddress {
 
     /// The local part as given (before the `@`).
     #[must_use]
+    #[inline]
     pub fn local(&self) -> &str {
         &self.as_str()[..self.at as usize]
     }
@@ -312,6 +318,7 @@ impl EmailAddress {
 
     /// The lowercase ASCII form of the domain, without allocating.
     #[must_use]
+    #[inline]
     pub fn domain_ascii(&self) -> &str {
         &self.normalized()[self.key_at as usize + 1..]
     }
@@ -530,6 +537,7 @@ fn key_hash(key: &[u8]) -> u64 {
 macro_rules! impl_key_traits {
     ($ty:ty, $key:ident, $orig:ident $(, $quick:ident)?) => {
         impl PartialEq for $ty {
+            #[inline]
             fn eq(&self, other: &Self) -> bool {
                 $(self.$quick() == other.$quick() &&)? self.$key() == other.$key()
             }
@@ -546,6 +554,7 @@ macro_rules! impl_key_traits {
             }
         }
         impl Ord for $ty {
+            #[inline]
             fn cmp(&self, other: &Self) -> Ordering {
                 self.$key().cmp(other.$key())
             }
