@@ -2,7 +2,8 @@
 //!
 //! The gateway client, the directory sources and the reconcile engine never
 //! depend on each other; they meet here. Nothing in this crate does IO or
-//! reads a clock.
+//! reads a clock, except [`TokioSleep`] (feature `tokio`): the default
+//! [`Sleep`] the IO crates share.
 //!
 //! ```
 //! use muster_core::{DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet};
@@ -26,6 +27,7 @@ mod kinds;
 mod proxy;
 mod records;
 mod retry_after;
+mod sleep;
 mod snapshot;
 mod spreadsheet;
 
@@ -41,6 +43,9 @@ pub use kinds::{ExternalId, Origin, RecipientKind, UnknownValue, UserType};
 pub use proxy::{ProxyAddressProblem, ProxyAddresses, proxy_addresses};
 pub use records::{Account, DirectoryEntry, non_blank};
 pub use retry_after::parse_retry_after;
+pub use sleep::Sleep;
+#[cfg(feature = "tokio")]
+pub use sleep::TokioSleep;
 pub use snapshot::{
     Completeness, DirectorySnapshot, Location, SourceIssue, VALUE_EXCERPT_CHARS, excerpt,
 };

@@ -10,8 +10,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::limiter::{AdaptiveLimiter, LimiterKey, RateLimit, RateLimiter};
-use crate::sleep::{Sleep, TokioSleep};
 use crate::{Error, RetryConfig};
+use muster_core::{Sleep, TokioSleep};
 
 /// Which API the gateway speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -360,7 +360,7 @@ impl Client {
             retry: RetryConfig::standard(),
             rate_limit: RateLimit::default(),
             limiter: None,
-            sleeper: Arc::new(TokioSleep),
+            sleeper: Arc::new(TokioSleep::default()),
             user_agent: concat!("muster/", env!("CARGO_PKG_VERSION")).to_owned(),
             page_size: MAX_PAGE_SIZE,
         }

@@ -42,7 +42,6 @@ mod org;
 mod pages;
 mod path;
 pub mod retry;
-mod sleep;
 mod transport;
 mod users;
 mod wire;
@@ -52,10 +51,10 @@ pub use error::Error;
 pub use groups::{Group, Groups};
 pub use limiter::{AdaptiveLimiter, LimiterKey, RateLimit, RateLimiter};
 pub use model::{FieldValue, NewUser, RemoteUser, UserPatch, WelcomeEmail, field_value};
+pub use muster_core::{Sleep, TokioSleep};
 pub use org::{Identity, OrgDomain, OrgInfo};
 pub use path::encode_segment;
 pub use retry::RetryConfig;
-pub use sleep::{Sleep, TokioSleep};
 pub use users::{BulkCreateReport, BulkFailure, Listed, Users};
 
 /// Re-exported so callers can build credentials without a direct dependency.

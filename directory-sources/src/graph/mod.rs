@@ -41,7 +41,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 pub use delta::{DeltaRead, DeltaRound, GRAPH_CURSOR_VERSION, GraphCursor};
-pub use retry::{Sleep, TokioSleep};
+pub use muster_core::{Sleep, TokioSleep};
 pub use users::GuestPolicy;
 
 use delta::{Change, is_resync, merge, refused};
@@ -162,7 +162,7 @@ impl GraphSource {
                 account_enabled: false,
             },
             retry: Retry::default(),
-            sleeper: Arc::new(TokioSleep),
+            sleeper: Arc::new(TokioSleep::default()),
             timeout: Duration::from_secs(60),
         }
     }

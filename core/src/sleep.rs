@@ -1,4 +1,5 @@
-//! How the client waits between retries: injectable, so tests control time.
+//! How the IO crates wait between retries: one injectable capability, so a
+//! test (or a caller with its own runtime) controls time for all of them.
 
 use std::fmt;
 use std::time::Duration;
@@ -7,17 +8,20 @@ use async_trait::async_trait;
 
 /// Waits between attempts (smithy-rs `AsyncSleep`).
 ///
-/// The default, [`TokioSleep`], sleeps on tokio's timer. Inject another with
-/// [`ClientBuilder::sleeper`](crate::ClientBuilder::sleeper) to observe the
-/// waits a retry schedule asks for — a `Retry-After: 7` then costs a test no
-/// real time, while the HTTP exchanges stay real (tokio's paused clock cannot
-/// be used there: reqwest's own timeouts would fire at once). Do not
-/// implement it to add pacing; that is the [`RateLimiter`](crate::RateLimiter)'s job.
+/// The gateway client and the Entra ID source both wait through this trait
+/// (their builders' `sleeper` methods), by default on tokio's timer
+/// ([`TokioSleep`], feature `tokio`). Inject another to observe the waits a
+/// retry schedule asks for: a `Retry-After: 7` then costs a test no real
+/// time, while the HTTP exchanges stay real (tokio's paused clock cannot be
+/// used there: reqwest's own timeouts would fire at once). One recorder
+/// serves both. Do not implement it to slow a client down on purpose:
+/// pacing is the gateway client's `RateLimiter`'s job, and Graph's own
+/// `Retry-After` paces the Entra ID source.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
 /// use std::time::Duration;
-/// use muster_gateway::Sleep;
+/// use muster_core::Sleep;
 ///
 /// #[derive(Debug, Default)]
 /// struct Recorder(Mutex<Vec<Duration>>);
@@ -28,7 +32,7 @@ use async_trait::async_trait;
 ///         self.0.lock().unwrap().push(duration);
 ///     }
 /// }
-/// let sleeper = Arc::new(Recorder::default());
+/// let sleeper: Arc<dyn Sleep> = Arc::new(Recorder::default());
 /// # let _ = sleeper;
 /// ```
 #[async_trait]
@@ -38,10 +42,12 @@ pub trait Sleep: Send + Sync + fmt::Debug {
 }
 
 /// Sleeps on tokio's timer (follows `tokio::time::pause`).
+#[cfg(feature = "tokio")]
 #[derive(Debug, Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct TokioSleep;
 
+#[cfg(feature = "tokio")]
 #[async_trait]
 impl Sleep for TokioSleep {
     async fn sleep(&self, duration: Duration) {
