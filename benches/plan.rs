@@ -31,7 +31,7 @@ use chrono::{TimeZone, Utc};
 use muster_core::{
     Account, DirectoryEntry, DirectorySnapshot, Domain, EmailAddress, Field, FieldSet, Origin,
 };
-use muster_reconcile::{Desired, GatewayListing, Policy, SyncState, TargetProfile, plan};
+use muster_reconcile::{Desired, GatewayListing, Plan, Policy, SyncState, TargetProfile, plan};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -251,18 +251,43 @@ fn python(n: usize) -> Option<f64> {
 }
 
 /// The gateway profile, policy and clock every measured plan uses.
-fn setting() -> (TargetProfile, Policy, chrono::DateTime<Utc>) {
-    let domain: Domain = "example.com".parse().unwrap();
-    let org: Domain = "example.org".parse().unwrap();
-    let target = TargetProfile::new("us1", "example.com")
-        .with_domain(domain.clone())
-        .with_domain(org.clone());
-    let policy = Policy::builder()
-        .managed_domain(domain)
-        .managed_domain(org)
-        .build();
-    let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
-    (target, policy, now)
+struct Setting {
+    target: TargetProfile,
+    policy: Policy,
+    now: chrono::DateTime<Utc>,
+}
+
+impl Setting {
+    fn new() -> Self {
+        let domain: Domain = "example.com".parse().unwrap();
+        let org: Domain = "example.org".parse().unwrap();
+        let target = TargetProfile::new("us1", "example.com")
+            .with_domain(domain.clone())
+            .with_domain(org.clone());
+        let policy = Policy::builder()
+            .managed_domain(domain)
+            .managed_domain(org)
+            .build();
+        let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        Setting {
+            target,
+            policy,
+            now,
+        }
+    }
+
+    /// The measured call.
+    fn plan(&self, inputs: &Inputs) -> Plan {
+        plan(
+            &inputs.desired,
+            &inputs.current,
+            &self.target,
+            &inputs.state,
+            &self.policy,
+            self.now,
+        )
+        .expect("the generated inputs plan")
+    }
 }
 
 fn run(n: usize, runs: usize) {
@@ -270,23 +295,13 @@ fn run(n: usize, runs: usize) {
         "\n{n} accounts on each side (3 aliases each, 10 % changed, 1 % missing on each side)"
     );
     let inputs = generate(n);
-    let (target, policy, now) = setting();
+    let setting = Setting::new();
     let entries = &inputs.desired.authoritative.entries;
     let accounts = &inputs.current.accounts;
 
     let mut run_std_floor = || floor::<std::collections::hash_map::RandomState>(entries, accounts);
     let mut run_fx_floor = || floor::<BuildHasherDefault<WordHash>>(entries, accounts);
-    let mut run_plan = || {
-        plan(
-            &inputs.desired,
-            &inputs.current,
-            &target,
-            &inputs.state,
-            &policy,
-            now,
-        )
-        .unwrap()
-    };
+    let mut run_plan = || setting.plan(&inputs);
     let mut std_floor = first_run(&mut run_std_floor);
     let mut fx_floor = first_run(&mut run_fx_floor);
     let mut planned = first_run(&mut run_plan);
@@ -300,15 +315,7 @@ fn run(n: usize, runs: usize) {
     }
 
     let check = floor::<BuildHasherDefault<WordHash>>(entries, accounts);
-    let p = plan(
-        &inputs.desired,
-        &inputs.current,
-        &target,
-        &inputs.state,
-        &policy,
-        now,
-    )
-    .unwrap();
+    let p = setting.plan(&inputs);
     assert_eq!(
         p.summary.changes.get("create").copied().unwrap_or(0),
         check.creates.len()
@@ -353,20 +360,10 @@ fn run(n: usize, runs: usize) {
 /// ten times unless told, for a profiler.
 fn profile(n: usize, iterations: usize) {
     let inputs = generate(n);
-    let (target, policy, now) = setting();
+    let setting = Setting::new();
     for _ in 0..iterations {
         let start = Instant::now();
-        black_box(
-            plan(
-                &inputs.desired,
-                &inputs.current,
-                &target,
-                &inputs.state,
-                &policy,
-                now,
-            )
-            .unwrap(),
-        );
+        black_box(setting.plan(&inputs));
         println!("plan: {:?}", start.elapsed());
     }
 }
