@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use muster_core::{DirectorySnapshot, Origin};
 use muster_reconcile::{
-    ChangeKind, ConflictKind, Desired, GatewayListing, Guard, Mode, PlanError, Step, plan,
+    ChangeKind, ConflictKind, Desired, GatewayListing, Guard, Mode, PlanError, SkipCode, Step, plan,
 };
 
 #[test]
@@ -178,4 +178,52 @@ fn a_field_the_gateway_does_not_hold_is_never_planned() {
     // The library default holds every field: the same inputs do plan the mobile.
     let p = run(&target());
     assert!(muster_reconcile::render::text(&p).contains("mobile: (empty) -> \"+447700900456\""));
+}
+
+/// An alias outside the managed domains is never added, and the skip names
+/// it; one the account already has stays where it is, unreported (the
+/// gateway delivers for it today; taking it away is not the domain rule's job).
+#[test]
+fn an_alias_outside_the_managed_domains_is_skipped_unless_the_account_has_it() {
+    let mut world = World::new(vec![
+        account("ann@example.com")
+            .with_names("Ann", "Lee")
+            .with_aliases([a("ann@legacy.net")]),
+    ]);
+    world
+        .state
+        .set_origin(a("ann@example.com"), Origin::Directory("ldap".into()));
+    let policy = policy().build();
+    let kept = ldap(vec![with_aliases(
+        person("ann@example.com", "Ann", "Lee"),
+        &["ann@legacy.net"],
+    )]);
+    let p = world.run(&Desired::new(kept), &policy, t(3, 9));
+    assert!(p.is_empty(), "{:#?}", p.changes);
+    assert!(p.skipped.is_empty(), "{:#?}", p.skipped);
+
+    let more = ldap(vec![with_aliases(
+        person("ann@example.com", "Ann", "Lee"),
+        &["ann@legacy.net", "ann@other.net", "ann.lee@example.com"],
+    )]);
+    let p = world.run(&Desired::new(more), &policy, t(3, 10));
+    let ann = &p.changes[0];
+    assert_eq!(
+        ann.steps,
+        vec![Step::AddAliases {
+            aliases: vec![a("ann.lee@example.com")]
+        }]
+    );
+    let [skip] = p.skipped.as_slice() else {
+        panic!("one skip expected: {:#?}", p.skipped);
+    };
+    assert_eq!(skip.code, SkipCode::AliasOutsideManagedDomains);
+    assert_eq!(skip.email, "ann@other.net");
+    assert!(
+        world
+            .get("ann@example.com")
+            .unwrap()
+            .aliases
+            .contains(&a("ann@legacy.net"))
+    );
 }
