@@ -93,10 +93,9 @@ pub(crate) enum Admission<'p> {
 }
 
 /// The policy's answers every entry asks for, resolved once per plan rather
-/// than once per entry (at a million entries with three aliases each, a
-/// walk of the policy's domain set per address cost more than the join):
-/// the type each recipient kind gets (or `None`: not synced), and the
-/// managed domains' ASCII forms.
+/// than once per entry (walking the policy's domain set for each entry's
+/// four addresses was 6 % of `plan()`'s work): the type each recipient kind
+/// gets (or `None`: not synced), and the managed domains' ASCII forms.
 pub(crate) struct EntryRules<'p> {
     kind_types: [Option<&'p UserType>; RecipientKind::ALL.len()],
     managed: Vec<&'p str>,
