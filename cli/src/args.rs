@@ -7,7 +7,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Keep a mail gateway's users in step with your directories — and see every
 /// change before it happens.
 #[derive(Debug, Parser)]
-#[command(name = "muster", version, about, long_about = None)]
+#[command(
+    name = "muster",
+    version,
+    about,
+    long_about = None,
+    after_help = "Diagnostics: set MUSTER_LOG to a tracing filter (`info`, `muster_gateway=debug`, …) \
+                  to see each gateway request, its status and any retry wait on stderr."
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 /// (printed after it) says why.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
+    /// `MUSTER_LOG` is set to something that is not a log filter.
+    #[error("MUSTER_LOG is not a log filter (try `info` or `muster_gateway=debug`)")]
+    LogFilter(#[source] tracing_subscriber::filter::ParseError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),

@@ -16,6 +16,7 @@ mod commands;
 mod error;
 mod settings;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -25,6 +26,9 @@ use crate::error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = init_diagnostics() {
+        return report(&e);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,6 +51,28 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => report(&e),
     }
+}
+
+/// Sends the libraries' diagnostics to stderr when `MUSTER_LOG` is set (a
+/// `tracing` filter: `info` shows each gateway request with its status and
+/// any retry wait, `muster_gateway=debug` why it was retried). Off by
+/// default: the command's own output already says what happened; this is
+/// for finding out why it took as long as it did. Nothing the libraries log
+/// holds a password or token.
+fn init_diagnostics() -> Result<(), CliError> {
+    let Some(filter) = std::env::var_os("MUSTER_LOG") else {
+        return Ok(());
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.to_string_lossy())
+        .map_err(CliError::LogFilter)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        // A request is a span: printed when it ends, with its status and duration.
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    Ok(())
 }
 
 /// Prints an error and its causes on one line, and picks the exit code.

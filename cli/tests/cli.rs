@@ -53,7 +53,7 @@ async fn muster(args: Vec<String>, password: Option<&str>) -> Output {
     muster_with_env(args, env).await
 }
 
-/// Runs `muster` with exactly these `MUSTER_*PASSWORD` variables set.
+/// Runs `muster` with exactly these `MUSTER_*PASSWORD` (and `MUSTER_LOG`) variables set.
 async fn muster_with_env(args: Vec<String>, env: Vec<(String, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_muster"));
@@ -61,6 +61,7 @@ async fn muster_with_env(args: Vec<String>, env: Vec<(String, String)>) -> Outpu
             .args(&args)
             .env_remove("MUSTER_PASSWORD")
             .env_remove("MUSTER_LDAP_PASSWORD")
+            .env_remove("MUSTER_LOG")
             .envs(env);
         command.output().unwrap()
     })
@@ -1350,4 +1351,62 @@ async fn ldap_objects_groups_plans_the_mail_enabled_groups() {
         text(&out.stderr)
     );
     assert_eq!(writes(&emulator), 0);
+}
+
+/// `MUSTER_LOG` shows each gateway request as it ends (method, path, status,
+/// duration) on stderr, never the password; stdout is the same plan. A
+/// value that is not a filter stops the command before it reads anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn muster_log_shows_each_gateway_request_and_no_secret() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("log");
+    let csv = dir.file("users.csv", "Ann,Lee,ann.lee@example.com\n");
+    let env = |log: &str| {
+        vec![
+            ("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned()),
+            ("MUSTER_LOG".to_owned(), log.to_owned()),
+        ]
+    };
+    let quiet = muster(plan_args(&emulator, &csv, &[]), Some(PASSWORD)).await;
+    let out = muster_with_env(plan_args(&emulator, &csv, &[]), env("info")).await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The same plan, but for its header (the time it was made, and so its fingerprint).
+    let body = |o: &Output| {
+        text(&o.stdout)
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&out), body(&quiet), "diagnostics go to stderr only");
+    assert!(
+        !text(&quiet.stderr).contains("gateway.request"),
+        "off by default"
+    );
+    let listing = stderr
+        .lines()
+        .find(|l| {
+            l.contains("gateway.request") && l.contains("path=/api/v1/orgs/example.com/users")
+        })
+        .unwrap_or_else(|| panic!("no request line for the user listing:\n{stderr}"));
+    assert!(
+        listing.contains("method=GET") && listing.contains("status=200"),
+        "{listing}"
+    );
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes when stderr is not a terminal"
+    );
+
+    let before = emulator.requests().len();
+    let bad = muster_with_env(plan_args(&emulator, &csv, &[]), env("muster_gateway=[")).await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("MUSTER_LOG is not a log filter"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert_eq!(emulator.requests().len(), before, "nothing was read");
 }
