@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about,
     long_about = None,
     after_help = "Diagnostics: set MUSTER_LOG to a tracing filter (`info`, `muster_gateway=debug`, …) \
-                  to see each gateway request, its status and any retry wait on stderr."
+                  to see each gateway and Graph request, its status and any retry wait on stderr."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
 }
 
 /// Sends the libraries' diagnostics to stderr when `MUSTER_LOG` is set (a
-/// `tracing` filter: `info` shows each gateway request with its status and
+/// `tracing` filter: `info` shows each gateway and Graph request with its status and
 /// any retry wait, `muster_gateway=debug` why it was retried). Off by
 /// default: the command's own output already says what happened; this is
 /// for finding out why it took as long as it did. Nothing the libraries log

@@ -232,8 +232,11 @@ async fn three_pages_are_read_to_the_end_into_exact_entries_issues_and_fields() 
     assert!(waits.seconds().is_empty());
 }
 
+/// And the trace (the CLI's `MUSTER_LOG`) shows each attempt with its
+/// status and wait, by path only: no query (skip tokens), token or secret.
 #[tokio::test]
 async fn a_throttled_page_waits_as_retry_after_asks_then_goes_on() {
+    let (trace, _guard) = capture_trace();
     let server = server_with_token(1).await;
     three_pages(&server).await;
     page(SKIP_2)
@@ -258,6 +261,31 @@ async fn a_throttled_page_waits_as_retry_after_asks_then_goes_on() {
     let snapshot = source(&server, &waits).fetch().await.unwrap();
     assert_eq!(waits.seconds(), [7, 2]);
     assert_eq!(snapshot.entries.len(), 4, "every page still read");
+    let trace = trace.text();
+    let requests: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("graph.request") && l.contains("close"))
+        .collect();
+    assert_eq!(
+        requests.len(),
+        6,
+        "a token, three pages, two retries:\n{trace}"
+    );
+    assert!(
+        requests[0].contains(&format!("method=POST path={TOKEN_PATH}")),
+        "{trace}"
+    );
+    let throttled = requests
+        .iter()
+        .find(|l| l.contains("status=429"))
+        .unwrap_or_else(|| panic!("no throttled attempt:\n{trace}"));
+    assert!(
+        throttled.contains("path=/v1.0/users attempt=1") && throttled.contains("wait_ms=7000"),
+        "{throttled}"
+    );
+    for secret in [SECRET, ACCESS_TOKEN, SKIP_2] {
+        assert!(!trace.contains(secret), "{secret} in the trace:\n{trace}");
+    }
 }
 
 #[tokio::test]

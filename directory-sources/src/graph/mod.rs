@@ -39,6 +39,7 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::{RequestBuilder, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use tracing::Instrument;
 
 pub use delta::{DeltaRead, DeltaRound, GRAPH_CURSOR_VERSION, GraphCursor};
 pub use muster_core::{Sleep, TokioSleep};
@@ -796,39 +797,58 @@ impl GraphSource {
     }
 
     /// Sends a request until it succeeds, fails for good, or the retries are
-    /// used up; returns the body of the successful answer.
+    /// used up; returns the body of the successful answer. Each attempt is a
+    /// `graph.request` span (method, path — never the query or a header —,
+    /// attempt, status, the wait before the next one), for `MUSTER_LOG`.
     async fn exchange(&self, request: impl Fn() -> RequestBuilder) -> Result<String, Failure> {
         let mut retries = 0;
         loop {
-            let (failure, retry_after) = match request().send().await {
-                Ok(response) if response.status().is_success() => {
-                    match response.text().await {
-                        Ok(body) => return Ok(body),
-                        // Cut off mid-body: as transient as a lost connection.
-                        Err(e) => (Failure::transport(e), None),
-                    }
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    let retry_after = response
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    let body = response.text().await.unwrap_or_default();
-                    let failure = self.failure(status, &body);
+            let (http, built) = request().build_split();
+            let request = match built {
+                Ok(request) => request,
+                Err(e) => return Err(Failure::transport(e)),
+            };
+            let span = tracing::info_span!(
+                "graph.request",
+                method = %request.method(),
+                path = %request.url().path(),
+                attempt = retries + 1,
+                status = tracing::field::Empty,
+                wait_ms = tracing::field::Empty,
+            );
+            let answer = async {
+                let response = http.execute(request).await?;
+                tracing::Span::current().record("status", response.status().as_u16());
+                let status = response.status();
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let body = response.text().await;
+                Ok::<_, reqwest::Error>((status, retry_after, body))
+            }
+            .instrument(span.clone())
+            .await;
+            let (failure, retry_after) = match answer {
+                Ok((status, _, Ok(body))) if status.is_success() => return Ok(body),
+                // Cut off mid-body: as transient as a lost connection.
+                Ok((status, _, Err(e))) if status.is_success() => (Failure::transport(e), None),
+                Ok((status, retry_after, body)) => {
+                    let failure = self.failure(status, &body.unwrap_or_default());
                     if !retryable_status(status.as_u16()) {
                         return Err(failure);
                     }
                     (failure, retry_after)
                 }
-                Err(e) if e.is_builder() => return Err(Failure::transport(e)),
                 Err(e) => (Failure::transport(e), None),
             };
             retries += 1;
             let Some(wait) = self.retry.wait(retries, retry_after) else {
                 return Err(failure);
             };
+            span.record("wait_ms", wait.as_millis() as u64);
+            span.in_scope(|| tracing::debug!(?wait, "retrying after a transient failure"));
             self.sleeper.sleep(wait).await;
         }
     }
