@@ -4,7 +4,9 @@
 //! [`Sleep`], so no test sleeps.
 
 mod graph_support;
+mod trace_support;
 use graph_support::*;
+use trace_support::capture_trace;
 
 use std::sync::Arc;
 use std::time::Duration;

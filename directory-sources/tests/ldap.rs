@@ -3,6 +3,9 @@
 //! `scripts/ldap-up.sh` (which `scripts/test.sh` runs first). Each test
 //! writes its own organisational unit, so tests can run in parallel.
 
+mod trace_support;
+use trace_support::capture_trace;
+
 use std::collections::{BTreeSet, HashSet};
 
 use ldap3::{LdapConnAsync, Scope};
@@ -365,11 +368,29 @@ async fn every_object_is_read_past_the_servers_per_search_limit() {
         .unwrap();
     assert_eq!(unpaged.1.rc, 4, "sizeLimitExceeded without paging");
 
+    let (trace, guard) = capture_trace();
     let snapshot = source(&s, &ou).read().await.unwrap();
+    drop(guard);
     assert_eq!(snapshot.entries.len(), 2_500);
     assert!(snapshot.issues.is_empty());
     let distinct: BTreeSet<&str> = primaries(&snapshot).into_iter().collect();
     assert_eq!(distinct.len(), 2_500);
+    // What `MUSTER_LOG` shows of it: the search and the read, with their
+    // counts, and never the password.
+    let trace = trace.text();
+    assert!(
+        trace.lines().any(|l| l.contains("ldap.search")
+            && l.contains("objects=2500")
+            && l.contains("close")),
+        "{trace}"
+    );
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains("ldap.read") && l.contains("entries=2500") && l.contains("close")),
+        "{trace}"
+    );
+    assert!(!trace.contains(&s.reader_password), "{trace}");
 }
 
 #[tokio::test]

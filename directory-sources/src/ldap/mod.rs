@@ -30,6 +30,7 @@ use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument;
 
 pub use attributes::LdapAttributes;
 use attributes::{Object, map_group, map_object};
@@ -317,6 +318,19 @@ impl LdapSource {
     /// success. Objects with bad values are issues in the snapshot.
     pub async fn read(&self) -> Result<DirectorySnapshot, Error> {
         self.check_transport()?;
+        // For `MUSTER_LOG`: the server and base, how many entries, how long.
+        let span = tracing::info_span!(
+            "ldap.read",
+            url = %self.url,
+            base = %self.base_dn,
+            entries = tracing::field::Empty,
+        );
+        let snapshot = self.connect_and_read().instrument(span.clone()).await?;
+        span.record("entries", snapshot.entries.len());
+        Ok(snapshot)
+    }
+
+    async fn connect_and_read(&self) -> Result<DirectorySnapshot, Error> {
         let (connection, mut ldap) = LdapConnAsync::with_settings(self.settings(), &self.url)
             .await
             .map_err(self.ldap_error("connect"))?;
@@ -374,20 +388,33 @@ impl LdapSource {
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(self.page_size)),
         ];
-        let mut search = ldap
-            .with_timeout(self.timeout)
-            .streaming_search_with(adapters, &self.base_dn, Scope::Subtree, filter, attributes)
-            .await
-            .map_err(self.ldap_error("search"))?;
-        while let Some(found) = search.next().await.map_err(self.ldap_error("search"))? {
-            let found = SearchEntry::construct(found);
-            each(Object::new(found.dn, found.attrs, found.bin_attrs));
+        let span = tracing::debug_span!(
+            "ldap.search",
+            filter = %filter,
+            objects = tracing::field::Empty,
+        );
+        let mut objects = 0usize;
+        async {
+            let mut search = ldap
+                .with_timeout(self.timeout)
+                .streaming_search_with(adapters, &self.base_dn, Scope::Subtree, filter, attributes)
+                .await
+                .map_err(self.ldap_error("search"))?;
+            while let Some(found) = search.next().await.map_err(self.ldap_error("search"))? {
+                let found = SearchEntry::construct(found);
+                each(Object::new(found.dn, found.attrs, found.bin_attrs));
+                objects += 1;
+            }
+            search
+                .finish()
+                .await
+                .success()
+                .map_err(self.ldap_error("finish the search"))?;
+            Ok(())
         }
-        search
-            .finish()
-            .await
-            .success()
-            .map_err(self.ldap_error("finish the search"))?;
+        .instrument(span.clone())
+        .await?;
+        span.record("objects", objects);
         Ok(())
     }
 
