@@ -5,13 +5,15 @@
 //! the GIL and runs on one tokio runtime per process (module `runtime`);
 //! inputs and outputs are plain Python data (dicts, lists, str) converted
 //! in `convert`; Rust errors become `muster.MusterError` subclasses in
-//! `errors`, with the error chain as message and never a credential.
+//! `errors`, with the error chain as message and never a credential. The
+//! crates' diagnostics reach Python's `logging` under `muster` (`logs`).
 #![deny(missing_docs)]
 
 mod convert;
 mod discovery;
 mod errors;
 mod gateway;
+mod logs;
 mod planning;
 mod report;
 mod runtime;
@@ -23,6 +25,7 @@ use pyo3::prelude::*;
 /// The module `muster._muster`.
 #[pymodule(name = "_muster")]
 fn muster_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    logs::install();
     errors::register(m)?;
     m.add_class::<gateway::Gateway>()?;
     m.add_class::<gateway::Snapshot>()?;

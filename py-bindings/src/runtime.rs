@@ -64,7 +64,7 @@ where
     F::Output: Send,
 {
     let rt = get()?;
-    py.detach(|| {
+    let out = py.detach(|| {
         rt.block_on(async {
             tokio::pin!(future);
             let mut ticks = tokio::time::interval(SIGNAL_CHECK);
@@ -75,11 +75,19 @@ where
                     out = &mut future => return Ok(out),
                     _ = ticks.tick() => {
                         // block_on polls this future on the calling thread,
-                        // so the signal handlers run where Python expects.
-                        Python::attach(|py| py.check_signals())?;
+                        // so the signal handlers run where Python expects;
+                        // so do the log handlers (see `logs`).
+                        Python::attach(|py| {
+                            crate::logs::hand_over(py)?;
+                            py.check_signals()
+                        })?;
                     }
                 }
             }
         })
-    })
+    });
+    // A signal that arrives as the records are handed over interrupts the
+    // call as it would have a moment earlier.
+    crate::logs::hand_over(py)?;
+    out
 }
