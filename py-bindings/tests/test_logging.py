@@ -35,3 +35,10 @@ def test_nothing_is_logged_below_the_level_python_asks_for(
     caplog.set_level(logging.WARNING, logger="muster")
     gw.list_users()
     assert [r for r in caplog.records if r.name.startswith("muster")] == []
+
+
+def test_the_library_adds_only_a_null_handler() -> None:
+    # An application that configures nothing gets no output from muster
+    # (Python's last-resort handler would print its warnings on stderr).
+    handlers = logging.getLogger("muster").handlers
+    assert [type(h) for h in handlers] == [logging.NullHandler]

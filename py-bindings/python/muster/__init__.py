@@ -13,10 +13,14 @@ The seed-002 HR script, in a few lines::
 Every call is synchronous and releases the GIL while Rust does the IO.
 Inputs and outputs are plain data (dicts, lists, str). Errors are
 ``muster.MusterError`` subclasses whose messages never carry a password.
+What the Rust side does is logged under the logger ``muster`` (each
+gateway and Graph request, each LDAP read, each applied change); like any
+library, muster only adds a ``NullHandler``: configure ``logging`` to see it.
 """
 
 from __future__ import annotations
 
+import logging as _logging
 from typing import Any, Dict, List
 
 from muster._muster import (
@@ -43,6 +47,10 @@ from muster._muster import (
     functional_accounts,
     plan,
 )
+
+# A library adds no handler but this one (the logging HOWTO): without it an
+# application that configures nothing would get muster's warnings on stderr.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 
 class Users(List[Dict[str, Any]]):
