@@ -101,6 +101,13 @@ fn plan_args(emulator: &Emulator, csv: &Path, extra: &[&str]) -> Vec<String> {
     args
 }
 
+/// The command stopped with `code`, and its stderr says `says`.
+fn assert_stops(out: &Output, code: i32, says: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -209,12 +216,7 @@ async fn a_missing_password_stops_before_any_request() {
     let dir = Scratch::new("nopass");
     let csv = dir.file("users.csv", "Ann,Lee,ann.lee@example.com\n");
     let out = muster(plan_args(&emulator, &csv, &[]), None).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("MUSTER_PASSWORD"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stops(&out, 1, "MUSTER_PASSWORD");
     assert!(out.stdout.is_empty());
     assert!(emulator.requests().is_empty());
 }
@@ -256,12 +258,7 @@ async fn a_state_file_of_another_organisation_is_refused() {
         Some(PASSWORD),
     )
     .await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("cannot plan"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stops(&out, 1, "cannot plan");
     assert!(out.stdout.is_empty());
 }
 
@@ -456,12 +453,7 @@ async fn applying_without_a_state_file_is_refused() {
     let (plan, _) = save_plan(&emulator, &dir, &csv).await;
     let requests = emulator.requests().len();
     let out = muster(apply_args(&emulator, &plan, &[]), Some(PASSWORD)).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("--state is required"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stops(&out, 1, "--state is required");
     assert_eq!(
         emulator.requests().len(),
         requests,
@@ -653,12 +645,7 @@ async fn plan_reads_an_active_directory_and_plans_against_the_gateway() {
     // Without the directory's password, the run stops before planning.
     let no_ldap_password = vec![("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned())];
     let out = muster_with_env(args, no_ldap_password).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("MUSTER_LDAP_PASSWORD"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stops(&out, 1, "MUSTER_LDAP_PASSWORD");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -735,12 +722,7 @@ async fn plan_reads_entra_id_through_graph_with_the_secret_from_the_environment(
         vec![("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned())],
     )
     .await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("MUSTER_GRAPH_SECRET"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stops(&out, 1, "MUSTER_GRAPH_SECRET");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1080,12 +1062,7 @@ async fn a_corrupt_or_foreign_graph_cursor_is_an_error_naming_the_file_never_a_f
         ],
     );
     let out = muster_with_env(args, graph_env()).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("cannot be used with"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stops(&out, 2, "cannot be used with");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1331,12 +1308,7 @@ async fn ldap_objects_groups_plans_the_mail_enabled_groups() {
         ldap_run_env(),
     )
     .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("[possible values: users, groups, both]"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stops(&out, 2, "[possible values: users, groups, both]");
     let dir = Scratch::new("ldap-objects");
     let csv = dir.file("users.csv", "Ann,Lee,ann.lee@example.com\n");
     let out = muster(
@@ -1344,12 +1316,7 @@ async fn ldap_objects_groups_plans_the_mail_enabled_groups() {
         Some(PASSWORD),
     )
     .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--ldap <URL>"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stops(&out, 2, "--ldap <URL>");
     assert_eq!(writes(&emulator), 0);
 }
 
@@ -1402,11 +1369,6 @@ async fn muster_log_shows_each_gateway_request_and_no_secret() {
 
     let before = emulator.requests().len();
     let bad = muster_with_env(plan_args(&emulator, &csv, &[]), env("muster_gateway=[")).await;
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(
-        text(&bad.stderr).contains("MUSTER_LOG is not a log filter"),
-        "{}",
-        text(&bad.stderr)
-    );
+    assert_stops(&bad, 1, "MUSTER_LOG is not a log filter");
     assert_eq!(emulator.requests().len(), before, "nothing was read");
 }
