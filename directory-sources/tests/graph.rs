@@ -852,8 +852,8 @@ fn mail_groups(skiptoken: Option<&str>) -> wiremock::MockBuilder {
     }
 }
 
-#[tokio::test]
-async fn mail_enabled_groups_are_recipients_of_their_kind_when_asked_for() {
+/// A server with the three pages of users and the first page of mail-enabled groups.
+async fn users_and_first_group_page() -> MockServer {
     let server = server_with_token(1).await;
     three_pages(&server).await;
     mail_groups(None)
@@ -861,6 +861,12 @@ async fn mail_enabled_groups_are_recipients_of_their_kind_when_asked_for() {
         .expect(1)
         .mount(&server)
         .await;
+    server
+}
+
+#[tokio::test]
+async fn mail_enabled_groups_are_recipients_of_their_kind_when_asked_for() {
+    let server = users_and_first_group_page().await;
     mail_groups(Some(GROUPS_SKIP_2))
         .respond_with(json(200, fixture(&server, "groups_mail_page2")))
         .expect(1)
@@ -936,13 +942,7 @@ async fn mail_enabled_groups_are_recipients_of_their_kind_when_asked_for() {
 
 #[tokio::test]
 async fn a_page_of_mail_enabled_groups_that_fails_fails_the_fetch() {
-    let server = server_with_token(1).await;
-    three_pages(&server).await;
-    mail_groups(None)
-        .respond_with(json(200, fixture(&server, "groups_mail_page1")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = users_and_first_group_page().await;
     mail_groups(Some(GROUPS_SKIP_2))
         .respond_with(
             json(503, fixture(&server, "error_unavailable")).insert_header("Retry-After", "2"),
