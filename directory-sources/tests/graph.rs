@@ -4,9 +4,9 @@
 //! [`Sleep`], so no test sleeps.
 
 mod graph_support;
-mod trace_support;
+mod support;
 use graph_support::*;
-use trace_support::capture_trace;
+use support::capture_trace;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,7 +11,9 @@
 //! the directory after it.
 
 mod graph_support;
+mod support;
 use graph_support::*;
+use support::primaries;
 
 use std::sync::Arc;
 
@@ -116,14 +118,6 @@ async fn full_read_of_the_final_state() -> DirectorySnapshot {
 async fn run_first_round(server: &MockServer, waits: &Arc<Waits>) -> DeltaRead {
     first_round(server).await;
     source(server, waits).read_incremental(None).await.unwrap()
-}
-
-fn primaries(snapshot: &DirectorySnapshot) -> Vec<&str> {
-    snapshot
-        .entries
-        .iter()
-        .map(|e| e.primary_email.as_str())
-        .collect()
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 //! `scripts/ldap-up.sh` (which `scripts/test.sh` runs first). Each test
 //! writes its own organisational unit, so tests can run in parallel.
 
-mod trace_support;
-use trace_support::capture_trace;
+mod support;
+use support::{capture_trace, primaries};
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -157,15 +157,6 @@ fn source(s: &Server, ou: &str) -> LdapSource {
         .named("ad")
         .bind(&s.reader_dn, s.reader_password.clone().into())
         .filter("(objectClass=user)")
-}
-
-/// The snapshot's primary addresses, in its order.
-fn primaries(snapshot: &DirectorySnapshot) -> Vec<&str> {
-    snapshot
-        .entries
-        .iter()
-        .map(|e| e.primary_email.as_str())
-        .collect()
 }
 
 #[tokio::test]

@@ -1,7 +1,21 @@
-//! What a test file needs to see what a source traces (what the CLI's
-//! `MUSTER_LOG` prints).
+//! What the source test files share: seeing what a source traces (what the
+//! CLI's `MUSTER_LOG` prints), and a snapshot's primary addresses.
+
+// Each test file uses the part it needs.
+#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
+
+use muster_core::DirectorySnapshot;
+
+/// The snapshot's primary addresses, in its order.
+pub(crate) fn primaries(snapshot: &DirectorySnapshot) -> Vec<&str> {
+    snapshot
+        .entries
+        .iter()
+        .map(|e| e.primary_email.as_str())
+        .collect()
+}
 
 /// What the source traces while the returned guard lives (this thread
 /// only), as the CLI's `MUSTER_LOG=trace` would print it.
