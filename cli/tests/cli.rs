@@ -680,24 +680,7 @@ async fn plan_reads_entra_id_through_graph_with_the_secret_from_the_environment(
         ))
         .mount(&graph)
         .await;
-    let args: Vec<String> = command(
-        &emulator,
-        "plan",
-        &[
-            "--managed-domain",
-            "example.com",
-            "--managed-domain",
-            "example.org",
-            "--graph-tenant",
-            "contoso.onmicrosoft.com",
-            "--graph-client-id",
-            "app-id",
-            "--graph-authority",
-            &graph.uri(),
-            "--graph-url",
-            &format!("{}/v1.0", graph.uri()),
-        ],
-    );
+    let args = graph_plan_args(&emulator, &graph, &[]);
     let env = vec![
         ("MUSTER_PASSWORD".to_owned(), PASSWORD.to_owned()),
         ("MUSTER_GRAPH_SECRET".to_owned(), secret.to_owned()),
