@@ -23,6 +23,7 @@ mod email;
 mod error_chain;
 mod fields;
 mod hr;
+mod keywords;
 mod kinds;
 mod proxy;
 mod records;

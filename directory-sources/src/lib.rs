@@ -49,6 +49,7 @@ mod error;
 mod graph;
 mod hr;
 mod issues;
+mod keywords;
 mod ldap;
 mod mapped;
 mod postini;

@@ -3,12 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;
-use muster_core::{DirectoryEntry, Domain, EmailAddress, Field, FieldSet, RecipientKind, UserType};
+use muster_core::{
+    DirectoryEntry, Domain, EmailAddress, Field, FieldSet, RecipientKind, UserType, keywords,
+};
 use serde::{Deserialize, Serialize};
 
 /// Whether the directory is the system of truth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Mode {
     /// The directory is the truth: absent users go through the deletion lifecycle.
@@ -17,9 +18,13 @@ pub enum Mode {
     Supplemental,
 }
 
+keywords!(Mode, "mode (or source role)", {
+    Authoritative => "authoritative",
+    Supplemental => "supplemental",
+});
+
 /// How long a flagged user waits before deletion (the vendors' "Delete users after").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeleteDelay {
     /// 7 days.
@@ -31,6 +36,13 @@ pub enum DeleteDelay {
     /// Flag, but never delete.
     Never,
 }
+
+keywords!(DeleteDelay, "delete delay", {
+    Days7 => "7d",
+    Days14 => "14d",
+    Days30 => "30d",
+    Never => "never",
+});
 
 impl DeleteDelay {
     /// The delay, or `None` for [`DeleteDelay::Never`].
@@ -57,8 +69,7 @@ impl DeleteDelay {
 }
 
 /// What happens to an account when it is flagged for deletion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FlagAction {
     /// Only record the flag (default): mail keeps flowing during the delay.
@@ -67,9 +78,13 @@ pub enum FlagAction {
     Deactivate,
 }
 
+keywords!(FlagAction, "flag action", {
+    RecordOnly => "keep",
+    Deactivate => "deactivate",
+});
+
 /// What to do with accounts that existed before muster (origin unknown).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UnknownOrigin {
     /// Adopt the ones the directory matches; list the rest as conflicts, never flag them (default).
@@ -78,9 +93,13 @@ pub enum UnknownOrigin {
     AdoptMatchedFlagRest,
 }
 
+keywords!(UnknownOrigin, "unknown-origin rule", {
+    AdoptMatchedListRest => "list_unmatched",
+    AdoptMatchedFlagRest => "flag_unmatched",
+});
+
 /// What the HR rule does to a user absent from HR or terminated there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HrAction {
     /// Make the account a functional account (it stops using a licence, mail keeps flowing).
@@ -88,6 +107,11 @@ pub enum HrAction {
     /// Flag it for deletion, like a user absent from the directory.
     Flag,
 }
+
+keywords!(HrAction, "HR action", {
+    MakeFunctional => "functional_account",
+    Flag => "flag",
+});
 
 /// The HR rule (seed 002): end users who are not employed stop using licences.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,6 +287,91 @@ impl Policy {
     #[must_use]
     pub fn owned_fields(&self) -> FieldSet {
         self.owned_fields
+    }
+
+    /// The type new user mailboxes get (end user, or silent user: no welcome letter).
+    #[must_use]
+    pub fn default_user_type(&self) -> &UserType {
+        &self.default_user_type
+    }
+
+    /// Whether new end users get a welcome letter (the organisation must allow them too).
+    #[must_use]
+    pub fn welcome_letters(&self) -> bool {
+        self.welcome_letters
+    }
+
+    /// The consecutive absent runs an account needs before deletion.
+    #[must_use]
+    pub fn min_absent_runs(&self) -> u32 {
+        self.min_absent_runs
+    }
+
+    /// What flagging does.
+    #[must_use]
+    pub fn flag_action(&self) -> FlagAction {
+        self.flag_action
+    }
+
+    /// Accounts a sync never touches.
+    #[must_use]
+    pub fn exceptions(&self) -> &BTreeSet<EmailAddress> {
+        &self.exceptions
+    }
+
+    /// Entries always included, as if the authoritative directory listed them.
+    #[must_use]
+    pub fn additions(&self) -> &[DirectoryEntry] {
+        &self.additions
+    }
+
+    /// Whether disabled user mailboxes are synced.
+    #[must_use]
+    pub fn sync_disabled_users(&self) -> bool {
+        self.sync_disabled_users
+    }
+
+    /// The recipient kinds synced, and the type each is created with (user
+    /// mailboxes get [`Policy::default_user_type`]).
+    #[must_use]
+    pub fn kinds(&self) -> &BTreeMap<RecipientKind, UserType> {
+        &self.kinds
+    }
+
+    /// What happens to accounts of unknown origin.
+    #[must_use]
+    pub fn unknown_origin(&self) -> UnknownOrigin {
+        self.unknown_origin
+    }
+
+    /// Whether the administrator overrode the threshold for this run.
+    #[must_use]
+    pub fn threshold_overridden(&self) -> bool {
+        self.threshold_override
+    }
+
+    /// The HR rule, when it is on.
+    #[must_use]
+    pub fn hr_rule(&self) -> Option<&HrRule> {
+        self.hr_rule.as_ref()
+    }
+
+    /// How many creates go in one bulk request.
+    #[must_use]
+    pub fn bulk_size(&self) -> usize {
+        self.bulk_size
+    }
+
+    /// Whether records the authoritative source could not read hold deletions.
+    #[must_use]
+    pub fn holds_deletions_for_unread_records(&self) -> bool {
+        self.hold_deletions_for_unread_records
+    }
+
+    /// A builder starting from this policy (to change a few settings of one
+    /// read from a config file, say).
+    pub fn into_builder(self) -> PolicyBuilder {
+        PolicyBuilder(self)
     }
 
     /// The gateway type a new account of `kind` gets, or `None` when the kind is not synced.
