@@ -61,6 +61,9 @@ pub async fn read_gateway(client: &Client, stack: &str) -> Result<GatewaySnapsho
             target = target.with_domain(parsed);
         }
     }
+    if let Some(send) = org.send_welcome_email {
+        target = target.with_welcome_letters(send);
+    }
     if let Some(licences) = org.user_licenses {
         target = target.with_licences(licences);
     }

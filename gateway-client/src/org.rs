@@ -22,6 +22,9 @@ pub struct OrgInfo {
     pub user_licenses: Option<u64>,
     /// Active users counted by the gateway.
     pub active_users: Option<u64>,
+    /// Whether the organisation sends welcome letters at all
+    /// (`send_welcome_email`): a create's own `true` cannot turn them on.
+    pub send_welcome_email: Option<bool>,
     /// The whole object as returned.
     pub raw: Map<String, Value>,
 }
@@ -103,6 +106,7 @@ impl Client {
             domains,
             user_licenses: obj.get("user_licenses").and_then(Value::as_u64),
             active_users: obj.get("active_users").and_then(Value::as_u64),
+            send_welcome_email: obj.get("send_welcome_email").and_then(Value::as_bool),
             raw: obj,
         })
     }

@@ -29,9 +29,10 @@
 //!   organisation (compared case-insensitively, IDN = punycode) → 409; a
 //!   second non-billable user → 400.
 //! - Welcome letters are counted per address
-//!   ([`Emulator::welcome_letters`]): a create sends one when
-//!   `send_welcome_email` is true, or absent and the org default is on (the
-//!   default). Seeded users get none.
+//!   ([`Emulator::welcome_letters`]): a create sends one only when the
+//!   organisation's `send_welcome_email` is on (the default) and the create
+//!   does not say `send_welcome_email: false` (api-facts §1.4: the org
+//!   setting must be true; a user can only turn it off). Seeded users get none.
 //! - A sliding-window rate limit per login ([`RateLimit`], default 100 per
 //!   minute) answering 429 without `Retry-After` unless asked; its [`Clock`]
 //!   is injectable ([`ManualClock`]) or follows `tokio::time::pause`.

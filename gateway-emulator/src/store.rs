@@ -266,7 +266,10 @@ impl Store {
             .primary
             .ok_or_else(|| ApiError::bad_request("field `primary_email` is required"))?;
         o.check(uid, &primary, &write.fields)?;
-        let send = write.send_welcome_email.unwrap_or(o.send_welcome_email);
+        // api-facts §1.4: "to send a welcome email this must be true at org
+        // level. This can optionally be overridden to false at a per user
+        // level": a create can turn a letter off, never on.
+        let send = o.send_welcome_email && write.send_welcome_email.unwrap_or(true);
         if welcome && send {
             *o.welcome_letters
                 .entry(primary.normalized().to_owned())

@@ -153,6 +153,12 @@ pub struct TargetProfile {
     pub licence_count: Option<u64>,
     /// The account muster logs in as; never changed.
     pub login: Option<EmailAddress>,
+    /// The organisation's own welcome-letter setting (`send_welcome_email`
+    /// on the organisation), when known. A create sends a letter only when
+    /// this is not `false`: the gateway sends none otherwise (api-facts
+    /// §1.4), so a plan must not promise one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub welcome_letters: Option<bool>,
 }
 
 impl TargetProfile {
@@ -166,6 +172,7 @@ impl TargetProfile {
             registered_domains: BTreeSet::new(),
             licence_count: None,
             login: None,
+            welcome_letters: None,
         }
     }
 
@@ -187,6 +194,13 @@ impl TargetProfile {
     #[must_use]
     pub fn with_licences(mut self, count: u64) -> Self {
         self.licence_count = Some(count);
+        self
+    }
+
+    /// Sets the organisation's own welcome-letter setting.
+    #[must_use]
+    pub fn with_welcome_letters(mut self, send: bool) -> Self {
+        self.welcome_letters = Some(send);
         self
     }
 

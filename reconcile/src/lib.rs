@@ -53,7 +53,7 @@ pub use inputs::{Capabilities, Desired, GatewayListing, TargetProfile};
 pub use plan::{
     AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard,
     PLAN_SCHEMA_VERSION, Phase, Plan, SkipCode, Skipped, Step, Summary, ThresholdCheck,
-    is_downgrade,
+    WelcomeRule, is_downgrade,
 };
 pub use planner::plan;
 pub use policy::{

@@ -396,6 +396,17 @@ pub enum Guard {
         /// The source.
         source: String,
     },
+    /// Some HR rows could not be read (no usable address): anybody could be
+    /// the person on them, so nobody is treated as absent from HR this run.
+    /// Terminations the readable rows report still apply.
+    HrRecordsUnread {
+        /// The HR source.
+        source: String,
+        /// How many rows could not be read.
+        count: usize,
+        /// Where the first few are, in order.
+        first: Vec<Location>,
+    },
     /// Some records of the authoritative snapshot could not be read (an
     /// issue at a place no entry comes from). The people they describe look
     /// absent, so deletions and deactivations are held until the records
@@ -418,7 +429,9 @@ impl Guard {
     pub fn blocks_directory(&self) -> bool {
         !matches!(
             self,
-            Guard::HrIncomplete { .. } | Guard::RecordsUnread { .. }
+            Guard::HrIncomplete { .. }
+                | Guard::HrRecordsUnread { .. }
+                | Guard::RecordsUnread { .. }
         )
     }
 
@@ -475,21 +488,40 @@ impl std::fmt::Display for Guard {
                 count,
                 first,
             } => {
-                let records = if *count == 1 { "record" } else { "records" };
-                write!(f, "{count} {records} of {source} could not be read (")?;
-                for (i, at) in first.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{at}")?;
-                }
-                if *count > first.len() {
-                    f.write_str(", …")?;
-                }
-                f.write_str("); deletions are held until they are fixed")
+                write_unread(f, source, *count, first)?;
+                f.write_str("; deletions are held until they are fixed")
+            }
+            Guard::HrRecordsUnread {
+                source,
+                count,
+                first,
+            } => {
+                write_unread(f, source, *count, first)?;
+                f.write_str("; nobody is treated as absent from HR until they are fixed")
             }
         }
     }
+}
+
+/// `3 records of hr.csv could not be read (hr.csv:4, hr.csv:9, …)`.
+fn write_unread(
+    f: &mut std::fmt::Formatter<'_>,
+    source: &str,
+    count: usize,
+    first: &[Location],
+) -> std::fmt::Result {
+    let records = if count == 1 { "record" } else { "records" };
+    write!(f, "{count} {records} of {source} could not be read (")?;
+    for (i, at) in first.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{at}")?;
+    }
+    if count > first.len() {
+        f.write_str(", …")?;
+    }
+    f.write_str(")")
 }
 
 /// The destructive-change threshold, checked against this plan.
@@ -507,6 +539,36 @@ pub struct ThresholdCheck {
     pub overridden: bool,
 }
 
+/// Which rule decided whether this plan's creates send welcome letters
+/// (the vendor's "Default New User Role": an end user gets a letter, a
+/// silent user does not, and the organisation must allow letters at all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WelcomeRule {
+    /// New end users get one; silent users, functional accounts and
+    /// disabled users created inactive do not.
+    #[default]
+    EndUsers,
+    /// The policy sends none (`welcome_letters = false`).
+    OffByPolicy,
+    /// The organisation's own setting sends none (`send_welcome_email` is
+    /// false on the organisation).
+    OffForOrganisation,
+}
+
+impl WelcomeRule {
+    /// Why, for the preview's summary.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            WelcomeRule::EndUsers => "new end users get one",
+            WelcomeRule::OffByPolicy => "the policy sends none",
+            WelcomeRule::OffForOrganisation => "the organisation sends none",
+        }
+    }
+}
+
 /// Counts for the preview's summary line.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -521,6 +583,9 @@ pub struct Summary {
     pub skipped: usize,
     /// Welcome letters the creates will send.
     pub welcome_letters: usize,
+    /// Which rule decided them.
+    #[serde(default)]
+    pub welcome_rule: WelcomeRule,
     /// Billable accounts now.
     pub billable_before: usize,
     /// Billable accounts after the plan.

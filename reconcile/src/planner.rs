@@ -13,6 +13,7 @@ use crate::inputs::{Desired, GatewayListing, TargetProfile};
 use crate::plan::{
     AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard,
     PLAN_SCHEMA_VERSION, Phase, Plan, SkipCode, Skipped, Step, Summary, ThresholdCheck,
+    WelcomeRule,
 };
 use crate::policy::{FlagAction, HrAction, Mode, Policy, UnknownOrigin};
 use crate::rules::{self, Lifecycle};
@@ -77,6 +78,10 @@ pub fn plan(
         directory_guarded: guards.iter().any(Guard::blocks_directory),
         deletions_held: guards.iter().any(Guard::holds_deletions),
         hr_guarded: guards.iter().any(Guard::blocks_hr),
+        hr_absence_held: guards
+            .iter()
+            .any(|g| matches!(g, Guard::HrRecordsUnread { .. })),
+        welcome_rule: rules::welcome_rule(policy, target),
         auth_owned: rules::directory_owned(
             &Origin::Directory(desired.authoritative.source.clone()),
             desired,
@@ -210,6 +215,11 @@ struct Planner<'a> {
     /// Deletions and deactivations wait (unread records); flags are still recorded.
     deletions_held: bool,
     hr_guarded: bool,
+    /// Some HR rows could not be read: nobody counts as absent from HR (the
+    /// unread row may be theirs); "terminated" still applies.
+    hr_absence_held: bool,
+    /// Which rule decides the creates' welcome letters.
+    welcome_rule: WelcomeRule,
     /// The authoritative directory's accounts are its own (no supplemental
     /// source has its name; see [`rules::directory_owned`]).
     auth_owned: bool,
@@ -325,6 +335,7 @@ impl<'a> Planner<'a> {
             return None;
         }
         match self.hr.get(email.normalized()) {
+            None if self.hr_absence_held => None,
             None => Some(format!("absent from {}", hr.source)),
             Some(HrStatus::Terminated) => Some(format!("terminated in {}", hr.source)),
             Some(_) => None,
@@ -777,6 +788,13 @@ impl<'a> Planner<'a> {
         let fields = rules::comparable_fields(want.provided, self.policy, self.target);
         let mut account = Account::new(e.primary_email.clone()).with_type(want.user_type.clone());
         apply_owned_fields(&mut account, e, fields);
+        // A disabled person reaches a create only when the policy syncs
+        // disabled users: their account exists on the gateway, inactive,
+        // and nobody is sent a letter. (Shared and room mailboxes sit on
+        // disabled accounts by design and are created active.)
+        if e.kind == muster_core::RecipientKind::UserMailbox && !e.enabled {
+            account.active = false;
+        }
         if fields.contains(Field::Aliases) {
             account.aliases = aliases.iter().map(|a| (*a).clone()).collect();
         }
@@ -804,7 +822,7 @@ impl<'a> Planner<'a> {
                 format!("{why}: created as {}", account.user_type),
             );
         }
-        let welcome = rules::welcome_letter(&account.user_type, self.policy);
+        let welcome = rules::welcome_letter(&account, self.welcome_rule);
         draft.transitions.push(Transition::Claim {
             email: e.primary_email.clone(),
             origin: Origin::Directory(source.to_owned()),
@@ -1274,7 +1292,7 @@ impl<'a> Planner<'a> {
         self.skipped.sort();
         self.skipped.dedup();
         sort_by_address(&mut self.run_transitions, |t| (transition_key(t), 0));
-        let summary = summarize(
+        let mut summary = summarize(
             &changes,
             self.billable_before,
             deleted_billable,
@@ -1282,6 +1300,7 @@ impl<'a> Planner<'a> {
             self.policy,
             (self.conflicts.len(), self.skipped.len()),
         );
+        summary.welcome_rule = self.welcome_rule;
         let expected_count = (self.accounts.len()
             + summary.changes.get("create").copied().unwrap_or(0))
         .saturating_sub(summary.changes.get("delete").copied().unwrap_or(0));

@@ -11,7 +11,7 @@ use muster_core::{
 
 use crate::error::PlanError;
 use crate::inputs::{Desired, GatewayListing, TargetProfile};
-use crate::plan::{Guard, SkipCode};
+use crate::plan::{Guard, SkipCode, WelcomeRule};
 use crate::policy::{DeleteDelay, Mode, Policy};
 use crate::state::{FlagState, SyncState};
 
@@ -260,7 +260,14 @@ pub(crate) fn safety_guards(
         guards.push(Guard::GatewayListingIncomplete);
     }
     if policy.hold_deletions_for_unread_records {
-        guards.extend(unread_records(source));
+        let read = source.entries.iter().filter_map(|e| e.location.as_ref());
+        if let Some((count, first)) = unread_records(&source.issues, read) {
+            guards.push(Guard::RecordsUnread {
+                source: source.source.clone(),
+                count,
+                first,
+            });
+        }
     }
     if let Some(from) = state.last_gateway_count {
         let to = current.accounts.len();
@@ -280,34 +287,46 @@ pub(crate) fn safety_guards(
             source: hr.source.clone(),
         });
     }
+    if let Some(hr) = desired.hr.as_ref().filter(|_| policy.hr_rule.is_some()) {
+        let read = hr.records.iter().filter_map(|r| r.location.as_ref());
+        if let Some((count, first)) = unread_records(&hr.issues, read) {
+            guards.push(Guard::HrRecordsUnread {
+                source: hr.source.clone(),
+                count,
+                first,
+            });
+        }
+    }
     guards
 }
 
 /// How many locations an [`Guard::RecordsUnread`] names.
 const UNREAD_SHOWN: usize = 3;
 
-/// The records a snapshot could not read: its issues at places no entry
-/// comes from (an issue at an entry's place is a bad value in a record that
-/// was read). A typo in one row must not make that person look absent and,
-/// a week later, delete their account.
-fn unread_records(snapshot: &muster_core::DirectorySnapshot) -> Option<Guard> {
-    if snapshot.issues.is_empty() {
+/// The records a source could not read: its issues at places no record it
+/// did read comes from (an issue at a read record's place is a bad value in
+/// it), as a count and the first few places. A typo in one row must not make
+/// that person look absent and, a week later, delete their account.
+fn unread_records<'a>(
+    issues: &'a [muster_core::SourceIssue],
+    read: impl Iterator<Item = &'a Location>,
+) -> Option<(usize, Vec<Location>)> {
+    if issues.is_empty() {
         return None;
     }
-    let mut unread: BTreeSet<&Location> = snapshot.issues.iter().map(|i| &i.location).collect();
-    for entry in &snapshot.entries {
-        if let Some(at) = &entry.location {
-            unread.remove(at);
-            if unread.is_empty() {
-                return None;
-            }
+    let mut unread: BTreeSet<&Location> = issues.iter().map(|i| &i.location).collect();
+    for at in read {
+        unread.remove(at);
+        if unread.is_empty() {
+            return None;
         }
     }
-    Some(Guard::RecordsUnread {
-        source: snapshot.source.clone(),
-        count: unread.len(),
-        first: unread.into_iter().take(UNREAD_SHOWN).cloned().collect(),
-    })
+    let first = unread
+        .iter()
+        .take(UNREAD_SHOWN)
+        .map(|l| (*l).clone())
+        .collect();
+    Some((unread.len(), first))
 }
 
 /// Where an absent, flaggable account is in the deletion lifecycle.
@@ -351,11 +370,24 @@ pub(crate) fn lifecycle(
     }
 }
 
-/// A welcome letter goes with a create only for end users, and only when the
-/// policy sends them: letters go to real people, silent users and
-/// functional accounts never get one.
-pub(crate) fn welcome_letter(user_type: &UserType, policy: &Policy) -> bool {
-    policy.welcome_letters && *user_type == UserType::EndUser
+/// Which rule decides this plan's welcome letters: the organisation's own
+/// setting first (the gateway sends none when it is off), then the policy's.
+pub(crate) fn welcome_rule(policy: &Policy, target: &TargetProfile) -> WelcomeRule {
+    if target.welcome_letters == Some(false) {
+        WelcomeRule::OffForOrganisation
+    } else if !policy.welcome_letters {
+        WelcomeRule::OffByPolicy
+    } else {
+        WelcomeRule::EndUsers
+    }
+}
+
+/// A welcome letter goes with a create only when the rule sends letters,
+/// only to an end user, and only to an active one: letters go to real
+/// people; silent users, functional accounts and a disabled user created
+/// inactive never get one.
+pub(crate) fn welcome_letter(account: &Account, rule: WelcomeRule) -> bool {
+    rule == WelcomeRule::EndUsers && account.user_type == UserType::EndUser && account.active
 }
 
 /// Whether an account counts against the licence: the gateway's own

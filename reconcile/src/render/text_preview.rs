@@ -205,8 +205,12 @@ fn summary(out: &mut String, plan: &Plan) {
     };
     let _ = writeln!(
         out,
-        "Welcome letters: {}; billable users {} -> {}{licences}; about {} API calls",
-        s.welcome_letters, s.billable_before, s.billable_after, s.api_calls
+        "Welcome letters: {} ({}); billable users {} -> {}{licences}; about {} API calls",
+        s.welcome_letters,
+        s.welcome_rule.describe(),
+        s.billable_before,
+        s.billable_after,
+        s.api_calls
     );
     let t = &plan.threshold;
     let _ = write!(
