@@ -87,6 +87,9 @@ impl HrColumns {
     }
 }
 
+/// What an HR status cell must hold.
+const STATUS_EXPECTED: &str = "an employment status (active, terminated, leave, or a value mapped in the HR settings); this person is held: no change";
+
 /// How far a status is from "employed": the lower, the fewer changes it causes.
 fn rank(status: &HrStatus) -> u8 {
     match status {
@@ -139,16 +142,18 @@ impl<'a> HrCollector<'a> {
             }
         };
         let status_value = status.unwrap_or("").trim();
-        if status_value.is_empty() {
-            return self.issues.push(
-                SourceIssue::new(
-                    location,
-                    "an employment status (active, terminated, leave, or a mapped value)",
-                )
-                .with_field(&self.columns.status),
-            );
-        }
         let status = self.columns.status_of(status_value);
+        if let HrStatus::Other(_) = status {
+            // Blank or unknown: an issue, and the person is kept with a
+            // status the HR rule never acts on, so they are held (no change)
+            // rather than absent from HR, which would change their account.
+            let mut found = SourceIssue::new(location.clone(), STATUS_EXPECTED)
+                .with_field(&self.columns.status);
+            if !status_value.is_empty() {
+                found = found.with_value(status_value);
+            }
+            self.issues.push(found);
+        }
         let key: Box<str> = email.normalized().into();
         if let Some(&first) = self.seen.get(&key) {
             let earlier = &mut self.records[first];

@@ -474,7 +474,7 @@ fn postini_users_join_aliases_by_user_id_and_by_address() {
 type HrRow = (String, HrStatus, Vec<(String, String)>, Option<Location>);
 
 #[test]
-fn hr_csv_maps_statuses_keeps_attributes_and_reports_conflicts() {
+fn hr_csv_maps_statuses_keeps_attributes_and_reports_conflicts_and_unknown_statuses() {
     let f = "hr.csv";
     let columns = HrColumns::default().map_status("Garden Leave", HrStatus::Leave);
     let hr = HrCsv::new(f)
@@ -521,6 +521,15 @@ fn hr_csv_maps_statuses_keeps_attributes_and_reports_conflicts() {
                 attrs("Sales", ""),
                 Some(Location::line(f, 4))
             ),
+            // A blank status (line 8) and an unknown one (line 9) are
+            // issues, and the person is kept with a status the HR rule never
+            // acts on: held, not "absent from HR".
+            (
+                "dee@example.com".into(),
+                HrStatus::Other(String::new()),
+                attrs("Ops", ""),
+                Some(Location::line(f, 8))
+            ),
             (
                 "eve@example.com".into(),
                 HrStatus::Other("Contractor".into()),
@@ -540,7 +549,10 @@ fn hr_csv_maps_statuses_keeps_attributes_and_reports_conflicts() {
                 "{f}:7: email `not-an-address`: expected an email address like ann@example.com (it has no `@`)"
             ),
             format!(
-                "{f}:8: status: expected an employment status (active, terminated, leave, or a mapped value)"
+                "{f}:8: status: expected an employment status (active, terminated, leave, or a value mapped in the HR settings); this person is held: no change"
+            ),
+            format!(
+                "{f}:9: status `Contractor`: expected an employment status (active, terminated, leave, or a value mapped in the HR settings); this person is held: no change"
             ),
         ]
     );

@@ -98,6 +98,7 @@ async fn hr_from_disk_and_from_memory_agree() {
         vec![("email", "bob@example.com"), ("STATUS", "Garden Leave")],
         vec![("email", "cy@example.com"), ("status", "terminated")],
         vec![("email", "cy@example.com"), ("status", "Active")],
+        vec![("email", "dee@example.com"), ("status", " ")],
         vec![("email", "eve@example.com"), ("status", "Contractor")],
         vec![("status", "Active")],
     ];
@@ -115,7 +116,9 @@ async fn hr_from_disk_and_from_memory_agree() {
         found,
         [
             "record #3: status `Active`: expected one status per person; an earlier record says `terminated`, `active` is kept (see also record #2)",
-            "record #5: email ``: expected an email address like ann@example.com (it is empty)",
+            "record #4: status: expected an employment status (active, terminated, leave, or a value mapped in the HR settings); this person is held: no change",
+            "record #5: status `Contractor`: expected an employment status (active, terminated, leave, or a value mapped in the HR settings); this person is held: no change",
+            "record #6: email ``: expected an email address like ann@example.com (it is empty)",
         ]
     );
 }

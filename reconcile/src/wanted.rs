@@ -3,9 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use muster_core::{
-    Account, DirectoryEntry, DirectorySnapshot, EmailAddress, Field, FieldSet, UserType,
-};
+use muster_core::{Account, DirectoryEntry, EmailAddress, Field, FieldSet, UserType};
 
 use crate::fingerprint::FastHash;
 use crate::index::{BATCH, PrimaryIndex};
@@ -249,7 +247,10 @@ pub(crate) fn collect<'a>(
         sources.push((i, &snap.source, snap.provided, &snap.entries));
     }
     for snap in std::iter::once(auth).chain(&desired.supplemental) {
-        report_issues(snap, skipped);
+        report_issues(&snap.source, &snap.issues, skipped);
+    }
+    if let Some(hr) = desired.hr.as_ref().filter(|_| policy.hr_rule.is_some()) {
+        report_issues(&hr.source, &hr.issues, skipped);
     }
 
     let entry_count: usize = sources.iter().map(|s| s.3.len()).sum();
@@ -404,11 +405,13 @@ fn touch_account(a: &Account) -> u8 {
     t
 }
 
-fn report_issues(snap: &DirectorySnapshot, skipped: &mut Vec<Skipped>) {
-    for issue in &snap.issues {
+/// Every source's issues, the HR source's included, are skipped records of
+/// the plan: a reviewer sees what was not read where they see the rest.
+fn report_issues(source: &str, issues: &[muster_core::SourceIssue], skipped: &mut Vec<Skipped>) {
+    for issue in issues {
         skipped.push(Skipped {
             email: issue.value.clone().unwrap_or_default(),
-            source: snap.source.clone(),
+            source: source.to_owned(),
             location: Some(issue.location.clone()),
             code: SkipCode::SourceIssue,
             reason: issue.to_string(),
