@@ -8,6 +8,7 @@
 //! - [`directory`]: directory sources (CSV, Postini, HR);
 //! - [`gateway`]: the gateway API client;
 //! - [`reconcile`]: the pure planner and its renderers;
+//! - [`config`]: one config file per organisation's sync (`muster.toml`);
 //! - [`read_gateway`]: the gateway side of a plan in one call;
 //! - [`Executor`]: applies a plan (order, preconditions, journal and resume,
 //!   dry run) and reports each change's [`Outcome`] with the new state.
@@ -38,6 +39,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod config;
 mod executor;
 mod gateway_snapshot;
 

@@ -1,8 +1,12 @@
 //! The command line, as clap reads it.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use muster::config::NewUserRole;
+use muster::core::{Domain, EmailAddress, UnknownValue};
+use muster::reconcile::{DeleteDelay, FlagAction, HrAction, UnknownOrigin};
 
 /// Keep a mail gateway's users in step with your directories — and see every
 /// change before it happens.
@@ -34,6 +38,50 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// Run a local gateway emulator until interrupted.
     Emulator(EmulatorArgs),
+    /// Check a config file: print every setting it resolves to, defaults filled in.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Write a commented starter config for an Active Directory, Entra ID or CSV sync.
+    Init(InitArgs),
+}
+
+/// `muster config …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print the resolved settings (every default filled in), or the first problem.
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigCheckArgs {
+    /// The config file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: PathBuf,
+    /// Also bind to LDAP, fetch a Graph token and read the gateway's
+    /// organisation (are the managed domains registered?). Reads only.
+    #[arg(long)]
+    pub(crate) connect: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Which kind of sync the starter config is for.
+    #[arg(value_enum)]
+    pub(crate) kind: InitKind,
+    /// Write it here (refused when the file exists) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// `muster init ad|entra|csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InitKind {
+    /// Active Directory (LDAP) as the authoritative source.
+    Ad,
+    /// Microsoft Entra ID (Graph) as the authoritative source.
+    Entra,
+    /// A Standard CSV, with HR records for the functional-account rule.
+    Csv,
 }
 
 #[derive(Debug, Args)]
@@ -43,12 +91,14 @@ pub(crate) struct ApplyArgs {
     /// The plan to apply, as `muster plan --format json` wrote it.
     #[arg(long, value_name = "FILE")]
     pub(crate) plan: PathBuf,
-    /// muster's state, as the plan was made with it; the new state is written back here.
+    /// muster's state, as the plan was made with it; the new state is written back here
+    /// (default: the config's `files.state`).
     /// Required unless --dry-run: without it muster would forget what it owns.
     #[arg(long, value_name = "FILE")]
     pub(crate) state: Option<PathBuf>,
     /// Record every outcome here as it happens; running the same command
-    /// again after a crash resumes without sending anything twice.
+    /// again after a crash resumes without sending anything twice (default:
+    /// `<fingerprint>.journal` in the config's `files.journals` folder).
     #[arg(long, value_name = "FILE")]
     pub(crate) journal: Option<PathBuf>,
     /// Check every change against the gateway and show the requests, without writing.
@@ -61,16 +111,24 @@ pub(crate) struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DiscoverArgs {
-    /// The ledger of addresses seen so far (created when missing, saved back).
+    /// The config file: its `discovery` source gives the ledger, its policy
+    /// and the managed domains.
     #[arg(long, value_name = "FILE")]
-    pub(crate) ledger: PathBuf,
+    pub(crate) config: Option<PathBuf>,
+    /// The ledger of addresses seen so far (created when missing, saved back).
+    #[arg(long, value_name = "FILE", required_unless_present = "config")]
+    pub(crate) ledger: Option<PathBuf>,
     /// Observations to add: a CSV with address, direction, messages,
     /// last_seen (and optionally first_seen, display_name) columns.
     #[arg(long, value_name = "FILE")]
     pub(crate) observations: Vec<PathBuf>,
     /// A domain whose addresses can become users (repeat for more).
-    #[arg(long = "managed-domain", value_name = "DOMAIN", required = true)]
-    pub(crate) managed_domains: Vec<String>,
+    #[arg(
+        long = "managed-domain",
+        value_name = "DOMAIN",
+        required_unless_present = "config"
+    )]
+    pub(crate) managed_domains: Vec<Domain>,
     #[command(flatten)]
     pub(crate) policy: DiscoveryArgs,
 }
@@ -112,7 +170,8 @@ pub(crate) struct PlanArgs {
     pub(crate) sources: SourceArgs,
     #[command(flatten)]
     pub(crate) policy: PolicyArgs,
-    /// muster's state from earlier runs (ownership, flags). A missing file is a first run.
+    /// muster's state from earlier runs (ownership, flags). A missing file
+    /// is a first run (default: the config's `files.state`).
     #[arg(long, value_name = "FILE")]
     pub(crate) state: Option<PathBuf>,
     /// How to print the plan.
@@ -126,21 +185,28 @@ pub(crate) struct PlanArgs {
     pub(crate) detailed_exitcode: bool,
 }
 
-/// Where the gateway is and who muster logs in as.
+/// Where the gateway is and who muster logs in as: the config file's
+/// `[gateway]`, each value overridden by its flag or environment variable.
 #[derive(Debug, Args)]
 pub(crate) struct GatewayArgs {
+    /// The organisation's config file (`muster.toml`); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
     /// The Essentials stack (`us1`, `eu1`, …) or the API's base URL.
     #[arg(long, env = "MUSTER_STACK")]
-    pub(crate) stack: String,
+    pub(crate) stack: Option<String>,
     /// The organisation's primary domain on the gateway.
     #[arg(long, env = "MUSTER_ORG")]
-    pub(crate) org: String,
+    pub(crate) org: Option<String>,
     /// The administrator muster logs in as.
     #[arg(long, env = "MUSTER_LOGIN")]
-    pub(crate) login: String,
+    pub(crate) login: Option<String>,
     /// A file holding the password (first line). Otherwise `MUSTER_PASSWORD` is read.
     #[arg(long, value_name = "FILE")]
     pub(crate) password_file: Option<PathBuf>,
+    /// The login's request budget per minute on this stack (default 100).
+    #[arg(long, value_name = "N")]
+    pub(crate) requests_per_minute: Option<u32>,
 }
 
 /// The directory side: an LDAP/AD directory and/or CSV files.
@@ -218,10 +284,11 @@ pub(crate) struct SourceArgs {
     pub(crate) graph_url: Option<String>,
     /// A Proofpoint Standard CSV (First Name, Last Name, Primary Email, Mobile, Alias 1…).
     /// The first source (LDAP, else Graph, else the first CSV) is authoritative; the others are supplemental.
+    /// Source flags replace the config file's sources.
     #[arg(
         long = "csv",
         value_name = "FILE",
-        required_unless_present_any = ["ldap", "graph_tenant"]
+        required_unless_present_any = ["ldap", "graph_tenant", "config"]
     )]
     pub(crate) csv: Vec<PathBuf>,
     /// An SMTP-discovery ledger (`muster discover`): addresses seen often
@@ -230,26 +297,61 @@ pub(crate) struct SourceArgs {
     pub(crate) discovery_ledger: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) discovery: DiscoveryArgs,
-    /// HR records (email, status) for the functional-account rule.
-    #[arg(long, value_name = "FILE")]
+    /// HR records (email, status) for the HR rule: an end user absent from
+    /// HR or terminated there becomes a functional account (or is flagged).
+    #[arg(long, value_name = "FILE", requires = "hr_action")]
     pub(crate) hr: Option<PathBuf>,
+    /// What the HR rule does: `functional_account` or `flag` (required with --hr: no default).
+    #[arg(long, value_name = "ACTION", value_parser = keyword::<HrAction>)]
+    pub(crate) hr_action: Option<HrAction>,
+    /// An account the HR rule never touches (repeat for more).
+    #[arg(long, value_name = "ADDRESS", requires = "hr")]
+    pub(crate) hr_allow: Vec<EmailAddress>,
 }
 
-/// The policy knobs a run needs most; the rest keep their safe defaults.
+/// Policy flags: each overrides the config file's `[policy]` key of the same name.
 #[derive(Debug, Args)]
 pub(crate) struct PolicyArgs {
     /// A domain muster manages (repeat for more). Default: the organisation's domain.
     #[arg(long = "managed-domain", value_name = "DOMAIN")]
-    pub(crate) managed_domains: Vec<String>,
-    /// How long an account absent from the directory stays flagged before it is deleted.
-    #[arg(long, value_enum)]
-    pub(crate) delete_delay: Option<DeleteDelayArg>,
-    /// Also sync users whose directory account is disabled.
+    pub(crate) managed_domains: Vec<Domain>,
+    /// How long an account absent from the directory stays flagged before
+    /// it is deleted: 7d, 14d, 30d or never.
+    #[arg(long, value_name = "DELAY", value_parser = keyword::<DeleteDelay>)]
+    pub(crate) delete_delay: Option<DeleteDelay>,
+    /// Consecutive runs an account must be absent before it is deleted (default 3).
+    #[arg(long, value_name = "N")]
+    pub(crate) min_absent_runs: Option<u32>,
+    /// What flagging does: keep (mail flows during the delay) or deactivate.
+    #[arg(long, value_name = "ACTION", value_parser = keyword::<FlagAction>)]
+    pub(crate) on_flag: Option<FlagAction>,
+    /// The role of new users: end_user (each gets a welcome letter) or
+    /// silent_user (none).
+    #[arg(long, value_name = "ROLE", value_parser = keyword::<NewUserRole>)]
+    pub(crate) new_user_role: Option<NewUserRole>,
+    /// An account a sync never touches (repeat for more).
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) exception: Vec<EmailAddress>,
+    /// At most this many destructive changes without --override-threshold (default 25).
+    #[arg(long, value_name = "N")]
+    pub(crate) threshold_count: Option<usize>,
+    /// …and at most this percentage of the gateway's accounts (default 10).
+    #[arg(long, value_name = "PERCENT")]
+    pub(crate) threshold_percent: Option<u32>,
+    /// Accounts that existed before muster: list_unmatched (default) or flag_unmatched.
+    #[arg(long, value_name = "RULE", value_parser = keyword::<UnknownOrigin>)]
+    pub(crate) unknown_origin: Option<UnknownOrigin>,
+    /// Also sync users whose directory account is disabled (created inactive, no letter).
     #[arg(long)]
     pub(crate) sync_disabled_users: bool,
     /// Let this run exceed the deletion threshold (after you have read the plan).
     #[arg(long)]
     pub(crate) override_threshold: bool,
+}
+
+/// Parses an option value by its one spelling (the config file's).
+fn keyword<T: FromStr<Err = UnknownValue>>(value: &str) -> Result<T, String> {
+    value.parse().map_err(|e: UnknownValue| e.to_string())
 }
 
 /// `--ldap-objects`.
@@ -261,17 +363,6 @@ pub(crate) enum LdapObjectsArg {
     Groups,
     /// Users and groups, and each user's groups.
     Both,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum DeleteDelayArg {
-    #[value(name = "7")]
-    Days7,
-    #[value(name = "14")]
-    Days14,
-    #[value(name = "30")]
-    Days30,
-    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

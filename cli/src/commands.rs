@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use muster::Executor;
+use muster::config::{Config, GraphRound, SourceSettings};
 use muster::core::DirectoryEntry;
 use muster::core::Domain;
 use muster::directory::{
@@ -14,32 +15,45 @@ use muster::gateway::{Client, SecretString};
 use muster::reconcile::{self, Desired, Plan, Policy, SyncState};
 use muster_emulator::{Emulator, Seed};
 
-use crate::args::{ApplyArgs, DemoArgs, DiscoverArgs, EmulatorArgs, ExportArgs, Format, PlanArgs};
+use crate::args::{
+    ApplyArgs, ConfigCheckArgs, DemoArgs, DiscoverArgs, EmulatorArgs, ExportArgs, Format, InitArgs,
+    InitKind, PlanArgs,
+};
 use crate::error::CliError;
 use crate::settings;
 
 const DEMO_GATEWAY: &str = include_str!("../../examples/data/demo_gateway.json");
+const STARTER_AD: &str = include_str!("../../examples/config/ad.toml");
+const STARTER_ENTRA: &str = include_str!("../../examples/config/entra.toml");
+const STARTER_CSV: &str = include_str!("../../examples/config/csv-hr.toml");
 const DEMO_USERS: &str = include_str!("../../examples/data/demo_users.csv");
 /// The stack label the demo stamps on its (throw-away) state.
 const DEMO_STACK: &str = "local-emulator";
 
 /// `muster plan`: read the directory, read the gateway, print the plan.
 pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
-    let client = settings::client(&args.gateway)?;
-    let managed = settings::managed_domains(&args.policy.managed_domains, &args.gateway.org)?;
-    let policy = settings::policy(&args.policy, &managed);
-    let state = settings::state(
-        args.state.as_deref(),
-        &args.gateway.stack,
-        &args.gateway.org,
-    )?;
-    let directory = settings::desired(&args.sources, &managed).await?;
+    let mut config = settings::config(&args.gateway)?;
+    settings::sources(&mut config, &args.sources);
+    settings::policy_flags(&mut config, &args.policy);
+    config.check().map_err(CliError::Config)?;
+    let client = config.client().map_err(CliError::Config)?;
+    let mut policy = config.policy().map_err(CliError::Config)?;
+    if args.policy.override_threshold {
+        policy = policy.into_builder().override_threshold(true).build();
+    }
+    let (stack, org) = stack_and_org(&config)?;
+    let state_path = settings::state_path(args.state.as_deref(), &config);
+    let state = settings::state(state_path.as_deref(), stack, org)?;
+    let directory = config
+        .read_directory(now()?)
+        .await
+        .map_err(CliError::Read)?;
     let desired = directory.desired;
     report_issues(&desired);
-    if let Some(graph) = &directory.graph_round {
+    for graph in &directory.graph_rounds {
         keep_graph_cursor(graph)?;
     }
-    let plan = plan_against(&client, &args.gateway.stack, &desired, &state, &policy).await?;
+    let plan = plan_against(&client, stack, &desired, &state, &policy).await?;
     let rendered = match args.format {
         Format::Text => reconcile::render::text(&plan),
         Format::Json => reconcile::render::json(&plan),
@@ -54,6 +68,14 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     })
 }
 
+/// The stack and organisation a config names (both required to run).
+fn stack_and_org(config: &Config) -> Result<(&str, &str), CliError> {
+    Ok((
+        config.stack().map_err(CliError::Config)?,
+        config.org().map_err(CliError::Config)?,
+    ))
+}
+
 /// Saves the cursor of an incremental Entra ID read (atomically, like the
 /// state) and says on standard error what kind of round it was; standard
 /// output may be the plan itself (`--format json`), so the note stays out of it.
@@ -66,7 +88,7 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
 /// make the next run fetch the same changes again, and after a resync a
 /// whole tenant again. A read that failed saves nothing: the old cursor
 /// stays as good as it was.
-fn keep_graph_cursor(graph: &settings::GraphRound) -> Result<(), CliError> {
+fn keep_graph_cursor(graph: &GraphRound) -> Result<(), CliError> {
     let text = graph.cursor.to_json().map_err(|source| CliError::Cursor {
         path: graph.path.clone(),
         source: Box::new(source),
@@ -167,9 +189,11 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
 /// Exit 0 when every change succeeded, 3 when some did not (stale, failed,
 /// skipped: plan again to see what is left), 1 when the plan was refused.
 pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
-    if args.state.is_none() && !args.dry_run {
+    let config = settings::config(&args.gateway)?;
+    let state_path = settings::state_path(args.state.as_deref(), &config);
+    if state_path.is_none() && !args.dry_run {
         return Err(CliError::Setting(
-            "--state is required to apply: the new state records what muster owns".to_owned(),
+            "--state is required to apply (or `files.state` in the config): the new state records what muster owns".to_owned(),
         ));
     }
     let text = std::fs::read_to_string(&args.plan).map_err(|source| CliError::File {
@@ -178,12 +202,19 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         source,
     })?;
     let plan = reconcile::render::from_json(&text).map_err(CliError::Plan)?;
-    let client = settings::client(&args.gateway)?;
-    let state = settings::state(args.state.as_deref(), &plan.stack, &plan.org)?;
-    let mut executor = Executor::new()
-        .dry_run(args.dry_run)
-        .stack(&args.gateway.stack);
-    if let Some(journal) = &args.journal {
+    let client = config.client().map_err(CliError::Config)?;
+    let stack = config.stack().map_err(CliError::Config)?;
+    let state = settings::state(state_path.as_deref(), &plan.stack, &plan.org)?;
+    let mut executor = Executor::new().dry_run(args.dry_run).stack(stack);
+    let journal = match (&args.journal, &config.files.journals) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(folder)) => {
+            create_private_folder(folder)?;
+            Some(folder.join(format!("{}.journal", plan.fingerprint)))
+        }
+        (None, None) => None,
+    };
+    if let Some(journal) = &journal {
         executor = executor.journal(journal);
     }
     if let Some(max) = args.max_changes {
@@ -194,13 +225,27 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         .await
         .map_err(CliError::Apply)?;
     println!("{report}");
-    if let (Some(path), false) = (&args.state, report.dry_run) {
+    if let (Some(path), false) = (&state_path, report.dry_run) {
         save_atomically(path, "cannot save the state to", &report.state.to_json())?;
     }
     Ok(if report.is_complete() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
+    })
+}
+
+/// Creates `folder` (and its parents) for journals, readable by its owner
+/// only on Unix: journals list the accounts changed and how.
+fn create_private_folder(folder: &Path) -> Result<(), CliError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(folder).map_err(|source| CliError::File {
+        action: "cannot create the journal folder",
+        path: folder.to_owned(),
+        source,
     })
 }
 
@@ -252,10 +297,37 @@ fn save_atomically(path: &Path, action: &'static str, text: &str) -> Result<(), 
 /// now), forgets what expired, saves the ledger atomically, and lists the
 /// candidates and the rows that could not be used.
 pub(crate) async fn discover(args: DiscoverArgs) -> Result<ExitCode, CliError> {
-    let managed = settings::managed_domains(&args.managed_domains, "")?;
-    let policy = settings::discovery_policy(&args.policy, &managed);
-    let mut ledger = settings::load_ledger(&args.ledger)?;
-    let now = muster::chrono::Utc::now();
+    let config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(CliError::Config)?,
+        None => Config::default(),
+    };
+    let mut discovery = config
+        .sources
+        .iter()
+        .find_map(|s| match &s.settings {
+            SourceSettings::Discovery(d) => Some(d.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    if let Some(ledger) = &args.ledger {
+        discovery.ledger.clone_from(ledger);
+    }
+    if discovery.ledger.as_os_str().is_empty() {
+        return Err(CliError::Setting(
+            "no ledger: pass --ledger or add a `kind = \"discovery\"` source to the config"
+                .to_owned(),
+        ));
+    }
+    settings::discovery(&mut discovery, &args.policy);
+    let managed = if args.managed_domains.is_empty() {
+        config.managed_domains().map_err(CliError::Config)?
+    } else {
+        args.managed_domains.clone()
+    };
+    let policy = discovery.policy(&managed);
+    let ledger_path = discovery.ledger.clone();
+    let mut ledger = muster::config::load_ledger(&ledger_path).map_err(CliError::Read)?;
+    let now = now()?;
     let mut issues = Vec::new();
     for path in &args.observations {
         let read = ObservationCsv::new(path)
@@ -266,7 +338,7 @@ pub(crate) async fn discover(args: DiscoverArgs) -> Result<ExitCode, CliError> {
     }
     let forgotten = ledger.expire(&policy, now);
     let text = ledger.to_json().map_err(CliError::Directory)?;
-    save_atomically(&args.ledger, "cannot save the discovery ledger to", &text)?;
+    save_atomically(&ledger_path, "cannot save the discovery ledger to", &text)?;
     for issue in &issues {
         eprintln!("warning: {issue}");
     }
@@ -298,8 +370,9 @@ pub(crate) async fn discover(args: DiscoverArgs) -> Result<ExitCode, CliError> {
 /// neutralised), so the file `muster plan --csv` reads back is what the
 /// gateway holds.
 pub(crate) async fn export(args: ExportArgs) -> Result<ExitCode, CliError> {
-    let client = settings::client(&args.gateway)?;
-    let gateway = muster::read_gateway(&client, &args.gateway.stack)
+    let config = settings::config(&args.gateway)?;
+    let client = config.client().map_err(CliError::Config)?;
+    let gateway = muster::read_gateway(&client, config.stack().map_err(CliError::Config)?)
         .await
         .map_err(CliError::Gateway)?;
     let entries: Vec<DirectoryEntry> = gateway
@@ -338,6 +411,22 @@ pub(crate) async fn emulator(args: EmulatorArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The time a run plans for: the clock's, or `MUSTER_TEST_NOW` (an RFC 3339
+/// time). **For tests only**: it lets a test walk the deletion lifecycle
+/// through days in seconds. A scheduled job never sets it.
+fn now() -> Result<muster::chrono::DateTime<muster::chrono::Utc>, CliError> {
+    match std::env::var("MUSTER_TEST_NOW") {
+        Err(_) => Ok(muster::chrono::Utc::now()),
+        Ok(text) => muster::chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.to_utc())
+            .map_err(|e| {
+                CliError::Setting(format!(
+                    "MUSTER_TEST_NOW (test-only) is not an RFC 3339 time: {e}"
+                ))
+            }),
+    }
+}
+
 /// Reads the gateway and plans: the one pipeline `plan` and `demo` share.
 async fn plan_against(
     client: &Client,
@@ -355,20 +444,124 @@ async fn plan_against(
         &gateway.target,
         state,
         policy,
-        muster::chrono::Utc::now(),
+        now()?,
     )
     .map_err(CliError::Plan)
 }
 
 /// Records the sources could not read go to standard error, one per line,
-/// with file and line; the plan itself says what they hold back.
+/// with file and line, the HR source's too; the plan itself lists them
+/// among the skipped records and says what they hold back.
 fn report_issues(desired: &Desired) {
     let snapshots = std::iter::once(&desired.authoritative).chain(&desired.supplemental);
-    for snapshot in snapshots {
-        for issue in &snapshot.issues {
-            eprintln!("warning: {issue}");
+    let directory = snapshots.flat_map(|s| &s.issues);
+    let hr = desired.hr.iter().flat_map(|h| &h.issues);
+    for issue in directory.chain(hr) {
+        eprintln!("warning: {issue}");
+    }
+}
+
+/// `muster config check`: the config with every default filled in, or its
+/// first problem (exit 1, nothing sent). With `--connect`, every source is
+/// read and the gateway's organisation too (nothing is written): the
+/// managed domains must be registered there.
+pub(crate) async fn config_check(args: ConfigCheckArgs) -> Result<ExitCode, CliError> {
+    let config = Config::from_file(&args.config).map_err(CliError::Config)?;
+    config.check().map_err(CliError::Config)?;
+    let full = config.with_defaults().map_err(CliError::Config)?;
+    print!("{}", full.to_toml().map_err(CliError::Config)?);
+    if !args.connect {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let client = config.client().map_err(CliError::Config)?;
+    let gateway = muster::read_gateway(&client, config.stack().map_err(CliError::Config)?)
+        .await
+        .map_err(CliError::Gateway)?;
+    println!(
+        "\n# gateway: logged in as {}, {} accounts, domains registered: {}",
+        gateway
+            .target
+            .login
+            .as_ref()
+            .map_or_else(|| "?".to_owned(), ToString::to_string),
+        gateway.listing.accounts.len(),
+        gateway
+            .target
+            .registered_domains
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut ok = true;
+    for domain in config.managed_domains().map_err(CliError::Config)? {
+        if !gateway.target.registered_domains.contains(&domain) {
+            eprintln!("muster: managed domain `{domain}` is not registered on the gateway");
+            ok = false;
         }
     }
+    let directory = config
+        .read_directory(now()?)
+        .await
+        .map_err(CliError::Read)?;
+    let desired = &directory.desired;
+    for snapshot in std::iter::once(&desired.authoritative).chain(&desired.supplemental) {
+        println!(
+            "# source `{}`: {} entries, {} issues",
+            snapshot.source,
+            snapshot.entries.len(),
+            snapshot.issues.len()
+        );
+    }
+    if let Some(hr) = &desired.hr {
+        println!(
+            "# hr `{}`: {} records, {} issues",
+            hr.source,
+            hr.records.len(),
+            hr.issues.len()
+        );
+    }
+    report_issues(desired);
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `muster init ad|entra|csv`: a commented starter config (the examples
+/// the tests check), to standard output or a new file.
+pub(crate) fn init(args: InitArgs) -> Result<ExitCode, CliError> {
+    let text = match args.kind {
+        InitKind::Ad => STARTER_AD,
+        InitKind::Entra => STARTER_ENTRA,
+        InitKind::Csv => STARTER_CSV,
+    };
+    let Some(path) = &args.out else {
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|source| CliError::File {
+            action: "cannot create (it must not exist yet)",
+            path: path.clone(),
+            source,
+        })?;
+    file.write_all(text.as_bytes())
+        .map_err(|source| CliError::File {
+            action: "cannot write",
+            path: path.clone(),
+            source,
+        })?;
+    eprintln!(
+        "wrote `{}`: fill in its names, then run `muster config check --config {}`",
+        path.display(),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_output(path: Option<&Path>, text: &str) -> Result<(), CliError> {

@@ -23,30 +23,17 @@ pub(crate) enum CliError {
     /// A setting is missing or malformed.
     #[error("{0}")]
     Setting(String),
-    /// An address or domain given on the command line is malformed.
-    #[error("{flag}")]
-    Address {
-        flag: &'static str,
-        #[source]
-        source: muster::core::AddressError,
-    },
     /// A directory source could not be read completely.
     #[error("cannot read the directory source")]
     Directory(#[source] muster::directory::Error),
-    /// A CA certificate file given to trust for LDAP that holds no usable
-    /// certificate: refused before connecting, so a wrong file never shows
-    /// up as an "unknown issuer" from the server.
-    #[error("cannot trust the CA certificates in `{}`", path.display())]
-    Certificate {
-        path: PathBuf,
-        #[source]
-        source: Box<muster::directory::Error>,
-    },
-    /// A saved Graph cursor that cannot be used: not a cursor, another
-    /// format version, or made for another tenant or selection. Never
-    /// quietly replaced by a full read, which would hide a misconfiguration
-    /// (a cursor file shared by two tenants): the user deletes it to start over.
-    #[error("cannot use the Graph cursor `{}` (delete it to read every user again)", path.display())]
+    /// The config (file and flags) cannot be used.
+    #[error(transparent)]
+    Config(muster::config::ConfigError),
+    /// A source could not be read completely: never an empty directory.
+    #[error(transparent)]
+    Read(muster::config::ReadError),
+    /// A Graph cursor that cannot be saved.
+    #[error("cannot save the Graph cursor `{}`", path.display())]
     Cursor {
         path: PathBuf,
         #[source]

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, ConfigCommand};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
@@ -45,6 +45,8 @@ fn main() -> ExitCode {
             Command::Discover(args) => commands::discover(args).await,
             Command::Export(args) => commands::export(args).await,
             Command::Emulator(args) => commands::emulator(args).await,
+            Command::Config(ConfigCommand::Check(args)) => commands::config_check(args).await,
+            Command::Init(args) => commands::init(args),
         }
     });
     match outcome {

@@ -1,0 +1,104 @@
+//! One config file per organisation's sync: `muster.toml`.
+//!
+//! The file names the gateway organisation and its login, every directory
+//! source (exactly one authoritative), the HR records, every policy setting
+//! and where muster keeps its files. It is what `muster plan --config`
+//! reads, and what the Python package reads too; flags only override it.
+//!
+//! ```
+//! use muster::config::Config;
+//! let config = Config::from_toml(r#"
+//!     [gateway]
+//!     stack = "us1"
+//!     org = "example.com"
+//!     login = "muster-sync@example.com"
+//!     password_env = "MUSTER_PASSWORD"
+//!
+//!     [[source]]
+//!     name = "staff"
+//!     role = "authoritative"
+//!     kind = "csv"
+//!     path = "staff.csv"
+//!
+//!     [policy]
+//!     new_user_role = "silent_user"
+//!     delete_delay = "14d"
+//! "#, "/etc/muster/example.com.toml")?;
+//! config.check()?;
+//! assert_eq!(config.policy()?.delete_delay().keyword(), "14d");
+//!
+//! // An unknown key names its file, line and key, and lists the valid ones:
+//! let err = Config::from_toml("[policy]\ndelete_dealy = \"7d\"\n", "muster.toml").unwrap_err();
+//! assert!(err.to_string().starts_with("muster.toml:2: policy.delete_dealy: unknown field"));
+//! # Ok::<(), muster::config::ConfigError>(())
+//! ```
+//!
+//! Secrets are never in the file: each is named by `password_env` (an
+//! environment variable) or `password_file`; a key such as `password = …`
+//! is refused. Relative paths are resolved against the file's folder, and a
+//! source's `name`, never its path, is its identity in muster's state, so a
+//! config can move without turning anybody into a conflict.
+
+mod error;
+mod file;
+mod load;
+mod read;
+mod resolve;
+
+use std::path::Path;
+
+pub use error::ConfigError;
+pub use file::{
+    AdditionConfig, Config, CsvConfig, DiscoveryConfig, FilesConfig, GatewayConfig, GraphConfig,
+    Headers, HrConfig, KindRule, LdapConfig, MappedCsvConfig, NewUserRole, PolicyConfig,
+    PostiniConfig, SourceConfig, SourceSettings, StatusWord, ThresholdConfig,
+};
+pub use read::{Directory, GraphRound, ReadError, load_ledger};
+pub use resolve::{
+    DEFAULT_REQUESTS_PER_MINUTE, GATEWAY_PASSWORD_ENV, GRAPH_SECRET_ENV, LDAP_PASSWORD_ENV,
+};
+
+impl Config {
+    /// Reads the config file at `path`.
+    ///
+    /// # Errors
+    /// The file cannot be read, or a key or value is wrong (the error names
+    /// the file, the line and the key).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config = load::parse(&text, path)?;
+        // Paths made absolute now stay right whatever directory runs the sync.
+        let absolute = std::path::absolute(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = config;
+        if let Some(folder) = absolute.parent() {
+            config.rebase(folder);
+        }
+        Ok(config)
+    }
+
+    /// Reads a config from `text`, as if from the file `path` (which names
+    /// it in errors, and whose folder relative paths are resolved against).
+    ///
+    /// # Errors
+    /// As [`Config::from_file`].
+    pub fn from_toml(text: &str, path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        load::parse(text, path.as_ref())
+    }
+
+    /// The config as TOML (what `muster config check` prints after
+    /// [`Config::with_defaults`]).
+    ///
+    /// # Errors
+    /// Never for a config read from a file; a hand-built one whose values
+    /// TOML cannot hold.
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string(self).map_err(|e| load::unlocated("(config)", e.to_string()))
+    }
+}
