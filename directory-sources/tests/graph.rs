@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use muster_core::{Field, FieldSet, Location, RecipientKind};
-use muster_directory::{DirectorySource, Error, GraphSource, GuestPolicy, Sleep};
+use muster_directory::{DirectorySource, Error, GraphCloud, GraphSource, GuestPolicy, Sleep};
 use reqwest::Url;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -31,28 +31,156 @@ fn form(request: &Request) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A mock server that answers anything not mocked with a readable refusal
-/// (418: not retried), and issues tokens for the right client credentials.
-async fn server_with_token(expected_tokens: u64) -> MockServer {
-    let server = refusing_server().await;
+/// A token request for the right client credentials and exactly `scope`.
+fn token_request(scope: &str) -> wiremock::MockBuilder {
+    let expected = [
+        ("client_id", CLIENT_ID),
+        ("scope", scope),
+        ("client_secret", SECRET),
+        ("grant_type", "client_credentials"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
         .and(header("content-type", "application/x-www-form-urlencoded"))
-        .and(|request: &Request| {
-            form(request)
-                == [
-                    ("client_id", CLIENT_ID),
-                    ("scope", "https://graph.microsoft.com/.default"),
-                    ("client_secret", SECRET),
-                    ("grant_type", "client_credentials"),
-                ]
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        })
+        .and(move |request: &Request| form(request) == expected)
+}
+
+/// A mock server that answers anything not mocked with a readable refusal
+/// (418: not retried), and issues tokens for the right client credentials
+/// and the scope of the Graph it stands in for: its own origin plus
+/// `/.default`, as a national cloud's Entra ID issues them only for its own Graph.
+async fn server_with_token(expected_tokens: u64) -> MockServer {
+    let server = refusing_server().await;
+    token_request(&format!("{}/.default", server.uri()))
         .respond_with(json(200, fixture(&server, "token")))
         .expect(expected_tokens)
         .mount(&server)
         .await;
     server
+}
+
+/// Each national cloud's token is asked for its own Graph. The mock stands
+/// in for the cloud's Entra ID (the authority is pointed at it; Graph stays
+/// the cloud's and is never reached): it answers only the exact scope, as
+/// Entra ID does when the app is unknown there, so the refusal proves the
+/// request, and the catch-all proves nothing else was sent.
+#[tokio::test]
+async fn national_clouds_ask_for_a_token_for_their_own_graph() {
+    for (cloud, scope) in [
+        (
+            GraphCloud::UsGovernment,
+            "https://graph.microsoft.us/.default",
+        ),
+        (
+            GraphCloud::UsGovernmentDod,
+            "https://dod-graph.microsoft.us/.default",
+        ),
+        (
+            GraphCloud::China,
+            "https://microsoftgraph.chinacloudapi.cn/.default",
+        ),
+        (GraphCloud::Global, "https://graph.microsoft.com/.default"),
+    ] {
+        let server = refusing_server().await;
+        token_request(scope)
+            .respond_with(json(
+                400,
+                r#"{"error":"unauthorized_client","error_description":"AADSTS700016: Application with identifier '8f0e2d4c-0000-4000-8000-000000000001' was not found in the directory 'contoso.onmicrosoft.com'.","error_codes":[700016]}"#.to_owned(),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let waits = Arc::new(Waits::default());
+        let err = GraphSource::new(TENANT, CLIENT_ID, SECRET.into())
+            .cloud(cloud)
+            .authority(&server.uri())
+            .sleeper(Arc::clone(&waits) as Arc<dyn Sleep>)
+            .fetch()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::GraphToken { status: Some(400), code: Some(c), .. } if c == "unauthorized_client"),
+            "{cloud:?}: {err:?}"
+        );
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "{cloud:?}"
+        );
+    }
+}
+
+#[test]
+fn each_cloud_has_its_own_authority_and_graph() {
+    let urls = |c: GraphCloud| (c.authority(), c.graph_url());
+    assert_eq!(
+        urls(GraphCloud::default()),
+        (
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com/v1.0"
+        )
+    );
+    assert_eq!(
+        urls(GraphCloud::UsGovernment),
+        (
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us/v1.0"
+        )
+    );
+    assert_eq!(
+        urls(GraphCloud::UsGovernmentDod),
+        (
+            "https://login.microsoftonline.us",
+            "https://dod-graph.microsoft.us/v1.0"
+        )
+    );
+    assert_eq!(
+        urls(GraphCloud::China),
+        (
+            "https://login.chinacloudapi.cn",
+            "https://microsoftgraph.chinacloudapi.cn/v1.0"
+        )
+    );
+}
+
+/// A deployment behind something else: the scope given is sent as it is.
+#[tokio::test]
+async fn an_explicit_scope_is_asked_for_as_given() {
+    let server = refusing_server().await;
+    token_request("https://graph.microsoft.us/.default")
+        .respond_with(json(200, fixture(&server, "token")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    first_page()
+        .respond_with(json(200, fixture(&server, "users_page3")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .scope("https://graph.microsoft.us/.default")
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.entries.len(), 1);
+}
+
+#[tokio::test]
+async fn a_scope_the_client_credentials_flow_refuses_is_never_asked_for() {
+    let server = refusing_server().await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .scope("User.Read.All")
+        .fetch()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`entra`: User.Read.All: an app-only token's scope ends in /.default"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
 }
 
 /// The first page's request: `$select` exactly the mapped properties, `$top=999`.

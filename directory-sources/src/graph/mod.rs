@@ -54,15 +54,77 @@ use crate::collect::Collector;
 use crate::error::Error;
 
 /// Entra ID's token authority (the public cloud). National clouds have their
-/// own: pass theirs to [`GraphSource::authority`].
+/// own: see [`GraphCloud`].
 pub const LOGIN_AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// Microsoft Graph v1.0 (the public cloud).
 pub const GRAPH_V1: &str = "https://graph.microsoft.com/v1.0";
 
-/// The scope of an app-only token: the resource plus `/.default` (any other
-/// scope is refused with AADSTS1002012 in this flow).
-const SCOPE: &str = "https://graph.microsoft.com/.default";
+/// A Microsoft cloud that hosts Entra ID tenants: each has its own token
+/// authority and its own Graph, and a tenant exists in exactly one of them.
+/// Tokens are not interchangeable between clouds, and the token's scope
+/// names the cloud's own Graph (`https://graph.microsoft.us/.default`), so
+/// pointing only the URLs at a national cloud is not enough — which is why
+/// the scope follows the Graph URL (see [`GraphSource::scope`]).
+///
+/// | Cloud | Token authority | Graph |
+/// |---|---|---|
+/// | [`Global`](GraphCloud::Global) (also US Government GCC "moderate") | `https://login.microsoftonline.com` | `https://graph.microsoft.com` |
+/// | [`UsGovernment`](GraphCloud::UsGovernment) (L4, GCC High) | `https://login.microsoftonline.us` | `https://graph.microsoft.us` |
+/// | [`UsGovernmentDod`](GraphCloud::UsGovernmentDod) (L5, DoD) | `https://login.microsoftonline.us` | `https://dod-graph.microsoft.us` |
+/// | [`China`](GraphCloud::China) (operated by 21Vianet) | `https://login.chinacloudapi.cn` | `https://microsoftgraph.chinacloudapi.cn` |
+///
+/// From Microsoft Graph's "National cloud deployments" and "Access national
+/// cloud deployments with the Microsoft Graph SDKs" pages
+/// (`concepts/deployments.md`, `concepts/sdks/national-clouds.md`). The app
+/// registration must be made in the same cloud's admin center.
+///
+/// ```
+/// use muster_directory::{GraphCloud, GraphSource};
+/// assert_eq!(GraphCloud::UsGovernment.graph_url(), "https://graph.microsoft.us/v1.0");
+/// assert_eq!(GraphCloud::China.authority(), "https://login.chinacloudapi.cn");
+/// let source = GraphSource::new("contoso.onmicrosoft.us", "app-id", "secret".into())
+///     .cloud(GraphCloud::UsGovernment); // asks for https://graph.microsoft.us/.default
+/// # let _ = source;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GraphCloud {
+    /// The global service (and US Government GCC, which uses it).
+    #[default]
+    Global,
+    /// Microsoft Cloud for US Government, L4 (GCC High).
+    UsGovernment,
+    /// Microsoft Cloud for US Government, L5 (Department of Defense).
+    UsGovernmentDod,
+    /// Microsoft Azure and Microsoft 365 operated by 21Vianet in China.
+    China,
+}
+
+impl GraphCloud {
+    /// The cloud's token authority, without the tenant.
+    #[must_use]
+    pub const fn authority(self) -> &'static str {
+        match self {
+            GraphCloud::Global => LOGIN_AUTHORITY,
+            GraphCloud::UsGovernment | GraphCloud::UsGovernmentDod => {
+                "https://login.microsoftonline.us"
+            }
+            GraphCloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    /// The cloud's Graph v1.0 base URL.
+    #[must_use]
+    pub const fn graph_url(self) -> &'static str {
+        match self {
+            GraphCloud::Global => GRAPH_V1,
+            GraphCloud::UsGovernment => "https://graph.microsoft.us/v1.0",
+            GraphCloud::UsGovernmentDod => "https://dod-graph.microsoft.us/v1.0",
+            GraphCloud::China => "https://microsoftgraph.chinacloudapi.cn/v1.0",
+        }
+    }
+}
 
 /// The largest `$top` `/users` accepts (1000 is `Request_UnsupportedQuery`).
 const PAGE_SIZE: &str = "999";
@@ -126,6 +188,7 @@ pub struct GraphSource {
     client_secret: SecretString,
     authority: String,
     graph: String,
+    scope: Option<String>,
     filter: Option<String>,
     required: Vec<(String, String)>,
     advanced_query: bool,
@@ -153,6 +216,7 @@ impl GraphSource {
             client_secret,
             authority: LOGIN_AUTHORITY.to_owned(),
             graph: GRAPH_V1.to_owned(),
+            scope: None,
             filter: None,
             required: Vec::new(),
             advanced_query: false,
@@ -174,6 +238,16 @@ impl GraphSource {
         self
     }
 
+    /// Reads a tenant of this national cloud: its token authority and its
+    /// Graph (see [`GraphCloud`] for the URLs), and so the token scope of
+    /// that Graph. [`GraphSource::authority`] and [`GraphSource::graph_url`]
+    /// given after it override either URL.
+    pub fn cloud(mut self, cloud: GraphCloud) -> Self {
+        self.authority = cloud.authority().to_owned();
+        self.graph = cloud.graph_url().to_owned();
+        self
+    }
+
     /// The token authority without the tenant (`https://login.microsoftonline.us`
     /// for US Government, a local mock in tests). Plain `http://` is
     /// refused at fetch time unless it points at this machine.
@@ -184,9 +258,33 @@ impl GraphSource {
 
     /// The Graph base URL including the version (`https://graph.microsoft.us/v1.0`,
     /// a local mock in tests). Plain `http://` is refused at fetch time unless
-    /// it points at this machine.
+    /// it points at this machine. Unless [`GraphSource::scope`] says
+    /// otherwise, the token is asked for this URL's origin plus `/.default`
+    /// (`https://graph.microsoft.us/.default`): a national cloud's Entra ID
+    /// issues tokens only for its own Graph.
     pub fn graph_url(mut self, url: &str) -> Self {
         self.graph = url.trim().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The token's scope, for a deployment where it is not the Graph URL's
+    /// origin plus `/.default` (a proxy in front of Graph, say). It must
+    /// still end in `/.default`: the client-credentials flow refuses any
+    /// other scope (AADSTS1002012), so a token is never asked with one.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// # use muster_directory::{DirectorySource, GraphSource};
+    /// let err = GraphSource::new("contoso.onmicrosoft.com", "app-id", "secret".into())
+    ///     .scope("User.Read.All")
+    ///     .fetch()
+    ///     .await
+    ///     .unwrap_err();
+    /// // `graph:contoso.onmicrosoft.com`: User.Read.All: an app-only token's scope ends in /.default
+    /// # }
+    /// ```
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scope = Some(scope.trim().to_owned());
         self
     }
 
@@ -494,7 +592,18 @@ impl GraphSource {
             &[self.tenant.as_str(), "oauth2", "v2.0", "token"],
         )?;
         // Checked before the token is asked for, so a bad Graph URL costs no request.
-        self.endpoint(&self.graph)?;
+        let graph = self.endpoint(&self.graph)?;
+        let scope = match &self.scope {
+            Some(scope) if !scope.ends_with("/.default") => {
+                return Err(Error::GraphEndpoint {
+                    source_name: self.name.clone(),
+                    url: scope.clone(),
+                    reason: "an app-only token's scope ends in /.default",
+                });
+            }
+            Some(scope) => scope.clone(),
+            None => format!("{}/.default", graph.origin().ascii_serialization()),
+        };
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(15)))
@@ -502,10 +611,11 @@ impl GraphSource {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| self.token_error(Failure::transport(e)))?;
-        let token = self.token(&http, &token_url).await?;
+        let token = self.token(&http, &token_url, &scope).await?;
         Ok(Session {
             http,
             token_url,
+            scope,
             token,
         })
     }
@@ -719,7 +829,9 @@ impl GraphSource {
         };
         match self.exchange(|| send(&session.token)).await {
             Err(f) if f.status == Some(401) => {
-                session.token = self.token(&session.http, &session.token_url).await?;
+                session.token = self
+                    .token(&session.http, &session.token_url, &session.scope)
+                    .await?;
                 self.exchange(|| send(&session.token)).await.map_err(error)
             }
             other => other.map_err(error),
@@ -774,13 +886,18 @@ impl GraphSource {
         Ok(link)
     }
 
-    /// The client-credentials token.
-    async fn token(&self, http: &reqwest::Client, url: &Url) -> Result<SecretString, Error> {
+    /// The client-credentials token for `scope`.
+    async fn token(
+        &self,
+        http: &reqwest::Client,
+        url: &Url,
+        scope: &str,
+    ) -> Result<SecretString, Error> {
         let body = self
             .exchange(|| {
                 http.post(url.clone()).form(&[
                     ("client_id", self.client_id.as_str()),
-                    ("scope", SCOPE),
+                    ("scope", scope),
                     ("client_secret", self.client_secret.expose_secret()),
                     ("grant_type", "client_credentials"),
                 ])
@@ -994,6 +1111,8 @@ struct Group {
 struct Session {
     http: reqwest::Client,
     token_url: Url,
+    /// The token's scope: the Graph URL's origin plus `/.default`, unless set.
+    scope: String,
     token: SecretString,
 }
 
