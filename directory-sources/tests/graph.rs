@@ -418,24 +418,85 @@ async fn a_throttled_page_waits_as_retry_after_asks_then_goes_on() {
     }
 }
 
+/// A wait up to the cap is waited in full; one beyond it ends the read at
+/// once, with an error that says what Graph asked for and what the cap is.
 #[tokio::test]
-async fn retry_after_is_clamped_to_the_longest_wait() {
+async fn a_retry_after_beyond_the_cap_ends_the_read_with_an_error_that_says_so() {
     let server = server_with_token(1).await;
-    three_pages(&server).await;
-    page(SKIP_3)
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+    first_page()
+        .respond_with(json(200, fixture(&server, "users_page1")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    page(SKIP_2)
+        .respond_with(
+            json(429, fixture(&server, "error_throttled")).insert_header("Retry-After", "120"),
+        )
         .up_to_n_times(1)
+        .expect(1)
         .with_priority(1)
         .mount(&server)
         .await;
+    page(SKIP_2)
+        .respond_with(
+            json(429, fixture(&server, "error_throttled")).insert_header("Retry-After", "3600"),
+        )
+        .expect(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
     let waits = Arc::new(Waits::default());
-    let snapshot = source(&server, &waits)
-        .max_wait(Duration::from_secs(90))
+    let err = source(&server, &waits)
+        .max_retry_after(Duration::from_secs(600))
         .fetch()
         .await
-        .unwrap();
-    assert_eq!(waits.seconds(), [90]);
-    assert_eq!(snapshot.entries.len(), 4);
+        .unwrap_err();
+    assert_eq!(
+        waits.seconds(),
+        [120],
+        "within the cap: waited in full, not shortened"
+    );
+    assert!(
+        matches!(
+            &err,
+            Error::Graph {
+                page: 2,
+                status: Some(429),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`entra`: cannot read page 2 of {}/v1.0/users (HTTP 429 TooManyRequests: \
+             Graph asked to wait 3600 s before a retry, more than the 600 s allowed)",
+            server.uri()
+        )
+    );
+    assert!(err.is_directory_unavailable());
+}
+
+/// The default cap is five minutes, and the token endpoint has it too.
+#[tokio::test]
+async fn the_default_cap_is_five_minutes_on_the_token_endpoint_too() {
+    let server = refusing_server().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "301"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits).fetch().await.unwrap_err();
+    assert!(waits.seconds().is_empty());
+    assert!(
+        err.to_string().ends_with(
+            "(HTTP 429: Graph asked to wait 301 s before a retry, more than the 300 s allowed)"
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ pub use users::GuestPolicy;
 
 use delta::{Change, is_resync, merge, refused};
 use groups::{GROUP_SELECT, GraphGroup, MAIL_ENABLED, map_group};
-use retry::{Retry, retryable_status};
+use retry::{Retry, Wait, retryable_status};
 use users::{GraphUser, UserMap, map_user};
 
 use crate::collect::Collector;
@@ -206,7 +206,8 @@ impl GraphSource {
     /// `client_secret` (never logged or shown). Defaults: the public cloud
     /// ([`LOGIN_AUTHORITY`], [`GRAPH_V1`]), every user, guests left out,
     /// `accountEnabled` not read (see [`GraphSource::read_account_enabled`]),
-    /// 5 retries waiting at most 120 s each, 60 s per request.
+    /// 5 retries, a `Retry-After` of at most 5 minutes (see
+    /// [`GraphSource::max_retry_after`]), 60 s per request.
     pub fn new(tenant: &str, client_id: &str, client_secret: SecretString) -> Self {
         let tenant = tenant.trim().to_owned();
         GraphSource {
@@ -375,10 +376,28 @@ impl GraphSource {
         self
     }
 
-    /// The longest single wait before a retry (default 120 s), even when
-    /// `Retry-After` asks for more.
-    pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.retry.max_wait = wait;
+    /// The longest `Retry-After` the source waits (default 5 minutes). A
+    /// throttled answer asking for a longer wait ends the read with an
+    /// [`Error::Graph`] (or [`Error::GraphToken`]) that says how long Graph
+    /// asked for and what the cap is: a nightly run does not hang for as
+    /// long as a misbehaving service says, and does not retry early into
+    /// more throttling either.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// # use std::time::Duration;
+    /// # use muster_directory::{DirectorySource, GraphSource};
+    /// let err = GraphSource::new("contoso.onmicrosoft.com", "app-id", "secret".into())
+    ///     .max_retry_after(Duration::from_secs(60))
+    ///     .fetch()
+    ///     .await
+    ///     .unwrap_err();
+    /// // `graph:contoso.onmicrosoft.com`: cannot read page 2 of https://graph.microsoft.com/v1.0/users
+    /// //   (HTTP 429 TooManyRequests: Graph asked to wait 120 s before a retry, more than the 60 s allowed)
+    /// # }
+    /// ```
+    pub fn max_retry_after(mut self, cap: Duration) -> Self {
+        self.retry.max_retry_after = cap;
         self
     }
 
@@ -961,8 +980,12 @@ impl GraphSource {
                 Err(e) => (Failure::transport(e), None),
             };
             retries += 1;
-            let Some(wait) = self.retry.wait(retries, retry_after) else {
-                return Err(failure);
+            let wait = match self.retry.wait(retries, retry_after) {
+                Wait::After(wait) => wait,
+                Wait::Exhausted => return Err(failure),
+                Wait::BeyondCap(asked) => {
+                    return Err(failure.beyond_cap(asked, self.retry.max_retry_after));
+                }
             };
             span.record("wait_ms", wait.as_millis() as u64);
             span.in_scope(|| tracing::debug!(?wait, "retrying after a transient failure"));
@@ -1076,6 +1099,17 @@ impl Failure {
             message: None,
             source: Some(source),
         }
+    }
+
+    /// The failure, when the server asked for a longer wait than `cap`:
+    /// its status and code stay, the message says why there was no retry.
+    fn beyond_cap(mut self, asked: Duration, cap: Duration) -> Self {
+        self.message = Some(format!(
+            "Graph asked to wait {} s before a retry, more than the {} s allowed",
+            asked.as_secs(),
+            cap.as_secs()
+        ));
+        self
     }
 
     fn answer(message: String) -> Self {
