@@ -628,10 +628,14 @@ async fn a_custom_filter_is_sent_with_its_values_escaped() {
     assert_eq!(snapshot.entries.len(), 1);
 }
 
+/// Refused even as an advanced query (`endsWith` is detected): an error at
+/// once, naming Microsoft's page on advanced queries.
 #[tokio::test]
-async fn a_filter_graph_refuses_is_an_error_at_once() {
+async fn a_filter_graph_refuses_is_an_error_at_once_that_names_the_doc_page() {
     let server = server_with_token(1).await;
     first_page()
+        .and(header("ConsistencyLevel", "eventual"))
+        .and(query_param("$count", "true"))
         .respond_with(json(400, fixture(&server, "error_bad_filter")))
         .expect(1)
         .mount(&server)
@@ -647,6 +651,71 @@ async fn a_filter_graph_refuses_is_an_error_at_once() {
         matches!(&err, Error::Graph { status: Some(400), code: Some(c), .. } if c == "Request_UnsupportedQuery"),
         "{err:?}"
     );
+    assert!(
+        err.to_string().ends_with(
+            "Unsupported or invalid query filter clause specified for property 'companyName' of resource 'User'.; \
+             Graph refused the filter even as an advanced query: see https://learn.microsoft.com/graph/aad-advanced-queries)"
+        ),
+        "{err}"
+    );
+}
+
+/// Sent as a plain query and refused: the error says an advanced query may help.
+#[tokio::test]
+async fn a_plain_filter_graph_refuses_points_at_advanced_queries() {
+    let server = server_with_token(1).await;
+    first_page()
+        .and(query_param("$filter", "showInAddressList eq true"))
+        .and(query_param_is_missing("$count"))
+        .respond_with(json(400, fixture(&server, "error_bad_filter")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .filter("showInAddressList eq true")
+        .fetch()
+        .await
+        .unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("need an advanced query (advanced_query): see https://learn.microsoft.com/graph/aad-advanced-queries"),
+        "{shown}"
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.headers.contains_key("consistencylevel"))
+    );
+}
+
+/// `userType ne 'Guest'` needs an advanced query: the header and `$count`
+/// are sent without being asked for, the header on every page.
+#[tokio::test]
+async fn a_filter_with_ne_is_sent_as_an_advanced_query_on_every_page() {
+    let server = server_with_token(1).await;
+    first_page()
+        .and(query_param("$filter", "userType ne 'Guest'"))
+        .and(header("ConsistencyLevel", "eventual"))
+        .and(query_param("$count", "true"))
+        .respond_with(json(200, fixture(&server, "users_page2")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    page(SKIP_3)
+        .and(header("ConsistencyLevel", "eventual"))
+        .respond_with(json(200, fixture(&server, "users_page3")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .filter("userType ne 'Guest'")
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.entries.len(), 3);
 }
 
 #[tokio::test]

@@ -403,6 +403,16 @@ async fn a_cursor_made_for_another_tenant_selection_or_endpoint_is_refused_befor
         filtered.read_incremental(None).await.unwrap_err(),
         "$filter",
     );
+    // An advanced filter (detected or asked for) is still a filter delta cannot apply.
+    for advanced in [
+        source(&server, &Arc::default()).filter("userType ne 'Guest'"),
+        source(&server, &Arc::default()).advanced_query(),
+    ] {
+        refused(
+            advanced.read_incremental(None).await.unwrap_err(),
+            "$filter",
+        );
+    }
     // A saved cursor whose link was changed to point elsewhere never gets the token.
     let moved = first
         .cursor

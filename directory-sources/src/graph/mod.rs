@@ -25,6 +25,7 @@
 //! `/users/delta` and merge each round into the users the caller's
 //! [`GraphCursor`] remembers, so every run still yields the whole directory.
 
+mod advanced;
 mod delta;
 mod groups;
 mod retry;
@@ -45,6 +46,7 @@ pub use delta::{DeltaRead, DeltaRound, GRAPH_CURSOR_VERSION, GraphCursor};
 pub use muster_core::{Sleep, TokioSleep};
 pub use users::GuestPolicy;
 
+use advanced::{ADVANCED_QUERIES_DOC, needs_advanced_query};
 use delta::{Change, is_resync, merge, refused};
 use groups::{GROUP_SELECT, GraphGroup, MAIL_ENABLED, map_group};
 use retry::{Retry, Wait, retryable_status};
@@ -128,6 +130,10 @@ impl GraphCloud {
 
 /// The largest `$top` `/users` accepts (1000 is `Request_UnsupportedQuery`).
 const PAGE_SIZE: &str = "999";
+
+/// The query option of an advanced query; the `ConsistencyLevel: eventual`
+/// header goes with it on every page.
+const ADVANCED: (&str, &str) = ("$count", "true");
 
 /// The longest server message kept in an error, in characters.
 const MESSAGE_CHARS: usize = 300;
@@ -291,9 +297,27 @@ impl GraphSource {
 
     /// Sends an OData `$filter`, used as written: build any part that comes
     /// from user input with [`GraphSource::require`] or [`escape_odata_string`].
-    /// Filters that need Graph's advanced queries (`ne`, `endsWith`, …) also
-    /// need [`GraphSource::advanced_query`]; without it Graph answers
-    /// 400 `Request_UnsupportedQuery`, which is an error.
+    /// A filter with a form only Graph's advanced queries support (`ne`,
+    /// `not`, `endsWith`, `/$count`, a comparison with `null`; outside
+    /// string literals) is sent as one — `ConsistencyLevel: eventual` and
+    /// `$count=true` — without being asked (see
+    /// [`GraphSource::advanced_query`] for the others). A filter Graph
+    /// refuses all the same (400 `Request_UnsupportedQuery`) is an error
+    /// that names Microsoft's page on advanced queries.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// # use muster_directory::{DirectorySource, GraphSource};
+    /// let err = GraphSource::new("contoso.onmicrosoft.com", "app-id", "secret".into())
+    ///     .filter("userType ne 'Guest'") // sent with ConsistencyLevel: eventual and $count=true
+    ///     .require("companyName", "Fabrikam")
+    ///     .fetch()
+    ///     .await;
+    /// // Should Graph refuse it: `graph:contoso.onmicrosoft.com`: cannot read page 1 of
+    /// //   https://graph.microsoft.com/v1.0/users (HTTP 400 Request_UnsupportedQuery: …;
+    /// //   Graph refused the filter even as an advanced query: see https://learn.microsoft.com/graph/aad-advanced-queries)
+    /// # }
+    /// ```
     pub fn filter(mut self, filter: &str) -> Self {
         self.filter = Some(filter.trim().to_owned()).filter(|f| !f.is_empty());
         self
@@ -307,8 +331,10 @@ impl GraphSource {
     }
 
     /// Asks for Graph's advanced query capabilities (`ConsistencyLevel:
-    /// eventual` on every request, `$count=true`): needed by filters with
-    /// `ne`, `not`, `endsWith`. Results may lag recent changes by a little.
+    /// eventual` on every page of users, `$count=true`) whatever the
+    /// filter: for a form the detection in [`GraphSource::filter`] does not
+    /// know (advanced-only properties, say). Results may lag recent changes
+    /// by a little. Incremental reads refuse it, as they refuse filters.
     pub fn advanced_query(mut self) -> Self {
         self.advanced_query = true;
         self
@@ -468,8 +494,9 @@ impl GraphSource {
         if let Some(f) = &filter {
             query.push(("$filter", f));
         }
-        if self.advanced_query {
-            query.push(("$count", "true"));
+        let advanced = self.advanced_query || filter.as_deref().is_some_and(needs_advanced_query);
+        if advanced {
+            query.push(ADVANCED);
         }
         let mut collector = Collector::new(&self.name);
         let mut read = 0usize;
@@ -478,7 +505,8 @@ impl GraphSource {
             read += 1;
             Ok(())
         })
-        .await?;
+        .await
+        .map_err(|e| unsupported_query(e, advanced))?;
         self.finish(&mut session, collector).await
     }
 
@@ -779,7 +807,7 @@ impl GraphSource {
                     // and every original query option.
                     Some(link) => http.get(link.clone()),
                 };
-                if self.advanced_query {
+                if query.contains(&ADVANCED) {
                     // Not carried into next links by Graph: sent on every page.
                     request.header("ConsistencyLevel", "eventual")
                 } else {
@@ -1066,6 +1094,28 @@ impl GraphSource {
 }
 
 crate::source::network_source!(GraphSource);
+
+/// A users page Graph refused as an unsupported query, told what was sent
+/// and where Microsoft explains which filters work how.
+fn unsupported_query(mut err: Error, advanced: bool) -> Error {
+    if let Error::Graph {
+        code: Some(code),
+        message,
+        ..
+    } = &mut err
+    {
+        if code.eq_ignore_ascii_case("Request_UnsupportedQuery") {
+            let hint = if advanced {
+                "Graph refused the filter even as an advanced query"
+            } else {
+                "filters with ne, not, endsWith, $count or null need an advanced query (advanced_query)"
+            };
+            let said = message.take().map(|m| format!("{m}; ")).unwrap_or_default();
+            *message = Some(format!("{said}{hint}: see {ADVANCED_QUERIES_DOC}"));
+        }
+    }
+    err
+}
 
 /// Escapes a value for an OData string literal in a `$filter`: a `'`
 /// becomes `''`, so user input can only ever be compared literally. (`&`,
