@@ -259,11 +259,11 @@ impl SourceNote {
     pub fn add(&mut self, name: &str) {
         self.count += 1;
         let name = printable(name);
-        if let Err(at) = self.examples.binary_search(&name) {
-            if at < NOTE_EXAMPLES {
-                self.examples.insert(at, name);
-                self.examples.truncate(NOTE_EXAMPLES);
-            }
+        if let Err(at) = self.examples.binary_search(&name)
+            && at < NOTE_EXAMPLES
+        {
+            self.examples.insert(at, name);
+            self.examples.truncate(NOTE_EXAMPLES);
         }
     }
 }

@@ -11,13 +11,15 @@ use support::capture_trace;
 use std::sync::Arc;
 use std::time::Duration;
 
-use muster_core::{Field, FieldSet, Location, RecipientKind};
-use muster_directory::{DirectorySource, Error, GraphCloud, GraphSource, GuestPolicy, Sleep};
+use muster_core::{Field, FieldSet, Location, NoteKind, RecipientKind};
+use muster_directory::{
+    DirectorySource, Error, ExternalMembers, GraphCloud, GraphSource, GuestPolicy, Sleep,
+};
 use reqwest::Url;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const SELECT: &str = "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,accountEnabled,userType";
+const SELECT: &str = "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,accountEnabled,userType,userPrincipalName";
 const SKIP_2: &str = "RFNwdAIAAQAAACpBbm4uTGVlQGV4YW1wbGUuY29t";
 const SKIP_3: &str = "RFNwdAIAAQAAACpCby5SYXlAZXhhbXBsZS5jb20";
 
@@ -359,7 +361,86 @@ async fn three_pages_are_read_to_the_end_into_exact_entries_issues_and_fields() 
         "{:#?}",
         snapshot.issues
     );
+    // The guest and the service account are counted, not silently dropped.
+    let notes: Vec<_> = snapshot.notes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        notes,
+        [
+            "1 guests left out (e.g. `pat@partner.example`)",
+            "1 users without an address left out (e.g. `svc-sync@contoso.onmicrosoft.com`)",
+        ]
+    );
     assert!(waits.seconds().is_empty());
+}
+
+/// What is left out on purpose is counted, one note per kind, with a few
+/// names made safe to print; external members are synced by default and
+/// counted all the same.
+#[tokio::test]
+async fn guests_users_without_mail_and_external_members_are_counted_in_the_snapshot() {
+    for external in [ExternalMembers::Sync, ExternalMembers::Skip] {
+        let server = server_with_token(1).await;
+        first_page()
+            .respond_with(json(200, fixture(&server, "users_skips")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let waits = Arc::new(Waits::default());
+        let snapshot = source(&server, &waits)
+            .external_members(external)
+            .fetch()
+            .await
+            .unwrap();
+        let notes: Vec<_> = snapshot
+            .notes
+            .iter()
+            .map(|n| (n.kind, n.count, n.kept, n.examples.clone()))
+            .collect();
+        let synced = external == ExternalMembers::Sync;
+        assert_eq!(
+            notes,
+            [
+                (
+                    NoteKind::Guests,
+                    2,
+                    false,
+                    // The bidi override is escaped, never printed.
+                    vec![
+                        r"frank\u{202e}@vendor.example".to_owned(),
+                        "pat@partner.example".to_owned()
+                    ]
+                ),
+                (
+                    NoteKind::WithoutMail,
+                    1,
+                    false,
+                    vec!["svc-backup@contoso.onmicrosoft.com".to_owned()]
+                ),
+                (
+                    NoteKind::ExternalMembers,
+                    1,
+                    synced,
+                    vec!["lee@partner.example".to_owned()]
+                ),
+            ],
+            "{external:?}"
+        );
+        let expected: &[&str] = if synced {
+            &["lee@partner.example", "Ann.Lee@example.com"]
+        } else {
+            &["Ann.Lee@example.com"]
+        };
+        assert_eq!(support::primaries(&snapshot), expected);
+        assert!(
+            snapshot.issues.is_empty(),
+            "skips are not issues: {:?}",
+            snapshot.issues
+        );
+        assert_eq!(
+            snapshot.notes[0].to_string(),
+            r"2 guests left out (e.g. `frank\u{202e}@vendor.example`, `pat@partner.example`)"
+        );
+    }
 }
 
 /// And the trace (the CLI's `MUSTER_LOG`) shows each attempt with its
@@ -900,7 +981,7 @@ async fn by_default_account_enabled_is_neither_selected_nor_provided_so_a_disabl
         .and(path("/v1.0/users"))
         .and(query_param(
             "$select",
-            "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,userType",
+            "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,userType,userPrincipalName",
         ))
         .respond_with(json(
             200,
@@ -1122,15 +1203,164 @@ async fn users_and_first_group_page() -> MockServer {
     server
 }
 
+const SALES_TEAM: &str = "a1b2c3d4-1111-4aaa-8bbb-000000000001";
+const FINANCE: &str = "a1b2c3d4-2222-4aaa-8bbb-000000000002";
+const SALES_TEAM_SKIP_2: &str = "RFNwdAoAAQAAAAAAAAAAFAAAAB";
+
+/// Both pages of mail-enabled groups and every group's transitive members:
+/// Sales Team (two pages: Ann directly, Cy through a security group without
+/// mail, a device, a contact and a service principal), Finance Approvers
+/// (Sales Team nested in it, flattened as Graph does, and Bo), the other
+/// two none.
+async fn mail_groups_with_members(server: &MockServer) {
+    mail_groups(Some(GROUPS_SKIP_2))
+        .respond_with(json(200, fixture(server, "groups_mail_page2")))
+        .expect(1)
+        .with_priority(3)
+        .mount(server)
+        .await;
+    members(SALES_TEAM)
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(json(
+            200,
+            fixture(server, "groups_mail_sales_members_page1"),
+        ))
+        .expect(1)
+        .mount(server)
+        .await;
+    members(SALES_TEAM)
+        .and(query_param("$skiptoken", SALES_TEAM_SKIP_2))
+        .respond_with(json(
+            200,
+            fixture(server, "groups_mail_sales_members_page2"),
+        ))
+        .expect(1)
+        .mount(server)
+        .await;
+    members(FINANCE)
+        .respond_with(json(200, fixture(server, "groups_mail_finance_members")))
+        .expect(1)
+        .mount(server)
+        .await;
+    for empty in [
+        "a1b2c3d4-3333-4aaa-8bbb-000000000003",
+        "a1b2c3d4-4444-4aaa-8bbb-000000000004",
+    ] {
+        members(empty)
+            .respond_with(json(200, fixture(server, "members_none")))
+            .expect(1)
+            .mount(server)
+            .await;
+    }
+}
+
+/// As LDAP's `LdapObjects::Both`: every entry's `member_of` names the
+/// mail-enabled groups it is in, nested ones too, and `groups` is provided.
 #[tokio::test]
-async fn mail_enabled_groups_are_recipients_of_their_kind_when_asked_for() {
+async fn mail_enabled_groups_give_every_entry_its_transitive_memberships() {
+    let server = users_and_first_group_page().await;
+    mail_groups_with_members(&server).await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .mail_enabled_groups()
+        .fetch()
+        .await
+        .unwrap();
+    assert!(snapshot.provided.contains(Field::Groups));
+    let member_of: Vec<_> = snapshot
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.primary_email.as_str(),
+                e.member_of.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        member_of,
+        [
+            ("ann@example.org", vec![]),
+            // Through the security group without mail, on the second page.
+            ("cy@example.com", vec!["Finance Approvers", "Sales Team"]),
+            (
+                "Ann.Lee@example.com",
+                vec!["Finance Approvers", "Sales Team"]
+            ),
+            // A nested mail-enabled group is a member too.
+            ("sales@example.com", vec!["Finance Approvers"]),
+            ("finance-approvers@example.com", vec![]),
+            ("falcon@example.com", vec![]),
+            // Last: an entry with an issue is placed once the rest are in.
+            ("bo.ray@example.com", vec!["Finance Approvers"]),
+        ]
+    );
+    // The device (in both groups), the contact and the service principal: once each.
+    let others = snapshot
+        .note(NoteKind::OtherMembers)
+        .expect("a note of other members");
+    assert_eq!(others.count, 3);
+    assert!(!others.kept);
+    assert_eq!(
+        others.examples,
+        [
+            "device d3v1c3d3-0000-4000-8000-00000000000b",
+            "orgContact 0c0c0c0c-0000-4000-8000-00000000000e",
+            "servicePrincipal 5e5e5e5e-0000-4000-8000-00000000000f",
+        ]
+    );
+    assert!(
+        snapshot
+            .issues
+            .iter()
+            .all(|i| i.location != Location::object_id("d3v1c3d3-0000-4000-8000-00000000000b")),
+        "an ignored member is a note, never an issue (issues hold back deletions)"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_page_of_a_mail_enabled_groups_members_fails_the_fetch() {
     let server = users_and_first_group_page().await;
     mail_groups(Some(GROUPS_SKIP_2))
         .respond_with(json(200, fixture(&server, "groups_mail_page2")))
-        .expect(1)
-        .with_priority(3)
         .mount(&server)
         .await;
+    members(SALES_TEAM)
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(json(
+            200,
+            fixture(&server, "groups_mail_sales_members_page1"),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    members(SALES_TEAM)
+        .and(query_param("$skiptoken", SALES_TEAM_SKIP_2))
+        .respond_with(
+            json(503, fixture(&server, "error_unavailable")).insert_header("Retry-After", "2"),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .mail_enabled_groups()
+        .max_retries(1)
+        .fetch()
+        .await
+        .unwrap_err();
+    assert_eq!(waits.seconds(), [2]);
+    assert_page_unavailable(&err, 2);
+    assert!(
+        matches!(&err, Error::Graph { url, .. } if url.ends_with(&format!("/groups/{SALES_TEAM}/transitiveMembers"))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn mail_enabled_groups_are_recipients_of_their_kind_when_asked_for() {
+    let server = users_and_first_group_page().await;
+    mail_groups_with_members(&server).await;
     let waits = Arc::new(Waits::default());
     let snapshot = source(&server, &waits)
         .mail_enabled_groups()

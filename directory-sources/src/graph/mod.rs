@@ -16,10 +16,16 @@
 //! [`GraphSource::read_account_enabled`] asks for it: read as disabled
 //! people, those mailboxes would be flagged and, after the delay, deleted.
 //!
-//! Group memberships come from `/groups/{id}/transitiveMembers` for the
-//! groups named with [`GraphSource::groups`]. Mail-enabled groups are read
-//! as recipients (`/groups?$filter=mailEnabled eq true`, `groups.rs`) when
-//! [`GraphSource::mail_enabled_groups`] asks for them.
+//! Mail-enabled groups are read as recipients (`/groups?$filter=mailEnabled
+//! eq true`, `groups.rs`) when [`GraphSource::mail_enabled_groups`] asks for
+//! them. Group memberships come from `/groups/{id}/transitiveMembers` for
+//! those groups and the ones named with [`GraphSource::groups`], as LDAP's
+//! [`LdapObjects::Both`](crate::LdapObjects::Both) reads them: each entry's
+//! `member_of` holds the names of the groups read that it is in.
+//!
+//! What is left out on purpose is counted, never silent: guests, users
+//! without an address, external members, and group members that are not
+//! users or groups are [`SourceNote`]s in the snapshot, with a few names.
 //!
 //! Incremental runs ([`GraphSource::read_incremental`], `delta.rs`) read
 //! `/users/delta` and merge each round into the users the caller's
@@ -31,11 +37,14 @@ mod groups;
 mod retry;
 mod users;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use muster_core::{DirectorySnapshot, Field, Location, SourceIssue, non_blank, parse_retry_after};
+use muster_core::{
+    DirectorySnapshot, Field, Location, NoteKind, SourceIssue, SourceNote, non_blank,
+    parse_retry_after,
+};
 use reqwest::header::RETRY_AFTER;
 use reqwest::{RequestBuilder, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -44,7 +53,7 @@ use tracing::Instrument;
 
 pub use delta::{DeltaRead, DeltaRound, GRAPH_CURSOR_VERSION, GraphCursor};
 pub use muster_core::{Sleep, TokioSleep};
-pub use users::GuestPolicy;
+pub use users::{ExternalMembers, GuestPolicy};
 
 use advanced::{ADVANCED_QUERIES_DOC, needs_advanced_query};
 use delta::{Change, is_resync, merge, refused};
@@ -52,7 +61,7 @@ use groups::{GROUP_SELECT, GraphGroup, MAIL_ENABLED, map_group};
 use retry::{Retry, Wait, retryable_status};
 use users::{GraphUser, UserMap, map_user};
 
-use crate::collect::Collector;
+use crate::collect::{Collector, Mapped};
 use crate::error::Error;
 
 /// Entra ID's token authority (the public cloud). National clouds have their
@@ -135,6 +144,12 @@ const PAGE_SIZE: &str = "999";
 /// header goes with it on every page.
 const ADVANCED: (&str, &str) = ("$count", "true");
 
+/// The `@odata.type` of a user among a group's members.
+const USER_TYPE: &str = "#microsoft.graph.user";
+
+/// The `@odata.type` of a nested group among a group's members.
+const GROUP_TYPE: &str = "#microsoft.graph.group";
+
 /// The longest server message kept in an error, in characters.
 const MESSAGE_CHARS: usize = 300;
 
@@ -147,11 +162,13 @@ const MESSAGE_CHARS: usize = 300;
 /// the primary), else `mail`; `givenName`, `surname`, `mobilePhone`
 /// (international numbers only), the first of `businessPhones`,
 /// `companyName`, `department`, `accountEnabled`, and `id` as the external
-/// id. Users without any address are not recipients and are left out
-/// silently; guests are left out unless [`GraphSource::guests`] says
-/// otherwise. Issues name the user's object id. Group memberships are read
-/// only for the groups named with [`GraphSource::groups`]; mail-enabled
-/// groups become entries only with [`GraphSource::mail_enabled_groups`].
+/// id. Users without any address are not recipients and are left out;
+/// guests are left out unless [`GraphSource::guests`] says otherwise;
+/// external members (B2B, `#EXT#`) are read unless
+/// [`GraphSource::external_members`] says otherwise — each counted in the
+/// snapshot's [`notes`](DirectorySnapshot::notes). Issues name the user's
+/// object id. Mail-enabled groups become entries, and memberships are read,
+/// only with [`GraphSource::mail_enabled_groups`] or [`GraphSource::groups`].
 ///
 /// Every entry is a user mailbox: Graph `/users` cannot tell shared and
 /// room mailboxes from people's (see [`GraphSource::read_account_enabled`]).
@@ -201,6 +218,7 @@ pub struct GraphSource {
     groups: Vec<String>,
     mail_groups: bool,
     map: UserMap,
+    external_members: ExternalMembers,
     retry: Retry,
     sleeper: Arc<dyn Sleep>,
     timeout: Duration,
@@ -233,6 +251,7 @@ impl GraphSource {
                 guests: GuestPolicy::Skip,
                 account_enabled: false,
             },
+            external_members: ExternalMembers::Sync,
             retry: Retry::default(),
             sleeper: Arc::new(TokioSleep::default()),
             timeout: Duration::from_secs(60),
@@ -342,10 +361,13 @@ impl GraphSource {
 
     /// Reads the transitive members of these groups (by object id; nested
     /// groups count) into each user's `member_of`, as the group's
-    /// `displayName`; the snapshot then provides `groups`. These groups are
-    /// then *all* of a user's groups as far as the planner knows: a gateway
-    /// group not named here is removed from the users it compares. Needs
-    /// `GroupMember.Read.All`. A group that cannot be read fails the fetch.
+    /// `displayName`; the snapshot then provides `groups`. These groups
+    /// (with the mail-enabled ones, when read) are then *all* of a user's
+    /// groups as far as the planner knows: a gateway group not named here
+    /// is removed from the users it compares. Needs `GroupMember.Read.All`,
+    /// and `Member.Read.Hidden` for a group with hidden membership (see
+    /// [`GraphSource::mail_enabled_groups`]). A group that cannot be read
+    /// fails the fetch.
     pub fn groups<I, S>(mut self, ids: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -367,19 +389,47 @@ impl GraphSource {
     /// — Microsoft 365 groups (`groupTypes` `Unified`) too, even when
     /// security-enabled, since their mail goes to their members like a
     /// list's. The group's `displayName` is kept in the entry's
-    /// `attributes`. Groups are read in full on every run, incremental ones
-    /// included (they are few). Needs `GroupMember.Read.All` or
-    /// `Group.Read.All`; a page of groups that cannot be read fails the
-    /// fetch. Off by default: turning it on adds entries, and the snapshot
-    /// still does not provide `kind` (a user's kind stays unknown to Graph).
+    /// `attributes`.
+    ///
+    /// Their memberships are read too, as LDAP's
+    /// [`LdapObjects::Both`](crate::LdapObjects::Both) reads them: every
+    /// entry's `member_of` (users' and nested groups') holds the
+    /// `displayName`s of the mail-enabled groups it is in, from each
+    /// group's `/transitiveMembers` (`$select=id`, every page), so nesting
+    /// counts through any group, one without mail included; the snapshot
+    /// provides `groups`. Devices, service principals and organisational
+    /// contacts among the members are ignored, each counted once in the
+    /// [`NoteKind::OtherMembers`] note. A page of members that fails fails
+    /// the fetch, never shortens a membership. That costs a request per
+    /// group (more for big ones) on every run.
+    ///
+    /// Groups are read in full on every run, incremental ones included.
+    /// Needs `GroupMember.Read.All` (or `Group.Read.All`); a group with
+    /// hidden membership (`visibility` `HiddenMembership`, a Microsoft 365
+    /// group option) lists its members only to an app that also has
+    /// `Member.Read.Hidden`. A page of groups that cannot be read fails the
+    /// fetch. Off by default: turning it on adds entries and memberships,
+    /// and the snapshot still does not provide `kind` (a user's kind stays
+    /// unknown to Graph).
     pub fn mail_enabled_groups(mut self) -> Self {
         self.mail_groups = true;
         self
     }
 
     /// What to do with guest accounts (default: [`GuestPolicy::Skip`]).
+    /// Skipped guests are counted in the snapshot's
+    /// [`NoteKind::Guests`] note, with a few of their addresses.
     pub fn guests(mut self, guests: GuestPolicy) -> Self {
         self.map.guests = guests;
+        self
+    }
+
+    /// What to do with external members, B2B accounts of other
+    /// organisations with `userType` `Member` (default:
+    /// [`ExternalMembers::Sync`]). Either way they are counted in the
+    /// snapshot's [`NoteKind::ExternalMembers`] note.
+    pub fn external_members(mut self, external: ExternalMembers) -> Self {
+        self.external_members = external;
         self
     }
 
@@ -499,15 +549,16 @@ impl GraphSource {
             query.push(ADVANCED);
         }
         let mut collector = Collector::new(&self.name);
+        let mut notes = Notes::default();
         let mut read = 0usize;
         self.collection(&mut session, &users_url, &query, "users", false, |value| {
-            self.add_user(&mut collector, &value, read);
+            self.add_user(&mut collector, &mut notes, &value, read);
             read += 1;
             Ok(())
         })
         .await
         .map_err(|e| unsupported_query(e, advanced))?;
-        self.finish(&mut session, collector).await
+        self.finish(&mut session, collector, notes).await
     }
 
     /// Reads the directory through Graph's delta query, as a round that
@@ -617,14 +668,16 @@ impl GraphSource {
         // `collection` returns a link for every delta round it completes.
         let link = link.unwrap_or_default();
         let mut collector = Collector::new(&self.name);
+        let mut notes = Notes::default();
         for (index, user) in users.values().enumerate() {
             self.add_user(
                 &mut collector,
+                &mut notes,
                 &serde_json::Value::Object(user.clone()),
                 index,
             );
         }
-        let snapshot = self.finish(&mut session, collector).await?;
+        let snapshot = self.finish(&mut session, collector, notes).await?;
         Ok(DeltaRead {
             snapshot,
             cursor: GraphCursor::new(&self.tenant, &select, filter, link, users),
@@ -668,15 +721,18 @@ impl GraphSource {
     }
 
     /// Turns the users collected into the snapshot, with the mail-enabled
-    /// groups and the named groups' memberships: the same last step for a
-    /// full read and a delta round, so both give the same snapshot of the
-    /// same directory. Groups come after users: the first of two entries
-    /// claiming one primary address keeps it.
+    /// groups and the memberships of every group read (mail-enabled and
+    /// named): the same last step for a full read and a delta round, so both
+    /// give the same snapshot of the same directory. Groups come after
+    /// users: the first of two entries claiming one primary address keeps it.
     async fn finish(
         &self,
         session: &mut Session,
         mut collector: Collector,
+        mut notes: Notes,
     ) -> Result<DirectorySnapshot, Error> {
+        // Every group whose members are read: (id, the name users' `member_of` holds).
+        let mut groups: Vec<(String, String)> = Vec::new();
         if self.mail_groups {
             let groups_url = self.segments(&self.graph, &["groups"])?;
             let query = [
@@ -686,17 +742,27 @@ impl GraphSource {
             ];
             let mut read = 0usize;
             self.collection(session, &groups_url, &query, "groups", false, |value| {
-                Self::add_group(&mut collector, &value, read);
+                if let Some(group) = Self::add_group(&mut collector, &value, read) {
+                    groups.push(group);
+                }
                 read += 1;
                 Ok(())
             })
             .await?;
         }
-        let mut provided = self.map.provided_fields();
-        if self.groups.is_empty() {
-            return Ok(collector.into_snapshot(&self.name, provided));
+        for id in &self.groups {
+            if !groups.iter().any(|(read, _)| read == id) {
+                let name = self.group_name(session, id).await?;
+                groups.push((id.clone(), name));
+            }
         }
-        let mut memberships = self.memberships(session).await?;
+        let mut provided = self.map.provided_fields();
+        if !self.mail_groups && self.groups.is_empty() {
+            let mut snapshot = collector.into_snapshot(&self.name, provided);
+            snapshot.notes = notes.into_vec();
+            return Ok(snapshot);
+        }
+        let mut memberships = self.memberships(session, &groups, &mut notes).await?;
         provided.insert(Field::Groups);
         let mut snapshot = collector.into_snapshot(&self.name, provided);
         for entry in &mut snapshot.entries {
@@ -708,58 +774,78 @@ impl GraphSource {
                 entry.member_of = groups;
             }
         }
+        snapshot.notes = notes.into_vec();
         Ok(snapshot)
     }
 
-    /// The configured groups' names by member: each group's `displayName`
-    /// for every user among its transitive members.
+    /// A named group's `displayName` (its id when it has none).
+    async fn group_name(&self, session: &mut Session, id: &str) -> Result<String, Error> {
+        let group_url = self.segments(&self.graph, &["groups", id])?;
+        let http = session.http.clone();
+        let body = self
+            .authorized(
+                session,
+                || {
+                    http.get(group_url.clone())
+                        .query(&[("$select", "id,displayName")])
+                },
+                |f| self.page_error(&group_url, 1, f),
+            )
+            .await?;
+        let group: Group = serde_json::from_str(&body).map_err(|e| {
+            self.page_error(
+                &group_url,
+                1,
+                Failure::answer(format!("the answer is not a group: {e}")),
+            )
+        })?;
+        Ok(group
+            .display_name
+            .as_deref()
+            .and_then(non_blank)
+            .unwrap_or_else(|| id.to_owned()))
+    }
+
+    /// The names of the groups each object (user or group, by id) is in,
+    /// directly or through nested groups — with or without mail, as
+    /// `/transitiveMembers` flattens them — read to the last page of every
+    /// group. Members that are neither users nor groups (devices, service
+    /// principals, contacts) have no membership to sync: each is counted
+    /// once in `notes`.
     async fn memberships(
         &self,
         session: &mut Session,
+        groups: &[(String, String)],
+        notes: &mut Notes,
     ) -> Result<HashMap<String, BTreeSet<String>>, Error> {
         let mut memberships: HashMap<String, BTreeSet<String>> = HashMap::new();
-        for id in &self.groups {
-            let group_url = self.segments(&self.graph, &["groups", id])?;
-            let http = session.http.clone();
-            let body = self
-                .authorized(
-                    session,
-                    || {
-                        http.get(group_url.clone())
-                            .query(&[("$select", "id,displayName")])
-                    },
-                    |f| self.page_error(&group_url, 1, f),
-                )
-                .await?;
-            let group: Group = serde_json::from_str(&body).map_err(|e| {
-                self.page_error(
-                    &group_url,
-                    1,
-                    Failure::answer(format!("the answer is not a group: {e}")),
-                )
-            })?;
-            let name = group
-                .display_name
-                .as_deref()
-                .and_then(non_blank)
-                .unwrap_or_else(|| id.clone());
+        let mut others = HashSet::new();
+        for (id, name) in groups {
             let members_url = self.segments(&self.graph, &["groups", id, "transitiveMembers"])?;
             let query = [("$select", "id"), ("$top", PAGE_SIZE)];
             self.collection(session, &members_url, &query, "members", false, |member| {
-                // Nested groups are already flattened; devices and contacts are not users.
-                let is_user = member
+                let Some(member_id) = member.get("id").and_then(serde_json::Value::as_str) else {
+                    return Err("a member without an id".to_owned());
+                };
+                // Graph names every member's type; one without is read as a user.
+                let kind = member
                     .get("@odata.type")
                     .and_then(serde_json::Value::as_str)
-                    .is_none_or(|t| t == "#microsoft.graph.user");
-                if let Some(user) = member
-                    .get("id")
-                    .and_then(serde_json::Value::as_str)
-                    .filter(|_| is_user)
-                {
-                    memberships
-                        .entry(user.to_owned())
-                        .or_default()
-                        .insert(name.clone());
+                    .unwrap_or(USER_TYPE);
+                if kind == USER_TYPE || kind == GROUP_TYPE {
+                    if member_id != id {
+                        memberships
+                            .entry(member_id.to_owned())
+                            .or_default()
+                            .insert(name.clone());
+                    }
+                } else if others.insert(member_id.to_owned()) {
+                    let kind = kind.trim_start_matches("#microsoft.graph.");
+                    notes.add(
+                        NoteKind::OtherMembers,
+                        false,
+                        &format!("{kind} {member_id}"),
+                    );
                 }
                 Ok(())
             })
@@ -885,8 +971,15 @@ impl GraphSource {
         }
     }
 
-    /// Maps one element of a page's `value` into the collector.
-    fn add_user(&self, collector: &mut Collector, value: &serde_json::Value, index: usize) {
+    /// Maps one element of a page's `value` into the collector, counting
+    /// in `notes` the users left out on purpose and the external members.
+    fn add_user(
+        &self,
+        collector: &mut Collector,
+        notes: &mut Notes,
+        value: &serde_json::Value,
+        index: usize,
+    ) {
         let at = match value.get("id").and_then(serde_json::Value::as_str) {
             Some(id) => Location::object_id(id),
             None => Location::record(index),
@@ -898,11 +991,33 @@ impl GraphSource {
                 return;
             }
         };
-        collector.add_mapped(map_user(&user, self.map));
+        let external = user.is_external_member();
+        if external && self.external_members == ExternalMembers::Skip {
+            notes.add(NoteKind::ExternalMembers, false, user.name());
+            return;
+        }
+        let mapped = map_user(&user, self.map);
+        match &mapped {
+            Mapped::NotARecipient if user.is_guest() => {
+                notes.add(NoteKind::Guests, false, user.name());
+            }
+            Mapped::NotARecipient => notes.add(NoteKind::WithoutMail, false, user.name()),
+            Mapped::Entry(..) if external => {
+                notes.add(NoteKind::ExternalMembers, true, user.name());
+            }
+            _ => {}
+        }
+        collector.add_mapped(mapped);
     }
 
-    /// Maps one element of a page of groups into the collector.
-    fn add_group(collector: &mut Collector, value: &serde_json::Value, index: usize) {
+    /// Maps one element of a page of groups into the collector; returns
+    /// the group's id and the name its members' `member_of` holds (its
+    /// `displayName`, else its id), unless it is not a group object.
+    fn add_group(
+        collector: &mut Collector,
+        value: &serde_json::Value,
+        index: usize,
+    ) -> Option<(String, String)> {
         let at = match value.get("id").and_then(serde_json::Value::as_str) {
             Some(id) => Location::object_id(id),
             None => Location::record(index),
@@ -911,10 +1026,16 @@ impl GraphSource {
             Ok(group) => group,
             Err(e) => {
                 collector.issue(SourceIssue::new(at, format!("a Graph group object ({e})")));
-                return;
+                return None;
             }
         };
         collector.add_mapped(map_group(&group));
+        let name = group
+            .display_name
+            .as_deref()
+            .and_then(non_blank)
+            .unwrap_or_else(|| group.id.clone());
+        Some((group.id, name))
     }
 
     /// Checks a next link before the token is sent to it: the same scheme,
@@ -1103,16 +1224,15 @@ fn unsupported_query(mut err: Error, advanced: bool) -> Error {
         message,
         ..
     } = &mut err
+        && code.eq_ignore_ascii_case("Request_UnsupportedQuery")
     {
-        if code.eq_ignore_ascii_case("Request_UnsupportedQuery") {
-            let hint = if advanced {
-                "Graph refused the filter even as an advanced query"
-            } else {
-                "filters with ne, not, endsWith, $count or null need an advanced query (advanced_query)"
-            };
-            let said = message.take().map(|m| format!("{m}; ")).unwrap_or_default();
-            *message = Some(format!("{said}{hint}: see {ADVANCED_QUERIES_DOC}"));
-        }
+        let hint = if advanced {
+            "Graph refused the filter even as an advanced query"
+        } else {
+            "filters with ne, not, endsWith, $count or null need an advanced query (advanced_query)"
+        };
+        let said = message.take().map(|m| format!("{m}; ")).unwrap_or_default();
+        *message = Some(format!("{said}{hint}: see {ADVANCED_QUERIES_DOC}"));
     }
     err
 }
@@ -1189,6 +1309,25 @@ struct Page {
 #[serde(rename_all = "camelCase")]
 struct Group {
     display_name: Option<String>,
+}
+
+/// The notes of one read, one per kind.
+#[derive(Default)]
+struct Notes(BTreeMap<NoteKind, SourceNote>);
+
+impl Notes {
+    /// Counts one object of `kind` named `name`; `kept` says whether such
+    /// objects stay in the entries.
+    fn add(&mut self, kind: NoteKind, kept: bool, name: &str) {
+        self.0
+            .entry(kind)
+            .or_insert_with(|| SourceNote::new(kind, kept))
+            .add(name);
+    }
+
+    fn into_vec(self) -> Vec<SourceNote> {
+        self.0.into_values().collect()
+    }
 }
 
 /// One read's HTTP client and current token.
