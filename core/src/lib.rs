@@ -48,6 +48,7 @@ pub use sleep::Sleep;
 #[cfg(feature = "tokio")]
 pub use sleep::TokioSleep;
 pub use snapshot::{
-    Completeness, DirectorySnapshot, Location, SourceIssue, VALUE_EXCERPT_CHARS, excerpt,
+    Completeness, DirectorySnapshot, Location, NOTE_EXAMPLES, NoteKind, SourceIssue, SourceNote,
+    VALUE_EXCERPT_CHARS, excerpt, printable,
 };
 pub use spreadsheet::{DANGEROUS_LEADING, neutralize_cell};

@@ -175,6 +175,133 @@ impl fmt::Display for SourceIssue {
     }
 }
 
+/// How many examples a [`SourceNote`] keeps.
+pub const NOTE_EXAMPLES: usize = 5;
+
+/// What a [`SourceNote`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NoteKind {
+    /// Guest accounts: people of other organisations invited into the
+    /// directory (Graph `userType` `Guest`).
+    Guests,
+    /// Users with no address at all (service accounts, accounts without a mailbox).
+    WithoutMail,
+    /// Members from another organisation: Entra ID B2B accounts whose
+    /// `userPrincipalName` holds `#EXT#` yet whose `userType` is `Member`.
+    ExternalMembers,
+    /// Group members that are neither users nor groups (devices, service
+    /// principals, organisational contacts): they have no membership to sync.
+    OtherMembers,
+}
+
+impl fmt::Display for NoteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NoteKind::Guests => "guests",
+            NoteKind::WithoutMail => "users without an address",
+            NoteKind::ExternalMembers => "external members (#EXT#, userType Member)",
+            NoteKind::OtherMembers => {
+                "group members that are not users or groups (devices, service principals, contacts)"
+            }
+        })
+    }
+}
+
+/// Objects of one [`NoteKind`] a source counted rather than listed one by
+/// one, with a few of their names: so that an admin asking why
+/// `frank@example.com` is not synced finds the answer, and a guest or a
+/// device is not mistaken for a record the source failed to read (which
+/// [`SourceIssue`]s are, and which hold back destructive changes).
+///
+/// ```
+/// use muster_core::{NoteKind, SourceNote};
+/// let mut guests = SourceNote::new(NoteKind::Guests, false);
+/// for name in ["pat@partner.example", "al@vendor.example", "evil\u{202e}gpj.exe@x.example"] {
+///     guests.add(name);
+/// }
+/// assert_eq!(guests.count, 3);
+/// assert_eq!(
+///     guests.to_string(),
+///     r"3 guests left out (e.g. `al@vendor.example`, `evil\u{202e}gpj.exe@x.example`, `pat@partner.example`)"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SourceNote {
+    /// What is counted.
+    pub kind: NoteKind,
+    /// How many objects.
+    pub count: u64,
+    /// Up to [`NOTE_EXAMPLES`] of their names, the first in sort order (so
+    /// two reads of one directory give the same examples whatever order
+    /// the objects came in), each made safe to print by [`printable`].
+    pub examples: Vec<String>,
+    /// True when the objects are among the snapshot's entries (counted for
+    /// the record), false when they were left out.
+    pub kept: bool,
+}
+
+impl SourceNote {
+    /// An empty count of `kind`; `kept` says whether the objects stay in the entries.
+    #[must_use]
+    pub fn new(kind: NoteKind, kept: bool) -> Self {
+        SourceNote {
+            kind,
+            count: 0,
+            examples: Vec::new(),
+            kept,
+        }
+    }
+
+    /// Counts one more object, named `name` (an address, a principal name, an id).
+    pub fn add(&mut self, name: &str) {
+        self.count += 1;
+        let name = printable(name);
+        if let Err(at) = self.examples.binary_search(&name)
+            && at < NOTE_EXAMPLES
+        {
+            self.examples.insert(at, name);
+            self.examples.truncate(NOTE_EXAMPLES);
+        }
+    }
+}
+
+impl fmt::Display for SourceNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.kept { "kept" } else { "left out" };
+        write!(f, "{} {} {what}", self.count, self.kind)?;
+        if !self.examples.is_empty() {
+            let examples: Vec<String> = self.examples.iter().map(|e| format!("`{e}`")).collect();
+            write!(f, " (e.g. {})", examples.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Text from outside made safe to print: cut like [`excerpt`], control
+/// characters replaced, and the invisible characters that can make a name
+/// read as another (bidi overrides and isolates, zero-width characters,
+/// soft hyphens, byte order marks) written as `\u{…}` escapes.
+#[must_use]
+pub fn printable(text: &str) -> String {
+    let invisible = |c: char| {
+        matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if invisible(c) {
+            escaped.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            escaped.push(c);
+        }
+    }
+    excerpt(&escaped)
+}
+
 /// Whether a snapshot is the whole directory.
 ///
 /// Only a complete snapshot may justify destructive changes: an entry missing
@@ -207,6 +334,11 @@ pub struct DirectorySnapshot {
     pub provided: FieldSet,
     /// Whether this is the whole directory.
     pub completeness: Completeness,
+    /// Objects counted rather than listed: left out on purpose (guests,
+    /// users without an address) or kept with a remark (external members).
+    /// Not issues: nothing in them is unreadable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<SourceNote>,
 }
 
 impl DirectorySnapshot {
@@ -219,7 +351,14 @@ impl DirectorySnapshot {
             issues: Vec::new(),
             provided,
             completeness: Completeness::Complete,
+            notes: Vec::new(),
         }
+    }
+
+    /// The note of this kind, if the source made one.
+    #[must_use]
+    pub fn note(&self, kind: NoteKind) -> Option<&SourceNote> {
+        self.notes.iter().find(|n| n.kind == kind)
     }
 
     /// Sets the entries.
@@ -273,6 +412,40 @@ mod tests {
         assert_eq!(e.chars().count(), VALUE_EXCERPT_CHARS + 1);
         assert!(e.ends_with('…'));
         assert_eq!(excerpt("a\nb"), "a\u{FFFD}b");
+    }
+
+    #[test]
+    fn a_note_keeps_the_first_examples_in_sort_order_whatever_the_order_they_came_in() {
+        let names = ["f@x", "b@x", "a@x", "e@x", "d@x", "c@x", "b@x"];
+        let mut forward = SourceNote::new(NoteKind::WithoutMail, false);
+        let mut backward = SourceNote::new(NoteKind::WithoutMail, false);
+        names.iter().for_each(|n| forward.add(n));
+        names.iter().rev().for_each(|n| backward.add(n));
+        assert_eq!(forward, backward);
+        assert_eq!(forward.count, 7);
+        assert_eq!(forward.examples, ["a@x", "b@x", "c@x", "d@x", "e@x"]);
+        let mut kept = SourceNote::new(NoteKind::ExternalMembers, true);
+        kept.add("line\nbreak\u{200b}");
+        assert_eq!(
+            kept.to_string(),
+            "1 external members (#EXT#, userType Member) kept (e.g. `line\u{FFFD}break\\u{200b}`)"
+        );
+    }
+
+    #[test]
+    fn notes_are_left_out_of_the_json_when_there_are_none() {
+        let mut s = DirectorySnapshot::new("graph", FieldSet::empty());
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("notes"), "{json}");
+        s.notes.push(SourceNote::new(NoteKind::Guests, false));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.contains(r#""notes":[{"kind":"guests","count":0,"examples":[],"kept":false}]"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<DirectorySnapshot>(&json).unwrap(), s);
+        assert!(s.note(NoteKind::Guests).is_some());
+        assert!(s.note(NoteKind::WithoutMail).is_none());
     }
 
     #[test]

@@ -126,7 +126,8 @@ pub enum Error {
     },
     /// A Graph endpoint that cannot be used: not a URL, or plain `http://`
     /// to another machine (the client secret and the tokens would cross
-    /// the network in clear text).
+    /// the network in clear text); or a token scope the client-credentials
+    /// flow refuses (one not ending in `/.default`).
     #[error("`{source_name}`: {url}: {reason}")]
     GraphEndpoint {
         /// The source's name.

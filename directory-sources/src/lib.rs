@@ -67,8 +67,8 @@ pub use discovery::{
 };
 pub use error::Error;
 pub use graph::{
-    DeltaRead, DeltaRound, GRAPH_CURSOR_VERSION, GRAPH_V1, GraphCursor, GraphSource, GuestPolicy,
-    LOGIN_AUTHORITY, Sleep, TokioSleep, escape_odata_string,
+    DeltaRead, DeltaRound, ExternalMembers, GRAPH_CURSOR_VERSION, GRAPH_V1, GraphCloud,
+    GraphCursor, GraphSource, GuestPolicy, LOGIN_AUTHORITY, Sleep, TokioSleep, escape_odata_string,
 };
 pub use hr::{HrColumns, HrCsv, hr_from_rows};
 pub use issues::MAX_ISSUES;

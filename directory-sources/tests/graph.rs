@@ -11,13 +11,15 @@ use support::capture_trace;
 use std::sync::Arc;
 use std::time::Duration;
 
-use muster_core::{Field, FieldSet, Location, RecipientKind};
-use muster_directory::{DirectorySource, Error, GraphSource, GuestPolicy, Sleep};
+use muster_core::{Field, FieldSet, Location, NoteKind, RecipientKind};
+use muster_directory::{
+    DirectorySource, Error, ExternalMembers, GraphCloud, GraphSource, GuestPolicy, Sleep,
+};
 use reqwest::Url;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const SELECT: &str = "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,accountEnabled,userType";
+const SELECT: &str = "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,accountEnabled,userType,userPrincipalName";
 const SKIP_2: &str = "RFNwdAIAAQAAACpBbm4uTGVlQGV4YW1wbGUuY29t";
 const SKIP_3: &str = "RFNwdAIAAQAAACpCby5SYXlAZXhhbXBsZS5jb20";
 
@@ -31,28 +33,156 @@ fn form(request: &Request) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A mock server that answers anything not mocked with a readable refusal
-/// (418: not retried), and issues tokens for the right client credentials.
-async fn server_with_token(expected_tokens: u64) -> MockServer {
-    let server = refusing_server().await;
+/// A token request for the right client credentials and exactly `scope`.
+fn token_request(scope: &str) -> wiremock::MockBuilder {
+    let expected = [
+        ("client_id", CLIENT_ID),
+        ("scope", scope),
+        ("client_secret", SECRET),
+        ("grant_type", "client_credentials"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
         .and(header("content-type", "application/x-www-form-urlencoded"))
-        .and(|request: &Request| {
-            form(request)
-                == [
-                    ("client_id", CLIENT_ID),
-                    ("scope", "https://graph.microsoft.com/.default"),
-                    ("client_secret", SECRET),
-                    ("grant_type", "client_credentials"),
-                ]
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        })
+        .and(move |request: &Request| form(request) == expected)
+}
+
+/// A mock server that answers anything not mocked with a readable refusal
+/// (418: not retried), and issues tokens for the right client credentials
+/// and the scope of the Graph it stands in for: its own origin plus
+/// `/.default`, as a national cloud's Entra ID issues them only for its own Graph.
+async fn server_with_token(expected_tokens: u64) -> MockServer {
+    let server = refusing_server().await;
+    token_request(&format!("{}/.default", server.uri()))
         .respond_with(json(200, fixture(&server, "token")))
         .expect(expected_tokens)
         .mount(&server)
         .await;
     server
+}
+
+/// Each national cloud's token is asked for its own Graph. The mock stands
+/// in for the cloud's Entra ID (the authority is pointed at it; Graph stays
+/// the cloud's and is never reached): it answers only the exact scope, as
+/// Entra ID does when the app is unknown there, so the refusal proves the
+/// request, and the catch-all proves nothing else was sent.
+#[tokio::test]
+async fn national_clouds_ask_for_a_token_for_their_own_graph() {
+    for (cloud, scope) in [
+        (
+            GraphCloud::UsGovernment,
+            "https://graph.microsoft.us/.default",
+        ),
+        (
+            GraphCloud::UsGovernmentDod,
+            "https://dod-graph.microsoft.us/.default",
+        ),
+        (
+            GraphCloud::China,
+            "https://microsoftgraph.chinacloudapi.cn/.default",
+        ),
+        (GraphCloud::Global, "https://graph.microsoft.com/.default"),
+    ] {
+        let server = refusing_server().await;
+        token_request(scope)
+            .respond_with(json(
+                400,
+                r#"{"error":"unauthorized_client","error_description":"AADSTS700016: Application with identifier '8f0e2d4c-0000-4000-8000-000000000001' was not found in the directory 'contoso.onmicrosoft.com'.","error_codes":[700016]}"#.to_owned(),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let waits = Arc::new(Waits::default());
+        let err = GraphSource::new(TENANT, CLIENT_ID, SECRET.into())
+            .cloud(cloud)
+            .authority(&server.uri())
+            .sleeper(Arc::clone(&waits) as Arc<dyn Sleep>)
+            .fetch()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::GraphToken { status: Some(400), code: Some(c), .. } if c == "unauthorized_client"),
+            "{cloud:?}: {err:?}"
+        );
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "{cloud:?}"
+        );
+    }
+}
+
+#[test]
+fn each_cloud_has_its_own_authority_and_graph() {
+    let urls = |c: GraphCloud| (c.authority(), c.graph_url());
+    assert_eq!(
+        urls(GraphCloud::default()),
+        (
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com/v1.0"
+        )
+    );
+    assert_eq!(
+        urls(GraphCloud::UsGovernment),
+        (
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us/v1.0"
+        )
+    );
+    assert_eq!(
+        urls(GraphCloud::UsGovernmentDod),
+        (
+            "https://login.microsoftonline.us",
+            "https://dod-graph.microsoft.us/v1.0"
+        )
+    );
+    assert_eq!(
+        urls(GraphCloud::China),
+        (
+            "https://login.chinacloudapi.cn",
+            "https://microsoftgraph.chinacloudapi.cn/v1.0"
+        )
+    );
+}
+
+/// A deployment behind something else: the scope given is sent as it is.
+#[tokio::test]
+async fn an_explicit_scope_is_asked_for_as_given() {
+    let server = refusing_server().await;
+    token_request("https://graph.microsoft.us/.default")
+        .respond_with(json(200, fixture(&server, "token")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    first_page()
+        .respond_with(json(200, fixture(&server, "users_page3")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .scope("https://graph.microsoft.us/.default")
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.entries.len(), 1);
+}
+
+#[tokio::test]
+async fn a_scope_the_client_credentials_flow_refuses_is_never_asked_for() {
+    let server = refusing_server().await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .scope("User.Read.All")
+        .fetch()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`entra`: User.Read.All: an app-only token's scope ends in /.default"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
 }
 
 /// The first page's request: `$select` exactly the mapped properties, `$top=999`.
@@ -231,7 +361,86 @@ async fn three_pages_are_read_to_the_end_into_exact_entries_issues_and_fields() 
         "{:#?}",
         snapshot.issues
     );
+    // The guest and the service account are counted, not silently dropped.
+    let notes: Vec<_> = snapshot.notes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        notes,
+        [
+            "1 guests left out (e.g. `pat@partner.example`)",
+            "1 users without an address left out (e.g. `svc-sync@contoso.onmicrosoft.com`)",
+        ]
+    );
     assert!(waits.seconds().is_empty());
+}
+
+/// What is left out on purpose is counted, one note per kind, with a few
+/// names made safe to print; external members are synced by default and
+/// counted all the same.
+#[tokio::test]
+async fn guests_users_without_mail_and_external_members_are_counted_in_the_snapshot() {
+    for external in [ExternalMembers::Sync, ExternalMembers::Skip] {
+        let server = server_with_token(1).await;
+        first_page()
+            .respond_with(json(200, fixture(&server, "users_skips")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let waits = Arc::new(Waits::default());
+        let snapshot = source(&server, &waits)
+            .external_members(external)
+            .fetch()
+            .await
+            .unwrap();
+        let notes: Vec<_> = snapshot
+            .notes
+            .iter()
+            .map(|n| (n.kind, n.count, n.kept, n.examples.clone()))
+            .collect();
+        let synced = external == ExternalMembers::Sync;
+        assert_eq!(
+            notes,
+            [
+                (
+                    NoteKind::Guests,
+                    2,
+                    false,
+                    // The bidi override is escaped, never printed.
+                    vec![
+                        r"frank\u{202e}@vendor.example".to_owned(),
+                        "pat@partner.example".to_owned()
+                    ]
+                ),
+                (
+                    NoteKind::WithoutMail,
+                    1,
+                    false,
+                    vec!["svc-backup@contoso.onmicrosoft.com".to_owned()]
+                ),
+                (
+                    NoteKind::ExternalMembers,
+                    1,
+                    synced,
+                    vec!["lee@partner.example".to_owned()]
+                ),
+            ],
+            "{external:?}"
+        );
+        let expected: &[&str] = if synced {
+            &["lee@partner.example", "Ann.Lee@example.com"]
+        } else {
+            &["Ann.Lee@example.com"]
+        };
+        assert_eq!(support::primaries(&snapshot), expected);
+        assert!(
+            snapshot.issues.is_empty(),
+            "skips are not issues: {:?}",
+            snapshot.issues
+        );
+        assert_eq!(
+            snapshot.notes[0].to_string(),
+            r"2 guests left out (e.g. `frank\u{202e}@vendor.example`, `pat@partner.example`)"
+        );
+    }
 }
 
 /// And the trace (the CLI's `MUSTER_LOG`) shows each attempt with its
@@ -290,24 +499,85 @@ async fn a_throttled_page_waits_as_retry_after_asks_then_goes_on() {
     }
 }
 
+/// A wait up to the cap is waited in full; one beyond it ends the read at
+/// once, with an error that says what Graph asked for and what the cap is.
 #[tokio::test]
-async fn retry_after_is_clamped_to_the_longest_wait() {
+async fn a_retry_after_beyond_the_cap_ends_the_read_with_an_error_that_says_so() {
     let server = server_with_token(1).await;
-    three_pages(&server).await;
-    page(SKIP_3)
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+    first_page()
+        .respond_with(json(200, fixture(&server, "users_page1")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    page(SKIP_2)
+        .respond_with(
+            json(429, fixture(&server, "error_throttled")).insert_header("Retry-After", "120"),
+        )
         .up_to_n_times(1)
+        .expect(1)
         .with_priority(1)
         .mount(&server)
         .await;
+    page(SKIP_2)
+        .respond_with(
+            json(429, fixture(&server, "error_throttled")).insert_header("Retry-After", "3600"),
+        )
+        .expect(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
     let waits = Arc::new(Waits::default());
-    let snapshot = source(&server, &waits)
-        .max_wait(Duration::from_secs(90))
+    let err = source(&server, &waits)
+        .max_retry_after(Duration::from_secs(600))
         .fetch()
         .await
-        .unwrap();
-    assert_eq!(waits.seconds(), [90]);
-    assert_eq!(snapshot.entries.len(), 4);
+        .unwrap_err();
+    assert_eq!(
+        waits.seconds(),
+        [120],
+        "within the cap: waited in full, not shortened"
+    );
+    assert!(
+        matches!(
+            &err,
+            Error::Graph {
+                page: 2,
+                status: Some(429),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`entra`: cannot read page 2 of {}/v1.0/users (HTTP 429 TooManyRequests: \
+             Graph asked to wait 3600 s before a retry, more than the 600 s allowed)",
+            server.uri()
+        )
+    );
+    assert!(err.is_directory_unavailable());
+}
+
+/// The default cap is five minutes, and the token endpoint has it too.
+#[tokio::test]
+async fn the_default_cap_is_five_minutes_on_the_token_endpoint_too() {
+    let server = refusing_server().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "301"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits).fetch().await.unwrap_err();
+    assert!(waits.seconds().is_empty());
+    assert!(
+        err.to_string().ends_with(
+            "(HTTP 429: Graph asked to wait 301 s before a retry, more than the 300 s allowed)"
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -439,10 +709,14 @@ async fn a_custom_filter_is_sent_with_its_values_escaped() {
     assert_eq!(snapshot.entries.len(), 1);
 }
 
+/// Refused even as an advanced query (`endsWith` is detected): an error at
+/// once, naming Microsoft's page on advanced queries.
 #[tokio::test]
-async fn a_filter_graph_refuses_is_an_error_at_once() {
+async fn a_filter_graph_refuses_is_an_error_at_once_that_names_the_doc_page() {
     let server = server_with_token(1).await;
     first_page()
+        .and(header("ConsistencyLevel", "eventual"))
+        .and(query_param("$count", "true"))
         .respond_with(json(400, fixture(&server, "error_bad_filter")))
         .expect(1)
         .mount(&server)
@@ -458,6 +732,71 @@ async fn a_filter_graph_refuses_is_an_error_at_once() {
         matches!(&err, Error::Graph { status: Some(400), code: Some(c), .. } if c == "Request_UnsupportedQuery"),
         "{err:?}"
     );
+    assert!(
+        err.to_string().ends_with(
+            "Unsupported or invalid query filter clause specified for property 'companyName' of resource 'User'.; \
+             Graph refused the filter even as an advanced query: see https://learn.microsoft.com/graph/aad-advanced-queries)"
+        ),
+        "{err}"
+    );
+}
+
+/// Sent as a plain query and refused: the error says an advanced query may help.
+#[tokio::test]
+async fn a_plain_filter_graph_refuses_points_at_advanced_queries() {
+    let server = server_with_token(1).await;
+    first_page()
+        .and(query_param("$filter", "showInAddressList eq true"))
+        .and(query_param_is_missing("$count"))
+        .respond_with(json(400, fixture(&server, "error_bad_filter")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .filter("showInAddressList eq true")
+        .fetch()
+        .await
+        .unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("need an advanced query (advanced_query): see https://learn.microsoft.com/graph/aad-advanced-queries"),
+        "{shown}"
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.headers.contains_key("consistencylevel"))
+    );
+}
+
+/// `userType ne 'Guest'` needs an advanced query: the header and `$count`
+/// are sent without being asked for, the header on every page.
+#[tokio::test]
+async fn a_filter_with_ne_is_sent_as_an_advanced_query_on_every_page() {
+    let server = server_with_token(1).await;
+    first_page()
+        .and(query_param("$filter", "userType ne 'Guest'"))
+        .and(header("ConsistencyLevel", "eventual"))
+        .and(query_param("$count", "true"))
+        .respond_with(json(200, fixture(&server, "users_page2")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    page(SKIP_3)
+        .and(header("ConsistencyLevel", "eventual"))
+        .respond_with(json(200, fixture(&server, "users_page3")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .filter("userType ne 'Guest'")
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.entries.len(), 3);
 }
 
 #[tokio::test]
@@ -642,7 +981,7 @@ async fn by_default_account_enabled_is_neither_selected_nor_provided_so_a_disabl
         .and(path("/v1.0/users"))
         .and(query_param(
             "$select",
-            "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,userType",
+            "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,userType,userPrincipalName",
         ))
         .respond_with(json(
             200,
@@ -864,15 +1203,164 @@ async fn users_and_first_group_page() -> MockServer {
     server
 }
 
+const SALES_TEAM: &str = "a1b2c3d4-1111-4aaa-8bbb-000000000001";
+const FINANCE: &str = "a1b2c3d4-2222-4aaa-8bbb-000000000002";
+const SALES_TEAM_SKIP_2: &str = "RFNwdAoAAQAAAAAAAAAAFAAAAB";
+
+/// Both pages of mail-enabled groups and every group's transitive members:
+/// Sales Team (two pages: Ann directly, Cy through a security group without
+/// mail, a device, a contact and a service principal), Finance Approvers
+/// (Sales Team nested in it, flattened as Graph does, and Bo), the other
+/// two none.
+async fn mail_groups_with_members(server: &MockServer) {
+    mail_groups(Some(GROUPS_SKIP_2))
+        .respond_with(json(200, fixture(server, "groups_mail_page2")))
+        .expect(1)
+        .with_priority(3)
+        .mount(server)
+        .await;
+    members(SALES_TEAM)
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(json(
+            200,
+            fixture(server, "groups_mail_sales_members_page1"),
+        ))
+        .expect(1)
+        .mount(server)
+        .await;
+    members(SALES_TEAM)
+        .and(query_param("$skiptoken", SALES_TEAM_SKIP_2))
+        .respond_with(json(
+            200,
+            fixture(server, "groups_mail_sales_members_page2"),
+        ))
+        .expect(1)
+        .mount(server)
+        .await;
+    members(FINANCE)
+        .respond_with(json(200, fixture(server, "groups_mail_finance_members")))
+        .expect(1)
+        .mount(server)
+        .await;
+    for empty in [
+        "a1b2c3d4-3333-4aaa-8bbb-000000000003",
+        "a1b2c3d4-4444-4aaa-8bbb-000000000004",
+    ] {
+        members(empty)
+            .respond_with(json(200, fixture(server, "members_none")))
+            .expect(1)
+            .mount(server)
+            .await;
+    }
+}
+
+/// As LDAP's `LdapObjects::Both`: every entry's `member_of` names the
+/// mail-enabled groups it is in, nested ones too, and `groups` is provided.
 #[tokio::test]
-async fn mail_enabled_groups_are_recipients_of_their_kind_when_asked_for() {
+async fn mail_enabled_groups_give_every_entry_its_transitive_memberships() {
+    let server = users_and_first_group_page().await;
+    mail_groups_with_members(&server).await;
+    let waits = Arc::new(Waits::default());
+    let snapshot = source(&server, &waits)
+        .mail_enabled_groups()
+        .fetch()
+        .await
+        .unwrap();
+    assert!(snapshot.provided.contains(Field::Groups));
+    let member_of: Vec<_> = snapshot
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.primary_email.as_str(),
+                e.member_of.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        member_of,
+        [
+            ("ann@example.org", vec![]),
+            // Through the security group without mail, on the second page.
+            ("cy@example.com", vec!["Finance Approvers", "Sales Team"]),
+            (
+                "Ann.Lee@example.com",
+                vec!["Finance Approvers", "Sales Team"]
+            ),
+            // A nested mail-enabled group is a member too.
+            ("sales@example.com", vec!["Finance Approvers"]),
+            ("finance-approvers@example.com", vec![]),
+            ("falcon@example.com", vec![]),
+            // Last: an entry with an issue is placed once the rest are in.
+            ("bo.ray@example.com", vec!["Finance Approvers"]),
+        ]
+    );
+    // The device (in both groups), the contact and the service principal: once each.
+    let others = snapshot
+        .note(NoteKind::OtherMembers)
+        .expect("a note of other members");
+    assert_eq!(others.count, 3);
+    assert!(!others.kept);
+    assert_eq!(
+        others.examples,
+        [
+            "device d3v1c3d3-0000-4000-8000-00000000000b",
+            "orgContact 0c0c0c0c-0000-4000-8000-00000000000e",
+            "servicePrincipal 5e5e5e5e-0000-4000-8000-00000000000f",
+        ]
+    );
+    assert!(
+        snapshot
+            .issues
+            .iter()
+            .all(|i| i.location != Location::object_id("d3v1c3d3-0000-4000-8000-00000000000b")),
+        "an ignored member is a note, never an issue (issues hold back deletions)"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_page_of_a_mail_enabled_groups_members_fails_the_fetch() {
     let server = users_and_first_group_page().await;
     mail_groups(Some(GROUPS_SKIP_2))
         .respond_with(json(200, fixture(&server, "groups_mail_page2")))
-        .expect(1)
-        .with_priority(3)
         .mount(&server)
         .await;
+    members(SALES_TEAM)
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(json(
+            200,
+            fixture(&server, "groups_mail_sales_members_page1"),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    members(SALES_TEAM)
+        .and(query_param("$skiptoken", SALES_TEAM_SKIP_2))
+        .respond_with(
+            json(503, fixture(&server, "error_unavailable")).insert_header("Retry-After", "2"),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let err = source(&server, &waits)
+        .mail_enabled_groups()
+        .max_retries(1)
+        .fetch()
+        .await
+        .unwrap_err();
+    assert_eq!(waits.seconds(), [2]);
+    assert_page_unavailable(&err, 2);
+    assert!(
+        matches!(&err, Error::Graph { url, .. } if url.ends_with(&format!("/groups/{SALES_TEAM}/transitiveMembers"))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn mail_enabled_groups_are_recipients_of_their_kind_when_asked_for() {
+    let server = users_and_first_group_page().await;
+    mail_groups_with_members(&server).await;
     let waits = Arc::new(Waits::default());
     let snapshot = source(&server, &waits)
         .mail_enabled_groups()

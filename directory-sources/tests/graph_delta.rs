@@ -23,7 +23,7 @@ use wiremock::matchers::{any, method, path, query_param, query_param_is_missing}
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The default selection (`accountEnabled` is not read unless asked).
-const SELECT: &str = "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,userType";
+const SELECT: &str = "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,userType,userPrincipalName";
 const DELTA: &str = "/v1.0/users/delta";
 const ROUND_ONE: &str = "dT0k3n-round-one";
 const ROUND_TWO: &str = "dT0k3n-round-two";
@@ -403,6 +403,16 @@ async fn a_cursor_made_for_another_tenant_selection_or_endpoint_is_refused_befor
         filtered.read_incremental(None).await.unwrap_err(),
         "$filter",
     );
+    // An advanced filter (detected or asked for) is still a filter delta cannot apply.
+    for advanced in [
+        source(&server, &Arc::default()).filter("userType ne 'Guest'"),
+        source(&server, &Arc::default()).advanced_query(),
+    ] {
+        refused(
+            advanced.read_incremental(None).await.unwrap_err(),
+            "$filter",
+        );
+    }
     // A saved cursor whose link was changed to point elsewhere never gets the token.
     let moved = first
         .cursor
@@ -439,6 +449,16 @@ async fn mail_enabled_groups_are_read_in_full_on_every_round() {
         .expect(2)
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/groups/a1b2c3d4-1111-4aaa-8bbb-000000000001/transitiveMembers"))
+        .and(query_param("$select", "id"))
+        .respond_with(json(
+            200,
+            r##"{"value":[{"@odata.type":"#microsoft.graph.user","id":"2d7e5f3a-1b4c-4d6e-8f90-a1b2c3d4e5f6"}]}"##.to_owned(),
+        ))
+        .expect(2)
+        .mount(&server)
+        .await;
     first_round(&server).await;
     let with_groups = source(&server, &waits).mail_enabled_groups();
     let first = with_groups.read_incremental(None).await.unwrap();
@@ -460,6 +480,19 @@ async fn mail_enabled_groups_are_read_in_full_on_every_round() {
             groups[0].kind,
             muster_core::RecipientKind::DistributionGroup
         );
+        // Memberships too, on every round.
+        let ann = read
+            .snapshot
+            .entries
+            .iter()
+            .find(|e| {
+                e.primary_email
+                    .as_str()
+                    .eq_ignore_ascii_case("ann.lee@example.com")
+            })
+            .unwrap();
+        assert_eq!(ann.member_of.iter().collect::<Vec<_>>(), ["Sales Team"]);
+        assert!(read.snapshot.provided.contains(muster_core::Field::Groups));
     }
     // The cursor holds users only: the groups are not in it.
     assert_eq!(second.cursor.user_count(), 4);

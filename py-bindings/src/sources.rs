@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use muster::core::{DirectorySnapshot, HrSnapshot, HrStatus, SourceIssue};
+use muster::core::{DirectorySnapshot, HrSnapshot, HrStatus, SourceIssue, SourceNote};
 use muster::directory::{
-    DeltaRead as RustDeltaRead, DeltaRound, GraphCursor as RustGraphCursor,
-    GraphSource as RustGraphSource, HrColumns, HrCsv, LdapObjects, LdapSource as RustLdapSource,
-    StandardCsv as RustStandardCsv, hr_from_rows,
+    DeltaRead as RustDeltaRead, DeltaRound, ExternalMembers, GraphCloud,
+    GraphCursor as RustGraphCursor, GraphSource as RustGraphSource, HrColumns, HrCsv, LdapObjects,
+    LdapSource as RustLdapSource, StandardCsv as RustStandardCsv, hr_from_rows,
 };
 use muster::gateway::SecretString;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -42,6 +42,48 @@ pub(crate) fn issues_list<'py>(
         list.append(issue_dict(py, issue)?)?;
     }
     Ok(list)
+}
+
+/// A source's notes as dicts: `kind` (`guests`, `without_mail`,
+/// `external_members`, `other_members`), `count`, `examples` (a few names,
+/// safe to print), `kept` (whether they are among the entries) and
+/// `message` (the whole sentence).
+fn notes_list<'py>(py: Python<'py>, notes: &[SourceNote]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for note in notes {
+        let d = PyDict::new(py);
+        d.set_item("kind", serialize_to_py(py, &note.kind)?)?;
+        d.set_item("count", note.count)?;
+        d.set_item("examples", &note.examples)?;
+        d.set_item("kept", note.kept)?;
+        d.set_item("message", note.to_string())?;
+        list.append(d)?;
+    }
+    Ok(list)
+}
+
+/// `cloud=`: the national cloud a Graph source reads.
+fn graph_cloud(cloud: &str) -> PyResult<GraphCloud> {
+    match cloud {
+        "global" => Ok(GraphCloud::Global),
+        "us_government" => Ok(GraphCloud::UsGovernment),
+        "us_government_dod" => Ok(GraphCloud::UsGovernmentDod),
+        "china" => Ok(GraphCloud::China),
+        other => Err(PyValueError::new_err(format!(
+            "cloud must be \"global\", \"us_government\", \"us_government_dod\" or \"china\", not {other:?}"
+        ))),
+    }
+}
+
+/// `external_members=`: whether a Graph source syncs B2B members.
+fn external_members(policy: &str) -> PyResult<ExternalMembers> {
+    match policy {
+        "sync" => Ok(ExternalMembers::Sync),
+        "skip" => Ok(ExternalMembers::Skip),
+        other => Err(PyValueError::new_err(format!(
+            "external_members must be \"sync\" or \"skip\", not {other:?}"
+        ))),
+    }
 }
 
 /// A list of dicts as rows of (column, text) cells: values that are not str
@@ -317,8 +359,16 @@ impl LdapSource {
 /// credentials). `accountEnabled` is read only with `read_account_enabled`:
 /// shared and room mailboxes are disabled users in Entra ID.
 /// `mail_enabled_groups` also reads the tenant's mail-enabled groups as
-/// recipients (on every read, incremental ones too). The secret is held as
-/// a secret and never shown.
+/// recipients, and every entry's groups (`member_of`) from their transitive
+/// members (on every read, incremental ones too). `cloud` names a national
+/// cloud (`"us_government"`, `"us_government_dod"`, `"china"`); the token's
+/// scope follows the Graph URL unless `scope` is given. A `filter` that needs
+/// Graph's advanced queries (`ne`, `not`, `endsWith`…) is sent as one;
+/// `advanced_query` forces it. `external_members="skip"` leaves B2B members
+/// out (they are synced by default); either way they, guests and users
+/// without an address are counted in the snapshot's `notes`. A
+/// `Retry-After` longer than `max_retry_after` seconds (default 300) ends
+/// the read with `SourceError`. The secret is held as a secret and never shown.
 #[pyclass(module = "muster._muster", frozen)]
 pub(crate) struct GraphSource {
     source: RustGraphSource,
@@ -328,7 +378,7 @@ pub(crate) struct GraphSource {
 #[pymethods]
 impl GraphSource {
     #[new]
-    #[pyo3(signature = (tenant, client_id, client_secret, *, filter=None, read_account_enabled=false, mail_enabled_groups=false, authority=None, graph_url=None, name=None))]
+    #[pyo3(signature = (tenant, client_id, client_secret, *, filter=None, read_account_enabled=false, mail_enabled_groups=false, authority=None, graph_url=None, name=None, cloud=None, scope=None, advanced_query=false, external_members="sync", max_retry_after=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         tenant: &str,
@@ -340,8 +390,18 @@ impl GraphSource {
         authority: Option<&str>,
         graph_url: Option<&str>,
         name: Option<String>,
-    ) -> Self {
-        let mut source = RustGraphSource::new(tenant, client_id, SecretString::from(client_secret));
+        cloud: Option<&str>,
+        scope: Option<&str>,
+        advanced_query: bool,
+        external_members: &str,
+        max_retry_after: Option<f64>,
+    ) -> PyResult<Self> {
+        let mut source = RustGraphSource::new(tenant, client_id, SecretString::from(client_secret))
+            .external_members(self::external_members(external_members)?);
+        // First, so that authority= and graph_url= override its URLs.
+        if let Some(cloud) = cloud {
+            source = source.cloud(graph_cloud(cloud)?);
+        }
         if let Some(filter) = filter {
             source = source.filter(filter);
         }
@@ -357,13 +417,27 @@ impl GraphSource {
         if let Some(url) = graph_url {
             source = source.graph_url(url);
         }
+        if let Some(scope) = scope {
+            source = source.scope(scope);
+        }
+        if advanced_query {
+            source = source.advanced_query();
+        }
+        if let Some(seconds) = max_retry_after {
+            let cap = std::time::Duration::try_from_secs_f64(seconds).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "max_retry_after must be a number of seconds, not {seconds}"
+                ))
+            })?;
+            source = source.max_retry_after(cap);
+        }
         if let Some(name) = name {
             source = source.named(name);
         }
-        GraphSource {
+        Ok(GraphSource {
             source,
             tenant: tenant.to_owned(),
-        }
+        })
     }
 
     /// Reads every user, following every page (with the GIL released). A
@@ -577,6 +651,15 @@ impl DirectoryRecords {
     #[getter]
     fn issues<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         issues_list(py, &self.snapshot.issues)
+    }
+
+    /// What the source counted rather than listed: dicts with `kind`
+    /// (`guests`, `without_mail`, `external_members`, `other_members`),
+    /// `count`, `examples` (a few names, safe to print), `kept` (whether
+    /// they are among the entries) and `message`.
+    #[getter]
+    fn notes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        notes_list(py, &self.snapshot.notes)
     }
 
     /// The fields the source provides (`first_name`, `mobile`, `aliases`, …).

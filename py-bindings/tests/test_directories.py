@@ -11,7 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
@@ -120,7 +120,10 @@ def serve(handler: type[JsonHandler]) -> Iterator[str]:
 
 
 class FakeGraph(JsonHandler):
-    """Answers the token request and one page of users; records what was asked."""
+    """Answers the token request; one page of users (Ann, a guest, a service
+    account without mail, an external B2B member); one mail-enabled group,
+    Sales, whose transitive members are Ann (through a nested group without
+    mail) and a device. Records what was asked."""
 
     seen: List[Tuple[str, str]] = []
 
@@ -131,16 +134,32 @@ class FakeGraph(JsonHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         FakeGraph.seen.append(("GET " + self.path, self.headers.get("Authorization", "")))
-        self.answer(
-            200,
-            {
-                "value": [
-                    {"id": "1", "mail": "ann@example.com", "givenName": "Ann", "surname": "Lee",
-                     "accountEnabled": False, "userType": "Member"},
-                    {"id": "2", "mail": "guest@partner.example", "userType": "Guest"},
-                ]
-            }
-        )
+        url = urlparse(self.path)
+        if url.path == "/v1.0/groups":
+            self.answer(200, {"value": [
+                {"id": "g1", "displayName": "Sales", "mail": "sales@example.com",
+                 "securityEnabled": False, "groupTypes": []},
+            ]})
+        elif url.path == "/v1.0/groups/g1/transitiveMembers":
+            self.answer(200, {"value": [
+                {"@odata.type": "#microsoft.graph.group", "id": "g2"},
+                {"@odata.type": "#microsoft.graph.user", "id": "1"},
+                {"@odata.type": "#microsoft.graph.device", "id": "d1"},
+            ]})
+        elif url.path == "/v1.0/users":
+            self.answer(200, {"value": [
+                {"id": "1", "mail": "ann@example.com", "givenName": "Ann", "surname": "Lee",
+                 "accountEnabled": False, "userType": "Member",
+                 "userPrincipalName": "ann@contoso.onmicrosoft.com"},
+                {"id": "2", "mail": "guest@partner.example", "userType": "Guest",
+                 "userPrincipalName": "guest_partner.example#EXT#@contoso.onmicrosoft.com"},
+                {"id": "3", "mail": None, "userType": "Member",
+                 "userPrincipalName": "svc@contoso.onmicrosoft.com"},
+                {"id": "4", "mail": "lee@partner.example", "userType": "Member",
+                 "userPrincipalName": "lee_partner.example#EXT#@contoso.onmicrosoft.com"},
+            ]})
+        else:
+            self.answer(404, {"error": {"code": "notMocked", "message": url.path}})
 
 
 @pytest.fixture
@@ -156,13 +175,16 @@ def test_entra_id_users_read_through_graph(graph: str) -> None:
     )
     assert secret not in repr(source)
     snapshot = source.read()
-    [ann] = snapshot.entries
+    ann, lee = snapshot.entries
     assert ann["primary_email"] == "ann@example.com"
+    assert lee["primary_email"] == "lee@partner.example", "an external member is synced by default"
     assert ann["enabled"] is True, "accountEnabled is not read by default"
     assert "enabled" not in snapshot.provided
     token_request, users_request = FakeGraph.seen
     assert token_request[0] == "POST /contoso.onmicrosoft.com/oauth2/v2.0/token"
     assert "client_id=app-id" in token_request[1] and "grant_type=client_credentials" in token_request[1]
+    # The token is asked for the Graph it is used with: its origin plus /.default.
+    assert f"scope={quote(graph, safe='')}%2F.default" in token_request[1]
     assert users_request[0].startswith("GET /v1.0/users?")
     assert users_request[1] == "Bearer tok"
 
@@ -172,6 +194,42 @@ def test_entra_id_users_read_through_graph(graph: str) -> None:
     ).read()
     assert disabled.entries[0]["enabled"] is False
     assert "enabled" in disabled.provided
+
+
+def test_entra_id_memberships_and_what_was_left_out_are_read(graph: str) -> None:
+    snapshot = entra(graph, mail_enabled_groups=True).read()
+    by_address = {e["primary_email"]: e for e in snapshot.entries}
+    assert sorted(by_address) == ["ann@example.com", "lee@partner.example", "sales@example.com"]
+    assert by_address["ann@example.com"]["member_of"] == ["Sales"], "through the group without mail"
+    assert by_address["lee@partner.example"]["member_of"] == []
+    assert by_address["sales@example.com"]["kind"] == "distribution_group"
+    assert "groups" in snapshot.provided
+    notes = {n["kind"]: n for n in snapshot.notes}
+    assert sorted(notes) == ["external_members", "guests", "other_members", "without_mail"]
+    assert (notes["guests"]["count"], notes["guests"]["examples"], notes["guests"]["kept"]) == (
+        1, ["guest@partner.example"], False)
+    assert notes["without_mail"]["examples"] == ["svc@contoso.onmicrosoft.com"]
+    assert (notes["external_members"]["count"], notes["external_members"]["kept"]) == (1, True)
+    assert notes["other_members"]["examples"] == ["device d1"]
+    assert notes["guests"]["message"] == "1 guests left out (e.g. `guest@partner.example`)"
+    assert snapshot.issues == [], "what is left out on purpose is not an issue"
+    assert any(p.startswith("GET /v1.0/groups/g1/transitiveMembers?") for p, _ in FakeGraph.seen)
+
+    skipped = entra(graph, external_members="skip").read()
+    assert [e["primary_email"] for e in skipped.entries] == ["ann@example.com"]
+    [external] = [n for n in skipped.notes if n["kind"] == "external_members"]
+    assert (external["count"], external["kept"]) == (1, False)
+    assert "groups" not in skipped.provided
+
+
+def test_graph_options_that_make_no_sense_are_refused() -> None:
+    with pytest.raises(ValueError, match="cloud must be"):
+        muster.GraphSource("t", "app", "s", cloud="mars")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="external_members must be"):
+        muster.GraphSource("t", "app", "s", external_members="maybe")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_retry_after"):
+        muster.GraphSource("t", "app", "s", max_retry_after=-1)
+    assert repr(muster.GraphSource("t", "app", "s", cloud="us_government", max_retry_after=60.5)) == 'GraphSource("t")'
 
 
 def test_smtp_discovery_feeds_a_plan_as_a_supplemental_source(gw: muster.Gateway) -> None:
@@ -308,6 +366,9 @@ class FakeDeltaGraph(JsonHandler):
                  "securityEnabled": False, "groupTypes": []},
             ]})
             return
+        if url.path == "/v1.0/groups/g1/transitiveMembers":
+            self.answer(200, {"value": [{"@odata.type": "#microsoft.graph.user", "id": "1"}]})
+            return
         if url.path != "/v1.0/users/delta":
             self.answer(404, {"error": {"code": "notMocked", "message": url.path}})
             return
@@ -387,4 +448,6 @@ def test_mail_enabled_groups_are_read_with_every_round(delta_graph: str) -> None
     assert addresses(second.snapshot) == ["ann@example.com", "cy@example.com", "sales@example.com"]
     sales = next(e for e in second.snapshot.entries if e["primary_email"] == "sales@example.com")
     assert sales["kind"] == "distribution_group"
+    ann = next(e for e in second.snapshot.entries if e["primary_email"] == "ann@example.com")
+    assert ann["member_of"] == ["Sales"], "memberships are read on every round"
     assert addresses(entra(delta_graph).read_incremental().snapshot) == ["ann@example.com", "bob@example.com"]

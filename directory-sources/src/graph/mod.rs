@@ -16,25 +16,35 @@
 //! [`GraphSource::read_account_enabled`] asks for it: read as disabled
 //! people, those mailboxes would be flagged and, after the delay, deleted.
 //!
-//! Group memberships come from `/groups/{id}/transitiveMembers` for the
-//! groups named with [`GraphSource::groups`]. Mail-enabled groups are read
-//! as recipients (`/groups?$filter=mailEnabled eq true`, `groups.rs`) when
-//! [`GraphSource::mail_enabled_groups`] asks for them.
+//! Mail-enabled groups are read as recipients (`/groups?$filter=mailEnabled
+//! eq true`, `groups.rs`) when [`GraphSource::mail_enabled_groups`] asks for
+//! them. Group memberships come from `/groups/{id}/transitiveMembers` for
+//! those groups and the ones named with [`GraphSource::groups`], as LDAP's
+//! [`LdapObjects::Both`](crate::LdapObjects::Both) reads them: each entry's
+//! `member_of` holds the names of the groups read that it is in.
+//!
+//! What is left out on purpose is counted, never silent: guests, users
+//! without an address, external members, and group members that are not
+//! users or groups are [`SourceNote`]s in the snapshot, with a few names.
 //!
 //! Incremental runs ([`GraphSource::read_incremental`], `delta.rs`) read
 //! `/users/delta` and merge each round into the users the caller's
 //! [`GraphCursor`] remembers, so every run still yields the whole directory.
 
+mod advanced;
 mod delta;
 mod groups;
 mod retry;
 mod users;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use muster_core::{DirectorySnapshot, Field, Location, SourceIssue, non_blank, parse_retry_after};
+use muster_core::{
+    DirectorySnapshot, Field, Location, NoteKind, SourceIssue, SourceNote, non_blank,
+    parse_retry_after,
+};
 use reqwest::header::RETRY_AFTER;
 use reqwest::{RequestBuilder, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -43,29 +53,102 @@ use tracing::Instrument;
 
 pub use delta::{DeltaRead, DeltaRound, GRAPH_CURSOR_VERSION, GraphCursor};
 pub use muster_core::{Sleep, TokioSleep};
-pub use users::GuestPolicy;
+pub use users::{ExternalMembers, GuestPolicy};
 
+use advanced::{ADVANCED_QUERIES_DOC, needs_advanced_query};
 use delta::{Change, is_resync, merge, refused};
 use groups::{GROUP_SELECT, GraphGroup, MAIL_ENABLED, map_group};
-use retry::{Retry, retryable_status};
+use retry::{Retry, Wait, retryable_status};
 use users::{GraphUser, UserMap, map_user};
 
-use crate::collect::Collector;
+use crate::collect::{Collector, Mapped};
 use crate::error::Error;
 
 /// Entra ID's token authority (the public cloud). National clouds have their
-/// own: pass theirs to [`GraphSource::authority`].
+/// own: see [`GraphCloud`].
 pub const LOGIN_AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// Microsoft Graph v1.0 (the public cloud).
 pub const GRAPH_V1: &str = "https://graph.microsoft.com/v1.0";
 
-/// The scope of an app-only token: the resource plus `/.default` (any other
-/// scope is refused with AADSTS1002012 in this flow).
-const SCOPE: &str = "https://graph.microsoft.com/.default";
+/// A Microsoft cloud that hosts Entra ID tenants: each has its own token
+/// authority and its own Graph, and a tenant exists in exactly one of them.
+/// Tokens are not interchangeable between clouds, and the token's scope
+/// names the cloud's own Graph (`https://graph.microsoft.us/.default`), so
+/// pointing only the URLs at a national cloud is not enough — which is why
+/// the scope follows the Graph URL (see [`GraphSource::scope`]).
+///
+/// | Cloud | Token authority | Graph |
+/// |---|---|---|
+/// | [`Global`](GraphCloud::Global) (also US Government GCC "moderate") | `https://login.microsoftonline.com` | `https://graph.microsoft.com` |
+/// | [`UsGovernment`](GraphCloud::UsGovernment) (L4, GCC High) | `https://login.microsoftonline.us` | `https://graph.microsoft.us` |
+/// | [`UsGovernmentDod`](GraphCloud::UsGovernmentDod) (L5, DoD) | `https://login.microsoftonline.us` | `https://dod-graph.microsoft.us` |
+/// | [`China`](GraphCloud::China) (operated by 21Vianet) | `https://login.chinacloudapi.cn` | `https://microsoftgraph.chinacloudapi.cn` |
+///
+/// From Microsoft Graph's "National cloud deployments" and "Access national
+/// cloud deployments with the Microsoft Graph SDKs" pages
+/// (`concepts/deployments.md`, `concepts/sdks/national-clouds.md`). The app
+/// registration must be made in the same cloud's admin center.
+///
+/// ```
+/// use muster_directory::{GraphCloud, GraphSource};
+/// assert_eq!(GraphCloud::UsGovernment.graph_url(), "https://graph.microsoft.us/v1.0");
+/// assert_eq!(GraphCloud::China.authority(), "https://login.chinacloudapi.cn");
+/// let source = GraphSource::new("contoso.onmicrosoft.us", "app-id", "secret".into())
+///     .cloud(GraphCloud::UsGovernment); // asks for https://graph.microsoft.us/.default
+/// # let _ = source;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GraphCloud {
+    /// The global service (and US Government GCC, which uses it).
+    #[default]
+    Global,
+    /// Microsoft Cloud for US Government, L4 (GCC High).
+    UsGovernment,
+    /// Microsoft Cloud for US Government, L5 (Department of Defense).
+    UsGovernmentDod,
+    /// Microsoft Azure and Microsoft 365 operated by 21Vianet in China.
+    China,
+}
+
+impl GraphCloud {
+    /// The cloud's token authority, without the tenant.
+    #[must_use]
+    pub const fn authority(self) -> &'static str {
+        match self {
+            GraphCloud::Global => LOGIN_AUTHORITY,
+            GraphCloud::UsGovernment | GraphCloud::UsGovernmentDod => {
+                "https://login.microsoftonline.us"
+            }
+            GraphCloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    /// The cloud's Graph v1.0 base URL.
+    #[must_use]
+    pub const fn graph_url(self) -> &'static str {
+        match self {
+            GraphCloud::Global => GRAPH_V1,
+            GraphCloud::UsGovernment => "https://graph.microsoft.us/v1.0",
+            GraphCloud::UsGovernmentDod => "https://dod-graph.microsoft.us/v1.0",
+            GraphCloud::China => "https://microsoftgraph.chinacloudapi.cn/v1.0",
+        }
+    }
+}
 
 /// The largest `$top` `/users` accepts (1000 is `Request_UnsupportedQuery`).
 const PAGE_SIZE: &str = "999";
+
+/// The query option of an advanced query; the `ConsistencyLevel: eventual`
+/// header goes with it on every page.
+const ADVANCED: (&str, &str) = ("$count", "true");
+
+/// The `@odata.type` of a user among a group's members.
+const USER_TYPE: &str = "#microsoft.graph.user";
+
+/// The `@odata.type` of a nested group among a group's members.
+const GROUP_TYPE: &str = "#microsoft.graph.group";
 
 /// The longest server message kept in an error, in characters.
 const MESSAGE_CHARS: usize = 300;
@@ -79,11 +162,13 @@ const MESSAGE_CHARS: usize = 300;
 /// the primary), else `mail`; `givenName`, `surname`, `mobilePhone`
 /// (international numbers only), the first of `businessPhones`,
 /// `companyName`, `department`, `accountEnabled`, and `id` as the external
-/// id. Users without any address are not recipients and are left out
-/// silently; guests are left out unless [`GraphSource::guests`] says
-/// otherwise. Issues name the user's object id. Group memberships are read
-/// only for the groups named with [`GraphSource::groups`]; mail-enabled
-/// groups become entries only with [`GraphSource::mail_enabled_groups`].
+/// id. Users without any address are not recipients and are left out;
+/// guests are left out unless [`GraphSource::guests`] says otherwise;
+/// external members (B2B, `#EXT#`) are read unless
+/// [`GraphSource::external_members`] says otherwise — each counted in the
+/// snapshot's [`notes`](DirectorySnapshot::notes). Issues name the user's
+/// object id. Mail-enabled groups become entries, and memberships are read,
+/// only with [`GraphSource::mail_enabled_groups`] or [`GraphSource::groups`].
 ///
 /// Every entry is a user mailbox: Graph `/users` cannot tell shared and
 /// room mailboxes from people's (see [`GraphSource::read_account_enabled`]).
@@ -126,12 +211,14 @@ pub struct GraphSource {
     client_secret: SecretString,
     authority: String,
     graph: String,
+    scope: Option<String>,
     filter: Option<String>,
     required: Vec<(String, String)>,
     advanced_query: bool,
     groups: Vec<String>,
     mail_groups: bool,
     map: UserMap,
+    external_members: ExternalMembers,
     retry: Retry,
     sleeper: Arc<dyn Sleep>,
     timeout: Duration,
@@ -143,7 +230,8 @@ impl GraphSource {
     /// `client_secret` (never logged or shown). Defaults: the public cloud
     /// ([`LOGIN_AUTHORITY`], [`GRAPH_V1`]), every user, guests left out,
     /// `accountEnabled` not read (see [`GraphSource::read_account_enabled`]),
-    /// 5 retries waiting at most 120 s each, 60 s per request.
+    /// 5 retries, a `Retry-After` of at most 5 minutes (see
+    /// [`GraphSource::max_retry_after`]), 60 s per request.
     pub fn new(tenant: &str, client_id: &str, client_secret: SecretString) -> Self {
         let tenant = tenant.trim().to_owned();
         GraphSource {
@@ -153,6 +241,7 @@ impl GraphSource {
             client_secret,
             authority: LOGIN_AUTHORITY.to_owned(),
             graph: GRAPH_V1.to_owned(),
+            scope: None,
             filter: None,
             required: Vec::new(),
             advanced_query: false,
@@ -162,6 +251,7 @@ impl GraphSource {
                 guests: GuestPolicy::Skip,
                 account_enabled: false,
             },
+            external_members: ExternalMembers::Sync,
             retry: Retry::default(),
             sleeper: Arc::new(TokioSleep::default()),
             timeout: Duration::from_secs(60),
@@ -171,6 +261,16 @@ impl GraphSource {
     /// Names the source (the snapshot's `source`, and the origin of the accounts it creates).
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// Reads a tenant of this national cloud: its token authority and its
+    /// Graph (see [`GraphCloud`] for the URLs), and so the token scope of
+    /// that Graph. [`GraphSource::authority`] and [`GraphSource::graph_url`]
+    /// given after it override either URL.
+    pub fn cloud(mut self, cloud: GraphCloud) -> Self {
+        self.authority = cloud.authority().to_owned();
+        self.graph = cloud.graph_url().to_owned();
         self
     }
 
@@ -184,17 +284,59 @@ impl GraphSource {
 
     /// The Graph base URL including the version (`https://graph.microsoft.us/v1.0`,
     /// a local mock in tests). Plain `http://` is refused at fetch time unless
-    /// it points at this machine.
+    /// it points at this machine. Unless [`GraphSource::scope`] says
+    /// otherwise, the token is asked for this URL's origin plus `/.default`
+    /// (`https://graph.microsoft.us/.default`): a national cloud's Entra ID
+    /// issues tokens only for its own Graph.
     pub fn graph_url(mut self, url: &str) -> Self {
         self.graph = url.trim().trim_end_matches('/').to_owned();
         self
     }
 
+    /// The token's scope, for a deployment where it is not the Graph URL's
+    /// origin plus `/.default` (a proxy in front of Graph, say). It must
+    /// still end in `/.default`: the client-credentials flow refuses any
+    /// other scope (AADSTS1002012), so a token is never asked with one.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// # use muster_directory::{DirectorySource, GraphSource};
+    /// let err = GraphSource::new("contoso.onmicrosoft.com", "app-id", "secret".into())
+    ///     .scope("User.Read.All")
+    ///     .fetch()
+    ///     .await
+    ///     .unwrap_err();
+    /// // `graph:contoso.onmicrosoft.com`: User.Read.All: an app-only token's scope ends in /.default
+    /// # }
+    /// ```
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scope = Some(scope.trim().to_owned());
+        self
+    }
+
     /// Sends an OData `$filter`, used as written: build any part that comes
     /// from user input with [`GraphSource::require`] or [`escape_odata_string`].
-    /// Filters that need Graph's advanced queries (`ne`, `endsWith`, …) also
-    /// need [`GraphSource::advanced_query`]; without it Graph answers
-    /// 400 `Request_UnsupportedQuery`, which is an error.
+    /// A filter with a form only Graph's advanced queries support (`ne`,
+    /// `not`, `endsWith`, `/$count`, a comparison with `null`; outside
+    /// string literals) is sent as one — `ConsistencyLevel: eventual` and
+    /// `$count=true` — without being asked (see
+    /// [`GraphSource::advanced_query`] for the others). A filter Graph
+    /// refuses all the same (400 `Request_UnsupportedQuery`) is an error
+    /// that names Microsoft's page on advanced queries.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// # use muster_directory::{DirectorySource, GraphSource};
+    /// let err = GraphSource::new("contoso.onmicrosoft.com", "app-id", "secret".into())
+    ///     .filter("userType ne 'Guest'") // sent with ConsistencyLevel: eventual and $count=true
+    ///     .require("companyName", "Fabrikam")
+    ///     .fetch()
+    ///     .await;
+    /// // Should Graph refuse it: `graph:contoso.onmicrosoft.com`: cannot read page 1 of
+    /// //   https://graph.microsoft.com/v1.0/users (HTTP 400 Request_UnsupportedQuery: …;
+    /// //   Graph refused the filter even as an advanced query: see https://learn.microsoft.com/graph/aad-advanced-queries)
+    /// # }
+    /// ```
     pub fn filter(mut self, filter: &str) -> Self {
         self.filter = Some(filter.trim().to_owned()).filter(|f| !f.is_empty());
         self
@@ -208,8 +350,10 @@ impl GraphSource {
     }
 
     /// Asks for Graph's advanced query capabilities (`ConsistencyLevel:
-    /// eventual` on every request, `$count=true`): needed by filters with
-    /// `ne`, `not`, `endsWith`. Results may lag recent changes by a little.
+    /// eventual` on every page of users, `$count=true`) whatever the
+    /// filter: for a form the detection in [`GraphSource::filter`] does not
+    /// know (advanced-only properties, say). Results may lag recent changes
+    /// by a little. Incremental reads refuse it, as they refuse filters.
     pub fn advanced_query(mut self) -> Self {
         self.advanced_query = true;
         self
@@ -217,10 +361,13 @@ impl GraphSource {
 
     /// Reads the transitive members of these groups (by object id; nested
     /// groups count) into each user's `member_of`, as the group's
-    /// `displayName`; the snapshot then provides `groups`. These groups are
-    /// then *all* of a user's groups as far as the planner knows: a gateway
-    /// group not named here is removed from the users it compares. Needs
-    /// `GroupMember.Read.All`. A group that cannot be read fails the fetch.
+    /// `displayName`; the snapshot then provides `groups`. These groups
+    /// (with the mail-enabled ones, when read) are then *all* of a user's
+    /// groups as far as the planner knows: a gateway group not named here
+    /// is removed from the users it compares. Needs `GroupMember.Read.All`,
+    /// and `Member.Read.Hidden` for a group with hidden membership (see
+    /// [`GraphSource::mail_enabled_groups`]). A group that cannot be read
+    /// fails the fetch.
     pub fn groups<I, S>(mut self, ids: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -242,19 +389,47 @@ impl GraphSource {
     /// — Microsoft 365 groups (`groupTypes` `Unified`) too, even when
     /// security-enabled, since their mail goes to their members like a
     /// list's. The group's `displayName` is kept in the entry's
-    /// `attributes`. Groups are read in full on every run, incremental ones
-    /// included (they are few). Needs `GroupMember.Read.All` or
-    /// `Group.Read.All`; a page of groups that cannot be read fails the
-    /// fetch. Off by default: turning it on adds entries, and the snapshot
-    /// still does not provide `kind` (a user's kind stays unknown to Graph).
+    /// `attributes`.
+    ///
+    /// Their memberships are read too, as LDAP's
+    /// [`LdapObjects::Both`](crate::LdapObjects::Both) reads them: every
+    /// entry's `member_of` (users' and nested groups') holds the
+    /// `displayName`s of the mail-enabled groups it is in, from each
+    /// group's `/transitiveMembers` (`$select=id`, every page), so nesting
+    /// counts through any group, one without mail included; the snapshot
+    /// provides `groups`. Devices, service principals and organisational
+    /// contacts among the members are ignored, each counted once in the
+    /// [`NoteKind::OtherMembers`] note. A page of members that fails fails
+    /// the fetch, never shortens a membership. That costs a request per
+    /// group (more for big ones) on every run.
+    ///
+    /// Groups are read in full on every run, incremental ones included.
+    /// Needs `GroupMember.Read.All` (or `Group.Read.All`); a group with
+    /// hidden membership (`visibility` `HiddenMembership`, a Microsoft 365
+    /// group option) lists its members only to an app that also has
+    /// `Member.Read.Hidden`. A page of groups that cannot be read fails the
+    /// fetch. Off by default: turning it on adds entries and memberships,
+    /// and the snapshot still does not provide `kind` (a user's kind stays
+    /// unknown to Graph).
     pub fn mail_enabled_groups(mut self) -> Self {
         self.mail_groups = true;
         self
     }
 
     /// What to do with guest accounts (default: [`GuestPolicy::Skip`]).
+    /// Skipped guests are counted in the snapshot's
+    /// [`NoteKind::Guests`] note, with a few of their addresses.
     pub fn guests(mut self, guests: GuestPolicy) -> Self {
         self.map.guests = guests;
+        self
+    }
+
+    /// What to do with external members, B2B accounts of other
+    /// organisations with `userType` `Member` (default:
+    /// [`ExternalMembers::Sync`]). Either way they are counted in the
+    /// snapshot's [`NoteKind::ExternalMembers`] note.
+    pub fn external_members(mut self, external: ExternalMembers) -> Self {
+        self.external_members = external;
         self
     }
 
@@ -277,10 +452,28 @@ impl GraphSource {
         self
     }
 
-    /// The longest single wait before a retry (default 120 s), even when
-    /// `Retry-After` asks for more.
-    pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.retry.max_wait = wait;
+    /// The longest `Retry-After` the source waits (default 5 minutes). A
+    /// throttled answer asking for a longer wait ends the read with an
+    /// [`Error::Graph`] (or [`Error::GraphToken`]) that says how long Graph
+    /// asked for and what the cap is: a nightly run does not hang for as
+    /// long as a misbehaving service says, and does not retry early into
+    /// more throttling either.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// # use std::time::Duration;
+    /// # use muster_directory::{DirectorySource, GraphSource};
+    /// let err = GraphSource::new("contoso.onmicrosoft.com", "app-id", "secret".into())
+    ///     .max_retry_after(Duration::from_secs(60))
+    ///     .fetch()
+    ///     .await
+    ///     .unwrap_err();
+    /// // `graph:contoso.onmicrosoft.com`: cannot read page 2 of https://graph.microsoft.com/v1.0/users
+    /// //   (HTTP 429 TooManyRequests: Graph asked to wait 120 s before a retry, more than the 60 s allowed)
+    /// # }
+    /// ```
+    pub fn max_retry_after(mut self, cap: Duration) -> Self {
+        self.retry.max_retry_after = cap;
         self
     }
 
@@ -351,18 +544,21 @@ impl GraphSource {
         if let Some(f) = &filter {
             query.push(("$filter", f));
         }
-        if self.advanced_query {
-            query.push(("$count", "true"));
+        let advanced = self.advanced_query || filter.as_deref().is_some_and(needs_advanced_query);
+        if advanced {
+            query.push(ADVANCED);
         }
         let mut collector = Collector::new(&self.name);
+        let mut notes = Notes::default();
         let mut read = 0usize;
         self.collection(&mut session, &users_url, &query, "users", false, |value| {
-            self.add_user(&mut collector, &value, read);
+            self.add_user(&mut collector, &mut notes, &value, read);
             read += 1;
             Ok(())
         })
-        .await?;
-        self.finish(&mut session, collector).await
+        .await
+        .map_err(|e| unsupported_query(e, advanced))?;
+        self.finish(&mut session, collector, notes).await
     }
 
     /// Reads the directory through Graph's delta query, as a round that
@@ -472,14 +668,16 @@ impl GraphSource {
         // `collection` returns a link for every delta round it completes.
         let link = link.unwrap_or_default();
         let mut collector = Collector::new(&self.name);
+        let mut notes = Notes::default();
         for (index, user) in users.values().enumerate() {
             self.add_user(
                 &mut collector,
+                &mut notes,
                 &serde_json::Value::Object(user.clone()),
                 index,
             );
         }
-        let snapshot = self.finish(&mut session, collector).await?;
+        let snapshot = self.finish(&mut session, collector, notes).await?;
         Ok(DeltaRead {
             snapshot,
             cursor: GraphCursor::new(&self.tenant, &select, filter, link, users),
@@ -494,7 +692,18 @@ impl GraphSource {
             &[self.tenant.as_str(), "oauth2", "v2.0", "token"],
         )?;
         // Checked before the token is asked for, so a bad Graph URL costs no request.
-        self.endpoint(&self.graph)?;
+        let graph = self.endpoint(&self.graph)?;
+        let scope = match &self.scope {
+            Some(scope) if !scope.ends_with("/.default") => {
+                return Err(Error::GraphEndpoint {
+                    source_name: self.name.clone(),
+                    url: scope.clone(),
+                    reason: "an app-only token's scope ends in /.default",
+                });
+            }
+            Some(scope) => scope.clone(),
+            None => format!("{}/.default", graph.origin().ascii_serialization()),
+        };
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(15)))
@@ -502,24 +711,28 @@ impl GraphSource {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| self.token_error(Failure::transport(e)))?;
-        let token = self.token(&http, &token_url).await?;
+        let token = self.token(&http, &token_url, &scope).await?;
         Ok(Session {
             http,
             token_url,
+            scope,
             token,
         })
     }
 
     /// Turns the users collected into the snapshot, with the mail-enabled
-    /// groups and the named groups' memberships: the same last step for a
-    /// full read and a delta round, so both give the same snapshot of the
-    /// same directory. Groups come after users: the first of two entries
-    /// claiming one primary address keeps it.
+    /// groups and the memberships of every group read (mail-enabled and
+    /// named): the same last step for a full read and a delta round, so both
+    /// give the same snapshot of the same directory. Groups come after
+    /// users: the first of two entries claiming one primary address keeps it.
     async fn finish(
         &self,
         session: &mut Session,
         mut collector: Collector,
+        mut notes: Notes,
     ) -> Result<DirectorySnapshot, Error> {
+        // Every group whose members are read: (id, the name users' `member_of` holds).
+        let mut groups: Vec<(String, String)> = Vec::new();
         if self.mail_groups {
             let groups_url = self.segments(&self.graph, &["groups"])?;
             let query = [
@@ -529,17 +742,27 @@ impl GraphSource {
             ];
             let mut read = 0usize;
             self.collection(session, &groups_url, &query, "groups", false, |value| {
-                Self::add_group(&mut collector, &value, read);
+                if let Some(group) = Self::add_group(&mut collector, &value, read) {
+                    groups.push(group);
+                }
                 read += 1;
                 Ok(())
             })
             .await?;
         }
-        let mut provided = self.map.provided_fields();
-        if self.groups.is_empty() {
-            return Ok(collector.into_snapshot(&self.name, provided));
+        for id in &self.groups {
+            if !groups.iter().any(|(read, _)| read == id) {
+                let name = self.group_name(session, id).await?;
+                groups.push((id.clone(), name));
+            }
         }
-        let mut memberships = self.memberships(session).await?;
+        let mut provided = self.map.provided_fields();
+        if !self.mail_groups && self.groups.is_empty() {
+            let mut snapshot = collector.into_snapshot(&self.name, provided);
+            snapshot.notes = notes.into_vec();
+            return Ok(snapshot);
+        }
+        let mut memberships = self.memberships(session, &groups, &mut notes).await?;
         provided.insert(Field::Groups);
         let mut snapshot = collector.into_snapshot(&self.name, provided);
         for entry in &mut snapshot.entries {
@@ -551,58 +774,78 @@ impl GraphSource {
                 entry.member_of = groups;
             }
         }
+        snapshot.notes = notes.into_vec();
         Ok(snapshot)
     }
 
-    /// The configured groups' names by member: each group's `displayName`
-    /// for every user among its transitive members.
+    /// A named group's `displayName` (its id when it has none).
+    async fn group_name(&self, session: &mut Session, id: &str) -> Result<String, Error> {
+        let group_url = self.segments(&self.graph, &["groups", id])?;
+        let http = session.http.clone();
+        let body = self
+            .authorized(
+                session,
+                || {
+                    http.get(group_url.clone())
+                        .query(&[("$select", "id,displayName")])
+                },
+                |f| self.page_error(&group_url, 1, f),
+            )
+            .await?;
+        let group: Group = serde_json::from_str(&body).map_err(|e| {
+            self.page_error(
+                &group_url,
+                1,
+                Failure::answer(format!("the answer is not a group: {e}")),
+            )
+        })?;
+        Ok(group
+            .display_name
+            .as_deref()
+            .and_then(non_blank)
+            .unwrap_or_else(|| id.to_owned()))
+    }
+
+    /// The names of the groups each object (user or group, by id) is in,
+    /// directly or through nested groups — with or without mail, as
+    /// `/transitiveMembers` flattens them — read to the last page of every
+    /// group. Members that are neither users nor groups (devices, service
+    /// principals, contacts) have no membership to sync: each is counted
+    /// once in `notes`.
     async fn memberships(
         &self,
         session: &mut Session,
+        groups: &[(String, String)],
+        notes: &mut Notes,
     ) -> Result<HashMap<String, BTreeSet<String>>, Error> {
         let mut memberships: HashMap<String, BTreeSet<String>> = HashMap::new();
-        for id in &self.groups {
-            let group_url = self.segments(&self.graph, &["groups", id])?;
-            let http = session.http.clone();
-            let body = self
-                .authorized(
-                    session,
-                    || {
-                        http.get(group_url.clone())
-                            .query(&[("$select", "id,displayName")])
-                    },
-                    |f| self.page_error(&group_url, 1, f),
-                )
-                .await?;
-            let group: Group = serde_json::from_str(&body).map_err(|e| {
-                self.page_error(
-                    &group_url,
-                    1,
-                    Failure::answer(format!("the answer is not a group: {e}")),
-                )
-            })?;
-            let name = group
-                .display_name
-                .as_deref()
-                .and_then(non_blank)
-                .unwrap_or_else(|| id.clone());
+        let mut others = HashSet::new();
+        for (id, name) in groups {
             let members_url = self.segments(&self.graph, &["groups", id, "transitiveMembers"])?;
             let query = [("$select", "id"), ("$top", PAGE_SIZE)];
             self.collection(session, &members_url, &query, "members", false, |member| {
-                // Nested groups are already flattened; devices and contacts are not users.
-                let is_user = member
+                let Some(member_id) = member.get("id").and_then(serde_json::Value::as_str) else {
+                    return Err("a member without an id".to_owned());
+                };
+                // Graph names every member's type; one without is read as a user.
+                let kind = member
                     .get("@odata.type")
                     .and_then(serde_json::Value::as_str)
-                    .is_none_or(|t| t == "#microsoft.graph.user");
-                if let Some(user) = member
-                    .get("id")
-                    .and_then(serde_json::Value::as_str)
-                    .filter(|_| is_user)
-                {
-                    memberships
-                        .entry(user.to_owned())
-                        .or_default()
-                        .insert(name.clone());
+                    .unwrap_or(USER_TYPE);
+                if kind == USER_TYPE || kind == GROUP_TYPE {
+                    if member_id != id {
+                        memberships
+                            .entry(member_id.to_owned())
+                            .or_default()
+                            .insert(name.clone());
+                    }
+                } else if others.insert(member_id.to_owned()) {
+                    let kind = kind.trim_start_matches("#microsoft.graph.");
+                    notes.add(
+                        NoteKind::OtherMembers,
+                        false,
+                        &format!("{kind} {member_id}"),
+                    );
                 }
                 Ok(())
             })
@@ -650,7 +893,7 @@ impl GraphSource {
                     // and every original query option.
                     Some(link) => http.get(link.clone()),
                 };
-                if self.advanced_query {
+                if query.contains(&ADVANCED) {
                     // Not carried into next links by Graph: sent on every page.
                     request.header("ConsistencyLevel", "eventual")
                 } else {
@@ -719,15 +962,24 @@ impl GraphSource {
         };
         match self.exchange(|| send(&session.token)).await {
             Err(f) if f.status == Some(401) => {
-                session.token = self.token(&session.http, &session.token_url).await?;
+                session.token = self
+                    .token(&session.http, &session.token_url, &session.scope)
+                    .await?;
                 self.exchange(|| send(&session.token)).await.map_err(error)
             }
             other => other.map_err(error),
         }
     }
 
-    /// Maps one element of a page's `value` into the collector.
-    fn add_user(&self, collector: &mut Collector, value: &serde_json::Value, index: usize) {
+    /// Maps one element of a page's `value` into the collector, counting
+    /// in `notes` the users left out on purpose and the external members.
+    fn add_user(
+        &self,
+        collector: &mut Collector,
+        notes: &mut Notes,
+        value: &serde_json::Value,
+        index: usize,
+    ) {
         let at = match value.get("id").and_then(serde_json::Value::as_str) {
             Some(id) => Location::object_id(id),
             None => Location::record(index),
@@ -739,11 +991,33 @@ impl GraphSource {
                 return;
             }
         };
-        collector.add_mapped(map_user(&user, self.map));
+        let external = user.is_external_member();
+        if external && self.external_members == ExternalMembers::Skip {
+            notes.add(NoteKind::ExternalMembers, false, user.name());
+            return;
+        }
+        let mapped = map_user(&user, self.map);
+        match &mapped {
+            Mapped::NotARecipient if user.is_guest() => {
+                notes.add(NoteKind::Guests, false, user.name());
+            }
+            Mapped::NotARecipient => notes.add(NoteKind::WithoutMail, false, user.name()),
+            Mapped::Entry(..) if external => {
+                notes.add(NoteKind::ExternalMembers, true, user.name());
+            }
+            _ => {}
+        }
+        collector.add_mapped(mapped);
     }
 
-    /// Maps one element of a page of groups into the collector.
-    fn add_group(collector: &mut Collector, value: &serde_json::Value, index: usize) {
+    /// Maps one element of a page of groups into the collector; returns
+    /// the group's id and the name its members' `member_of` holds (its
+    /// `displayName`, else its id), unless it is not a group object.
+    fn add_group(
+        collector: &mut Collector,
+        value: &serde_json::Value,
+        index: usize,
+    ) -> Option<(String, String)> {
         let at = match value.get("id").and_then(serde_json::Value::as_str) {
             Some(id) => Location::object_id(id),
             None => Location::record(index),
@@ -752,10 +1026,16 @@ impl GraphSource {
             Ok(group) => group,
             Err(e) => {
                 collector.issue(SourceIssue::new(at, format!("a Graph group object ({e})")));
-                return;
+                return None;
             }
         };
         collector.add_mapped(map_group(&group));
+        let name = group
+            .display_name
+            .as_deref()
+            .and_then(non_blank)
+            .unwrap_or_else(|| group.id.clone());
+        Some((group.id, name))
     }
 
     /// Checks a next link before the token is sent to it: the same scheme,
@@ -774,13 +1054,18 @@ impl GraphSource {
         Ok(link)
     }
 
-    /// The client-credentials token.
-    async fn token(&self, http: &reqwest::Client, url: &Url) -> Result<SecretString, Error> {
+    /// The client-credentials token for `scope`.
+    async fn token(
+        &self,
+        http: &reqwest::Client,
+        url: &Url,
+        scope: &str,
+    ) -> Result<SecretString, Error> {
         let body = self
             .exchange(|| {
                 http.post(url.clone()).form(&[
                     ("client_id", self.client_id.as_str()),
-                    ("scope", SCOPE),
+                    ("scope", scope),
                     ("client_secret", self.client_secret.expose_secret()),
                     ("grant_type", "client_credentials"),
                 ])
@@ -844,8 +1129,12 @@ impl GraphSource {
                 Err(e) => (Failure::transport(e), None),
             };
             retries += 1;
-            let Some(wait) = self.retry.wait(retries, retry_after) else {
-                return Err(failure);
+            let wait = match self.retry.wait(retries, retry_after) {
+                Wait::After(wait) => wait,
+                Wait::Exhausted => return Err(failure),
+                Wait::BeyondCap(asked) => {
+                    return Err(failure.beyond_cap(asked, self.retry.max_retry_after));
+                }
             };
             span.record("wait_ms", wait.as_millis() as u64);
             span.in_scope(|| tracing::debug!(?wait, "retrying after a transient failure"));
@@ -927,6 +1216,27 @@ impl GraphSource {
 
 crate::source::network_source!(GraphSource);
 
+/// A users page Graph refused as an unsupported query, told what was sent
+/// and where Microsoft explains which filters work how.
+fn unsupported_query(mut err: Error, advanced: bool) -> Error {
+    if let Error::Graph {
+        code: Some(code),
+        message,
+        ..
+    } = &mut err
+        && code.eq_ignore_ascii_case("Request_UnsupportedQuery")
+    {
+        let hint = if advanced {
+            "Graph refused the filter even as an advanced query"
+        } else {
+            "filters with ne, not, endsWith, $count or null need an advanced query (advanced_query)"
+        };
+        let said = message.take().map(|m| format!("{m}; ")).unwrap_or_default();
+        *message = Some(format!("{said}{hint}: see {ADVANCED_QUERIES_DOC}"));
+    }
+    err
+}
+
 /// Escapes a value for an OData string literal in a `$filter`: a `'`
 /// becomes `''`, so user input can only ever be compared literally. (`&`,
 /// `#`, `+` and the like are percent-encoded with the rest of the query.)
@@ -961,6 +1271,17 @@ impl Failure {
         }
     }
 
+    /// The failure, when the server asked for a longer wait than `cap`:
+    /// its status and code stay, the message says why there was no retry.
+    fn beyond_cap(mut self, asked: Duration, cap: Duration) -> Self {
+        self.message = Some(format!(
+            "Graph asked to wait {} s before a retry, more than the {} s allowed",
+            asked.as_secs(),
+            cap.as_secs()
+        ));
+        self
+    }
+
     fn answer(message: String) -> Self {
         Failure {
             status: None,
@@ -990,10 +1311,31 @@ struct Group {
     display_name: Option<String>,
 }
 
+/// The notes of one read, one per kind.
+#[derive(Default)]
+struct Notes(BTreeMap<NoteKind, SourceNote>);
+
+impl Notes {
+    /// Counts one object of `kind` named `name`; `kept` says whether such
+    /// objects stay in the entries.
+    fn add(&mut self, kind: NoteKind, kept: bool, name: &str) {
+        self.0
+            .entry(kind)
+            .or_insert_with(|| SourceNote::new(kind, kept))
+            .add(name);
+    }
+
+    fn into_vec(self) -> Vec<SourceNote> {
+        self.0.into_values().collect()
+    }
+}
+
 /// One read's HTTP client and current token.
 struct Session {
     http: reqwest::Client,
     token_url: Url,
+    /// The token's scope: the Graph URL's origin plus `/.default`, unless set.
+    scope: String,
     token: SecretString,
 }
 

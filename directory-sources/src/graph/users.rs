@@ -25,6 +25,23 @@ pub enum GuestPolicy {
     Contact,
 }
 
+/// What to do with external members: Entra ID B2B accounts of people from
+/// other organisations (`#EXT#` in the `userPrincipalName`) whose
+/// `userType` is `Member`, not `Guest` — invited as members, or converted.
+/// Their address is usually their own organisation's, but an admin may
+/// have given them one of the tenant's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ExternalMembers {
+    /// Read them like any member (the default), counted in the snapshot's
+    /// [`NoteKind::ExternalMembers`](muster_core::NoteKind::ExternalMembers)
+    /// note so they are not synced unseen.
+    #[default]
+    Sync,
+    /// Leave them out, counted in the same note.
+    Skip,
+}
+
 /// The properties of one user as `/users?$select=…` returns them. Every
 /// property is optional: Graph sends `null` for unset values.
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +58,35 @@ pub(crate) struct GraphUser {
     pub(crate) department: Option<String>,
     pub(crate) account_enabled: Option<bool>,
     pub(crate) user_type: Option<String>,
+    pub(crate) user_principal_name: Option<String>,
+}
+
+impl GraphUser {
+    /// A guest (`userType` `Guest`).
+    pub(crate) fn is_guest(&self) -> bool {
+        self.user_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+    }
+
+    /// An external member: a B2B account (`#EXT#` in its principal name)
+    /// that is not a guest.
+    pub(crate) fn is_external_member(&self) -> bool {
+        !self.is_guest()
+            && self
+                .user_principal_name
+                .as_deref()
+                .is_some_and(|upn| upn.to_ascii_uppercase().contains("#EXT#"))
+    }
+
+    /// What a note calls the user: its address, else its principal name, else its id.
+    pub(crate) fn name(&self) -> &str {
+        [self.mail.as_deref(), self.user_principal_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .find(|n| !n.trim().is_empty())
+            .unwrap_or(&self.id)
+    }
 }
 
 /// What is read, and how.
@@ -68,7 +114,9 @@ impl UserMap {
         if self.account_enabled {
             properties.push("accountEnabled");
         }
+        // Guests and external members are told apart by these two.
         properties.push("userType");
+        properties.push("userPrincipalName");
         properties.join(",")
     }
 
@@ -97,10 +145,7 @@ impl UserMap {
 /// (located by object id), which keeps the rest; a user whose primary
 /// address cannot be determined is unreadable.
 pub(crate) fn map_user(user: &GraphUser, map: UserMap) -> Mapped {
-    let guest = user
-        .user_type
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("guest"));
+    let guest = user.is_guest();
     if guest && map.guests == GuestPolicy::Skip {
         return Mapped::NotARecipient;
     }
@@ -335,6 +380,32 @@ mod tests {
     }
 
     #[test]
+    fn external_members_are_told_from_guests_and_members_by_principal_name() {
+        let external = user(
+            r#"{"id":"9","mail":"lee@partner.example","userType":"Member",
+                "userPrincipalName":"lee_partner.example#EXT#@contoso.onmicrosoft.com"}"#,
+        );
+        assert!(external.is_external_member() && !external.is_guest());
+        let guest = user(
+            r#"{"id":"10","mail":null,"userType":"Guest","userPrincipalName":"pat_partner.example#ext#@contoso.onmicrosoft.com"}"#,
+        );
+        assert!(guest.is_guest() && !guest.is_external_member());
+        assert_eq!(
+            guest.name(),
+            "pat_partner.example#ext#@contoso.onmicrosoft.com"
+        );
+        let member =
+            user(r#"{"id":"11","mail":" ","userPrincipalName":"ann@contoso.onmicrosoft.com"}"#);
+        assert!(!member.is_external_member());
+        assert_eq!(
+            member.name(),
+            "ann@contoso.onmicrosoft.com",
+            "a blank mail is no name"
+        );
+        assert_eq!(user(r#"{"id":"12"}"#).name(), "12");
+    }
+
+    #[test]
     fn without_account_enabled_everyone_is_enabled_and_enabled_is_not_provided() {
         let map = UserMap {
             account_enabled: false,
@@ -352,7 +423,7 @@ mod tests {
     fn the_select_list_and_the_provided_fields_match() {
         assert_eq!(
             READ_ALL.select(),
-            "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,accountEnabled,userType"
+            "id,mail,proxyAddresses,givenName,surname,mobilePhone,businessPhones,companyName,department,accountEnabled,userType,userPrincipalName"
         );
         let provided = READ_ALL.provided_fields();
         for field in [Field::Kind, Field::Notes, Field::Groups] {
