@@ -897,6 +897,16 @@ async fn graph_mail_groups_become_recipients_on_the_gateway() {
         .expect(1)
         .mount(&graph)
         .await;
+    // With groups read, each group's members are read too (users' member_of).
+    Mock::given(method("GET"))
+        .and(path("/v1.0/groups/g1/transitiveMembers"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r##"{"value":[{"@odata.type":"#microsoft.graph.user","id":"1"}]}"##,
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&graph)
+        .await;
 
     let out = muster_with_env(
         graph_plan_args(&emulator, &graph, &["--graph-mail-groups"]),

@@ -4,7 +4,8 @@
 use muster_core::keywords;
 
 use crate::{
-    CandidateUse, Delimiter, Encoding, GuestPolicy, HeaderRow, LdapObjects, StandardLayout,
+    CandidateUse, Delimiter, Encoding, ExternalMembers, GraphCloud, GuestPolicy, HeaderRow,
+    LdapObjects, StandardLayout,
 };
 
 keywords!(LdapObjects, "LDAP object selection", {
@@ -46,4 +47,16 @@ keywords!(CandidateUse, "candidate use", {
 keywords!(GuestPolicy, "guest policy", {
     Skip => "skip",
     Contact => "contact",
+});
+
+keywords!(GraphCloud, "Graph cloud", {
+    Global => "global",
+    UsGovernment => "us_government",
+    UsGovernmentDod => "us_government_dod",
+    China => "china",
+});
+
+keywords!(ExternalMembers, "external-member policy", {
+    Sync => "sync",
+    Skip => "skip",
 });

@@ -125,3 +125,14 @@ pub(crate) fn cell_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     }
     Ok(obj.str()?.to_cow()?.into_owned())
 }
+
+/// An option's value by its one spelling (the config file's and the
+/// command line's): `ValueError` naming the argument and the choices.
+pub(crate) fn keyword<T>(argument: &str, value: &str) -> pyo3::PyResult<T>
+where
+    T: std::str::FromStr<Err = muster::core::UnknownValue>,
+{
+    value.parse().map_err(|e: muster::core::UnknownValue| {
+        pyo3::exceptions::PyValueError::new_err(format!("{argument}: {e}"))
+    })
+}

@@ -13,7 +13,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::convert::{from_py, serialize_to_py, type_name};
+use crate::convert::{from_py, keyword, serialize_to_py, type_name};
 use crate::errors;
 use crate::gateway::Snapshot;
 use crate::sources::{DirectoryRecords, HrRecords};
@@ -247,28 +247,6 @@ fn parse_addresses(what: &str, items: Vec<String>) -> PyResult<Vec<EmailAddress>
         .collect()
 }
 
-fn hr_action(action: &str) -> PyResult<HrAction> {
-    match action {
-        "functional" | "make_functional" => Ok(HrAction::MakeFunctional),
-        "flag" => Ok(HrAction::Flag),
-        other => Err(PyValueError::new_err(format!(
-            "hr_action must be \"functional\" or \"flag\", not {other:?}"
-        ))),
-    }
-}
-
-fn delete_delay(days: &str) -> PyResult<DeleteDelay> {
-    match days {
-        "7" | "7d" | "7 days" => Ok(DeleteDelay::Days7),
-        "14" | "14d" | "14 days" => Ok(DeleteDelay::Days14),
-        "30" | "30d" | "30 days" => Ok(DeleteDelay::Days30),
-        "never" => Ok(DeleteDelay::Never),
-        other => Err(PyValueError::new_err(format!(
-            "delete_delay must be \"7d\", \"14d\", \"30d\" or \"never\", not {other:?}"
-        ))),
-    }
-}
-
 /// Every option of `muster.plan`, as Python gave them.
 struct Options {
     supplemental: Vec<DirectorySnapshot>,
@@ -296,7 +274,7 @@ fn make_plan(
 ) -> PyResult<Plan> {
     let (listing, target) = gateway_side(users, o.org.as_deref(), o.stack.as_deref())?;
     let (snapshot, mode) = match directory {
-        Some(d) => (d.snapshot.clone(), parse_mode(&o.mode)?),
+        Some(d) => (d.snapshot.clone(), keyword::<Mode>("mode", &o.mode)?),
         // No directory: only the HR rule acts, nobody is "absent".
         None => (
             DirectorySnapshot::new(NO_DIRECTORY, FieldSet::default()),
@@ -339,10 +317,10 @@ fn make_plan(
         policy = policy.threshold(count, percent);
     }
     if let Some(d) = &o.delete_delay {
-        policy = policy.delete_delay(delete_delay(d)?);
+        policy = policy.delete_delay(keyword::<DeleteDelay>("delete_delay", d)?);
     }
     let action = match (&o.hr_action, hr) {
-        (Some(a), _) => Some(hr_action(a)?),
+        (Some(a), _) => Some(keyword::<HrAction>("hr_action", a)?),
         (None, Some(_)) => Some(HrAction::MakeFunctional),
         (None, None) => None,
     };
@@ -356,16 +334,6 @@ fn make_plan(
     let plan = reconcile::plan(&desired, &listing, &target, &state, &policy, now)
         .map_err(|e| errors::plan(&e))?;
     Ok(Plan { plan, state })
-}
-
-fn parse_mode(mode: &str) -> PyResult<Mode> {
-    match mode {
-        "authoritative" => Ok(Mode::Authoritative),
-        "supplemental" => Ok(Mode::Supplemental),
-        other => Err(PyValueError::new_err(format!(
-            "mode must be \"authoritative\" or \"supplemental\", not {other:?}"
-        ))),
-    }
 }
 
 /// Plans a sync of `users` (from `Gateway.list_users()`) towards a
@@ -424,10 +392,11 @@ pub(crate) fn plan(
 }
 
 /// Seed 002 in one call: end users absent from HR or terminated there
-/// become functional accounts (`action="flag"`: flagged instead), except
+/// become functional accounts (`action="functional_account"`; `"flag"`:
+/// flagged instead), except
 /// the `allow`ed addresses. Nothing else changes.
 #[pyfunction]
-#[pyo3(signature = (users, hr, *, allow=None, action="functional", override_threshold=false,
+#[pyo3(signature = (users, hr, *, allow=None, action="functional_account", override_threshold=false,
     threshold=None, state=None, now=None, org=None, stack=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn functional_accounts(
@@ -473,10 +442,22 @@ mod tests {
 
     #[test]
     fn option_spellings_parse() {
-        assert_eq!(hr_action("flag").unwrap(), HrAction::Flag);
-        assert_eq!(hr_action("functional").unwrap(), HrAction::MakeFunctional);
-        assert_eq!(delete_delay("14d").unwrap(), DeleteDelay::Days14);
-        assert_eq!(parse_mode("supplemental").unwrap(), Mode::Supplemental);
+        assert_eq!(
+            keyword::<HrAction>("hr_action", "flag").unwrap(),
+            HrAction::Flag
+        );
+        assert_eq!(
+            keyword::<HrAction>("hr_action", "functional_account").unwrap(),
+            HrAction::MakeFunctional
+        );
+        assert_eq!(
+            keyword::<DeleteDelay>("delete_delay", "14d").unwrap(),
+            DeleteDelay::Days14
+        );
+        assert_eq!(
+            keyword::<Mode>("mode", "supplemental").unwrap(),
+            Mode::Supplemental
+        );
         assert_eq!(
             parse_now(Some("2026-11-02T09:00:00Z"))
                 .unwrap()

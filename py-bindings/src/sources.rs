@@ -15,7 +15,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::convert::{cell_text, serialize_to_py, type_name};
+use crate::convert::{cell_text, keyword, serialize_to_py, type_name};
 use crate::errors;
 use crate::runtime;
 
@@ -60,30 +60,6 @@ fn notes_list<'py>(py: Python<'py>, notes: &[SourceNote]) -> PyResult<Bound<'py,
         list.append(d)?;
     }
     Ok(list)
-}
-
-/// `cloud=`: the national cloud a Graph source reads.
-fn graph_cloud(cloud: &str) -> PyResult<GraphCloud> {
-    match cloud {
-        "global" => Ok(GraphCloud::Global),
-        "us_government" => Ok(GraphCloud::UsGovernment),
-        "us_government_dod" => Ok(GraphCloud::UsGovernmentDod),
-        "china" => Ok(GraphCloud::China),
-        other => Err(PyValueError::new_err(format!(
-            "cloud must be \"global\", \"us_government\", \"us_government_dod\" or \"china\", not {other:?}"
-        ))),
-    }
-}
-
-/// `external_members=`: whether a Graph source syncs B2B members.
-fn external_members(policy: &str) -> PyResult<ExternalMembers> {
-    match policy {
-        "sync" => Ok(ExternalMembers::Sync),
-        "skip" => Ok(ExternalMembers::Skip),
-        other => Err(PyValueError::new_err(format!(
-            "external_members must be \"sync\" or \"skip\", not {other:?}"
-        ))),
-    }
 }
 
 /// A list of dicts as rows of (column, text) cells: values that are not str
@@ -397,10 +373,13 @@ impl GraphSource {
         max_retry_after: Option<f64>,
     ) -> PyResult<Self> {
         let mut source = RustGraphSource::new(tenant, client_id, SecretString::from(client_secret))
-            .external_members(self::external_members(external_members)?);
+            .external_members(keyword::<ExternalMembers>(
+                "external_members",
+                external_members,
+            )?);
         // First, so that authority= and graph_url= override its URLs.
         if let Some(cloud) = cloud {
-            source = source.cloud(graph_cloud(cloud)?);
+            source = source.cloud(keyword::<GraphCloud>("cloud", cloud)?);
         }
         if let Some(filter) = filter {
             source = source.filter(filter);

@@ -99,7 +99,7 @@ def test_allowlist_and_flag_action(gw: muster.Gateway, hr: muster.HrRecords) -> 
     assert [c["email"] for c in plan.changes] == ["bob@example.com"]
     flagged = muster.functional_accounts(users, hr, action="flag")
     assert {c["kind"] for c in flagged.changes} == {"flag"}
-    with pytest.raises(ValueError, match="functional"):
+    with pytest.raises(ValueError, match="functional_account"):
         muster.functional_accounts(users, hr, action="delete")
 
 

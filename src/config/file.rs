@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use muster_core::{Domain, EmailAddress, Field, RecipientKind};
 use muster_directory::{
-    CandidateUse, Delimiter, Direction, Encoding, GuestPolicy, HeaderRow, LdapObjects,
-    StandardLayout,
+    CandidateUse, Delimiter, Direction, Encoding, ExternalMembers, GraphCloud, GuestPolicy,
+    HeaderRow, LdapObjects, StandardLayout,
 };
 use muster_reconcile::{DeleteDelay, FlagAction, HrAction, Mode, UnknownOrigin};
 use serde::{Deserialize, Serialize};
@@ -233,18 +233,31 @@ pub struct GraphConfig {
     /// Read incrementally from the delta cursor kept in this file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<PathBuf>,
-    /// The token authority (national clouds).
+    /// The national cloud: `global` (default), `us_government`,
+    /// `us_government_dod` or `china` (its authority and Graph URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<GraphCloud>,
+    /// The token scope, for unusual deployments (default: the Graph URL's
+    /// origin + `/.default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// B2B external members (`#EXT#`, userType Member): `sync` (default,
+    /// counted in the plan) or `skip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_members: Option<ExternalMembers>,
+    /// The token authority (overrides the cloud's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<String>,
-    /// The Graph base URL with its version (national clouds).
+    /// The Graph base URL with its version (overrides the cloud's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_url: Option<String>,
     /// Retries of one request (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_retries: Option<u32>,
-    /// The longest single wait before a retry, in seconds (default 120).
+    /// The longest `Retry-After` waited, in seconds (default 300); Graph
+    /// asking for longer ends the read with an error that says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_wait_seconds: Option<u64>,
+    pub max_retry_after_seconds: Option<u64>,
     /// Seconds before a request is given up (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,

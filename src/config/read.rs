@@ -340,14 +340,27 @@ fn graph_source(path: &KeyPath, name: &str, c: &GraphConfig) -> Result<GraphSour
         guests,
         read_account_enabled,
         cursor: _,
+        cloud,
+        scope,
+        external_members,
         authority,
         graph_url,
         max_retries,
-        max_wait_seconds,
+        max_retry_after_seconds,
         timeout_seconds,
     } = c;
     let secret = secret(path, password_env, password_file, GRAPH_SECRET_ENV)?;
     let mut source = GraphSource::new(tenant, client_id, secret).named(name);
+    // The cloud first: an explicit authority or Graph URL overrides its URLs.
+    if let Some(cloud) = cloud {
+        source = source.cloud(*cloud);
+    }
+    if let Some(scope) = scope {
+        source = source.scope(scope);
+    }
+    if let Some(policy) = external_members {
+        source = source.external_members(*policy);
+    }
     if let Some(filter) = filter {
         source = source.filter(filter);
     }
@@ -378,8 +391,8 @@ fn graph_source(path: &KeyPath, name: &str, c: &GraphConfig) -> Result<GraphSour
     if let Some(n) = max_retries {
         source = source.max_retries(*n);
     }
-    if let Some(seconds) = max_wait_seconds {
-        source = source.max_wait(Duration::from_secs(*seconds));
+    if let Some(seconds) = max_retry_after_seconds {
+        source = source.max_retry_after(Duration::from_secs(*seconds));
     }
     if let Some(seconds) = timeout_seconds {
         source = source.timeout(Duration::from_secs(*seconds));

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use muster_core::{DirectoryEntry, Domain, EmailAddress, FieldSet, RecipientKind, UserType};
 use muster_directory::{
     AD_MAIL_USERS, CandidateUse, CsvFormat, CsvMapping, Delimiter, Direction, DiscoveryPolicy,
-    Encoding, GuestPolicy, HeaderRow, LdapAttributes, LdapObjects, PostiniAliases, StandardLayout,
+    Encoding, ExternalMembers, GraphCloud, GuestPolicy, HeaderRow, LdapAttributes, LdapObjects,
+    PostiniAliases, StandardLayout,
 };
 use muster_gateway::{Client, RateLimit, SecretString};
 use muster_reconcile::{HrRule, Mode, Policy};
@@ -460,12 +461,14 @@ fn fill_source_defaults(settings: &mut SourceSettings) {
             c.mail_groups.get_or_insert(false);
             c.guests.get_or_insert(GuestPolicy::Skip);
             c.read_account_enabled.get_or_insert(false);
+            let cloud = *c.cloud.get_or_insert(GraphCloud::Global);
+            c.external_members.get_or_insert(ExternalMembers::Sync);
             c.authority
-                .get_or_insert_with(|| muster_directory::LOGIN_AUTHORITY.to_owned());
+                .get_or_insert_with(|| cloud.authority().to_owned());
             c.graph_url
-                .get_or_insert_with(|| muster_directory::GRAPH_V1.to_owned());
+                .get_or_insert_with(|| cloud.graph_url().to_owned());
             c.max_retries.get_or_insert(5);
-            c.max_wait_seconds.get_or_insert(120);
+            c.max_retry_after_seconds.get_or_insert(300);
             c.timeout_seconds.get_or_insert(60);
         }
         SourceSettings::Csv(c) => {
