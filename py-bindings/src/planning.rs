@@ -437,7 +437,8 @@ pub(crate) fn functional_accounts(
 
 #[cfg(test)]
 mod tests {
-    use super::{delete_delay, hr_action, parse_mode, parse_now};
+    use super::parse_now;
+    use crate::convert::keyword;
     use muster::reconcile::{DeleteDelay, HrAction, Mode};
 
     #[test]
