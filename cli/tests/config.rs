@@ -719,7 +719,7 @@ async fn a_sync_from_flags_then_the_same_sync_from_a_config_elsewhere_changes_no
     flags_dir.file("users.csv", STAFF);
     let state = flags_dir.path("state.json");
     let plan_file = flags_dir.path("plan.json");
-    let mut plan_args = command(
+    let plan_args = command(
         &emulator,
         "plan",
         &[
