@@ -855,3 +855,133 @@ async fn a_bad_config_stops_with_one_line_naming_file_line_and_key_before_any_re
     assert_eq!(text(&out.stderr).lines().count(), 1);
     assert!(emulator.requests().is_empty(), "{:?}", emulator.requests());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_check_connect_reads_every_source_and_the_gateway_and_checks_the_domains() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("cfg-connect");
+    dir.file("staff.csv", STAFF);
+    let cfg = config(
+        &dir,
+        &emulator,
+        &format!("{CSV_SOURCE}[policy]\nmanaged_domains = [\"example.com\", \"example.org\"]\n"),
+    );
+    let check = |cfg: &Path| {
+        args(&[
+            "config",
+            "check",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--connect",
+        ])
+    };
+    let out = muster_with_env(check(&cfg), password()).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("# gateway: logged in as admin@example.com, 4 accounts, domains registered: example.com, example.org"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("# source `staff`: 2 entries, 0 issues"),
+        "{stdout}"
+    );
+    assert_eq!(writes(&emulator), 0, "a check writes nothing");
+
+    // A managed domain the gateway does not know: exit 1, named.
+    let cfg = config(
+        &dir,
+        &emulator,
+        &format!("{CSV_SOURCE}[policy]\nmanaged_domains = [\"example.com\", \"exmaple.org\"]\n"),
+    );
+    let out = muster_with_env(check(&cfg), password()).await;
+    assert_stops(
+        &out,
+        1,
+        "managed domain `exmaple.org` is not registered on the gateway",
+    );
+    // Without --connect nothing is read: no password needed, no request.
+    let before = emulator.requests().len();
+    let out = muster_with_env(
+        args(&["config", "check", "--config", cfg.to_str().unwrap()]),
+        vec![],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(emulator.requests().len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_and_export_take_the_config_too() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("cfg-discover");
+    dir.file("staff.csv", STAFF);
+    let yesterday = (muster::chrono::Utc::now() - muster::chrono::TimeDelta::days(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let log = dir.file(
+        "maillog.csv",
+        &format!(
+            "address,direction,messages,last_seen\n\
+             cy.new@example.com,inbound,3,{yesterday}\n\
+             dee.new@example.com,outbound,3,{yesterday}\n"
+        ),
+    );
+    // The discovery source's own settings: 3 messages, outbound counted too.
+    let cfg = config(
+        &dir,
+        &emulator,
+        &format!(
+            "{CSV_SOURCE}[[source]]\n\
+             name = \"seen\"\n\
+             role = \"supplemental\"\n\
+             kind = \"discovery\"\n\
+             ledger = \"ledger.json\"\n\
+             min_messages = 3\n\
+             directions = [\"inbound\", \"outbound\"]\n"
+        ),
+    );
+    let out = muster_with_env(
+        args(&[
+            "discover",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--observations",
+            log.to_str().unwrap(),
+        ]),
+        vec![],
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("2 candidates"), "{stdout}");
+    assert!(
+        dir.path("ledger.json").exists(),
+        "the config's ledger, beside it"
+    );
+    let (_, plan) = plan(&cfg).await;
+    assert_eq!(change(&plan, "dee.new@example.com")["kind"], "create");
+    assert_eq!(
+        change(&plan, "dee.new@example.com")["transitions"][0]["origin"],
+        "directory:seen"
+    );
+
+    let backup = dir.path("backup.csv");
+    let out = muster_with_env(
+        args(&[
+            "export",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            backup.to_str().unwrap(),
+        ]),
+        password(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read_to_string(&backup)
+            .unwrap()
+            .contains("ann.lee@example.com")
+    );
+}

@@ -25,9 +25,12 @@ def test_hr_from_rows_reports_a_bad_row_as_an_issue() -> None:
         source="workday",
     )
     assert hr.source == "workday"
-    assert len(hr) == 2
+    # Carol's blank status is an issue and she is kept, held: the HR rule
+    # never acts on a status it cannot read (she is not "absent from HR").
+    assert len(hr) == 3
     assert hr.complete
-    ann, bob = hr.records
+    ann, bob, carol = hr.records
+    assert carol["status"] == ""
     assert ann == {
         "email": "ann@example.com",
         "status": "active",
@@ -42,6 +45,7 @@ def test_hr_from_rows_reports_a_bad_row_as_an_issue() -> None:
     assert "record #1" in bad["message"]
     assert no_status["location"] == "record #3"
     assert no_status["field"] == "status"
+    assert "this person is held" in no_status["message"]
     json.dumps(hr.issues)
 
 
