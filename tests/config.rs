@@ -34,6 +34,7 @@ exceptions = ["printer@example.com"]
 sync_disabled_users = true
 unknown_origin = "flag_unmatched"
 threshold = { count = 7, percent = 3 }
+create_limit = { count = 40, percent = 5 }
 owned_fields = ["first_name"]
 bulk_size = 50
 hold_deletions_for_unread_records = false

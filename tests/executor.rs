@@ -713,9 +713,11 @@ async fn a_plan_over_its_threshold_is_refused_without_the_override() {
     let client = client(&emu);
     let desired = directory(vec![entry("ann@example.com", "", "", &[])]);
     let state = SyncState::new(STACK, ORG);
+    // No destructive change at all without the override.
     let strict = Policy::builder()
         .managed_domain("example.com".parse::<Domain>().unwrap())
         .managed_domain("example.org".parse::<Domain>().unwrap())
+        .threshold(0, 100)
         .build();
     let plan = plan_with(&client, &desired, &state, day(0), &strict).await;
     assert!(plan.requires_override());

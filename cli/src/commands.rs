@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use muster::Executor;
 use muster::config::{Config, GraphRound, SourceSettings};
-use muster::core::DirectoryEntry;
 use muster::core::Domain;
+use muster::core::{DirectoryEntry, Sanitized};
 use muster::directory::{
     Becomes, DeltaRound, DiscoverySource, ObservationCsv, StandardCsv, write_standard_csv,
 };
@@ -340,7 +340,7 @@ pub(crate) async fn discover(args: DiscoverArgs) -> Result<ExitCode, CliError> {
     let text = ledger.to_json().map_err(CliError::Directory)?;
     save_atomically(&ledger_path, "cannot save the discovery ledger to", &text)?;
     for issue in &issues {
-        eprintln!("warning: {issue}");
+        eprintln!("warning: {}", Sanitized(&issue.to_string()));
     }
     let source = DiscoverySource::new(ledger, policy, now);
     let candidates = source.candidates();
@@ -457,7 +457,7 @@ fn report_issues(desired: &Desired) {
     let directory = snapshots.flat_map(|s| &s.issues);
     let hr = desired.hr.iter().flat_map(|h| &h.issues);
     for issue in directory.chain(hr) {
-        eprintln!("warning: {issue}");
+        eprintln!("warning: {}", Sanitized(&issue.to_string()));
     }
 }
 

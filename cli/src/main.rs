@@ -79,6 +79,9 @@ fn init_diagnostics() -> Result<(), CliError> {
 
 /// Prints an error and its causes on one line, and picks the exit code.
 fn report(error: &CliError) -> ExitCode {
-    eprintln!("muster: {}", muster::core::error_chain(error));
+    // Causes quote servers and files (an LDAP diagnostic, a gateway's error
+    // body): outside text, shown through the one sanitiser, on one line.
+    let chain = muster::core::error_chain(error).to_string();
+    eprintln!("muster: {}", muster::core::sanitize(&chain));
     ExitCode::from(1)
 }

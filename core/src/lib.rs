@@ -28,6 +28,7 @@ mod kinds;
 mod proxy;
 mod records;
 mod retry_after;
+mod sanitize;
 mod sleep;
 mod snapshot;
 mod spreadsheet;
@@ -44,11 +45,12 @@ pub use kinds::{ExternalId, Origin, RecipientKind, UnknownValue, UserType};
 pub use proxy::{ProxyAddressProblem, ProxyAddresses, proxy_addresses};
 pub use records::{Account, DirectoryEntry, non_blank};
 pub use retry_after::parse_retry_after;
+pub use sanitize::{Sanitized, is_hidden, is_invisible, sanitize, sanitize_value};
 pub use sleep::Sleep;
 #[cfg(feature = "tokio")]
 pub use sleep::TokioSleep;
 pub use snapshot::{
     Completeness, DirectorySnapshot, Location, NOTE_EXAMPLES, NoteKind, SourceIssue, SourceNote,
-    VALUE_EXCERPT_CHARS, excerpt, printable,
+    VALUE_EXCERPT_CHARS, excerpt,
 };
 pub use spreadsheet::{DANGEROUS_LEADING, neutralize_cell};

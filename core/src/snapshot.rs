@@ -143,15 +143,13 @@ impl SourceIssue {
     }
 }
 
-/// Cuts a value to [`VALUE_EXCERPT_CHARS`] characters, marking the cut with `…`,
-/// and replaces control characters so an excerpt cannot break a log line.
+/// Cuts a value to [`VALUE_EXCERPT_CHARS`] characters, marking the cut with
+/// `…`, and [`sanitize`](crate::sanitize)s it, so an excerpt can neither
+/// break a log line nor hide what it holds.
 #[must_use]
 pub fn excerpt(value: &str) -> String {
-    let mut out: String = value
-        .chars()
-        .take(VALUE_EXCERPT_CHARS)
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect();
+    let cut: String = value.chars().take(VALUE_EXCERPT_CHARS).collect();
+    let mut out = crate::sanitize(&cut).into_owned();
     if value.chars().nth(VALUE_EXCERPT_CHARS).is_some() {
         out.push('…');
     }
@@ -236,7 +234,7 @@ pub struct SourceNote {
     pub count: u64,
     /// Up to [`NOTE_EXAMPLES`] of their names, the first in sort order (so
     /// two reads of one directory give the same examples whatever order
-    /// the objects came in), each made safe to print by [`printable`].
+    /// the objects came in), each made safe to print by [`excerpt`].
     pub examples: Vec<String>,
     /// True when the objects are among the snapshot's entries (counted for
     /// the record), false when they were left out.
@@ -258,7 +256,7 @@ impl SourceNote {
     /// Counts one more object, named `name` (an address, a principal name, an id).
     pub fn add(&mut self, name: &str) {
         self.count += 1;
-        let name = printable(name);
+        let name = excerpt(name);
         if let Err(at) = self.examples.binary_search(&name)
             && at < NOTE_EXAMPLES
         {
@@ -278,28 +276,6 @@ impl fmt::Display for SourceNote {
         }
         Ok(())
     }
-}
-
-/// Text from outside made safe to print: cut like [`excerpt`], control
-/// characters replaced, and the invisible characters that can make a name
-/// read as another (bidi overrides and isolates, zero-width characters,
-/// soft hyphens, byte order marks) written as `\u{…}` escapes.
-#[must_use]
-pub fn printable(text: &str) -> String {
-    let invisible = |c: char| {
-        matches!(c,
-            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-    };
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if invisible(c) {
-            escaped.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            escaped.push(c);
-        }
-    }
-    excerpt(&escaped)
 }
 
 /// Whether a snapshot is the whole directory.
@@ -411,7 +387,7 @@ mod tests {
         let e = excerpt(&long);
         assert_eq!(e.chars().count(), VALUE_EXCERPT_CHARS + 1);
         assert!(e.ends_with('…'));
-        assert_eq!(excerpt("a\nb"), "a\u{FFFD}b");
+        assert_eq!(excerpt("a\nb\u{202e}"), "a\\nb\\u{202e}");
     }
 
     #[test]
@@ -428,7 +404,7 @@ mod tests {
         kept.add("line\nbreak\u{200b}");
         assert_eq!(
             kept.to_string(),
-            "1 external members (#EXT#, userType Member) kept (e.g. `line\u{FFFD}break\\u{200b}`)"
+            "1 external members (#EXT#, userType Member) kept (e.g. `line\\nbreak\\u{200b}`)"
         );
     }
 

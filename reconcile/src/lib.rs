@@ -57,7 +57,7 @@ pub use plan::{
 };
 pub use planner::plan;
 pub use policy::{
-    DeleteDelay, FlagAction, HrAction, HrRule, Mode, Policy, PolicyBuilder, Threshold,
+    CreateLimit, DeleteDelay, FlagAction, HrAction, HrRule, Mode, Policy, PolicyBuilder, Threshold,
     UnknownOrigin,
 };
 pub use state::{AccountState, FlagCause, FlagState, STATE_VERSION, SyncState, Transition};

@@ -524,7 +524,8 @@ fn write_unread(
     f.write_str(")")
 }
 
-/// The destructive-change threshold, checked against this plan.
+/// The guards that need an explicit override, checked against this plan:
+/// the destructive-change threshold, the create limit and the licence count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ThresholdCheck {
@@ -535,8 +536,31 @@ pub struct ThresholdCheck {
     /// By how much the plan exceeds the threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exceeded_by: Option<usize>,
+    /// Accounts the plan creates.
+    #[serde(default)]
+    pub creates: usize,
+    /// How many creates the policy allows for the current account count.
+    #[serde(default)]
+    pub creates_allowed: usize,
+    /// By how much the plan exceeds the create limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creates_exceeded_by: Option<usize>,
+    /// By how many billable users the plan would go past the licence count
+    /// (only when it adds billable users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licences_exceeded_by: Option<u64>,
     /// The administrator gave the explicit override.
     pub overridden: bool,
+}
+
+impl ThresholdCheck {
+    /// True when a guard that needs the override trips (overridden or not).
+    #[must_use]
+    pub fn tripped(&self) -> bool {
+        self.exceeded_by.is_some()
+            || self.creates_exceeded_by.is_some()
+            || self.licences_exceeded_by.is_some()
+    }
 }
 
 /// Which rule decided whether this plan's creates send welcome letters
@@ -683,11 +707,12 @@ impl Plan {
         self.changes.is_empty()
     }
 
-    /// True when the plan trips the destructive threshold and has no override:
-    /// an executor must refuse to apply it.
+    /// True when the plan trips the destructive threshold, the create limit
+    /// or the licence count and has no override: an executor must refuse
+    /// to apply it.
     #[must_use]
     pub fn requires_override(&self) -> bool {
-        self.threshold.exceeded_by.is_some() && !self.threshold.overridden
+        self.threshold.tripped() && !self.threshold.overridden
     }
 
     /// Applies every change's transitions and the run's, as if every change

@@ -1310,10 +1310,17 @@ impl<'a> Planner<'a> {
         });
         let destructive: usize = changes.iter().map(AccountChange::destructive_count).sum();
         let allowed = self.policy.threshold.allowed(self.accounts.len());
+        let creates = summary.steps.get("create").copied().unwrap_or(0);
+        let creates_allowed = self.policy.create_limit.allowed(self.accounts.len());
+        let adds_billable = summary.billable_after > summary.billable_before;
         let threshold = ThresholdCheck {
             destructive,
             allowed,
             exceeded_by: (destructive > allowed).then(|| destructive - allowed),
+            creates,
+            creates_allowed,
+            creates_exceeded_by: (creates > creates_allowed).then(|| creates - creates_allowed),
+            licences_exceeded_by: summary.over_licence_by.filter(|_| adds_billable),
             overridden: self.policy.threshold_override,
         };
         let mut plan = Plan {

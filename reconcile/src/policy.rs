@@ -152,12 +152,67 @@ pub struct Threshold {
 }
 
 impl Threshold {
-    /// How many destructive changes are allowed when the gateway has `current` accounts:
-    /// the smaller of the count and the percentage (rounded down).
+    /// How many destructive changes are allowed when the gateway has
+    /// `current` accounts: the smaller of the count and the percentage,
+    /// rounded *up*, so that an organisation of any size can change one
+    /// account (10 % of 9 accounts allows 1, not 0).
+    ///
+    /// ```
+    /// use muster_reconcile::Policy;
+    /// let t = Policy::default().threshold(); // 25 accounts or 10 %
+    /// let allowed: Vec<usize> = [1, 9, 10, 100, 10_000].map(|n| t.allowed(n)).to_vec();
+    /// assert_eq!(allowed, [1, 1, 1, 10, 25]);
+    /// ```
     #[must_use]
     pub fn allowed(self, current: usize) -> usize {
-        let by_percent = current.saturating_mul(self.max_percent as usize) / 100;
+        let by_percent = current
+            .saturating_mul(self.max_percent as usize)
+            .div_ceil(100);
         self.max_count.min(by_percent)
+    }
+
+    /// How many accounts may disappear from the gateway between two runs
+    /// before the planner suspects the listing (the percentage rounded
+    /// *down*): a listing that lost 2 of 9 accounts is suspect, whatever the
+    /// threshold lets a plan do on purpose.
+    #[must_use]
+    pub fn shrink_allowed(self, previous: usize) -> usize {
+        let by_percent = previous.saturating_mul(self.max_percent as usize) / 100;
+        self.max_count.min(by_percent)
+    }
+}
+
+/// The limit on creates in one plan: above it a plan needs the same explicit
+/// override as one over the destructive threshold. A wrong base DN or filter
+/// can make a whole forest look new: 50,000 billable users and 50,000
+/// welcome letters to real people.
+///
+/// Allowed is the *larger* of the count and the percentage of the current
+/// accounts (rounded up): the defaults (500, 25 %) let a first onboarding
+/// of up to 500 people through, and an organisation of 10,000 grow by
+/// 2,500; a bigger first onboarding is reviewed once and overridden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CreateLimit {
+    /// At least this many creates are allowed…
+    pub min_count: usize,
+    /// …or this percentage of the current accounts, if more.
+    pub percent: u32,
+}
+
+impl CreateLimit {
+    /// How many creates are allowed when the gateway has `current` accounts.
+    ///
+    /// ```
+    /// use muster_reconcile::Policy;
+    /// let c = Policy::default().create_limit(); // 500, or 25 %
+    /// assert_eq!(c.allowed(1), 500);
+    /// assert_eq!(c.allowed(10_000), 2_500);
+    /// ```
+    #[must_use]
+    pub fn allowed(self, current: usize) -> usize {
+        let by_percent = current.saturating_mul(self.percent as usize).div_ceil(100);
+        self.min_count.max(by_percent)
     }
 }
 
@@ -166,8 +221,9 @@ impl Threshold {
 /// The defaults are the safe ones: authoritative mode, end users get a
 /// welcome letter, flags are only recorded, deletion after 7 days *and* 3
 /// consecutive absent runs (held while the source has unreadable records),
-/// destructive threshold 25 accounts or 10 %, unknown-origin accounts
-/// adopted when matched and otherwise only listed.
+/// destructive threshold 25 accounts or 10 % (rounded up), at most 500
+/// creates or 25 % more accounts, unknown-origin accounts adopted when
+/// matched and otherwise only listed.
 ///
 /// ```
 /// use muster_reconcile::{DeleteDelay, Policy};
@@ -195,12 +251,22 @@ pub struct Policy {
     pub(crate) kinds: BTreeMap<RecipientKind, UserType>,
     pub(crate) unknown_origin: UnknownOrigin,
     pub(crate) threshold: Threshold,
+    #[serde(default = "default_create_limit")]
+    pub(crate) create_limit: CreateLimit,
     pub(crate) threshold_override: bool,
     pub(crate) hr_rule: Option<HrRule>,
     pub(crate) owned_fields: FieldSet,
     pub(crate) bulk_size: usize,
     #[serde(default = "hold_by_default")]
     pub(crate) hold_deletions_for_unread_records: bool,
+}
+
+/// The create limit of a policy saved before it existed: the default.
+fn default_create_limit() -> CreateLimit {
+    CreateLimit {
+        min_count: 500,
+        percent: 25,
+    }
 }
 
 /// A policy saved before the option existed holds deletions too.
@@ -239,6 +305,7 @@ impl Default for Policy {
                 max_count: 25,
                 max_percent: 10,
             },
+            create_limit: default_create_limit(),
             threshold_override: false,
             hr_rule: None,
             owned_fields: FieldSet::all()
@@ -281,6 +348,12 @@ impl Policy {
     #[must_use]
     pub fn threshold(&self) -> Threshold {
         self.threshold
+    }
+
+    /// The limit on creates in one plan.
+    #[must_use]
+    pub fn create_limit(&self) -> CreateLimit {
+        self.create_limit
     }
 
     /// The fields muster owns.
@@ -479,7 +552,16 @@ impl PolicyBuilder {
         self
     }
 
-    /// The explicit override an administrator gives after reviewing a plan that trips the threshold.
+    /// The limit on creates: at least `min_count`, or `percent` % of the
+    /// current accounts if more (default 500 or 25 %).
+    pub fn create_limit(mut self, min_count: usize, percent: u32) -> Self {
+        self.0.create_limit = CreateLimit { min_count, percent };
+        self
+    }
+
+    /// The explicit override an administrator gives after reviewing a plan
+    /// that trips the destructive threshold, the create limit or the
+    /// licence count.
     pub fn override_threshold(mut self, allow: bool) -> Self {
         self.0.threshold_override = allow;
         self

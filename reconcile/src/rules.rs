@@ -271,7 +271,7 @@ pub(crate) fn safety_guards(
     }
     if let Some(from) = state.last_gateway_count {
         let to = current.accounts.len();
-        let allowed = policy.threshold.allowed(from);
+        let allowed = policy.threshold.shrink_allowed(from);
         if from > to && from - to > allowed {
             guards.push(Guard::GatewayShrank { from, to, allowed });
         }
@@ -491,8 +491,13 @@ mod tests {
         assert_eq!(t.allowed(100), 10);
         assert_eq!(
             t.allowed(5),
+            1,
+            "a tiny organisation may still change one account (the percentage rounds up)"
+        );
+        assert_eq!(
+            t.shrink_allowed(5),
             0,
-            "a tiny organisation needs an override for any destructive change"
+            "but a listing missing one is suspect"
         );
     }
 

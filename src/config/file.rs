@@ -529,6 +529,10 @@ pub struct PolicyConfig {
     /// `{ count = 25, percent = 10 }`: destructive changes above it need an override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<ThresholdConfig>,
+    /// `{ count = 500, percent = 25 }`: creates above both (at least `count`,
+    /// or `percent` % more accounts) need an override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_limit: Option<ThresholdConfig>,
     /// The fields muster owns (default: names, aliases, phones, company, department, notes, groups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_fields: Option<Vec<Field>>,

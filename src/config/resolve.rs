@@ -330,6 +330,7 @@ impl Config {
             kinds,
             unknown_origin,
             threshold,
+            create_limit,
             owned_fields,
             bulk_size,
             hold_deletions_for_unread_records,
@@ -388,6 +389,9 @@ impl Config {
         }
         if let Some(ThresholdConfig { count, percent }) = threshold {
             b = b.threshold(*count, *percent);
+        }
+        if let Some(ThresholdConfig { count, percent }) = create_limit {
+            b = b.create_limit(*count, *percent);
         }
         if let Some(fields) = owned_fields {
             b = b.owned_fields(fields.iter().copied().collect::<FieldSet>());
@@ -537,6 +541,10 @@ impl PolicyConfig {
             threshold: Some(ThresholdConfig {
                 count: policy.threshold().max_count,
                 percent: policy.threshold().max_percent,
+            }),
+            create_limit: Some(ThresholdConfig {
+                count: policy.create_limit().min_count,
+                percent: policy.create_limit().percent,
             }),
             owned_fields: Some(policy.owned_fields().iter().collect()),
             bulk_size: Some(policy.bulk_size()),

@@ -131,6 +131,27 @@ fn check_threshold(plan: &Plan) -> Result<(), ApplyError> {
             allowed: plan.threshold.allowed,
         });
     }
+    let creates = plan
+        .changes
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter(|s| matches!(s, Step::Create { .. }))
+        .count()
+        .max(plan.threshold.creates);
+    let too_many =
+        creates > plan.threshold.creates_allowed || plan.threshold.creates_exceeded_by.is_some();
+    if too_many && !plan.threshold.overridden {
+        return Err(ApplyError::CreateLimitExceeded {
+            creates,
+            allowed: plan.threshold.creates_allowed,
+        });
+    }
+    if let (Some(over), false) = (
+        plan.threshold.licences_exceeded_by,
+        plan.threshold.overridden,
+    ) {
+        return Err(ApplyError::LicencesExceeded { over });
+    }
     Ok(())
 }
 

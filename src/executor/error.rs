@@ -55,6 +55,23 @@ pub enum ApplyError {
         /// How many the policy allowed when the plan was made.
         allowed: usize,
     },
+    /// The plan creates more accounts than the create limit allows (a wrong
+    /// base DN can make a whole forest look new) and nobody gave the
+    /// explicit override.
+    #[error("the plan creates {creates} accounts, {allowed} allowed, and no override")]
+    CreateLimitExceeded {
+        /// Creates in the plan (recounted from its changes).
+        creates: usize,
+        /// How many the policy allowed when the plan was made.
+        allowed: usize,
+    },
+    /// The plan would take the organisation past its licence count and
+    /// nobody gave the explicit override.
+    #[error("the plan goes {over} billable users past the licence count, and no override")]
+    LicencesExceeded {
+        /// Billable users over the licence count after the plan.
+        over: u64,
+    },
     /// A change does what one of the plan's own safety guards forbids (a plan
     /// edited after it was made, or made by a broken planner).
     #[error("change #{change} ({step}) is withheld by the plan's safety guard")]

@@ -1,6 +1,7 @@
 //! What an apply did: one [`Outcome`] per change, counts, and the new state.
 
 use muster_core::EmailAddress;
+use muster_core::Sanitized;
 use muster_reconcile::{AccountChange, ChangeKind, SyncState};
 use serde::{Deserialize, Serialize};
 
@@ -69,13 +70,16 @@ impl std::fmt::Display for Outcome {
         match self {
             Outcome::Applied => f.write_str("applied"),
             Outcome::AlreadyApplied => f.write_str("already applied (journal)"),
-            Outcome::Stale { reason } => write!(f, "stale: {reason}"),
+            // Reasons and errors quote the gateway's answers: outside text.
+            Outcome::Stale { reason } => write!(f, "stale: {}", Sanitized(reason)),
             Outcome::Failed { error, retryable } => {
                 let again = if *retryable { " (retryable)" } else { "" };
-                write!(f, "failed{again}: {error}")
+                write!(f, "failed{again}: {}", Sanitized(error))
             }
-            Outcome::Skipped { reason } => write!(f, "skipped: {reason}"),
-            Outcome::DryRun { requests } => write!(f, "dry run: {}", requests.join("; ")),
+            Outcome::Skipped { reason } => write!(f, "skipped: {}", Sanitized(reason)),
+            Outcome::DryRun { requests } => {
+                write!(f, "dry run: {}", Sanitized(&requests.join("; ")))
+            }
         }
     }
 }
@@ -155,10 +159,18 @@ impl std::fmt::Display for Halt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Halt::Aborted { change, error } => {
-                write!(f, "run aborted after change #{change} failed: {error}")
+                write!(
+                    f,
+                    "run aborted after change #{change} failed: {}",
+                    Sanitized(error)
+                )
             }
             Halt::Journal { error } => {
-                write!(f, "run stopped: the journal cannot be written: {error}")
+                write!(
+                    f,
+                    "run stopped: the journal cannot be written: {}",
+                    Sanitized(error)
+                )
             }
             Halt::Limit { max_changes } => {
                 write!(f, "run stopped after {max_changes} changes (limit)")

@@ -1,7 +1,7 @@
 //! The "Export preview to .csv": one row per address with its type, its
 //! primary/alias relationship, the change and the reason.
 
-use muster_core::neutralize_cell;
+use muster_core::{neutralize_cell, sanitize};
 
 use crate::plan::{AccountChange, Plan, Step};
 
@@ -16,15 +16,17 @@ pub const COLUMNS: [&str; 6] = [
 ];
 
 /// Renders the preview as CSV (UTF-8, header row, CRLF-free). Every cell
-/// goes through [`neutralize_cell`]: names and addresses come from
-/// directories, and a reviewer will open this file in a spreadsheet.
+/// goes through muster's one sanitiser ([`sanitize`]: no control, bidi or
+/// invisible character reaches the reviewer) and then [`neutralize_cell`]:
+/// names and addresses come from directories, and a reviewer will open this
+/// file in a spreadsheet.
 #[must_use]
 pub fn csv(plan: &Plan) -> String {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     let mut row = |cells: [&str; 6]| {
-        let cells = cells.map(neutralize_cell);
+        let cells = cells.map(|c| neutralize_cell(&sanitize(c)).into_owned());
         // Writing to a Vec cannot fail.
-        let _ = w.write_record(cells.iter().map(|c| c.as_ref()));
+        let _ = w.write_record(&cells);
     };
     row(COLUMNS);
     for c in &plan.changes {

@@ -1,26 +1,49 @@
 //! The vendors' preview, as text: Adding / Updating / Deleting, conflicts,
 //! skipped, summary.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
+use std::fmt::{Display, Write as _};
+
+use muster_core::{sanitize, sanitize_value};
 
 use crate::plan::{AccountChange, ChangeKind, ConflictAction, Plan, Step};
 use crate::rules::day;
 
-/// Renders the plan for a human to review before it is applied.
+/// Outside text (a name, an address, a reason quoting a value, a source's
+/// name), [`sanitize`]d: nothing in the data can move the cursor, break the
+/// line or hide a character.
+fn o(text: &str) -> Cow<'_, str> {
+    sanitize(text)
+}
+
+/// [`o`] for anything displayed (addresses, types, origins, guards).
+fn d(value: impl Display) -> String {
+    sanitize(&value.to_string()).into_owned()
+}
+
+/// A field's value, always in quotes (its own quotes escaped), so a value
+/// can never read as the arrow or the next value.
+fn quoted(value: &str) -> String {
+    format!("\"{}\"", sanitize(value).replace('"', "\\\""))
+}
+
+/// Renders the plan for a human to review before it is applied. Every value
+/// from outside goes through muster's one sanitiser ([`sanitize`]): each
+/// line of the output starts with what this renderer wrote.
 #[must_use]
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "Plan for {} on {} from {}, {} (fingerprint {})",
-        plan.org,
-        plan.stack,
-        plan.source,
+        o(&plan.org),
+        o(&plan.stack),
+        o(&plan.source),
         plan.planned_at.format("%Y-%m-%d %H:%M UTC"),
         plan.fingerprint
     );
     for guard in &plan.guards {
-        let _ = writeln!(out, "SAFETY: {guard}");
+        let _ = writeln!(out, "SAFETY: {}", d(guard));
     }
     let sections = [
         (ChangeKind::Create, "Adding", '+'),
@@ -46,10 +69,10 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "  ? {} ({}, {}): {} [{}]",
-                c.email,
-                c.user_type,
-                c.origin,
-                c.reason,
+                d(&c.email),
+                d(&c.user_type),
+                d(&c.origin),
+                o(&c.reason),
                 actions.join(" | ")
             );
         }
@@ -60,14 +83,14 @@ pub fn text(plan: &Plan) -> String {
             let at = s
                 .location
                 .as_ref()
-                .map(|l| format!(", {l}"))
+                .map(|l| format!(", {}", d(l)))
                 .unwrap_or_default();
             let email = if s.email.is_empty() {
-                "(no address)"
+                "(no address)".into()
             } else {
-                &s.email
+                sanitize_value(&s.email)
             };
-            let _ = writeln!(out, "  x {email} ({}{at}): {}", s.source, s.reason);
+            let _ = writeln!(out, "  x {email} ({}{at}): {}", o(&s.source), o(&s.reason));
         }
     }
     summary(&mut out, plan);
@@ -81,7 +104,13 @@ fn change(out: &mut String, c: &AccountChange, mark: char) {
         let ids: Vec<String> = c.depends_on.iter().map(|d| format!("#{d}")).collect();
         format!(" (after {})", ids.join(", "))
     };
-    let _ = writeln!(out, "  {mark} #{} {}: {}{after}", c.id, c.email, c.reason);
+    let _ = writeln!(
+        out,
+        "  {mark} #{} {}: {}{after}",
+        c.id,
+        d(&c.email),
+        o(&c.reason)
+    );
     for step in &c.steps {
         let line = match step {
             Step::Create {
@@ -99,12 +128,15 @@ fn change(out: &mut String, c: &AccountChange, mark: char) {
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(" ");
-                let mut l = format!("create as {}, {letter}", account.user_type);
+                let mut l = format!("create as {}, {letter}", d(&account.user_type));
+                if !account.active {
+                    l.push_str(", inactive");
+                }
                 if !names.is_empty() {
-                    let _ = write!(l, ", name {names}");
+                    let _ = write!(l, ", name {}", sanitize_value(&names));
                 }
                 for a in &account.aliases {
-                    let _ = write!(l, "\n      + alias {a}");
+                    let _ = write!(l, "\n      + alias {}", d(a));
                 }
                 l
             }
@@ -114,31 +146,27 @@ fn change(out: &mut String, c: &AccountChange, mark: char) {
                 after,
             } => format!(
                 "{field}: {} -> {}",
-                before
-                    .as_deref()
-                    .map_or("(empty)".into(), |v| format!("{v:?}")),
-                after
-                    .as_deref()
-                    .map_or("(empty)".into(), |v| format!("{v:?}"))
+                before.as_deref().map_or("(empty)".into(), quoted),
+                after.as_deref().map_or("(empty)".into(), quoted)
             ),
             Step::AddAliases { aliases } => list("+ alias", aliases.iter()),
             Step::RemoveAliases { aliases } => list("- alias", aliases.iter()),
             Step::ChangeList { field, add, remove } => {
                 let mut l = String::new();
                 for v in add {
-                    let _ = write!(l, "\n      + {field} {v}");
+                    let _ = write!(l, "\n      + {field} {}", sanitize_value(v));
                 }
                 for v in remove {
-                    let _ = write!(l, "\n      - {field} {v}");
+                    let _ = write!(l, "\n      - {field} {}", sanitize_value(v));
                 }
                 l.trim_start_matches("\n      ").to_owned()
             }
-            Step::SetType { from, to } => format!("type {from} -> {to}"),
+            Step::SetType { from, to } => format!("type {} -> {}", d(from), d(to)),
             Step::Activate => "reactivate".into(),
             Step::Deactivate => "deactivate".into(),
             Step::Flag => "flag (recorded by muster; mail keeps flowing)".into(),
             Step::Unflag => "clear the deletion flag".into(),
-            Step::Adopt { origin } => format!("now owned by {origin}"),
+            Step::Adopt { origin } => format!("now owned by {}", d(origin)),
             Step::Delete => "delete the account".into(),
             Step::ChangePrimary {
                 from,
@@ -146,11 +174,13 @@ fn change(out: &mut String, c: &AccountChange, mark: char) {
                 account,
                 keep_old_as_alias,
             } => {
+                let from = d(from);
                 let mut l = format!("1. strip {} alias(es) from {from}", strip_aliases.len());
                 let _ = write!(
                     l,
                     "\n      2. create {} as {} (settings copied, no welcome letter)",
-                    account.primary_email, account.user_type
+                    d(&account.primary_email),
+                    d(&account.user_type)
                 );
                 let _ = write!(l, "\n      3. delete {from}");
                 if *keep_old_as_alias {
@@ -170,7 +200,7 @@ fn change(out: &mut String, c: &AccountChange, mark: char) {
 
 fn list<'x>(prefix: &str, items: impl Iterator<Item = &'x muster_core::EmailAddress>) -> String {
     items
-        .map(|a| format!("{prefix} {a}"))
+        .map(|a| format!("{prefix} {}", d(a)))
         .collect::<Vec<_>>()
         .join("\n      ")
 }
@@ -213,22 +243,31 @@ fn summary(out: &mut String, plan: &Plan) {
         s.api_calls
     );
     let t = &plan.threshold;
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "Destructive changes: {} (threshold allows {})",
-        t.destructive, t.allowed
+        "Destructive changes: {} (threshold allows {}); creates: {} (limit allows {})",
+        t.destructive, t.allowed, t.creates, t.creates_allowed
     );
-    match t.exceeded_by {
-        Some(by) if t.overridden => {
-            let _ = writeln!(out, "; exceeded by {by}, overridden by the administrator");
-        }
-        Some(by) => {
+    let tripped = [
+        t.exceeded_by
+            .map(|by| format!("the destructive threshold by {by}")),
+        t.creates_exceeded_by
+            .map(|by| format!("the create limit by {by}")),
+        t.licences_exceeded_by
+            .map(|by| format!("the licence count by {by}")),
+    ];
+    for what in tripped.into_iter().flatten() {
+        if t.overridden {
             let _ = writeln!(
                 out,
-                "\nTHRESHOLD EXCEEDED by {by}: this plan needs an explicit override to be applied"
+                "THRESHOLD EXCEEDED: {what}, overridden by the administrator"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "THRESHOLD EXCEEDED: {what}: this plan needs an explicit override to be applied"
             );
         }
-        None => out.push('\n'),
     }
     if let Some(next) = plan.conflicts.iter().filter_map(|c| c.delete_after).min() {
         let _ = writeln!(out, "Next possible deletion: {}", day(next));

@@ -1,0 +1,159 @@
+//! Nothing in the data can change what a reviewer reads: every renderer
+//! writes outside text through muster's one sanitiser.
+
+mod common;
+
+use common::*;
+use muster_core::{DirectorySnapshot, Location, SourceIssue, is_hidden};
+use muster_reconcile::{Desired, Plan, render};
+use proptest::prelude::*;
+
+/// What the text preview itself starts lines with: anything else at the
+/// start of a line came from the data.
+const LINE_STARTS: &[&str] = &[
+    "Plan for ",
+    "SAFETY: ",
+    "Adding (",
+    "Changing primary address (",
+    "Updating (",
+    "Flagging for deletion (",
+    "Deleting (",
+    "User conflicts (",
+    "Skipped (",
+    "  + #",
+    "  > #",
+    "  ~ #",
+    "  ! #",
+    "  - #",
+    "  ? ",
+    "  x ",
+    "      ",
+    "Summary: ",
+    "Welcome letters: ",
+    "Destructive changes: ",
+    "THRESHOLD EXCEEDED: ",
+    "Next possible deletion: ",
+];
+
+/// A plan of `first` and `last` as the names of a new starter and of an
+/// updated account, `department` on the update, and `issue_value` in a
+/// record the source could not read, from a source named `source`.
+fn plan_of(first: &str, last: &str, department: &str, issue_value: &str, source: &str) -> Plan {
+    let world = World::new(vec![
+        account("bob@example.com").with_names("Bob", "Ray"),
+        account("old@example.com"),
+    ]);
+    let mut bob = person("bob@example.com", first, last);
+    bob.department = Some(department.to_owned());
+    let mut snapshot = DirectorySnapshot::new(source, provided())
+        .with_entries(vec![person("eve@example.com", first, last), bob]);
+    snapshot.issues.push(
+        SourceIssue::new(Location::line("users.csv", 7), "an email address")
+            .with_field("primary_email")
+            .with_value(issue_value),
+    );
+    world.plan(&Desired::new(snapshot), &policy().build(), t(10, 9))
+}
+
+#[test]
+fn an_escape_sequence_in_a_name_cannot_rewrite_the_preview() {
+    // What was seen on a terminal: the name moves the cursor up, erases the
+    // SAFETY line and the heading, and prints a summary of its own.
+    let forged = "Eve\x1b[1A\x1b[2K\x1b[1A\x1b[2K\rSummary: 0 to add, 0 to rename, 0 to update, 0 to flag, 0 to delete";
+    let plan = plan_of(
+        forged,
+        "Lee\nSAFETY: nothing is held\n\u{202e}eteled",
+        "Sales\u{200b}\u{2067}",
+        "x\r\nAdding (0)\x00",
+        "ldap\x1b]0;owned\x07",
+    );
+    let text = render::text(&plan);
+    for line in text.lines() {
+        assert!(
+            line.is_empty() || LINE_STARTS.iter().any(|start| line.starts_with(start)),
+            "a line the renderer did not start: {line:?}\n{text}"
+        );
+        assert!(!line.chars().any(is_hidden), "{line:?}");
+    }
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("Summary: ")).count(),
+        1,
+        "{text}"
+    );
+    // The values are still there, visibly escaped, for the reviewer to see.
+    assert!(text.contains("Eve\\x1b[1A\\x1b[2K"), "{text}");
+    assert!(text.contains("\\u{202e}eteled"), "{text}");
+    assert!(text.contains("Sales\\u{200b}\\u{2067}"), "{text}");
+}
+
+#[test]
+fn the_json_plan_escapes_hidden_characters_and_reads_back_the_same() {
+    let plan = plan_of(
+        "Eve\x1b[2K",
+        "\u{202e}Lee\u{7f}\u{85}x",
+        "\u{e0041}",
+        "x",
+        "ldap",
+    );
+    let json = render::json(&plan);
+    assert!(!json.chars().any(|c| c != '\n' && is_hidden(c)), "{json}");
+    assert!(json.contains("Eve\\u001b[2K"), "{json}");
+    assert!(json.contains("\\u202eLee\\u007f\\u0085x"), "{json}");
+    assert!(json.contains("\\udb40\\udc41"), "{json}");
+    assert_eq!(render::from_json(&json).unwrap(), plan);
+}
+
+/// Any text, hidden characters much more likely than in real names.
+fn hostile() -> impl Strategy<Value = String> {
+    let hidden = prop::sample::select(vec![
+        '\x00',
+        '\x07',
+        '\x08',
+        '\t',
+        '\n',
+        '\r',
+        '\x1b',
+        '\x7f',
+        '\u{85}',
+        '\u{9b}',
+        '\u{ad}',
+        '\u{200b}',
+        '\u{200d}',
+        '\u{200e}',
+        '\u{202a}',
+        '\u{202e}',
+        '\u{2028}',
+        '\u{2066}',
+        '\u{2069}',
+        '\u{feff}',
+        '\u{e0041}',
+        '\\',
+        '"',
+        ';',
+        '=',
+    ]);
+    prop::collection::vec(prop_oneof![hidden, any::<char>()], 0..24)
+        .prop_map(|chars| chars.into_iter().collect())
+}
+
+proptest! {
+    #[test]
+    fn no_renderer_writes_a_hidden_character_whatever_the_input(
+        first in hostile(),
+        last in hostile(),
+        department in hostile(),
+        issue_value in hostile(),
+        source in hostile(),
+    ) {
+        let plan = plan_of(&first, &last, &department, &issue_value, &source);
+        for (name, out) in [
+            ("text", render::text(&plan)),
+            ("csv", render::csv(&plan)),
+            ("json", render::json(&plan)),
+        ] {
+            // Only the renderers' own line ends.
+            let found: Vec<char> = out.chars().filter(|c| *c != '\n' && is_hidden(*c)).collect();
+            prop_assert!(found.is_empty(), "{} wrote {:?}:\n{}", name, found, out);
+        }
+    }
+}
