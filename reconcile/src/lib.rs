@@ -52,7 +52,7 @@ pub use error::PlanError;
 pub use inputs::{Capabilities, Desired, GatewayListing, TargetProfile};
 pub use plan::{
     AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard,
-    PLAN_SCHEMA_VERSION, Phase, Plan, SkipCode, Skipped, Step, Summary, ThresholdCheck,
+    PLAN_SCHEMA_VERSION, Phase, Plan, PlanNote, SkipCode, Skipped, Step, Summary, ThresholdCheck,
     WelcomeRule, is_downgrade,
 };
 pub use planner::plan;

@@ -363,6 +363,56 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// Something a reviewer should know that is not a change: what the
+/// sources provide but the gateway will not be given, what a source left
+/// out on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PlanNote {
+    /// A source provides a field muster owns that the gateway's dialect
+    /// cannot hold (mobile on Essentials v1): it is read, and not written.
+    FieldNotWritten {
+        /// The source.
+        source: String,
+        /// The field.
+        field: Field,
+        /// How many of its entries have a value for it.
+        entries: usize,
+    },
+    /// What a source counted and left out, or kept with a remark (guests,
+    /// users without an address, external members, …).
+    Source {
+        /// The source.
+        source: String,
+        /// What it counted.
+        counted: muster_core::SourceNote,
+    },
+}
+
+impl std::fmt::Display for PlanNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlanNote::FieldNotWritten {
+                source,
+                field,
+                entries,
+            } => {
+                let entries = if *entries == 1 {
+                    "1 entry".to_owned()
+                } else {
+                    format!("{entries} entries")
+                };
+                write!(
+                    f,
+                    "{source} provides {field} for {entries}, which the gateway cannot store: it is not written"
+                )
+            }
+            PlanNote::Source { source, counted } => write!(f, "{source}: {counted}"),
+        }
+    }
+}
+
 /// Why destructive changes were withheld from this plan.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "guard", rename_all = "snake_case")]
@@ -652,6 +702,9 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// Why destructive changes were withheld, if they were.
     pub guards: Vec<Guard>,
+    /// What a reviewer should know that is not a change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<PlanNote>,
     /// State changes that belong to the run, not to one change (absent-run
     /// counts, the run's time and expected gateway size).
     pub run_transitions: Vec<Transition>,
@@ -674,6 +727,7 @@ struct PlanContent<'a> {
     conflicts: &'a [Conflict],
     skipped: &'a [Skipped],
     guards: &'a [Guard],
+    notes: &'a [PlanNote],
     run_transitions: &'a [Transition],
     summary: &'a Summary,
     threshold: &'a ThresholdCheck,
@@ -695,6 +749,7 @@ impl Plan {
             conflicts: &self.conflicts,
             skipped: &self.skipped,
             guards: &self.guards,
+            notes: &self.notes,
             run_transitions: &self.run_transitions,
             summary: &self.summary,
             threshold: &self.threshold,

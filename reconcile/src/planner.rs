@@ -1334,6 +1334,7 @@ impl<'a> Planner<'a> {
             conflicts: self.conflicts,
             skipped: self.skipped,
             guards,
+            notes: rules::notes(self.desired, self.policy, self.target),
             run_transitions: self.run_transitions,
             summary,
             threshold,

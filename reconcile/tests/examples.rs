@@ -159,7 +159,12 @@ fn a_field_the_gateway_does_not_hold_is_never_planned() {
     let v1_like = target().with_capabilities(Capabilities::default().with_fields(held));
     let p = run(&v1_like);
     let text = muster_reconcile::render::text(&p);
-    assert!(!text.contains("mobile"), "{text}");
+    // Said once, in the notes: read, and not written.
+    assert_eq!(text.matches("mobile").count(), 1, "{text}");
+    assert!(
+        text.contains("users.csv provides mobile for 2 entries, which the gateway cannot store: it is not written"),
+        "{text}"
+    );
     let ann = p
         .changes
         .iter()

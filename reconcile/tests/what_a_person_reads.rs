@@ -27,6 +27,8 @@ const LINE_STARTS: &[&str] = &[
     "  - #",
     "  ? ",
     "  x ",
+    "Notes (",
+    "  * ",
     "      ",
     "Summary: ",
     "Welcome letters: ",
@@ -156,4 +158,58 @@ proptest! {
             prop_assert!(found.is_empty(), "{} wrote {:?}:\n{}", name, found, out);
         }
     }
+}
+
+#[test]
+fn what_the_gateway_cannot_hold_is_said_once_with_its_count() {
+    use muster_core::{Field, FieldSet};
+    use muster_reconcile::{Capabilities, GatewayListing, PlanNote, SyncState, plan};
+
+    let mut provided = provided();
+    provided.insert(Field::Mobile);
+    let mut entries = vec![
+        person("ann@example.com", "Ann", "Lee"),
+        person("bob@example.com", "Bob", "Ray"),
+        person("cy@example.com", "Cy", "Sun"),
+    ];
+    entries[0].mobile = Some("+447700900001".into());
+    entries[1].mobile = Some("+447700900002".into());
+    let snapshot = DirectorySnapshot::new("users.csv", provided).with_entries(entries);
+    // A dialect that stores everything but the mobile number (Essentials v1).
+    let v1 = target().with_capabilities(
+        Capabilities::default().with_fields(FieldSet::all().without(Field::Mobile)),
+    );
+    let planned = plan(
+        &Desired::new(snapshot),
+        &GatewayListing::complete(vec![]),
+        &v1,
+        &SyncState::new("us1", "example.com"),
+        &policy().build(),
+        t(10, 9),
+    )
+    .unwrap();
+    assert_eq!(
+        planned.notes,
+        [PlanNote::FieldNotWritten {
+            source: "users.csv".into(),
+            field: Field::Mobile,
+            entries: 2,
+        }]
+    );
+    let text = render::text(&planned);
+    assert!(
+        text.contains("Notes (1)\n  * users.csv provides mobile for 2 entries, which the gateway cannot store: it is not written"),
+        "{text}"
+    );
+    // A gateway that stores it: nothing to say.
+    let all = plan(
+        &Desired::new(DirectorySnapshot::new("users.csv", provided)),
+        &GatewayListing::complete(vec![]),
+        &target(),
+        &SyncState::new("us1", "example.com"),
+        &policy().build(),
+        t(10, 9),
+    )
+    .unwrap();
+    assert!(all.notes.is_empty());
 }

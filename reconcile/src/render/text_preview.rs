@@ -93,6 +93,12 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  x {email} ({}{at}): {}", o(&s.source), o(&s.reason));
         }
     }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(out, "\nNotes ({})", plan.notes.len());
+        for note in &plan.notes {
+            let _ = writeln!(out, "  * {}", d(note));
+        }
+    }
     summary(&mut out, plan);
     out
 }
