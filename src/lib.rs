@@ -10,6 +10,7 @@
 //! - [`reconcile`]: the pure planner and its renderers;
 //! - [`config`]: one config file per organisation's sync (`muster.toml`);
 //! - [`read_gateway`]: the gateway side of a plan in one call;
+//! - [`write_private`]: how every file holding directory data is written (0600, atomically);
 //! - [`Executor`]: applies a plan (order, preconditions, journal and resume,
 //!   dry run) and reports each change's [`Outcome`] with the new state.
 //!
@@ -41,6 +42,7 @@
 
 pub mod config;
 mod executor;
+mod files;
 mod gateway_snapshot;
 
 /// The date-time library of the planner's `now` and of flag dates.
@@ -48,6 +50,7 @@ pub use chrono;
 pub use executor::{
     ApplyError, ApplyReport, ChangeReport, Counts, ErrorAction, Executor, Halt, Outcome, Progress,
 };
+pub use files::write_private;
 pub use gateway_snapshot::{GatewaySnapshot, read_gateway};
 pub use muster_core as core;
 pub use muster_directory as directory;

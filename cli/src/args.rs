@@ -107,6 +107,11 @@ pub(crate) struct ApplyArgs {
     /// Apply at most this many changes now; run again (same journal) for the rest.
     #[arg(long, value_name = "N")]
     pub(crate) max_changes: Option<usize>,
+    /// Apply only a plan signed with the key in this file (else the
+    /// config's `[signing]`, else `MUSTER_PLAN_KEY` when set); with no key,
+    /// a signed plan is refused.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +188,10 @@ pub(crate) struct PlanArgs {
     /// Exit with 2 when the plan changes something on the gateway, 0 when it does not.
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
+    /// Sign the plan with the key in this file (at least 32 bytes; else
+    /// the config's `[signing]`, else `MUSTER_PLAN_KEY` when set).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan_key_file: Option<PathBuf>,
 }
 
 /// Where the gateway is and who muster logs in as: the config file's

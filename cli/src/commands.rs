@@ -53,7 +53,10 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     for graph in &directory.graph_rounds {
         keep_graph_cursor(graph)?;
     }
-    let plan = plan_against(&client, stack, &desired, &state, &policy).await?;
+    let mut plan = plan_against(&client, stack, &desired, &state, &policy).await?;
+    if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
+        plan.sign(&key);
+    }
     let rendered = match args.format {
         Format::Text => reconcile::render::text(&plan),
         Format::Json => reconcile::render::json(&plan),
@@ -66,6 +69,18 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The plan-signing key: `--plan-key-file`, else the config's `[signing]`,
+/// else `MUSTER_PLAN_KEY` when it is set.
+fn plan_key(
+    config: &mut Config,
+    flag: Option<&Path>,
+) -> Result<Option<muster::reconcile::PlanKey>, CliError> {
+    if let Some(file) = flag {
+        config.signing.key_file = Some(file.to_owned());
+    }
+    config.plan_key().map_err(CliError::Config)
 }
 
 /// The stack and organisation a config names (both required to run).
@@ -189,7 +204,7 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
 /// Exit 0 when every change succeeded, 3 when some did not (stale, failed,
 /// skipped: plan again to see what is left), 1 when the plan was refused.
 pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
-    let config = settings::config(&args.gateway)?;
+    let mut config = settings::config(&args.gateway)?;
     let state_path = settings::state_path(args.state.as_deref(), &config);
     if state_path.is_none() && !args.dry_run {
         return Err(CliError::Setting(
@@ -206,6 +221,9 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let stack = config.stack().map_err(CliError::Config)?;
     let state = settings::state(state_path.as_deref(), &plan.stack, &plan.org)?;
     let mut executor = Executor::new().dry_run(args.dry_run).stack(stack);
+    if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
+        executor = executor.plan_key(key);
+    }
     let journal = match (&args.journal, &config.files.journals) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(folder)) => {
@@ -249,44 +267,12 @@ fn create_private_folder(folder: &Path) -> Result<(), CliError> {
     })
 }
 
-/// Writes `text` to a temporary file beside `path` and renames it over
-/// `path`, so a crash leaves the old file or the new one, never half of one
-/// (state, ledger and Graph cursor alike): the new text is on disk before
-/// the rename, and the rename before this returns. On Unix the file is
-/// readable by its owner only: these files hold directory data (names,
-/// addresses, who owns which account). `action` names the file in errors.
+/// Saves `text` to `path` through [`muster::write_private`]: atomically
+/// (a crash leaves the old file or the new one) and readable by its owner
+/// only, since these files hold directory data. `action` names the file in
+/// errors.
 fn save_atomically(path: &Path, action: &'static str, text: &str) -> Result<(), CliError> {
-    use std::io::Write;
-
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = std::path::PathBuf::from(temporary);
-    let write = || -> std::io::Result<()> {
-        // A leftover from a crash may have other permissions: start afresh.
-        match std::fs::remove_file(&temporary) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temporary, path)?;
-        #[cfg(unix)]
-        {
-            let directory = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            std::fs::File::open(directory)?.sync_all()?;
-        }
-        Ok(())
-    };
-    write().map_err(|source| CliError::File {
+    muster::write_private(path, text.as_bytes()).map_err(|source| CliError::File {
         action,
         path: path.to_owned(),
         source,
@@ -566,11 +552,8 @@ pub(crate) fn init(args: InitArgs) -> Result<ExitCode, CliError> {
 
 fn write_output(path: Option<&Path>, text: &str) -> Result<(), CliError> {
     match path {
-        Some(path) => std::fs::write(path, text).map_err(|source| CliError::File {
-            action: "cannot write",
-            path: path.to_owned(),
-            source,
-        }),
+        // Plans, previews and exports hold directory data: owner-only.
+        Some(path) => save_atomically(path, "cannot write", text),
         None => {
             print!("{text}");
             Ok(())

@@ -985,3 +985,159 @@ async fn discover_and_export_take_the_config_too() {
             .contains("ann.lee@example.com")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_are_signed_with_the_configured_key_and_apply_checks_them() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("cfg-signing");
+    dir.file("staff.csv", STAFF);
+    dir.file("plan.key", "0123456789abcdef0123456789abcdef-approvals\n");
+    let cfg = config(
+        &dir,
+        &emulator,
+        &format!("{CSV_SOURCE}[signing]\nkey_file = \"plan.key\"\n"),
+    );
+    let (_, plan) = plan(&cfg).await;
+    let key_id = plan["signature"]["key_id"].as_str().unwrap().to_owned();
+    assert_eq!(key_id.len(), 16);
+    let preview = muster_with_env(
+        args(&["plan", "--config", cfg.to_str().unwrap()]),
+        password(),
+    )
+    .await;
+    let preview = text(&preview.stdout);
+    assert!(
+        preview.contains(&format!("Signed with plan key {key_id}")),
+        "{preview}"
+    );
+    assert!(!preview.contains("0123456789abcdef"), "the key never shows");
+
+    // Edited, with its fingerprint recomputed the way anyone could: refused.
+    let plan_file = dir.path("plan.json");
+    let mut edited: muster::reconcile::Plan =
+        muster::reconcile::render::from_json(&std::fs::read_to_string(&plan_file).unwrap())
+            .unwrap();
+    edited
+        .changes
+        .retain(|c| c.email.as_str() != "ann.lee@example.com");
+    edited.fingerprint = edited.content_fingerprint();
+    std::fs::write(&plan_file, muster::reconcile::render::json(&edited)).unwrap();
+    let out = muster_with_env(
+        args(&[
+            "apply",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--plan",
+            plan_file.to_str().unwrap(),
+        ]),
+        password(),
+    )
+    .await;
+    assert_stops(&out, 1, "changed after it was signed");
+    assert_eq!(writes(&emulator), 0);
+
+    // Signed and untouched: it applies.
+    plan_at(&cfg, None).await;
+    apply(&cfg).await;
+    assert!(
+        emulator
+            .user("example.com", "bob.ray@example.com")
+            .is_some()
+    );
+}
+
+/// The permission bits of `path`.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_file_muster_writes_is_private() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("cfg-private");
+    dir.file("staff.csv", STAFF);
+    let log = dir.file(
+        "maillog.csv",
+        "address,direction,messages,last_seen\ncy.new@example.com,inbound,1,2026-11-30T00:00:00Z\n",
+    );
+    let cfg = config(
+        &dir,
+        &emulator,
+        &format!(
+            "{CSV_SOURCE}[[source]]\nname = \"seen\"\nrole = \"supplemental\"\nkind = \"discovery\"\nledger = \"ledger.json\"\n"
+        ),
+    );
+    let config_arg = cfg.to_str().unwrap();
+    for (format, out) in [("text", "preview.txt"), ("csv", "preview.csv")] {
+        let out = dir.path(out);
+        let run = muster_with_env(
+            args(&[
+                "plan",
+                "--config",
+                config_arg,
+                "--format",
+                format,
+                "--out",
+                out.to_str().unwrap(),
+            ]),
+            password(),
+        )
+        .await;
+        assert!(run.status.success(), "{}", text(&run.stderr));
+    }
+    plan(&cfg).await; // plan.json
+    apply(&cfg).await; // state.json and the journal
+    let export = dir.path("export.csv");
+    let run = muster_with_env(
+        args(&[
+            "export",
+            "--config",
+            config_arg,
+            "--out",
+            export.to_str().unwrap(),
+        ]),
+        password(),
+    )
+    .await;
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let run = muster_with_env(
+        args(&[
+            "discover",
+            "--config",
+            config_arg,
+            "--observations",
+            log.to_str().unwrap(),
+        ]),
+        vec![],
+    )
+    .await;
+    assert!(run.status.success(), "{}", text(&run.stderr));
+
+    let journal = std::fs::read_dir(dir.path("journals"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for file in [
+        "preview.txt",
+        "preview.csv",
+        "plan.json",
+        "state.json",
+        "export.csv",
+        "ledger.json",
+    ] {
+        assert_eq!(mode(&dir.path(file)), 0o600, "{file}");
+    }
+    assert_eq!(mode(&journal), 0o600, "the journal");
+    assert_eq!(mode(&dir.path("journals")), 0o700, "the journal folder");
+    // No temporary file is left beside them.
+    let names: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with(".tmp")), "{names:?}");
+}

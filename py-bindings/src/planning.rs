@@ -41,7 +41,8 @@ impl Plan {
 
 fn write_text(path: Option<std::path::PathBuf>, text: &str) -> PyResult<()> {
     if let Some(path) = path {
-        std::fs::write(&path, text).map_err(|e| {
+        // A plan holds directory data: owner-only, never half-written.
+        muster::write_private(&path, text.as_bytes()).map_err(|e| {
             pyo3::exceptions::PyOSError::new_err(format!("cannot write {}: {e}", path.display()))
         })?;
     }

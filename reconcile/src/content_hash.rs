@@ -22,17 +22,33 @@ use crate::fingerprint::WordHash;
 /// and detects a plan that was changed after it was made; it does not
 /// authenticate one.
 pub(crate) fn fingerprint<T: Serialize + ?Sized>(content: &T) -> String {
-    let mut h = ContentHasher(WordHash::new());
     // Every plan type serialises; an error here would be a serde bug.
-    content.serialize(&mut h).expect("plan content serialises");
-    format!("{:016x}", h.0.finish())
+    let hash = walk(content, WordHash::new());
+    format!("{:016x}", hash.finish())
 }
 
 /// Feeds each value to the hash as serde walks it: the walk is the same for
 /// the same content, so no bytes need buffering.
-struct ContentHasher(WordHash);
+struct ContentHasher<S>(S);
 
-impl ContentHasher {
+/// Where the walk goes: the fingerprint's fast hash, or a plan signature's MAC.
+pub(crate) trait Sink {
+    /// One 64-bit word (a tag, a number).
+    fn word(&mut self, w: u64);
+    /// Bytes and their length: consecutive texts cannot run into each other.
+    fn text(&mut self, bytes: &[u8]);
+}
+
+impl Sink for WordHash {
+    fn word(&mut self, w: u64) {
+        WordHash::word(self, w);
+    }
+    fn text(&mut self, bytes: &[u8]) {
+        self.text_bytes(bytes);
+    }
+}
+
+impl<S: Sink> ContentHasher<S> {
     fn tag(&mut self, tag: u8) {
         self.0.word(u64::from(tag));
     }
@@ -41,10 +57,18 @@ impl ContentHasher {
         self.0.word(n);
     }
 
-    /// Mixes the length in too (see `mix_bytes`).
+    /// Mixes the length in too.
     fn text(&mut self, s: &[u8]) {
-        self.0.text_bytes(s);
+        self.0.text(s);
     }
+}
+
+/// Walks `content` into `sink`, with the same self-delimiting encoding as
+/// [`fingerprint`] (a plan signature's MAC reads the content this way).
+pub(crate) fn walk<T: Serialize + ?Sized, S: Sink>(content: &T, sink: S) -> S {
+    let mut h = ContentHasher(sink);
+    content.serialize(&mut h).expect("plan content serialises");
+    h.0
 }
 
 // Tags; the values only have to differ where they can meet.
@@ -75,7 +99,7 @@ impl ser::Error for HashError {
 
 type Done = Result<(), HashError>;
 
-impl ser::Serializer for &mut ContentHasher {
+impl<S: Sink> ser::Serializer for &mut ContentHasher<S> {
     type Ok = ();
     type Error = HashError;
     type SerializeSeq = Self;
@@ -137,8 +161,8 @@ impl ser::Serializer for &mut ContentHasher {
     /// Dates and other `Display` values, piece by piece as they format
     /// (the same value formats in the same pieces), without a `String`.
     fn collect_str<T: Display + ?Sized>(self, value: &T) -> Done {
-        struct Pieces<'h>(&'h mut ContentHasher);
-        impl std::fmt::Write for Pieces<'_> {
+        struct Pieces<'h, S>(&'h mut ContentHasher<S>);
+        impl<S: Sink> std::fmt::Write for Pieces<'_, S> {
             fn write_str(&mut self, s: &str) -> std::fmt::Result {
                 self.0.tag(ELEMENT);
                 self.0.text(s.as_bytes());
@@ -227,7 +251,7 @@ impl ser::Serializer for &mut ContentHasher {
 }
 
 /// Sequences and maps: a marker before each element, one at the end.
-impl ser::SerializeSeq for &mut ContentHasher {
+impl<S: Sink> ser::SerializeSeq for &mut ContentHasher<S> {
     type Ok = ();
     type Error = HashError;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
@@ -240,7 +264,7 @@ impl ser::SerializeSeq for &mut ContentHasher {
     }
 }
 
-impl ser::SerializeMap for &mut ContentHasher {
+impl<S: Sink> ser::SerializeMap for &mut ContentHasher<S> {
     type Ok = ();
     type Error = HashError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Done {
@@ -259,7 +283,7 @@ impl ser::SerializeMap for &mut ContentHasher {
 /// Tuples have a fixed arity: their elements follow one another.
 macro_rules! fixed_arity {
     ($($trait:ident),*) => {$(
-        impl ser::$trait for &mut ContentHasher {
+        impl<S: Sink> ser::$trait for &mut ContentHasher<S> {
             type Ok = ();
             type Error = HashError;
             fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
@@ -273,7 +297,7 @@ macro_rules! fixed_arity {
 }
 fixed_arity!(SerializeTupleStruct, SerializeTupleVariant);
 
-impl ser::SerializeTuple for &mut ContentHasher {
+impl<S: Sink> ser::SerializeTuple for &mut ContentHasher<S> {
     type Ok = ();
     type Error = HashError;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
@@ -289,7 +313,7 @@ impl ser::SerializeTuple for &mut ContentHasher {
 /// or skipped, and no name needs hashing.
 macro_rules! positional_fields {
     ($($trait:ident),*) => {$(
-        impl ser::$trait for &mut ContentHasher {
+        impl<S: Sink> ser::$trait for &mut ContentHasher<S> {
             type Ok = ();
             type Error = HashError;
             fn serialize_field<T: Serialize + ?Sized>(&mut self, _key: &'static str, value: &T) -> Done {

@@ -52,6 +52,27 @@ pub enum PlanError {
     /// The sync state could not be read.
     #[error("sync state is not valid")]
     InvalidState(#[source] std::sync::Arc<serde_json::Error>),
+    /// A plan-signing key shorter than [`PlanKey::MIN_LEN`](crate::PlanKey::MIN_LEN) bytes.
+    #[error("a plan-signing key needs at least 32 bytes, this one has {len}")]
+    KeyTooShort {
+        /// The key's length.
+        len: usize,
+    },
+    /// A plan that should be signed is not.
+    #[error("the plan is not signed, and plans must be (a plan key is configured)")]
+    Unsigned,
+    /// The plan was signed with another key than the one given.
+    #[error("the plan is signed with key `{plan_key}`, not with this one (`{key}`)")]
+    SignedWithAnotherKey {
+        /// The key id the plan names.
+        plan_key: String,
+        /// The given key's id.
+        key: String,
+    },
+    /// The plan's signature does not match its content: it was changed after
+    /// it was signed. (Nothing about the expected value is said.)
+    #[error("the plan's signature does not match its content: it was changed after it was signed")]
+    BadSignature,
     /// A saved plan could not be read.
     #[error("saved plan is not valid")]
     InvalidPlan(#[source] std::sync::Arc<serde_json::Error>),

@@ -44,6 +44,7 @@ mod planner;
 mod policy;
 pub mod render;
 mod rules;
+mod signing;
 pub mod simulate;
 mod state;
 mod wanted;
@@ -60,4 +61,5 @@ pub use policy::{
     CreateLimit, DeleteDelay, FlagAction, HrAction, HrRule, Mode, Policy, PolicyBuilder, Threshold,
     UnknownOrigin,
 };
+pub use signing::{PlanKey, PlanSignature};
 pub use state::{AccountState, FlagCause, FlagState, STATE_VERSION, SyncState, Transition};

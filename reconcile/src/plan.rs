@@ -712,12 +712,16 @@ pub struct Plan {
     pub summary: Summary,
     /// The threshold check.
     pub threshold: ThresholdCheck,
+    /// The signature of a plan-signing key, when the plan was signed
+    /// ([`Plan::sign`]); not part of the content it signs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signing::PlanSignature>,
 }
 
 /// What [`Plan::fingerprint`] covers: every field of the plan but the
 /// fingerprint itself.
 #[derive(Serialize)]
-struct PlanContent<'a> {
+pub(crate) struct PlanContent<'a> {
     schema_version: u32,
     stack: &'a str,
     org: &'a str,
@@ -735,11 +739,16 @@ struct PlanContent<'a> {
 
 impl Plan {
     /// The fingerprint of the plan's content as it is now (a hash of every
-    /// field but `fingerprint`). Equal to
+    /// field but `fingerprint` and `signature`). Equal to
     /// [`Plan::fingerprint`] unless the plan was changed after it was made.
     #[must_use]
     pub fn content_fingerprint(&self) -> String {
-        crate::content_hash::fingerprint(&PlanContent {
+        crate::content_hash::fingerprint(&self.content())
+    }
+
+    /// Every field but the fingerprint and the signature: what both cover.
+    pub(crate) fn content(&self) -> PlanContent<'_> {
+        PlanContent {
             schema_version: self.schema_version,
             stack: &self.stack,
             org: &self.org,
@@ -753,7 +762,7 @@ impl Plan {
             run_transitions: &self.run_transitions,
             summary: &self.summary,
             threshold: &self.threshold,
-        })
+        }
     }
 
     /// True when the plan changes nothing (run bookkeeping aside).

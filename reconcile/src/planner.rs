@@ -1338,6 +1338,7 @@ impl<'a> Planner<'a> {
             run_transitions: self.run_transitions,
             summary,
             threshold,
+            signature: None,
         };
         plan.fingerprint = plan.content_fingerprint();
         plan

@@ -415,6 +415,59 @@ pub(crate) fn day(t: DateTime<Utc>) -> String {
     format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
 }
 
+/// What a reviewer should know that is not a change: per source, each
+/// field muster owns and the source provides that the gateway cannot hold
+/// (with how many entries carry a value for it, once per field), and what
+/// the source itself counted and left out.
+pub(crate) fn notes(desired: &Desired, policy: &Policy, target: &TargetProfile) -> Vec<PlanNote> {
+    let mut notes = Vec::new();
+    for snapshot in std::iter::once(&desired.authoritative).chain(&desired.supplemental) {
+        for field in snapshot.provided.iter() {
+            if !policy.owned_fields.contains(field) || target.capabilities.fields.contains(field) {
+                continue;
+            }
+            let entries = snapshot
+                .entries
+                .iter()
+                .filter(|e| has_value(e, field))
+                .count();
+            if entries > 0 {
+                notes.push(PlanNote::FieldNotWritten {
+                    source: snapshot.source.clone(),
+                    field,
+                    entries,
+                });
+            }
+        }
+        notes.extend(snapshot.notes.iter().map(|note| PlanNote::Source {
+            source: snapshot.source.clone(),
+            counted: note.clone(),
+        }));
+    }
+    notes
+}
+
+/// Whether `entry` carries a value for `field` (the kind and the enabled
+/// flag always do).
+fn has_value(entry: &DirectoryEntry, field: Field) -> bool {
+    let text = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    match field {
+        Field::FirstName => text(&entry.first_name),
+        Field::LastName => text(&entry.last_name),
+        Field::Aliases => !entry.aliases.is_empty(),
+        Field::Mobile => text(&entry.mobile),
+        Field::Phone => text(&entry.phone),
+        Field::Company => text(&entry.company),
+        Field::Department => text(&entry.department),
+        Field::Notes => text(&entry.notes),
+        Field::Groups => !entry.member_of.is_empty(),
+        Field::AllowSenders => !entry.allow_senders.is_empty(),
+        Field::BlockSenders => !entry.block_senders.is_empty(),
+        Field::ExternalId => entry.external_id.is_some(),
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, TimeZone};
@@ -539,58 +592,5 @@ mod tests {
             err.to_string().contains("earlier than the last run"),
             "{err}"
         );
-    }
-}
-
-/// What a reviewer should know that is not a change: per source, each
-/// field muster owns and the source provides that the gateway cannot hold
-/// (with how many entries carry a value for it, once per field), and what
-/// the source itself counted and left out.
-pub(crate) fn notes(desired: &Desired, policy: &Policy, target: &TargetProfile) -> Vec<PlanNote> {
-    let mut notes = Vec::new();
-    for snapshot in std::iter::once(&desired.authoritative).chain(&desired.supplemental) {
-        for field in snapshot.provided.iter() {
-            if !policy.owned_fields.contains(field) || target.capabilities.fields.contains(field) {
-                continue;
-            }
-            let entries = snapshot
-                .entries
-                .iter()
-                .filter(|e| has_value(e, field))
-                .count();
-            if entries > 0 {
-                notes.push(PlanNote::FieldNotWritten {
-                    source: snapshot.source.clone(),
-                    field,
-                    entries,
-                });
-            }
-        }
-        notes.extend(snapshot.notes.iter().map(|note| PlanNote::Source {
-            source: snapshot.source.clone(),
-            counted: note.clone(),
-        }));
-    }
-    notes
-}
-
-/// Whether `entry` carries a value for `field` (the kind and the enabled
-/// flag always do).
-fn has_value(entry: &DirectoryEntry, field: Field) -> bool {
-    let text = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
-    match field {
-        Field::FirstName => text(&entry.first_name),
-        Field::LastName => text(&entry.last_name),
-        Field::Aliases => !entry.aliases.is_empty(),
-        Field::Mobile => text(&entry.mobile),
-        Field::Phone => text(&entry.phone),
-        Field::Company => text(&entry.company),
-        Field::Department => text(&entry.department),
-        Field::Notes => text(&entry.notes),
-        Field::Groups => !entry.member_of.is_empty(),
-        Field::AllowSenders => !entry.allow_senders.is_empty(),
-        Field::BlockSenders => !entry.block_senders.is_empty(),
-        Field::ExternalId => entry.external_id.is_some(),
-        _ => true,
     }
 }

@@ -12,6 +12,7 @@ use proptest::prelude::*;
 /// start of a line came from the data.
 const LINE_STARTS: &[&str] = &[
     "Plan for ",
+    "Signed with plan key ",
     "SAFETY: ",
     "Adding (",
     "Changing primary address (",

@@ -44,6 +44,9 @@ pub struct Config {
     /// `[files]`: where muster keeps its state and journals.
     #[serde(default)]
     pub files: FilesConfig,
+    /// `[signing]`: the key that signs plans and that `apply` checks them with.
+    #[serde(default, skip_serializing_if = "SigningConfig::is_empty")]
+    pub signing: SigningConfig,
     /// The file this config was read from, to name lines in later errors.
     #[serde(skip)]
     pub(crate) text: Option<std::sync::Arc<super::load::ConfigText>>,
@@ -595,4 +598,25 @@ pub struct FilesConfig {
     /// A folder for apply journals, one per plan (named by its fingerprint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journals: Option<PathBuf>,
+}
+
+/// `[signing]`: where the plan-signing key is (never the key itself). With
+/// a key, `plan` signs the plans it writes and `apply` refuses any plan not
+/// signed with it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SigningConfig {
+    /// The environment variable holding the key (default `MUSTER_PLAN_KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_env: Option<String>,
+    /// A file holding the key (at least 32 bytes; a final newline is not part of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl SigningConfig {
+    fn is_empty(&self) -> bool {
+        self.key_env.is_none() && self.key_file.is_none()
+    }
 }

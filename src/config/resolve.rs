@@ -14,7 +14,7 @@ use muster_directory::{
     PostiniAliases, StandardLayout,
 };
 use muster_gateway::{Client, RateLimit, SecretString};
-use muster_reconcile::{HrRule, Mode, Policy};
+use muster_reconcile::{HrRule, Mode, PlanKey, Policy};
 
 use super::error::ConfigError;
 use super::file::{
@@ -30,6 +30,8 @@ pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 100;
 pub const GATEWAY_PASSWORD_ENV: &str = "MUSTER_PASSWORD";
 /// The environment variable of the LDAP bind password by default.
 pub const LDAP_PASSWORD_ENV: &str = "MUSTER_LDAP_PASSWORD";
+/// The environment variable of the plan-signing key by default.
+pub const PLAN_KEY_ENV: &str = "MUSTER_PLAN_KEY";
 /// The environment variable of the Graph client secret by default.
 pub const GRAPH_SECRET_ENV: &str = "MUSTER_GRAPH_SECRET";
 
@@ -101,6 +103,7 @@ impl Config {
         }
         rebase_opt(&mut self.files.state);
         rebase_opt(&mut self.files.journals);
+        rebase_opt(&mut self.signing.key_file);
     }
 
     /// The checks that look across keys: exactly one authoritative source,
@@ -292,6 +295,45 @@ impl Config {
                     &KeyPath::of(&["gateway"]),
                     muster_core::error_chain(&e).to_string(),
                 )
+            })
+    }
+
+    /// The plan-signing key: `signing.key_file`, else the variable
+    /// `signing.key_env` (default `MUSTER_PLAN_KEY`) when it is set; none
+    /// when neither is. A key that is named but unreadable or too short is
+    /// an error (never a silent fall-back to unsigned plans).
+    ///
+    /// # Errors
+    /// [`ConfigError::Secret`], naming where the key was looked for, never the key.
+    pub fn plan_key(&self) -> Result<Option<PlanKey>, ConfigError> {
+        let path = KeyPath::of(&["signing"]);
+        let (bytes, key) = if let Some(file) = &self.signing.key_file {
+            let mut bytes = std::fs::read(file).map_err(|e| ConfigError::Secret {
+                key: path.key("key_file").to_string(),
+                problem: format!("cannot read `{}`: {e}", file.display()),
+            })?;
+            while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                bytes.pop();
+            }
+            (bytes, path.key("key_file"))
+        } else {
+            let name = self.signing.key_env.as_deref().unwrap_or(PLAN_KEY_ENV);
+            match std::env::var(name) {
+                Ok(text) if !text.is_empty() => (text.into_bytes(), path.key("key_env")),
+                _ if self.signing.key_env.is_some() => {
+                    return Err(ConfigError::Secret {
+                        key: path.key("key_env").to_string(),
+                        problem: format!("the environment variable `{name}` is not set"),
+                    });
+                }
+                _ => return Ok(None),
+            }
+        };
+        PlanKey::new(bytes)
+            .map(Some)
+            .map_err(|e| ConfigError::Secret {
+                key: key.to_string(),
+                problem: e.to_string(),
             })
     }
 

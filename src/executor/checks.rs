@@ -5,12 +5,26 @@ use std::collections::BTreeSet;
 
 use muster_core::Domain;
 use muster_gateway::Client;
-use muster_reconcile::{AccountChange, PLAN_SCHEMA_VERSION, Plan, Step, SyncState, Transition};
+use muster_reconcile::{
+    AccountChange, PLAN_SCHEMA_VERSION, Plan, PlanKey, Step, SyncState, Transition,
+};
 
 use super::error::ApplyError;
 
 /// The host suffix of the real gateway's stacks (`us1.proofpointessentials.com`).
 const STACK_HOST_SUFFIX: &str = ".proofpointessentials.com";
+
+/// With a key, a plan must carry its valid signature; without one, a
+/// signed plan is refused (its signature cannot be checked here).
+pub(crate) fn check_signature(plan: &Plan, key: Option<&PlanKey>) -> Result<(), ApplyError> {
+    match (key, &plan.signature) {
+        (Some(key), _) => plan.verify(key).map_err(ApplyError::Signature),
+        (None, Some(signature)) => Err(ApplyError::SignedPlanWithoutKey {
+            key_id: signature.key_id.clone(),
+        }),
+        (None, None) => Ok(()),
+    }
+}
 
 /// Refuses a plan that must not be applied: another schema version, content
 /// changed since it was made, another gateway, a state of another organisation, a tripped threshold without
@@ -27,11 +41,9 @@ pub(crate) fn check_plan(
             supported: PLAN_SCHEMA_VERSION,
         });
     }
-    let computed = plan.content_fingerprint();
-    if computed != plan.fingerprint {
+    if plan.content_fingerprint() != plan.fingerprint {
         return Err(ApplyError::PlanAltered {
             recorded: plan.fingerprint.clone(),
-            computed,
         });
     }
     check_gateway(plan, client, declared_stack)?;

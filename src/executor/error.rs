@@ -24,12 +24,26 @@ pub enum ApplyError {
     },
     /// The plan's content does not match its fingerprint: it was changed
     /// after it was made (and reviewed), or the file is damaged. Plan again.
-    #[error("the plan was changed after it was made (fingerprint {recorded}, content {computed})")]
+    ///
+    /// The refusal never says what the fingerprint should be: that would
+    /// hand whoever edited the plan the value to paste in. (The fingerprint
+    /// catches accidents; only a signed plan, [`Executor::plan_key`](crate::Executor::plan_key),
+    /// stands up to someone who can write the file.)
+    #[error(
+        "the plan was changed after it was made: its content no longer matches its fingerprint {recorded}"
+    )]
     PlanAltered {
         /// The fingerprint the plan carries.
         recorded: String,
-        /// The fingerprint of its content now.
-        computed: String,
+    },
+    /// The plan's signature does not check out with the executor's key.
+    #[error("the plan's signature does not check out")]
+    Signature(#[source] PlanError),
+    /// The plan is signed, and the executor has no key to check it with.
+    #[error("the plan is signed (key `{key_id}`) and no plan key was given to check it")]
+    SignedPlanWithoutKey {
+        /// The key id the plan names.
+        key_id: String,
     },
     /// The plan was made for another gateway installation or organisation
     /// than the client talks to.

@@ -42,7 +42,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use muster_core::Account;
 use muster_gateway::{Client, Error as GatewayError, WelcomeEmail};
-use muster_reconcile::{AccountChange, Plan, Step, SyncState, Transition};
+use muster_reconcile::{AccountChange, Plan, PlanKey, Step, SyncState, Transition};
 
 pub use error::ApplyError;
 pub use report::{ApplyReport, ChangeReport, Counts, Halt, Outcome, Progress};
@@ -139,7 +139,7 @@ fn default_policy(_: &AccountChange, error: &GatewayError) -> ErrorAction {
 /// println!("{} applied ({} by an earlier run), {} stale, {} failed",
 ///          report.counts.applied, report.counts.already_applied,
 ///          report.counts.stale, report.counts.failed);
-/// std::fs::write("state.json", report.state.to_json()).expect("state saved");
+/// muster::write_private("state.json", report.state.to_json().as_bytes()).expect("state saved");
 /// # Ok(())
 /// # }
 /// ```
@@ -167,6 +167,7 @@ pub struct Executor {
     journal: Option<PathBuf>,
     max_changes: Option<usize>,
     stack: Option<String>,
+    plan_key: Option<PlanKey>,
     on_error: Arc<ErrorPolicy>,
     on_progress: Option<Arc<ProgressFn>>,
 }
@@ -185,6 +186,7 @@ impl fmt::Debug for Executor {
             .field("journal", &self.journal)
             .field("max_changes", &self.max_changes)
             .field("stack", &self.stack)
+            .field("plan_key", &self.plan_key)
             .finish_non_exhaustive()
     }
 }
@@ -198,6 +200,7 @@ impl Executor {
             journal: None,
             max_changes: None,
             stack: None,
+            plan_key: None,
             on_error: Arc::new(default_policy),
             on_progress: None,
         }
@@ -256,6 +259,16 @@ impl Executor {
         self
     }
 
+    /// Applies only plans signed with `key` (approval workflows): an
+    /// unsigned plan, one signed with another key, or one changed after it
+    /// was signed is refused ([`ApplyError::Signature`]) before anything is
+    /// sent. Without a key, a signed plan is refused too: its signature
+    /// could not be checked. Whoever holds the key can also sign.
+    pub fn plan_key(mut self, key: PlanKey) -> Self {
+        self.plan_key = Some(key);
+        self
+    }
+
     /// Decides, for each failed change, whether the run goes on. The default
     /// aborts on authentication, permission and configuration errors and
     /// goes on otherwise. (Throttling and server errors were already retried
@@ -289,6 +302,7 @@ impl Executor {
         client: &Client,
         state: &SyncState,
     ) -> Result<ApplyReport, ApplyError> {
+        checks::check_signature(plan, self.plan_key.as_ref())?;
         checks::check_plan(plan, client, self.stack.as_deref(), state)?;
         let mut works = Vec::with_capacity(plan.changes.len());
         for change in &plan.changes {

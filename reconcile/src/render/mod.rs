@@ -5,9 +5,12 @@
 //! # fn get_plan() -> muster_reconcile::Plan { unimplemented!() }
 //! let plan = get_plan();
 //! println!("{}", muster_reconcile::render::text(&plan));
-//! std::fs::write("preview.csv", muster_reconcile::render::csv(&plan))?;
-//! # Ok::<(), std::io::Error>(())
+//! let preview = muster_reconcile::render::csv(&plan);
+//! # let _ = preview;
 //! ```
+//!
+//! Every rendering holds directory data: write it readable by its owner
+//! only, as `muster::write_private` (in the umbrella crate) does.
 
 mod csv_export;
 mod text_preview;

@@ -40,8 +40,11 @@ pub fn text(plan: &Plan) -> String {
         o(&plan.stack),
         o(&plan.source),
         plan.planned_at.format("%Y-%m-%d %H:%M UTC"),
-        plan.fingerprint
+        o(&plan.fingerprint)
     );
+    if let Some(signature) = &plan.signature {
+        let _ = writeln!(out, "Signed with plan key {}", o(&signature.key_id));
+    }
     for guard in &plan.guards {
         let _ = writeln!(out, "SAFETY: {}", d(guard));
     }
