@@ -16,7 +16,6 @@ mod commands;
 mod error;
 mod settings;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -71,10 +70,34 @@ fn init_diagnostics() -> Result<(), CliError> {
         .with_env_filter(filter)
         // A request is a span: printed when it ends, with its status and duration.
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| SanitizedLines(std::io::stderr()))
+        // No colour codes: every byte of a log line goes through the
+        // sanitiser, which would show them as escapes.
+        .with_ansi(false)
         .init();
     Ok(())
+}
+
+/// Writes each log line through muster's one sanitiser: a field quoting a
+/// server's answer or a directory value cannot move the cursor or start a
+/// line of its own. The formatter hands over one whole line (ending in a
+/// newline) per write.
+struct SanitizedLines<W>(W);
+
+impl<W: std::io::Write> std::io::Write for SanitizedLines<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (&*text, ""),
+        };
+        write!(self.0, "{}{end}", muster::core::sanitize(line))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Prints an error and its causes on one line, and picks the exit code.
@@ -84,4 +107,22 @@ fn report(error: &CliError) -> ExitCode {
     let chain = muster::core::error_chain(error).to_string();
     eprintln!("muster: {}", muster::core::sanitize(&chain));
     ExitCode::from(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::SanitizedLines;
+
+    #[test]
+    fn a_log_line_cannot_carry_a_control_sequence_or_a_line_of_its_own() {
+        let mut out = SanitizedLines(Vec::new());
+        out.write_all(b"INFO request error=\"ann\x1b[2K\nSummary: 0\"\n")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "INFO request error=\"ann\\x1b[2K\\nSummary: 0\"\n"
+        );
+    }
 }

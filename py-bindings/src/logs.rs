@@ -123,7 +123,9 @@ pub(crate) fn hand_over(py: Python<'_>) -> PyResult<()> {
         )?;
     }
     for r in records {
-        log(&r.logger, r.level, &r.message)?;
+        // Log records quote servers and directories: outside text, through
+        // the one sanitiser before any handler prints it.
+        log(&r.logger, r.level, &muster::core::sanitize(&r.message))?;
     }
     Ok(())
 }
