@@ -73,6 +73,10 @@ pub enum PlanError {
     /// it was signed. (Nothing about the expected value is said.)
     #[error("the plan's signature does not match its content: it was changed after it was signed")]
     BadSignature,
+    /// An approval (`--exclude`, `--only`, an approval file) that cannot be
+    /// used: unreadable, made for another plan, or naming no change of it.
+    #[error("{0}")]
+    Approval(String),
     /// A saved plan could not be read.
     #[error("saved plan is not valid")]
     InvalidPlan(#[source] std::sync::Arc<serde_json::Error>),

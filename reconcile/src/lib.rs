@@ -34,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod approval;
 mod content_hash;
 mod error;
 mod fingerprint;
@@ -49,6 +50,7 @@ pub mod simulate;
 mod state;
 mod wanted;
 
+pub use approval::{Approval, Pick, Selection};
 pub use error::PlanError;
 pub use inputs::{Capabilities, Desired, GatewayListing, TargetProfile};
 pub use plan::{

@@ -111,7 +111,10 @@ fn json_export_is_stable_and_round_trips() {
 fn csv_preview() {
     let csv = render::csv(&realistic_plan());
     insta::assert_snapshot!("csv", csv);
-    assert!(csv.starts_with("email,type,relationship,primary,change,reason\n"));
+    let plan_row = format!("plan,{}\n", realistic_plan().fingerprint);
+    assert!(csv.starts_with(&format!(
+        "{plan_row}email,type,relationship,primary,change,reason,exclude\n"
+    )));
     assert!(
         !csv.contains(",=HYPERLINK"),
         "a formula must never reach a spreadsheet unquoted"
@@ -126,7 +129,11 @@ fn csv_neutralises_every_cell() {
     let csv = render::csv(&plan);
     assert!(csv.contains("'=1+1"));
     assert!(csv.contains("'@SUM(A1)"));
-    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    // The `plan` row, then the header, then the rows.
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(csv.as_bytes());
     for record in reader.records() {
         for cell in record.unwrap().iter() {
             assert!(

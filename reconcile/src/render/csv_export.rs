@@ -5,14 +5,16 @@ use muster_core::{neutralize_cell, sanitize};
 
 use crate::plan::{AccountChange, Plan, Step};
 
-/// The columns, in order.
-pub const COLUMNS: [&str; 6] = [
+/// The columns, in order. `exclude` is left empty for a reviewer to mark:
+/// `muster apply --exclude-from` reads the saved file back.
+pub const COLUMNS: [&str; 7] = [
     "email",
     "type",
     "relationship",
     "primary",
     "change",
     "reason",
+    "exclude",
 ];
 
 /// Renders the preview as CSV (UTF-8, header row, CRLF-free). Every cell
@@ -22,13 +24,20 @@ pub const COLUMNS: [&str; 6] = [
 /// file in a spreadsheet.
 #[must_use]
 pub fn csv(plan: &Plan) -> String {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    // The plan it previews, for an approval made from it.
+    let _ = w.write_record(["plan", &sanitize(&plan.fingerprint)]);
+    let _ = w.write_record(COLUMNS);
     let mut row = |cells: [&str; 6]| {
-        let cells = cells.map(|c| neutralize_cell(&sanitize(c)).into_owned());
+        let mut cells = cells
+            .map(|c| neutralize_cell(&sanitize(c)).into_owned())
+            .to_vec();
+        cells.push(String::new());
         // Writing to a Vec cannot fail.
         let _ = w.write_record(&cells);
     };
-    row(COLUMNS);
     for c in &plan.changes {
         rows_for_change(c, &mut row);
     }
