@@ -16,8 +16,7 @@ use muster::reconcile::{DeleteDelay, FlagAction, HrAction, UnknownOrigin};
     version,
     about,
     long_about = None,
-    after_help = "Diagnostics: set MUSTER_LOG to a tracing filter (`info`, `muster_gateway=debug`, …) \
-                  to see each gateway and Graph request, its status and any retry wait on stderr."
+    after_help = crate::exit::HELP
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -30,8 +29,10 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Read the directory and the gateway, and print what a sync would change.
     Plan(Box<PlanArgs>),
-    /// Apply a saved plan (`plan --format json --out plan.json`) to the gateway.
+    /// Apply a saved plan (`plan --save plan.json`) to the gateway, or the part of it approved.
     Apply(ApplyArgs),
+    /// Show a saved plan as `plan` showed it (text, json or csv), with what it is for and its threshold.
+    Show(ShowArgs),
     /// Add a mail-flow log to the SMTP-discovery ledger and list the candidates.
     Discover(DiscoverArgs),
     /// Write the gateway's users as a Standard CSV: a backup before a sync, or a start for one.
@@ -107,11 +108,28 @@ pub(crate) struct ApplyArgs {
     /// Apply at most this many changes now; run again (same journal) for the rest.
     #[arg(long, value_name = "N")]
     pub(crate) max_changes: Option<usize>,
+    /// Approve a plan that trips the threshold, the create limit or the
+    /// licence count, after reading it.
+    #[arg(long)]
+    pub(crate) override_threshold: bool,
+    /// Print the report as one JSON document instead of text.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
     /// Apply only a plan signed with the key in this file (else the
     /// config's `[signing]`, else `MUSTER_PLAN_KEY` when set); with no key,
     /// a signed plan is refused.
     #[arg(long, value_name = "FILE")]
     pub(crate) plan_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The saved plan (`plan --save`, or `plan --format json --out`).
+    #[arg(value_name = "PLAN")]
+    pub(crate) plan: PathBuf,
+    /// text (the preview), json (the saved plan, byte for byte) or csv (with an `exclude` column to mark).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -185,7 +203,12 @@ pub(crate) struct PlanArgs {
     /// Write the plan here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
-    /// Exit with 2 when the plan changes something on the gateway, 0 when it does not.
+    /// Also save the plan (JSON) here, for `show` and `apply`: the very plan
+    /// the preview above shows, fingerprint and all.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) save: Option<PathBuf>,
+    /// Exit with 2 when applying the plan would change the gateway or
+    /// muster's state (flags and absent runs included), 0 when not.
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
     /// Sign the plan with the key in this file (at least 32 bytes; else
@@ -372,6 +395,15 @@ pub(crate) enum LdapObjectsArg {
     Groups,
     /// Users and groups, and each user's groups.
     Both,
+}
+
+/// `apply --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// One line per change.
+    Text,
+    /// The report as JSON (outcomes, counts, halt, new state).
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

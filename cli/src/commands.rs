@@ -17,9 +17,10 @@ use muster_emulator::{Emulator, Seed};
 
 use crate::args::{
     ApplyArgs, ConfigCheckArgs, DemoArgs, DiscoverArgs, EmulatorArgs, ExportArgs, Format, InitArgs,
-    InitKind, PlanArgs,
+    InitKind, PlanArgs, ReportFormat, ShowArgs,
 };
 use crate::error::CliError;
+use crate::exit::{self, Exit};
 use crate::settings;
 
 const DEMO_GATEWAY: &str = include_str!("../../examples/data/demo_gateway.json");
@@ -50,6 +51,7 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         .map_err(CliError::Read)?;
     let desired = directory.desired;
     report_issues(&desired);
+    warn_empty_sources(&desired);
     for graph in &directory.graph_rounds {
         keep_graph_cursor(graph)?;
     }
@@ -57,18 +59,56 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
         plan.sign(&key);
     }
-    let rendered = match args.format {
-        Format::Text => reconcile::render::text(&plan),
-        Format::Json => reconcile::render::json(&plan),
-        Format::Csv => reconcile::render::csv(&plan),
-    };
-    write_output(args.out.as_deref(), &rendered)?;
-    let writes = plan.changes.iter().any(|c| !c.is_state_only());
-    Ok(if args.detailed_exitcode && writes {
-        ExitCode::from(2)
+    if let Some(path) = &args.save {
+        save_atomically(
+            path,
+            "cannot save the plan to",
+            &reconcile::render::json(&plan),
+        )?;
+    }
+    write_output(args.out.as_deref(), &render(&plan, args.format))?;
+    Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
+}
+
+/// A plan as `plan` prints it and `show` shows it: the same renderers.
+fn render(plan: &Plan, format: Format) -> String {
+    match format {
+        Format::Text => reconcile::render::text(plan),
+        Format::Json => reconcile::render::json(plan),
+        Format::Csv => reconcile::render::csv(plan),
+    }
+}
+
+/// A source that returned no entry is safe (nothing is removed for it) but
+/// must never pass for a quiet night: it is said on stderr, every time.
+fn warn_empty_sources(desired: &Desired) {
+    for snapshot in std::iter::once(&desired.authoritative).chain(&desired.supplemental) {
+        if snapshot.entries.is_empty() {
+            eprintln!(
+                "warning: source `{}` returned no entries: nothing is flagged or removed for it; check its base, filter or file",
+                Sanitized(&snapshot.source)
+            );
+        }
+    }
+}
+
+/// `muster show PLAN`: the saved plan through the very renderers `plan`
+/// used (its text shows what it is for, when it was made, its fingerprint
+/// and its threshold); `--format json` prints the file as it is, byte for
+/// byte. Exit codes as `plan --detailed-exitcode` would give for it.
+pub(crate) fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
+    let text = std::fs::read_to_string(&args.plan).map_err(|source| CliError::File {
+        action: "cannot read the plan",
+        path: args.plan.clone(),
+        source,
+    })?;
+    let plan = reconcile::render::from_json(&text).map_err(CliError::Plan)?;
+    if args.format == Format::Json {
+        print!("{text}");
     } else {
-        ExitCode::SUCCESS
-    })
+        print!("{}", render(&plan, args.format));
+    }
+    Ok(exit::for_plan(&plan, true).code())
 }
 
 /// The plan-signing key: `--plan-key-file`, else the config's `[signing]`,
@@ -220,7 +260,13 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let client = config.client().map_err(CliError::Config)?;
     let stack = config.stack().map_err(CliError::Config)?;
     let state = settings::state(state_path.as_deref(), &plan.stack, &plan.org)?;
-    let mut executor = Executor::new().dry_run(args.dry_run).stack(stack);
+    // The login first: a wrong password or a login without rights stops
+    // here, in one line, before anything is read or written.
+    client.verify().await.map_err(CliError::Login)?;
+    let mut executor = Executor::new()
+        .dry_run(args.dry_run)
+        .stack(stack)
+        .override_threshold(args.override_threshold);
     if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
         executor = executor.plan_key(key);
     }
@@ -242,15 +288,22 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         .apply(&plan, &client, &state)
         .await
         .map_err(CliError::Apply)?;
-    println!("{report}");
+    match args.format {
+        ReportFormat::Text => println!("{report}"),
+        ReportFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(CliError::Report)?
+        ),
+    }
     if let (Some(path), false) = (&state_path, report.dry_run) {
         save_atomically(path, "cannot save the state to", &report.state.to_json())?;
     }
     Ok(if report.is_complete() {
-        ExitCode::SUCCESS
+        Exit::Done
     } else {
-        ExitCode::from(3)
-    })
+        Exit::Incomplete
+    }
+    .code())
 }
 
 /// Creates `folder` (and its parents) for journals, readable by its owner
@@ -393,7 +446,8 @@ pub(crate) async fn emulator(args: EmulatorArgs) -> Result<ExitCode, CliError> {
     let emulator = builder.start().await.map_err(CliError::Emulator)?;
     println!("{}", emulator.base_url());
     std::io::stdout().flush().ok();
-    tokio::signal::ctrl_c().await.map_err(CliError::Runtime)?;
+    // Serves until SIGINT or SIGTERM ends the process (130 or 143).
+    std::future::pending::<()>().await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -39,6 +39,13 @@ pub(crate) enum CliError {
         #[source]
         source: Box<muster::directory::Error>,
     },
+    /// The login was refused (wrong password, no rights): checked before
+    /// anything else is read or written.
+    #[error("the gateway refused the login")]
+    Login(#[source] muster::gateway::Error),
+    /// The report could not be written as JSON.
+    #[error("cannot write the report as JSON")]
+    Report(#[source] serde_json::Error),
     /// The gateway could not be read.
     #[error("cannot read the gateway")]
     Gateway(#[source] muster::gateway::Error),
@@ -48,6 +55,14 @@ pub(crate) enum CliError {
     /// The executor refused the plan before sending anything.
     #[error("cannot apply the plan")]
     Apply(#[source] muster::ApplyError),
+    /// The run was interrupted by SIGINT (130) or SIGTERM (143).
+    #[error("interrupted by {signal}")]
+    Interrupted {
+        /// `SIGINT` or `SIGTERM`.
+        signal: &'static str,
+        /// The exit code.
+        code: u8,
+    },
     /// The local emulator could not start.
     #[error("cannot start the gateway emulator")]
     Emulator(#[source] muster_emulator::Error),

@@ -14,6 +14,7 @@
 mod args;
 mod commands;
 mod error;
+mod exit;
 mod settings;
 
 use std::process::ExitCode;
@@ -37,15 +38,22 @@ fn main() -> ExitCode {
         Err(e) => return report(&CliError::Runtime(e)),
     };
     let outcome = runtime.block_on(async {
-        match cli.command {
-            Command::Demo(args) => commands::demo(args).await,
-            Command::Plan(args) => commands::plan(*args).await,
-            Command::Apply(args) => commands::apply(args).await,
-            Command::Discover(args) => commands::discover(args).await,
-            Command::Export(args) => commands::export(args).await,
-            Command::Emulator(args) => commands::emulator(args).await,
-            Command::Config(ConfigCommand::Check(args)) => commands::config_check(args).await,
-            Command::Init(args) => commands::init(args),
+        let run = async {
+            match cli.command {
+                Command::Demo(args) => commands::demo(args).await,
+                Command::Plan(args) => commands::plan(*args).await,
+                Command::Apply(args) => commands::apply(args).await,
+                Command::Show(args) => commands::show(args),
+                Command::Discover(args) => commands::discover(args).await,
+                Command::Export(args) => commands::export(args).await,
+                Command::Emulator(args) => commands::emulator(args).await,
+                Command::Config(ConfigCommand::Check(args)) => commands::config_check(args).await,
+                Command::Init(args) => commands::init(args),
+            }
+        };
+        tokio::select! {
+            outcome = run => outcome,
+            signal = interrupted() => Err(signal),
         }
     });
     match outcome {
@@ -100,13 +108,50 @@ impl<W: std::io::Write> std::io::Write for SanitizedLines<W> {
     }
 }
 
-/// Prints an error and its causes on one line, and picks the exit code.
+/// Resolves when SIGINT (Ctrl-C) or SIGTERM arrives: the run stops there
+/// with 130 or 143, saying so on stderr.
+async fn interrupted() -> CliError {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => CliError::Interrupted { signal: "SIGINT", code: 130 },
+            _ = term.recv() => CliError::Interrupted { signal: "SIGTERM", code: 143 },
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        CliError::Interrupted {
+            signal: "Ctrl-C",
+            code: 130,
+        }
+    }
+}
+
+/// Prints an error and its causes on one line, and picks the exit code
+/// (the table in `exit.rs`): 4 for a plan refused at its threshold, the
+/// signal's for an interruption, 1 for every other refusal.
 fn report(error: &CliError) -> ExitCode {
     // Causes quote servers and files (an LDAP diagnostic, a gateway's error
     // body): outside text, shown through the one sanitiser, on one line.
     let chain = muster::core::error_chain(error).to_string();
     eprintln!("muster: {}", muster::core::sanitize(&chain));
-    ExitCode::from(1)
+    match error {
+        CliError::Apply(
+            muster::ApplyError::ThresholdExceeded { .. }
+            | muster::ApplyError::CreateLimitExceeded { .. }
+            | muster::ApplyError::LicencesExceeded { .. },
+        ) => ExitCode::from(4),
+        CliError::Interrupted { code, .. } => ExitCode::from(*code),
+        _ => ExitCode::from(1),
+    }
 }
 
 #[cfg(test)]

@@ -101,11 +101,34 @@ async fn an_in_step_directory_exits_zero_with_the_detailed_exit_code() {
         "users.csv",
         "Anne,Lee,ann.lee@example.com\nSam,Old,sam.old@example.com\n",
     );
+    // The first run adopts them: muster's state changes, so a job that
+    // applies on 2 records it.
+    let state = dir.path("state.json");
+    let plan_file = dir.path("plan.json");
+    let state_args = ["--state", state.to_str().unwrap()];
+    let mut first_args = plan_args(
+        &emulator,
+        &csv,
+        &["--detailed-exitcode", "--save", plan_file.to_str().unwrap()],
+    );
+    first_args.extend(state_args.iter().map(|s| (*s).to_owned()));
+    let out = muster(first_args, Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("now owned by"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = muster(
-        plan_args(&emulator, &csv, &["--detailed-exitcode"]),
+        apply_args(&emulator, &plan_file, &state_args),
         Some(PASSWORD),
     )
     .await;
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    // Then the directory is in step: nothing to do, exit 0.
+    let mut again = plan_args(&emulator, &csv, &["--detailed-exitcode"]);
+    again.extend(state_args.iter().map(|s| (*s).to_owned()));
+    let out = muster(again, Some(PASSWORD)).await;
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -183,7 +206,9 @@ async fn an_export_plans_nothing_when_read_back() {
     );
     assert!(csv.contains("Anne,Lee,ann.lee@example.com,"), "{csv}");
     assert!(csv.contains("helpdesk@example.com"), "{csv}");
-    // Read back as the directory, the gateway is in step with itself.
+    // Read back as the directory, the gateway is in step with itself: the
+    // only thing to record is that muster now owns the accounts (exit 2 says
+    // a job must apply that, and nothing is written to the gateway).
     let out = muster(
         plan_args(&emulator, &backup, &["--detailed-exitcode"]),
         Some(PASSWORD),
@@ -192,11 +217,15 @@ async fn an_export_plans_nothing_when_read_back() {
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(2),
         "{stdout}\n{}",
         text(&out.stderr)
     );
     assert!(stdout.contains("Summary: 0 to add"), "{stdout}");
+    assert!(
+        !stdout.contains("set_field") && !stdout.contains(" -> "),
+        "{stdout}"
+    );
     assert_eq!(writes(&emulator), 0);
 }
 

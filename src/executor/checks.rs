@@ -34,6 +34,7 @@ pub(crate) fn check_plan(
     client: &Client,
     declared_stack: Option<&str>,
     state: &SyncState,
+    override_threshold: bool,
 ) -> Result<(), ApplyError> {
     if plan.schema_version != PLAN_SCHEMA_VERSION {
         return Err(ApplyError::UnsupportedPlanVersion {
@@ -52,7 +53,7 @@ pub(crate) fn check_plan(
         .map_err(ApplyError::State)?;
     check_structure(plan)?;
     check_guards(plan)?;
-    check_threshold(plan)
+    check_threshold(plan, override_threshold)
 }
 
 /// The client's organisation (Essentials v1 names one) and stack (a stack
@@ -129,7 +130,8 @@ fn check_structure(plan: &Plan) -> Result<(), ApplyError> {
 /// A plan over the destructive threshold needs its override. The count is
 /// taken from the changes themselves, so a plan edited after it was made
 /// cannot slip more deletions under the recorded count.
-fn check_threshold(plan: &Plan) -> Result<(), ApplyError> {
+fn check_threshold(plan: &Plan, override_threshold: bool) -> Result<(), ApplyError> {
+    let overridden = plan.threshold.overridden || override_threshold;
     let recounted: usize = plan
         .changes
         .iter()
@@ -137,7 +139,7 @@ fn check_threshold(plan: &Plan) -> Result<(), ApplyError> {
         .sum();
     let destructive = recounted.max(plan.threshold.destructive);
     let over = destructive > plan.threshold.allowed || plan.threshold.exceeded_by.is_some();
-    if over && !plan.threshold.overridden {
+    if over && !overridden {
         return Err(ApplyError::ThresholdExceeded {
             destructive,
             allowed: plan.threshold.allowed,
@@ -152,7 +154,7 @@ fn check_threshold(plan: &Plan) -> Result<(), ApplyError> {
         .max(plan.threshold.creates);
     let too_many =
         creates > plan.threshold.creates_allowed || plan.threshold.creates_exceeded_by.is_some();
-    if too_many && !plan.threshold.overridden {
+    if too_many && !overridden {
         return Err(ApplyError::CreateLimitExceeded {
             creates,
             allowed: plan.threshold.creates_allowed,
@@ -268,14 +270,16 @@ mod tests {
         p.threshold.allowed = 2;
         // The recorded count says 0, the changes say 3.
         assert!(matches!(
-            check_threshold(&p),
+            check_threshold(&p, false),
             Err(ApplyError::ThresholdExceeded {
                 destructive: 3,
                 allowed: 2
             })
         ));
         p.threshold.overridden = true;
-        assert!(check_threshold(&p).is_ok());
+        assert!(check_threshold(&p, false).is_ok());
+        p.threshold.overridden = false;
+        assert!(check_threshold(&p, true).is_ok(), "approved at apply time");
     }
 
     #[test]

@@ -168,6 +168,7 @@ pub struct Executor {
     max_changes: Option<usize>,
     stack: Option<String>,
     plan_key: Option<PlanKey>,
+    override_threshold: bool,
     on_error: Arc<ErrorPolicy>,
     on_progress: Option<Arc<ProgressFn>>,
 }
@@ -201,6 +202,7 @@ impl Executor {
             max_changes: None,
             stack: None,
             plan_key: None,
+            override_threshold: false,
             on_error: Arc::new(default_policy),
             on_progress: None,
         }
@@ -269,6 +271,14 @@ impl Executor {
         self
     }
 
+    /// Approves, at apply time, a plan that trips the destructive
+    /// threshold, the create limit or the licence count: the override a
+    /// reviewer gives after reading the plan as it was made (default off).
+    pub fn override_threshold(mut self, approve: bool) -> Self {
+        self.override_threshold = approve;
+        self
+    }
+
     /// Decides, for each failed change, whether the run goes on. The default
     /// aborts on authentication, permission and configuration errors and
     /// goes on otherwise. (Throttling and server errors were already retried
@@ -303,7 +313,13 @@ impl Executor {
         state: &SyncState,
     ) -> Result<ApplyReport, ApplyError> {
         checks::check_signature(plan, self.plan_key.as_ref())?;
-        checks::check_plan(plan, client, self.stack.as_deref(), state)?;
+        checks::check_plan(
+            plan,
+            client,
+            self.stack.as_deref(),
+            state,
+            self.override_threshold,
+        )?;
         let mut works = Vec::with_capacity(plan.changes.len());
         for change in &plan.changes {
             works.push(steps::classify(change));
