@@ -222,8 +222,9 @@ async fn an_export_plans_nothing_when_read_back() {
         text(&out.stderr)
     );
     assert!(stdout.contains("Summary: 0 to add"), "{stdout}");
+    let steps: Vec<&str> = stdout.lines().filter(|l| l.starts_with("      ")).collect();
     assert!(
-        !stdout.contains("set_field") && !stdout.contains(" -> "),
+        !steps.is_empty() && steps.iter().all(|l| l.contains("now owned by")),
         "{stdout}"
     );
     assert_eq!(writes(&emulator), 0);
