@@ -26,6 +26,7 @@ mod hr;
 mod kinds;
 mod proxy;
 mod records;
+pub mod retry;
 mod retry_after;
 mod sleep;
 mod snapshot;
