@@ -55,8 +55,8 @@ pub use client::{Capabilities, Client, ClientBuilder, Dialect};
 pub use error::Error;
 pub use groups::{Group, Groups};
 pub use limiter::{
-    AdaptiveLimiter, DECREASE_FACTOR, LEARNED_RATE_KEEP, LearnedRate, LimiterKey, PROBE_STEP,
-    RateLimit, RateLimiter,
+    ACCEPTED_SHARE, AdaptiveLimiter, DECREASE_FACTOR, LEARNED_RATE_KEEP, LearnedRate, LimiterKey,
+    PROBE_STEP, RateLimit, RateLimiter,
 };
 pub use model::{FieldValue, NewUser, RemoteUser, UserPatch, WelcomeEmail, field_value};
 pub use muster_core::{Sleep, TokioSleep};

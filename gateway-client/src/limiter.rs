@@ -3,7 +3,7 @@
 //! the same gateway host, and kept from one run to the next as a
 //! [`LearnedRate`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -130,21 +130,28 @@ impl Default for RateLimit {
     }
 }
 
-/// On a 429 without `Retry-After` the rate is multiplied by this: gently,
-/// because a 429 after a probe says the limit lies just below the rate.
+/// On a 429 without `Retry-After`, before half a probe interval has been
+/// counted, the rate is multiplied by this.
 pub const DECREASE_FACTOR: f64 = 0.9;
+/// After a 429 the rate is this share of the rate the gateway accepted over
+/// the last probe interval (or of the current rate, if lower).
+pub const ACCEPTED_SHARE: f64 = 0.98;
 /// Each probe raises the rate by this share of the configured rate.
 pub const PROBE_STEP: f64 = 0.05;
-/// The longest pause after 429s in a row.
-const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 /// The default limiter: a GCRA token bucket on tokio's clock (so tests can
 /// pause time) whose rate is learned.
 ///
-/// - A 429 without `Retry-After` lowers the rate by [`DECREASE_FACTOR`] —
-///   once per run of 429s: the ones that follow it before any success
+/// - A 429 without `Retry-After` lowers the rate multiplicatively: to
+///   [`ACCEPTED_SHARE`] of the rate the gateway accepted over the last probe
+///   interval (or of the current rate, if lower) once at least half an
+///   interval has been counted, so a limit far below the rate is found in
+///   one step, not in minutes; by [`DECREASE_FACTOR`] before that. Once
+///   per run of 429s: the ones that follow it before any success
 ///   (a sliding window on the gateway keeps refusing until it drains) only
-///   double a pause, starting at one request interval.
+///   double a pause, which starts at one request interval and never
+///   exceeds the probe interval; 429s of requests sent before a pause
+///   began do not extend it.
 /// - A `Retry-After` is honoured exactly: nothing leaves before it has
 ///   passed, and the rate is not lowered (the gateway said what it wants).
 /// - Then it probes upward: at most once per [probe interval](RateLimit::with_probe_interval),
@@ -171,8 +178,24 @@ struct BucketState {
     tat: Instant,
     /// The last decrease or probe: the next probe is one interval later.
     last_change: Instant,
-    /// 429s in a row, without a success between them.
+    /// 429s in a row, without a success between them (429s that arrive
+    /// during the pause they caused are not counted: those requests left
+    /// before it began).
     streak: u32,
+    /// The end of the current pause after 429s.
+    paused_until: Instant,
+    /// Counts the pauses: a slot reserved before a pause began is void.
+    pauses: u64,
+    /// The rate before the last probe (which ran a whole interval without
+    /// a 429), or the last lowered rate.
+    last_good: f64,
+    /// When the last probe raised the rate, until a 429 answers it.
+    probed_at: Option<Instant>,
+    /// When the requests of the last probe interval were accepted: the
+    /// rate the gateway really allowed.
+    accepted: VecDeque<Instant>,
+    /// Since when requests have been counted in `accepted`.
+    counting_since: Instant,
     /// When the rate was last learned (lowered, or loaded), if ever.
     learned_at: Option<SystemTime>,
 }
@@ -189,6 +212,12 @@ impl AdaptiveLimiter {
                 tat: now,
                 last_change: now,
                 streak: 0,
+                paused_until: now,
+                pauses: 0,
+                last_good: f64::from(limit.per_minute) / 60.0,
+                probed_at: None,
+                accepted: VecDeque::new(),
+                counting_since: now,
                 learned_at: None,
             }),
         }
@@ -226,7 +255,9 @@ impl AdaptiveLimiter {
         Duration::from_secs_f64(f64::from(self.limit.burst - 1) / per_second)
     }
 
-    fn reserve(&self) -> Duration {
+    /// Reserves the next slot: how long until it, and the pause count it
+    /// was reserved under.
+    fn reserve(&self) -> (Duration, u64) {
         let mut s = lock(&self.state);
         let now = Instant::now();
         let interval = Duration::from_secs_f64(1.0 / s.per_second);
@@ -236,13 +267,30 @@ impl AdaptiveLimiter {
             .unwrap_or(now)
             .max(now);
         s.tat = tat + interval;
-        send_at - now
+        (send_at - now, s.pauses)
+    }
+
+    /// True when no pause began since a slot was reserved under `pauses`.
+    fn still_valid(&self, pauses: u64) -> bool {
+        lock(&self.state).pauses == pauses
     }
 
     /// Nothing leaves before `until`, and the burst is spent.
     fn pause_until(&self, s: &mut BucketState, until: Instant) {
         let tolerance = self.tolerance(s.per_second);
         s.tat = s.tat.max(until + tolerance);
+        s.paused_until = s.paused_until.max(until);
+        s.pauses += 1;
+    }
+}
+
+/// Drops the instants older than `span`.
+fn forget_before(instants: &mut VecDeque<Instant>, now: Instant, span: Duration) {
+    while instants
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) > span)
+    {
+        instants.pop_front();
     }
 }
 
@@ -264,9 +312,17 @@ impl fmt::Debug for AdaptiveLimiter {
 #[async_trait]
 impl RateLimiter for AdaptiveLimiter {
     async fn acquire(&self) {
-        let wait = self.reserve();
-        if !wait.is_zero() {
+        // A request that waited for its slot while a 429 paused everyone
+        // takes a new slot after the pause instead of going out into it.
+        loop {
+            let (wait, pauses) = self.reserve();
+            if wait.is_zero() {
+                return;
+            }
             tokio::time::sleep(wait).await;
+            if self.still_valid(pauses) {
+                return;
+            }
         }
     }
 
@@ -274,9 +330,31 @@ impl RateLimiter for AdaptiveLimiter {
         let floor = f64::from(self.limit.floor_per_minute) / 60.0;
         let now = Instant::now();
         let mut s = lock(&self.state);
+        if now < s.paused_until {
+            // Sent before the pause began: the same lesson again.
+            return;
+        }
         if s.streak == 0 {
             let before = s.per_second * 60.0;
-            s.per_second = (s.per_second * DECREASE_FACTOR).max(floor);
+            // What the gateway accepted over the last probe interval: a
+            // sliding window refuses in blocks, once per window, so the
+            // factor alone would take minutes to find a limit far below the
+            // rate. The gateway's window is taken to be the probe interval
+            // (a minute by default, the unit of its budget), and the count
+            // trusted once at least half of it has been seen (before that,
+            // a gateway with a short window would look far stricter than
+            // it is).
+            let p = self.limit.probe_interval;
+            forget_before(&mut s.accepted, now, p);
+            let lowered = if now.saturating_duration_since(s.counting_since) >= p / 2 {
+                let accepted = s.accepted.len() as f64 / p.as_secs_f64();
+                s.per_second.min(accepted) * ACCEPTED_SHARE
+            } else {
+                s.per_second * DECREASE_FACTOR
+            };
+            s.per_second = lowered.min(s.per_second).max(floor);
+            s.last_good = s.per_second;
+            s.probed_at = None;
             s.last_change = now;
             s.learned_at = Some(SystemTime::now());
             tracing::info!(
@@ -288,7 +366,7 @@ impl RateLimiter for AdaptiveLimiter {
         s.streak += 1;
         let pause = Duration::from_secs_f64(1.0 / s.per_second)
             .saturating_mul(1 << (s.streak - 1).min(16))
-            .min(MAX_PAUSE);
+            .min(self.limit.probe_interval);
         self.pause_until(&mut s, now + pause);
     }
 
@@ -303,10 +381,14 @@ impl RateLimiter for AdaptiveLimiter {
         let now = Instant::now();
         let mut s = lock(&self.state);
         s.streak = 0;
+        s.accepted.push_back(now);
+        forget_before(&mut s.accepted, now, self.limit.probe_interval);
         if s.per_second < max
             && now.saturating_duration_since(s.last_change) >= self.limit.probe_interval
         {
             let before = s.per_second * 60.0;
+            s.last_good = s.per_second;
+            s.probed_at = Some(now);
             s.per_second = (s.per_second + max * PROBE_STEP).min(max);
             s.last_change = now;
             tracing::debug!(
@@ -319,17 +401,28 @@ impl RateLimiter for AdaptiveLimiter {
 
     fn learned_rate(&self, _now: SystemTime) -> Option<LearnedRate> {
         let s = lock(&self.state);
-        s.learned_at
-            .map(|at| LearnedRate::new(s.per_second * 60.0, at))
+        // Not a probe still unanswered: the last rate known to hold.
+        let p = self.limit.probe_interval;
+        let rate = match s.probed_at {
+            Some(t) if Instant::now().saturating_duration_since(t) < p => s.last_good,
+            _ => s.per_second,
+        };
+        s.learned_at.map(|at| LearnedRate::new(rate * 60.0, at))
     }
 
     fn load_learned_rate(&self, learned: LearnedRate, now: SystemTime) {
         let rate = learned.effective_per_minute(self.limit.per_minute, now);
         let floor = f64::from(self.limit.floor_per_minute);
+        let now = Instant::now();
         let mut s = lock(&self.state);
         s.per_second = rate.max(floor) / 60.0;
+        s.last_good = s.per_second;
         s.learned_at = Some(learned.learned_at());
-        s.last_change = Instant::now();
+        s.last_change = now;
+        // No burst to start with: the gateway's window may still hold the
+        // last run's requests, and the learned rate is its whole budget.
+        let tolerance = self.tolerance(s.per_second);
+        s.tat = s.tat.max(now + tolerance);
     }
 }
 
@@ -535,15 +628,30 @@ mod tests {
         limiter.throttled();
         assert!(close(limiter.current_per_minute(), 60.0 * DECREASE_FACTOR));
         // More 429s before any success: the same overflow, not a new lesson.
+        tokio::time::advance(Duration::from_secs(5)).await;
         limiter.throttled();
         limiter.throttled();
         assert!(close(limiter.current_per_minute(), 60.0 * DECREASE_FACTOR));
-        limiter.succeeded();
+        // Then the gateway accepts one a second for half a minute: 30 in
+        // the last interval (a minute), and refuses again.
+        for _ in 0..30 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            limiter.succeeded();
+        }
         limiter.throttled();
-        assert!(close(
-            limiter.current_per_minute(),
-            60.0 * DECREASE_FACTOR * DECREASE_FACTOR
-        ));
+        assert!(close(limiter.current_per_minute(), 30.0 * ACCEPTED_SHARE));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_far_below_the_rate_is_found_in_one_step() {
+        let limiter = AdaptiveLimiter::new(RateLimit::per_minute(100));
+        // The gateway accepted 30 a minute, then refused.
+        for _ in 0..30 {
+            tokio::time::advance(Duration::from_secs(2)).await;
+            limiter.succeeded();
+        }
+        limiter.throttled();
+        assert!(close(limiter.current_per_minute(), 30.0 * ACCEPTED_SHARE));
     }
 
     #[tokio::test(start_paused = true)]
@@ -563,6 +671,31 @@ mod tests {
             took >= interval * 2 && took < interval * 2 + Duration::from_millis(5),
             "{took:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttles_from_before_a_pause_do_not_extend_it_and_it_stops_at_the_probe_interval() {
+        let p = Duration::from_secs(4);
+        let limiter = AdaptiveLimiter::new(
+            RateLimit::per_minute(60)
+                .with_burst(1)
+                .with_probe_interval(p),
+        );
+        limiter.throttled();
+        // Three more answers to requests that were in flight: no longer pause.
+        limiter.throttled();
+        limiter.throttled();
+        limiter.throttled();
+        let interval = Duration::from_secs_f64(60.0 / (60.0 * DECREASE_FACTOR));
+        assert!(time_for(&limiter, 1).await < interval + Duration::from_millis(5));
+        // 429s in a row, each after its pause: 2, 4, 8… intervals, but never beyond P.
+        for _ in 0..6 {
+            limiter.throttled();
+            let took = time_for(&limiter, 1).await;
+            assert!(took <= p + Duration::from_millis(5), "{took:?}");
+        }
+        limiter.throttled();
+        assert!(time_for(&limiter, 1).await >= p);
     }
 
     #[tokio::test(start_paused = true)]
@@ -603,6 +736,7 @@ mod tests {
         let limiter = AdaptiveLimiter::new(RateLimit::per_minute(100).with_floor_per_minute(10));
         for _ in 0..40 {
             limiter.throttled();
+            tokio::time::advance(Duration::from_secs(10)).await;
             limiter.succeeded();
         }
         assert!(close(limiter.current_per_minute(), 10.0));
