@@ -16,7 +16,9 @@
 //!
 //! Run with `cargo bench --bench pacing` (about a minute and a half);
 //! `cargo bench --bench pacing -- 10` runs at a tenth of real time instead
-//! of a twentieth.
+//! of a twentieth. `PACING_ONLY=60` runs only the pair whose L is 60;
+//! `PACING_TRACE=1` prints the limiter's rate every ten (scaled) seconds
+//! and the run of statuses the gateway answered.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -146,7 +146,9 @@ pub const PROBE_STEP: f64 = 0.05;
 ///   [`ACCEPTED_SHARE`] of the rate the gateway accepted over the last probe
 ///   interval (or of the current rate, if lower) once at least half an
 ///   interval has been counted, so a limit far below the rate is found in
-///   one step, not in minutes; by [`DECREASE_FACTOR`] before that. Once
+///   one step, not in minutes; by [`DECREASE_FACTOR`] before that. (The
+///   gateway's window is taken to be the probe interval: a minute by
+///   default, the unit its budget is counted in.) Once
 ///   per run of 429s: the ones that follow it before any success
 ///   (a sliding window on the gateway keeps refusing until it drains) only
 ///   double a pause, which starts at one request interval and never
@@ -187,7 +189,8 @@ struct BucketState {
     /// Counts the pauses: a slot reserved before a pause began is void.
     pauses: u64,
     /// The rate before the last probe (which ran a whole interval without
-    /// a 429), or the last lowered rate.
+    /// a 429), or the last lowered or loaded rate: what is saved while a
+    /// probe is still unanswered.
     last_good: f64,
     /// When the last probe raised the rate, until a 429 answers it.
     probed_at: Option<Instant>,
