@@ -1124,3 +1124,209 @@ async fn a_rename_stopped_between_its_steps_is_finished_by_the_next_run() {
     let again = plan_at(&client, &after, &second.state, day(2)).await;
     assert!(again.is_empty(), "{}", reconcile::render::text(&again));
 }
+
+/// How many requests of each method the emulator answered (or dropped).
+fn requests_by_method(emu: &Emulator, method: &str) -> usize {
+    emu.requests().iter().filter(|r| r.method == method).count()
+}
+
+#[tokio::test]
+async fn a_resume_settles_creates_in_doubt_from_one_listing_and_posts_only_the_missing() {
+    const CREATES: usize = 2_000;
+    const BATCH: usize = 200;
+    let emu = emulator(vec![]).await;
+    let client = client(&emu);
+    let desired = directory(
+        (0..CREATES)
+            .map(|n| {
+                entry(
+                    &format!("user{n:04}@example.com"),
+                    "User",
+                    &format!("N{n}"),
+                    &[],
+                )
+            })
+            .collect(),
+    );
+    let state = SyncState::new(STACK, ORG);
+    let policy = Policy::builder()
+        .managed_domain("example.com".parse::<Domain>().unwrap())
+        .threshold(100, 100)
+        .bulk_size(BATCH)
+        // 2,000 creates, past the create limit and the licences: approved.
+        .override_threshold(true)
+        .build();
+    let plan = plan_with(&client, &desired, &state, day(0), &policy).await;
+    assert_eq!(plan.changes.len(), CREATES);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+
+    // One bulk at a time, so the faults strike known requests. The first
+    // bulk POST is committed and its reply dropped; the second is dropped
+    // before commit; the client's read-back of each fails, so both bulks
+    // end in doubt.
+    emu.push_fault(Fault::DropAfterCommit);
+    emu.push_fault(Fault::Status(500));
+    emu.push_fault(Fault::DropBeforeCommit);
+    emu.push_fault(Fault::Status(500));
+    let first = executor()
+        .concurrency(1)
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert_eq!(first.counts.failed, 2 * BATCH, "{}", first.counts);
+    assert_eq!(first.counts.applied, CREATES - 2 * BATCH);
+    let on_gateway = |emu: &Emulator| emu.users(ORG).len() - 1; // the login's own account
+    assert_eq!(on_gateway(&emu), CREATES - BATCH, "the first bulk landed");
+    let landed_unrecorded: Vec<String> = posted(&emu)[..BATCH].to_vec();
+    let missing: Vec<String> = posted(&emu)[BATCH..2 * BATCH].to_vec();
+
+    emu.clear_observations();
+    let again = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert!(again.is_complete(), "{}", again.counts);
+    assert_eq!(again.counts.already_applied, CREATES - 2 * BATCH);
+    assert_eq!(again.counts.applied, 2 * BATCH);
+    assert_eq!(on_gateway(&emu), CREATES);
+    // One listing, then ⌈missing / batch⌉ bulk POSTs: nothing else.
+    assert_eq!(requests_by_method(&emu, "GET"), 1, "{:?}", writes(&emu));
+    assert_eq!(
+        requests_by_method(&emu, "POST"),
+        missing.len().div_ceil(BATCH)
+    );
+    assert_eq!(emu.requests().len(), 1 + missing.len().div_ceil(BATCH));
+    // No create twice: only the missing ones were posted again.
+    let mut reposted = posted(&emu);
+    reposted.sort();
+    let mut expected = missing.clone();
+    expected.sort();
+    assert_eq!(reposted, expected);
+    assert!(landed_unrecorded.iter().all(|a| !reposted.contains(a)));
+    assert!(
+        emu.welcome_letter_counts().values().all(|&n| n <= 1),
+        "no welcome letter twice"
+    );
+}
+
+/// A "gateway" that accepts every connection and closes it at once,
+/// counting them.
+async fn dead_gateway() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (url, accepted)
+}
+
+#[tokio::test]
+async fn a_dead_gateway_trips_the_breaker_and_the_rerun_completes_the_apply() {
+    const BREAKER: u32 = 5;
+    let emu = emulator(vec![]).await;
+    let client = client(&emu);
+    let desired = directory(
+        (0..20)
+            .map(|n| entry(&format!("u{n:02}@example.com"), "U", &format!("N{n}"), &[]))
+            .collect(),
+    );
+    let state = SyncState::new(STACK, ORG);
+    // One create per request: twenty requests that could each be retried five times.
+    let policy = Policy::builder()
+        .managed_domain("example.com".parse::<Domain>().unwrap())
+        .threshold(100, 100)
+        .bulk_size(1)
+        .build();
+    let plan = plan_with(&client, &desired, &state, day(0), &policy).await;
+    assert_eq!(plan.changes.len(), 20);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+
+    let (url, accepted) = dead_gateway().await;
+    let dead = Client::builder()
+        .essentials(&url, ORG)
+        .credentials(LOGIN, PASSWORD.into())
+        .retry(
+            RetryConfig::standard()
+                .with_initial_backoff(Duration::from_millis(2))
+                .with_max_backoff(Duration::from_millis(8)),
+        )
+        .rate_limit(RateLimit::per_minute(600_000).with_burst(1_000))
+        .build()
+        .unwrap();
+    let report = executor()
+        .breaker(BREAKER)
+        .journal(&journal)
+        .apply(&plan, &dead, &state)
+        .await
+        .unwrap();
+    let attempts = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        attempts <= BREAKER as usize + 1,
+        "{attempts} attempts reached the dead gateway"
+    );
+    assert!(attempts >= BREAKER as usize, "{attempts}");
+    let Some(Halt::Breaker { reason }) = &report.halted else {
+        panic!("halted by the breaker: {report}");
+    };
+    assert!(reason.contains("looks down"), "{reason}");
+    assert!(!reason.contains(PASSWORD));
+    assert_eq!(report.counts.applied, 0);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains(r#""event":"halt""#) && l.contains("breaker")),
+        "{text}"
+    );
+
+    // The gateway is back: the same plan and journal finish the job.
+    let again = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    assert!(again.is_complete(), "{again}");
+    assert_eq!(again.halted, None);
+    assert_eq!(emu.users(ORG).len(), 21);
+}
+
+#[tokio::test]
+async fn a_refused_login_once_writes_have_begun_trips_the_breaker() {
+    let (emu, client, desired) = small_gateway().await;
+    let emu = Arc::new(emu);
+    let state = SyncState::new(STACK, ORG);
+    let plan = plan_at(&client, &desired, &state, day(0)).await;
+    // The first write goes through; then the gateway refuses the login.
+    let report = executor()
+        .concurrency(1)
+        .on_progress({
+            let emu = Arc::clone(&emu);
+            let seen = Arc::new(Mutex::new(0));
+            move |p| {
+                if let Progress::Finished { .. } = p {
+                    let mut n = seen.lock().unwrap();
+                    *n += 1;
+                    if *n == 1 {
+                        for _ in 0..10 {
+                            emu.push_fault(Fault::Status(401));
+                        }
+                    }
+                }
+            }
+        })
+        .apply(&plan, &client, &state)
+        .await
+        .unwrap();
+    let Some(Halt::Breaker { reason }) = &report.halted else {
+        panic!("halted by the breaker: {report}");
+    };
+    assert!(reason.contains("after writes had begun"), "{reason}");
+}

@@ -27,6 +27,7 @@ mod keywords;
 mod kinds;
 mod proxy;
 mod records;
+pub mod retry;
 mod retry_after;
 mod sanitize;
 mod sleep;

@@ -9,8 +9,9 @@ use muster_core::{Domain, Field, FieldSet};
 use secrecy::SecretString;
 use url::Url;
 
-use crate::limiter::{AdaptiveLimiter, LimiterKey, RateLimit, RateLimiter};
-use crate::{Error, RetryConfig};
+use crate::limiter::{AdaptiveLimiter, LearnedRate, LimiterKey, RateLimit, RateLimiter};
+use crate::retry::RetryBudget;
+use crate::{Breaker, Error, RetryConfig};
 use muster_core::{Sleep, TokioSleep};
 
 /// Which API the gateway speaks.
@@ -114,6 +115,8 @@ pub struct ClientBuilder {
     retry: RetryConfig,
     rate_limit: RateLimit,
     limiter: Option<Arc<dyn RateLimiter>>,
+    learned: Option<LearnedRate>,
+    budget: Option<Arc<RetryBudget>>,
     sleeper: Arc<dyn Sleep>,
     user_agent: String,
     page_size: u32,
@@ -169,6 +172,25 @@ impl ClientBuilder {
     /// host in this process; the first one's pace wins.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = limit;
+        self
+    }
+
+    /// Spends retries from `budget` (shared with every client given the
+    /// same one) instead of a budget of its own ([`RetryBudget::default`],
+    /// shared by the client's clones).
+    pub fn retry_budget(mut self, budget: Arc<RetryBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Starts the limiter at a rate an earlier run learned
+    /// ([`Client::learned_rate`], saved with [`LearnedRate::save`]) instead
+    /// of at the configured one, so a new process does not rediscover the
+    /// gateway's limit with a burst of 429s. The learned rate
+    /// [decays](LearnedRate::effective_per_minute) back to the configured
+    /// budget as it ages; it never raises the rate above it.
+    pub fn learned_rate(mut self, learned: LearnedRate) -> Self {
+        self.learned = Some(learned);
         self
     }
 
@@ -228,14 +250,12 @@ impl ClientBuilder {
         let limiter = match self.limiter {
             Some(l) => l,
             None => {
-                let host = format!(
-                    "{}:{}",
-                    base.host_str().unwrap_or_default(),
-                    base.port_or_known_default().unwrap_or_default()
-                );
-                AdaptiveLimiter::shared(LimiterKey::new(&user, &host), self.rate_limit)
+                AdaptiveLimiter::shared(LimiterKey::new(&user, &host_of(&base)), self.rate_limit)
             }
         };
+        if let Some(learned) = self.learned {
+            limiter.load_learned_rate(learned, std::time::SystemTime::now());
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -246,6 +266,8 @@ impl ClientBuilder {
                 password,
                 retry: self.retry,
                 limiter,
+                budget: self.budget.unwrap_or_default(),
+                breaker: None,
                 sleeper: self.sleeper,
                 page_size: self.page_size,
             }),
@@ -336,6 +358,7 @@ pub struct Client {
     pub(crate) inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) base: Url,
@@ -345,6 +368,8 @@ pub(crate) struct Inner {
     pub(crate) password: SecretString,
     pub(crate) retry: RetryConfig,
     pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) budget: Arc<RetryBudget>,
+    pub(crate) breaker: Option<Arc<Breaker>>,
     pub(crate) sleeper: Arc<dyn Sleep>,
     pub(crate) page_size: u32,
 }
@@ -360,6 +385,8 @@ impl Client {
             retry: RetryConfig::standard(),
             rate_limit: RateLimit::default(),
             limiter: None,
+            learned: None,
+            budget: None,
             sleeper: Arc::new(TokioSleep::default()),
             user_agent: concat!("muster/", env!("CARGO_PKG_VERSION")).to_owned(),
             page_size: MAX_PAGE_SIZE,
@@ -401,6 +428,52 @@ impl Client {
     pub fn limiter(&self) -> &Arc<dyn RateLimiter> {
         &self.inner.limiter
     }
+
+    /// What the limiter has learned about the gateway's real budget, to be
+    /// saved for the next run ([`LearnedRate::save`], then
+    /// [`ClientBuilder::learned_rate`]); `None` when it learned nothing
+    /// (no 429 without `Retry-After` came, or the limiter is not one that learns).
+    #[must_use]
+    pub fn learned_rate(&self) -> Option<LearnedRate> {
+        self.inner
+            .limiter
+            .learned_rate(std::time::SystemTime::now())
+    }
+
+    /// The key the gateway counts this client's budget under: its login and
+    /// host (where to save the [learned rate](Self::learned_rate)).
+    #[must_use]
+    pub fn limiter_key(&self) -> LimiterKey {
+        LimiterKey::new(&self.inner.user, &host_of(&self.inner.base))
+    }
+
+    /// A client like this one (same connections, limiter and budget) that
+    /// stops sending once `breaker` trips: every request then fails at
+    /// once with [`Error::CircuitOpen`]. The executor gives each apply its
+    /// own, so an apply against a dead gateway stops after a few attempts.
+    #[must_use]
+    pub fn with_breaker(&self, breaker: Arc<Breaker>) -> Client {
+        let mut inner = (*self.inner).clone();
+        inner.breaker = Some(breaker);
+        Client {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The breaker this client stops sending by, if it has one.
+    #[must_use]
+    pub fn breaker(&self) -> Option<&Arc<Breaker>> {
+        self.inner.breaker.as_ref()
+    }
+}
+
+/// `host:port` of a URL, as the limiter is keyed.
+fn host_of(base: &Url) -> String {
+    format!(
+        "{}:{}",
+        base.host_str().unwrap_or_default(),
+        base.port_or_known_default().unwrap_or_default()
+    )
 }
 
 impl fmt::Debug for Client {

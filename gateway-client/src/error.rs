@@ -2,6 +2,7 @@
 //! retry / skip / abort from it alone.
 
 use muster_core::Field;
+use muster_core::retry::{AttemptOutcome, RetryAction, classify, is_server_failure};
 
 use crate::Dialect;
 
@@ -126,6 +127,24 @@ pub enum Error {
         /// The dialect of the client.
         dialect: Dialect,
     },
+    /// The client stopped sending: its [`Breaker`](crate::Breaker) saw too
+    /// many consecutive connection failures, timeouts or 5xx answers. Nothing
+    /// was sent for this request; a later run may succeed.
+    #[error("not sent: the gateway looks down ({failures} failures in a row, the last: {last})")]
+    CircuitOpen {
+        /// How many attempts in a row failed.
+        failures: u32,
+        /// The last failure, as `METHOD path: what happened` (never credentials).
+        last: String,
+    },
+    /// A saved [`LearnedRate`](crate::LearnedRate) could not be read or written.
+    #[error("learned rate file {}: {reason}", path.display())]
+    LearnedRate {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The client was configured wrongly (bad URL, plain http to a remote host…).
     #[error("invalid client configuration: {0}")]
     Config(String),
@@ -147,25 +166,50 @@ impl Error {
         }
     }
 
+    /// The attempt outcome this error stands for, when it stands for one:
+    /// what [`classify`] judges.
+    fn attempt_outcome(&self) -> Option<AttemptOutcome> {
+        match self {
+            Error::Transport { source, .. } if source.is_connect() => {
+                Some(AttemptOutcome::ConnectFailed)
+            }
+            Error::Transport { source, .. } if source.is_builder() => None,
+            Error::Transport { .. } => Some(AttemptOutcome::Interrupted),
+            Error::RateLimited { .. } => Some(AttemptOutcome::Status(429)),
+            Error::Api { status, .. } => Some(AttemptOutcome::Status(*status)),
+            _ => None,
+        }
+    }
+
     /// True when trying the same call again later may succeed (throttling,
-    /// server errors, timeouts, dropped connections). An executor retries
-    /// these after a pause, and skips or aborts on the rest.
+    /// server errors, timeouts, dropped connections, a truncated listing, a
+    /// client that stopped sending). An executor retries these after a
+    /// pause, and skips or aborts on the rest. Decided by the one
+    /// classifier, [`muster_core::retry::classify`].
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::RateLimited { .. } | Error::Transport { .. } | Error::Truncated { .. } => true,
-            Error::Api { status, .. } => *status == 408 || *status >= 500,
-            _ => false,
+            Error::Truncated { .. } | Error::CircuitOpen { .. } => true,
+            other => other
+                .attempt_outcome()
+                .is_some_and(|o| matches!(classify(o), RetryAction::RetryIndicated(_))),
         }
     }
 
     /// True when a write may or may not have happened: the request was sent
-    /// but no clear answer came back (timeout, dropped connection, 5xx).
-    pub(crate) fn is_ambiguous(&self) -> bool {
-        match self {
-            Error::Transport { source, .. } => !source.is_connect() && !source.is_builder(),
-            Error::Api { status, .. } => *status >= 500 || *status == 408,
-            _ => false,
-        }
+    /// but no clear answer came back (timeout, dropped connection, 5xx), as
+    /// [`RetryAction::is_ambiguous`](muster_core::retry::RetryAction::is_ambiguous) says.
+    #[must_use]
+    pub fn is_ambiguous(&self) -> bool {
+        self.attempt_outcome()
+            .is_some_and(|o| classify(o).is_ambiguous())
+    }
+
+    /// True when the gateway could not be reached, timed out or answered
+    /// 5xx (what a breaker counts), or a breaker already stopped the client.
+    #[must_use]
+    pub fn is_server_failure(&self) -> bool {
+        matches!(self, Error::CircuitOpen { .. })
+            || self.attempt_outcome().is_some_and(is_server_failure)
     }
 }

@@ -8,9 +8,12 @@
 //!   written unless asked. Expected before-values make a stale change fail
 //!   ([`Error::Stale`]) instead of overwriting.
 //! - **Polite**: a rate limiter keyed by login and host (shared by clones
-//!   and by clients built for the same pair), slowing down on 429; retries
-//!   with full-jitter backoff honouring `Retry-After`, classified in one
-//!   place ([`retry::classify`]).
+//!   and by clients built for the same pair) that learns the gateway's real
+//!   budget from its 429s and keeps it for the next run ([`LearnedRate`]);
+//!   retries with jittered backoff (backon) honouring `Retry-After`,
+//!   classified in one place ([`retry::classify`], from muster-core) and
+//!   paid from a retry budget ([`retry::RetryBudget`]); a [`Breaker`] that
+//!   stops sending to a gateway that looks down.
 //! - **Honest about writes**: a POST whose outcome is unknown is settled by
 //!   reading back, never blindly repeated.
 //!
@@ -33,6 +36,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod breaker;
 mod client;
 mod error;
 mod groups;
@@ -46,10 +50,14 @@ mod transport;
 mod users;
 mod wire;
 
+pub use breaker::{Breaker, DEFAULT_BREAKER_THRESHOLD};
 pub use client::{Capabilities, Client, ClientBuilder, Dialect};
 pub use error::Error;
 pub use groups::{Group, Groups};
-pub use limiter::{AdaptiveLimiter, LimiterKey, RateLimit, RateLimiter};
+pub use limiter::{
+    ACCEPTED_SHARE, AdaptiveLimiter, DECREASE_FACTOR, LEARNED_RATE_KEEP, LearnedRate, LimiterKey,
+    PROBE_STEP, RateLimit, RateLimiter,
+};
 pub use model::{FieldValue, NewUser, RemoteUser, UserPatch, WelcomeEmail, field_value};
 pub use muster_core::{Sleep, TokioSleep};
 pub use org::{Identity, OrgDomain, OrgInfo};

@@ -1,7 +1,12 @@
 //! Sending one logical request: pacing, attempts, classification, backoff,
 //! and turning an answer into a value or an [`Error`].
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+
+use backon::Retryable;
+use futures::future::BoxFuture;
 
 use base64::Engine;
 use muster_core::EmailAddress;
@@ -12,7 +17,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::client::Inner;
-use crate::retry::{AttemptOutcome, RetryAction, RetryReason, backoff_delay, classify};
+use crate::retry::{AttemptOutcome, RetryAction, RetryReason, classify, honours_retry_after};
 use crate::{Dialect, Error};
 
 /// Whether a request may be repeated without changing the outcome.
@@ -104,85 +109,179 @@ struct Attempt {
     body: String,
 }
 
+/// An attempt that did not give the caller its answer, and whether the
+/// request may be tried again.
+struct Failure {
+    error: Error,
+    /// Why it may be retried, when the classifier says it may.
+    reason: Option<RetryReason>,
+    /// The classifier allows a retry and the request may be repeated.
+    may_retry: bool,
+    /// A `Retry-After` the gateway sent on a status that honours it.
+    retry_after: Option<Duration>,
+    /// The attempt's span, to record the wait in.
+    span: tracing::Span,
+}
+
 impl Inner {
-    /// Sends `req` under the limiter, retrying what [`classify`] allows.
+    /// Sends `req` under the limiter (and the breaker, when there is one),
+    /// retrying what [`classify`] allows on backon's schedule, adjusted for
+    /// `Retry-After` and paid from the retry budget. Each retry is logged.
     pub(crate) async fn execute(&self, req: Request<'_>) -> Result<Reply, Error> {
         let url = crate::path::join(&self.base, &req.segments);
         let path = url.path().to_owned();
-        let method = req.method.clone();
-        let max = self.retry.max_attempts();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.limiter.acquire().await;
-            let span = tracing::info_span!(
-                "gateway.request",
-                method = %method,
-                path = %path,
-                attempt,
-                status = tracing::field::Empty,
-                wait_ms = tracing::field::Empty,
-            );
-            let result = self
-                .attempt(&req, url.clone())
-                .instrument(span.clone())
-                .await;
-            let outcome = match &result {
-                Ok(a) => AttemptOutcome::Status(a.status),
-                Err(e) if e.is_connect() => AttemptOutcome::ConnectFailed,
-                Err(_) => AttemptOutcome::Interrupted,
-            };
-            if let Ok(a) = &result {
-                span.record("status", a.status);
+        let attempts = AtomicU32::new(0);
+        let retried = Mutex::new(None::<RetryReason>);
+        let result = self.retrying(&req, &url, &path, &attempts, &retried).await;
+        match result {
+            Ok(reply) => {
+                self.budget.succeeded(*lock(&retried));
+                Ok(reply)
             }
-            let action = classify(outcome);
-            if action != RetryAction::RetryIndicated(RetryReason::Throttled) {
-                self.limiter.succeeded();
-            }
-            let failure = |result: Result<Attempt, reqwest::Error>| match result {
-                Ok(a) => status_error(
-                    a.status,
-                    message_of(&a.body),
-                    method.as_str(),
-                    &path,
-                    req.body.as_ref(),
-                    attempt,
-                ),
-                Err(source) => Error::Transport {
-                    method: method.to_string(),
-                    path: path.clone(),
-                    source,
-                },
-            };
-            let reply = |a: Attempt| Reply {
-                body: a.body,
-                method: method.clone(),
-                path: path.clone(),
-            };
-            match (action, result) {
-                (RetryAction::NoActionIndicated, Ok(a)) => return Ok(reply(a)),
-                (RetryAction::RetryIndicated(reason), result) => {
-                    if reason == RetryReason::Throttled {
-                        self.limiter.throttled();
-                    }
-                    let may_repeat = req.idempotency == Idempotency::Idempotent
-                        || reason.request_not_processed();
-                    if !may_repeat || attempt >= max {
-                        return Err(failure(result));
-                    }
-                    let retry_after = result.as_ref().ok().and_then(|a| a.retry_after);
-                    let wait = backoff_delay(&self.retry, attempt, retry_after, rand::random());
-                    span.record("wait_ms", wait.as_millis() as u64);
-                    span.in_scope(|| {
-                        tracing::debug!(?reason, ?wait, "retrying after a transient failure");
+            Err(failure) => Err(failure.error),
+        }
+    }
+
+    /// The attempts of one request on backon's schedule. Built in a plain
+    /// function and boxed, so its closures' `Send` is proven here rather
+    /// than inside every async caller.
+    fn retrying<'s>(
+        &'s self,
+        req: &'s Request<'_>,
+        url: &'s url::Url,
+        path: &'s str,
+        attempts: &'s AtomicU32,
+        retried: &'s Mutex<Option<RetryReason>>,
+    ) -> BoxFuture<'s, Result<Reply, Failure>> {
+        let sleeper = Arc::clone(&self.sleeper);
+        let retrying = (move || self.attempt_once(req, url, path, attempts))
+            .retry(self.retry.backoff())
+            .sleep(move |wait| {
+                let sleeper = Arc::clone(&sleeper);
+                async move { sleeper.sleep(wait).await }
+            })
+            .when(|f: &Failure| f.may_retry)
+            .adjust(move |f: &Failure, scheduled| {
+                let wait = self.retry.wait(scheduled, f.retry_after)?;
+                let reason = f.reason?;
+                if !self.budget.withdraw(reason) {
+                    f.span.in_scope(|| {
+                        tracing::warn!(?reason, "retry budget spent: not retrying");
                     });
-                    self.sleeper.sleep(wait).await;
+                    return None;
                 }
-                (_, Ok(a)) if req.item_errors && lists_item_errors(a.status, &a.body) => {
-                    return Ok(reply(a));
-                }
-                (_, other) => return Err(failure(other)),
+                *lock(retried) = Some(reason);
+                Some(wait)
+            })
+            .notify(|f: &Failure, wait| {
+                f.span.record("wait_ms", wait.as_millis() as u64);
+                f.span.in_scope(|| {
+                    tracing::debug!(reason = ?f.reason, ?wait, error = %f.error,
+                        "retrying after a transient failure");
+                });
+            });
+        Box::pin(retrying)
+    }
+
+    /// One attempt: paced, counted by the breaker, classified.
+    async fn attempt_once(
+        &self,
+        req: &Request<'_>,
+        url: &url::Url,
+        path: &str,
+        attempts: &AtomicU32,
+    ) -> Result<Reply, Failure> {
+        let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        let method = &req.method;
+        let span = tracing::info_span!(
+            "gateway.request",
+            method = %method,
+            path = %path,
+            attempt,
+            status = tracing::field::Empty,
+            wait_ms = tracing::field::Empty,
+        );
+        let definite = |error| Failure {
+            error,
+            reason: None,
+            may_retry: false,
+            retry_after: None,
+            span: span.clone(),
+        };
+        let _probe = match &self.breaker {
+            Some(b) => b.admit().await.map_err(definite)?,
+            None => None,
+        };
+        self.limiter.acquire().await;
+        let result = self
+            .attempt(req, url.clone())
+            .instrument(span.clone())
+            .await;
+        let outcome = match &result {
+            Ok(a) => AttemptOutcome::Status(a.status),
+            Err(e) if e.is_connect() => AttemptOutcome::ConnectFailed,
+            Err(_) => AttemptOutcome::Interrupted,
+        };
+        if let Some(b) = &self.breaker {
+            b.record(outcome, || match &result {
+                Ok(a) => format!("{method} {path}: {}", a.status),
+                Err(e) => format!("{method} {path}: {}", muster_core::error_chain(e)),
+            });
+        }
+        if let Ok(a) = &result {
+            span.record("status", a.status);
+        }
+        let action = classify(outcome);
+        let retry_after = result
+            .as_ref()
+            .ok()
+            .filter(|a| honours_retry_after(a.status))
+            .and_then(|a| a.retry_after);
+        match (action, retry_after) {
+            (RetryAction::RetryIndicated(RetryReason::Throttled), Some(wait)) => {
+                self.limiter
+                    .retry_after(wait.min(self.retry.max_retry_after()));
             }
+            (RetryAction::RetryIndicated(RetryReason::Throttled), None) => {
+                self.limiter.throttled();
+            }
+            _ => self.limiter.succeeded(),
+        }
+        let reply = |a: Attempt| Reply {
+            body: a.body,
+            method: method.clone(),
+            path: path.to_owned(),
+        };
+        let error = |result: Result<Attempt, reqwest::Error>| match result {
+            Ok(a) => status_error(
+                a.status,
+                message_of(&a.body),
+                method.as_str(),
+                path,
+                req.body.as_ref(),
+                attempt,
+            ),
+            Err(source) => Error::Transport {
+                method: method.to_string(),
+                path: path.to_owned(),
+                source,
+            },
+        };
+        match (action, result) {
+            (RetryAction::NoActionIndicated, Ok(a)) => Ok(reply(a)),
+            (RetryAction::RetryIndicated(reason), result) => {
+                let may_repeat =
+                    req.idempotency == Idempotency::Idempotent || reason.request_not_processed();
+                Err(Failure {
+                    error: error(result),
+                    reason: Some(reason),
+                    may_retry: may_repeat,
+                    retry_after,
+                    span: span.clone(),
+                })
+            }
+            (_, Ok(a)) if req.item_errors && lists_item_errors(a.status, &a.body) => Ok(reply(a)),
+            (_, other) => Err(definite(error(other))),
         }
     }
 
@@ -245,6 +344,11 @@ impl Inner {
         }
         headers
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // One value replaced whole: a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Maps a non-success status to the error a caller can act on: the one

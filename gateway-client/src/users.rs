@@ -272,18 +272,46 @@ impl Users<'_> {
         email: &EmailAddress,
         patch: UserPatch,
     ) -> Result<RemoteUser, Error> {
-        let dialect = self.client.dialect();
         let current = self.get(email).await?;
+        self.update_from(current, patch).await
+    }
+
+    /// [`update`](Self::update) of a user the caller has just read: the
+    /// same checks, merge and PUT, without reading it again.
+    ///
+    /// A PUT whose outcome is unknown (timeout, dropped connection, 5xx
+    /// after every retry) is settled by one GET: when the user now holds
+    /// exactly what was sent, the update is done.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
+    pub async fn update_from(
+        &self,
+        current: RemoteUser,
+        patch: UserPatch,
+    ) -> Result<RemoteUser, Error> {
+        let dialect = self.client.dialect();
         patch.check(current.account(), dialect)?;
         let mut obj = current.raw().clone();
         wire::apply(dialect, &mut obj, &patch.resolve(current.account()))?;
         if &obj == current.raw() {
             return Ok(current);
         }
+        let email = &current.account().primary_email;
         let mut segments = self.client.users_path();
         segments.push(email.as_str());
         let req = Request::new(Method::PUT, segments).body(Value::Object(obj.clone()));
-        let reply = self.client.inner.execute(req).await?;
+        let reply = match self.client.inner.execute(req).await {
+            Ok(reply) => reply,
+            Err(e) if e.is_ambiguous() => {
+                tracing::warn!(%email, error = %e, "update outcome unknown; reading back");
+                return match (wire::decode_user(dialect, obj), self.get(email).await) {
+                    (Ok(sent), Ok(now)) if now.account() == sent.account() => Ok(now),
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         wire::decode_user(dialect, obj).map_err(|reason| reply.decode_error(reason))
     }
 

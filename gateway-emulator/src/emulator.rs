@@ -116,6 +116,7 @@ impl EmulatorBuilder {
             limiter: Mutex::new(Limiter::new(self.seed.rate_limit.unwrap_or_default())),
             faults: Mutex::new(FaultState::new(faults)),
             observations: Mutex::new(Observations::default()),
+            started: self.clock.now(),
             clock: self.clock,
             spelling: self.seed.sender_list_spelling.unwrap_or_default(),
             base_url: base_url.clone(),

@@ -25,6 +25,9 @@ pub struct RequestRecord {
     /// The injected fault, if any (`status 503`, `drop before commit (503 not sent)`,
     /// `drop after commit (201 not sent)`, …).
     pub fault: Option<String>,
+    /// When it arrived, since the emulator started, by the emulator's
+    /// [`Clock`](crate::Clock) (so a benchmark can count 429s per interval).
+    pub at: std::time::Duration,
     /// The JSON body, redacted; `None` when there was none, it was not JSON,
     /// or it was larger than 256 KiB.
     pub body: Option<Value>,

@@ -205,6 +205,24 @@ async fn the_101st_request_in_a_minute_is_429_without_retry_after() {
 }
 
 #[tokio::test]
+async fn each_request_is_logged_with_when_it_arrived_by_the_emulators_clock() {
+    let (emu, clock) = limited(RateLimit::new(1, Duration::from_secs(60))).await;
+    let v1 = V1::new(&emu);
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(v1.get("/me").await.status(), 200);
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(v1.get("/me").await.status(), 429);
+    let log: Vec<(u16, Duration)> = emu.requests().iter().map(|r| (r.status, r.at)).collect();
+    assert_eq!(
+        log,
+        [
+            (200, Duration::from_secs(5)),
+            (429, Duration::from_secs(35))
+        ]
+    );
+}
+
+#[tokio::test]
 async fn the_window_slides_and_retry_after_is_sent_when_asked() {
     let (emu, clock) = limited(RateLimit::new(2, Duration::from_secs(10)).with_retry_after()).await;
     let v1 = V1::new(&emu);

@@ -6,6 +6,7 @@
 //! {"event":"plan","version":1,"fingerprint":"…","stack":"us1","org":"example.com","changes":3}
 //! {"event":"begin","id":0,"email":"ann@example.com","at":"2026-11-02T09:00:01.5Z"}
 //! {"event":"end","id":0,"email":"ann@example.com","outcome":"applied","at":"2026-11-02T09:00:02Z"}
+//! {"event":"halt","halt":"breaker","reason":"…","at":"2026-11-02T09:00:09Z"}
 //! ```
 //!
 //! A `begin` without an `end` is a change whose writes may or may not have
@@ -26,7 +27,7 @@ use muster_reconcile::Plan;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApplyError;
-use super::report::Outcome;
+use super::report::{Halt, Outcome};
 
 /// The journal format this muster reads and writes.
 const JOURNAL_VERSION: u32 = 1;
@@ -60,6 +61,14 @@ enum Entry {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         in_doubt: bool,
         /// When (for the audit trail; never read back).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+    },
+    /// The run stopped sending, and why (for the audit trail; a rerun
+    /// resumes from the begin and end lines alone).
+    Halt {
+        #[serde(flatten)]
+        halt: Halt,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<DateTime<Utc>>,
     },
@@ -222,6 +231,7 @@ fn read(path: &Path, plan: &Plan, text: &str) -> Result<(Resume, usize), ApplyEr
                     resume.in_doubt.remove(&id);
                 }
             }
+            Entry::Halt { .. } => {}
         }
     }
     Ok((resume, whole))
@@ -263,6 +273,14 @@ impl Journal {
             email: email.to_owned(),
             outcome: outcome.clone(),
             in_doubt,
+            at: Some(Utc::now()),
+        })
+    }
+
+    /// Records why the run stopped sending.
+    pub(crate) fn halt(&mut self, halt: &Halt) -> std::io::Result<()> {
+        self.write(&Entry::Halt {
+            halt: halt.clone(),
             at: Some(Utc::now()),
         })
     }

@@ -41,7 +41,9 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use muster_core::Account;
-use muster_gateway::{Client, Error as GatewayError, WelcomeEmail};
+use muster_gateway::{
+    Breaker, Client, DEFAULT_BREAKER_THRESHOLD, Error as GatewayError, WelcomeEmail,
+};
 use muster_reconcile::{AccountChange, Plan, PlanKey, Step, SyncState, Transition};
 
 pub use error::ApplyError;
@@ -169,6 +171,7 @@ pub struct Executor {
     stack: Option<String>,
     plan_key: Option<PlanKey>,
     override_threshold: bool,
+    breaker: u32,
     on_error: Arc<ErrorPolicy>,
     on_progress: Option<Arc<ProgressFn>>,
 }
@@ -188,6 +191,7 @@ impl fmt::Debug for Executor {
             .field("max_changes", &self.max_changes)
             .field("stack", &self.stack)
             .field("plan_key", &self.plan_key)
+            .field("breaker", &self.breaker)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +207,7 @@ impl Executor {
             stack: None,
             plan_key: None,
             override_threshold: false,
+            breaker: DEFAULT_BREAKER_THRESHOLD,
             on_error: Arc::new(default_policy),
             on_progress: None,
         }
@@ -279,6 +284,17 @@ impl Executor {
         self
     }
 
+    /// Stops the run after this many consecutive attempts (retries
+    /// included) that failed to connect, timed out or got a 5xx (default
+    /// 5, at least 1): the halt is [`Halt::Breaker`], recorded in the
+    /// report and the journal, and nothing more is sent. A 401 or 403 once
+    /// writes have begun stops it the same way. Applying the same plan with
+    /// the same journal resumes it.
+    pub fn breaker(mut self, failures: u32) -> Self {
+        self.breaker = failures.max(1);
+        self
+    }
+
     /// Decides, for each failed change, whether the run goes on. The default
     /// aborts on authentication, permission and configuration errors and
     /// goes on otherwise. (Throttling and server errors were already retried
@@ -328,6 +344,9 @@ impl Executor {
             Some(path) => journal::open(path, plan, !self.dry_run)?,
             None => (None, journal::Resume::default()),
         };
+        // A breaker of this run's own: a rerun starts with it closed.
+        let guarded = client.with_breaker(Arc::new(Breaker::new(self.breaker)));
+        let client = &guarded;
         let ctx = self.context(client, &works).await?;
         let mut run = Run {
             executor: self,
@@ -340,6 +359,7 @@ impl Executor {
             busy: BTreeSet::new(),
             budget: self.max_changes,
             halted: None,
+            writes_begun: false,
             done: 0,
         };
         let index: BTreeMap<u32, usize> = plan
@@ -353,11 +373,18 @@ impl Executor {
                 run.finish(i, Outcome::AlreadyApplied, false, false);
             }
         }
-        let in_doubt: Vec<bool> = plan
+        let mut in_doubt: Vec<bool> = plan
             .changes
             .iter()
             .map(|c| resume.in_doubt.contains(&c.id))
             .collect();
+        if !self.dry_run {
+            for (i, done) in
+                steps::settle_from_listing(client, &plan.changes, &works, &mut in_doubt).await?
+            {
+                run.finish(i, done.outcome, done.in_doubt, true);
+            }
+        }
         run.schedule(&index, &in_doubt).await;
         Ok(run.report(state))
     }
@@ -430,6 +457,8 @@ struct Run<'a> {
     busy: BTreeSet<String>,
     budget: Option<usize>,
     halted: Option<Halt>,
+    /// Some write reached (or may have reached) the gateway in this run.
+    writes_begun: bool,
     done: usize,
 }
 
@@ -686,15 +715,23 @@ impl<'a> Run<'a> {
             for a in self.accounts(i) {
                 self.busy.remove(&a);
             }
+            let wrote = done.in_doubt
+                || (done.outcome == Outcome::Applied
+                    && self.works[i].as_ref().is_ok_and(|w| !w.is_state_only()));
             if let Some(error) = &done.error {
-                let action = (self.executor.on_error)(&self.plan.changes[i], error);
-                if action == ErrorAction::Abort && self.halted.is_none() {
-                    self.halted = Some(Halt::Aborted {
-                        change: self.plan.changes[i].id,
-                        error: muster_core::error_chain(error),
-                    });
+                if let Some(reason) = breaker_reason(error, self.writes_begun) {
+                    self.halt(Halt::Breaker { reason });
+                } else {
+                    let action = (self.executor.on_error)(&self.plan.changes[i], error);
+                    if action == ErrorAction::Abort {
+                        self.halt(Halt::Aborted {
+                            change: self.plan.changes[i].id,
+                            error: muster_core::error_chain(error),
+                        });
+                    }
                 }
             }
+            self.writes_begun |= wrote;
             self.finish(i, done.outcome, done.in_doubt, true);
         }
     }
@@ -741,6 +778,23 @@ impl<'a> Run<'a> {
     fn halt_journal(&mut self, error: String) {
         if !matches!(self.halted, Some(Halt::Journal { .. })) {
             self.halted = Some(Halt::Journal { error });
+        }
+    }
+
+    /// Stops the run (the first reason wins) and says why in the journal.
+    fn halt(&mut self, halt: Halt) {
+        if self.halted.is_some() {
+            return;
+        }
+        tracing::warn!(target: "muster::executor", %halt, "run halted");
+        let failed = self
+            .journal
+            .as_mut()
+            .and_then(|j| j.halt(&halt).err().map(|e| journal_error(j.path(), &e)));
+        self.halted = Some(halt);
+        if let Some(error) = failed {
+            self.halted = None;
+            self.halt_journal(error);
         }
     }
 
@@ -799,6 +853,20 @@ impl<'a> Run<'a> {
             halted: self.halted,
             state: new_state,
         }
+    }
+}
+
+/// Why the breaker stops the run after this error, if it does: the
+/// client's breaker tripped (the gateway looks down), or the login was
+/// refused once writes had begun (every later write would be refused too,
+/// and the writes so far must be resumable).
+fn breaker_reason(error: &GatewayError, writes_begun: bool) -> Option<String> {
+    match error {
+        GatewayError::CircuitOpen { .. } => Some(error.to_string()),
+        GatewayError::Auth { .. } | GatewayError::Forbidden { .. } if writes_begun => Some(
+            format!("the gateway refused the login after writes had begun: {error}"),
+        ),
+        _ => None,
     }
 }
 

@@ -153,6 +153,15 @@ pub enum Halt {
         /// The limit.
         max_changes: usize,
     },
+    /// The breaker stopped the run: the gateway looks down (connection
+    /// failures, timeouts or 5xx answers in a row, see
+    /// [`Executor::breaker`](crate::Executor::breaker)), or it refused the
+    /// login once writes had begun. Nothing more was sent; applying the
+    /// same plan with the same journal resumes it.
+    Breaker {
+        /// What tripped it (never credentials).
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Halt {
@@ -175,6 +184,7 @@ impl std::fmt::Display for Halt {
             Halt::Limit { max_changes } => {
                 write!(f, "run stopped after {max_changes} changes (limit)")
             }
+            Halt::Breaker { reason } => write!(f, "run stopped sending: {reason}"),
         }
     }
 }

@@ -283,6 +283,15 @@ impl Work<'_> {
             && self.edits.groups.is_empty()
     }
 
+    /// True when the change is a delete and nothing else.
+    pub(crate) fn is_plain_delete(&self) -> bool {
+        self.delete
+            && self.create.is_none()
+            && self.rename.is_none()
+            && !self.edits.writes_user()
+            && self.edits.groups.is_empty()
+    }
+
     /// The account and welcome-letter choice of a plain create.
     pub(crate) fn plain_create(&self) -> Option<(&Account, WelcomeEmail)> {
         self.create.filter(|_| self.is_plain_create())
@@ -434,6 +443,63 @@ fn refusal(error: GatewayError, what: &str) -> Done {
     }
 }
 
+/// Settles from one listing the plain creates and the deletes an earlier
+/// run left in doubt, instead of one read per account: a create whose
+/// account exists and a delete whose account is gone are done (returned,
+/// to be recorded as applied); a create still missing is no longer in
+/// doubt, so it goes out again with the other creates in a bulk POST. No
+/// request at all when nothing of the kind is in doubt.
+///
+/// # Errors
+/// The listing's failure: nothing can be settled without it.
+pub(crate) async fn settle_from_listing(
+    client: &Client,
+    changes: &[AccountChange],
+    works: &[Result<Work<'_>, String>],
+    in_doubt: &mut [bool],
+) -> Result<Vec<(usize, Done)>, super::ApplyError> {
+    let settleable = |i: usize| {
+        in_doubt[i]
+            && works[i]
+                .as_ref()
+                .is_ok_and(|w| w.is_plain_create() || w.is_plain_delete())
+    };
+    let candidates: Vec<usize> = (0..changes.len()).filter(|&i| settleable(i)).collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let present: BTreeSet<EmailAddress> = client
+        .users()
+        .list()
+        .await
+        .map_err(|source| super::ApplyError::Read {
+            what: "the users (to settle what an earlier run left in doubt)",
+            source,
+        })?
+        .into_iter()
+        .map(|u| u.into_account().primary_email)
+        .collect();
+    let mut settled = Vec::new();
+    for i in candidates {
+        let Ok(work) = &works[i] else { continue };
+        if let Some((account, _)) = work.plain_create() {
+            if present.contains(&account.primary_email) {
+                settled.push((i, Done::applied()));
+            } else {
+                in_doubt[i] = false;
+            }
+        } else if !present.contains(&changes[i].email) {
+            settled.push((i, Done::applied()));
+        }
+    }
+    tracing::info!(
+        target: "muster::executor",
+        settled = settled.len(),
+        "changes left in doubt settled from one listing"
+    );
+    Ok(settled)
+}
+
 /// Carries out one change (not a bulk member).
 pub(crate) async fn run(
     ctx: &Ctx<'_>,
@@ -558,7 +624,12 @@ async fn run_update(
         edits.patch(current.as_ref().map(RemoteUser::account)),
         &expectations(change),
     );
-    match client.users().update(email, patch).await {
+    // An account already read (in doubt, or for its sender lists) is not read again.
+    let written = match current {
+        Some(current) => client.users().update_from(current, patch).await,
+        None => client.users().update(email, patch).await,
+    };
+    match written {
         Ok(_) => Done::applied(),
         Err(e) => refusal(e, ""),
     }

@@ -42,6 +42,7 @@ pub(crate) async fn gate(
     }
     let method = request.method().clone();
     let uri = request.uri().to_string();
+    let at = shared.clock.now().saturating_duration_since(shared.started);
     let login_name = claimed_login(request.headers(), is_v2(&route)).map(|(u, _)| u);
 
     let (parts, body) = request.into_parts();
@@ -80,6 +81,7 @@ pub(crate) async fn gate(
         login: login_name,
         status,
         fault,
+        at,
         body: logged_body,
     });
     response

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultState>,
     pub(crate) observations: Mutex<Observations>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// When the emulator started, by its clock: requests are timed from it.
+    pub(crate) started: std::time::Instant,
     pub(crate) spelling: SenderListSpelling,
     pub(crate) base_url: String,
 }
