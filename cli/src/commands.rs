@@ -37,7 +37,11 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     settings::sources(&mut config, &args.sources);
     settings::policy_flags(&mut config, &args.policy);
     config.check().map_err(CliError::Config)?;
+    if let Some(state) = &args.state {
+        config.files.state = Some(state.clone());
+    }
     let client = config.client().map_err(CliError::Config)?;
+    let learned = LearnedPace::load(&config, &client);
     let mut policy = config.policy().map_err(CliError::Config)?;
     if args.policy.override_threshold {
         policy = policy.into_builder().override_threshold(true).build();
@@ -67,7 +71,44 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         )?;
     }
     write_output(args.out.as_deref(), &render(&plan, args.format))?;
+    learned.save(&client);
     Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
+}
+
+/// The request rate the gateway allowed this login on this stack, kept
+/// beside the state between runs ([`Config::learned_rate_path`]): the next
+/// run starts at it instead of with a burst of 429s. Losing it only costs a
+/// few 429s, so a file that cannot be read or written is a warning.
+struct LearnedPace(Option<std::path::PathBuf>);
+
+impl LearnedPace {
+    fn load(config: &Config, client: &Client) -> LearnedPace {
+        let path = config.learned_rate_path(client);
+        if let Some(path) = &path {
+            match muster::gateway::LearnedRate::load(path) {
+                Ok(Some(rate)) => client
+                    .limiter()
+                    .load_learned_rate(rate, std::time::SystemTime::now()),
+                Ok(None) => {}
+                Err(e) => eprintln!(
+                    "warning: {}",
+                    Sanitized(&muster::core::error_chain(&e).to_string())
+                ),
+            }
+        }
+        LearnedPace(path)
+    }
+
+    fn save(&self, client: &Client) {
+        if let (Some(path), Some(rate)) = (&self.0, client.learned_rate()) {
+            if let Err(e) = rate.save(path) {
+                eprintln!(
+                    "warning: {}",
+                    Sanitized(&muster::core::error_chain(&e).to_string())
+                );
+            }
+        }
+    }
 }
 
 /// A plan as `plan` prints it and `show` shows it: the same renderers.
@@ -257,7 +298,9 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         source,
     })?;
     let plan = reconcile::render::from_json(&text).map_err(CliError::Plan)?;
+    config.files.state.clone_from(&state_path);
     let client = config.client().map_err(CliError::Config)?;
+    let learned = LearnedPace::load(&config, &client);
     let stack = config.stack().map_err(CliError::Config)?;
     let state = settings::state(state_path.as_deref(), &plan.stack, &plan.org)?;
     // The login first: a wrong password or a login without rights stops
@@ -298,6 +341,7 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     if let (Some(path), false) = (&state_path, report.dry_run) {
         save_atomically(path, "cannot save the state to", &report.state.to_json())?;
     }
+    learned.save(&client);
     Ok(if report.is_complete() {
         Exit::Done
     } else {

@@ -337,6 +337,17 @@ impl Config {
             })
     }
 
+    /// Where the request rate learned for `client`'s login and stack is
+    /// kept between runs: beside muster's state (`files.state`), named after
+    /// the login and stack (an MSP's one login serves many organisations,
+    /// and its budget is the login's). `None` without a state file.
+    #[must_use]
+    pub fn learned_rate_path(&self, client: &Client) -> Option<PathBuf> {
+        let state = self.files.state.as_ref()?;
+        let folder = state.parent().unwrap_or(Path::new("."));
+        Some(folder.join(client.limiter_key().file_name()))
+    }
+
     /// The managed domains: `policy.managed_domains`, or the organisation's own.
     ///
     /// # Errors
