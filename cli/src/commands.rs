@@ -100,13 +100,13 @@ impl LearnedPace {
     }
 
     fn save(&self, client: &Client) {
-        if let (Some(path), Some(rate)) = (&self.0, client.learned_rate()) {
-            if let Err(e) = rate.save(path) {
-                eprintln!(
-                    "warning: {}",
-                    Sanitized(&muster::core::error_chain(&e).to_string())
-                );
-            }
+        if let (Some(path), Some(rate)) = (&self.0, client.learned_rate())
+            && let Err(e) = rate.save(path)
+        {
+            eprintln!(
+                "warning: {}",
+                Sanitized(&muster::core::error_chain(&e).to_string())
+            );
         }
     }
 }
