@@ -112,6 +112,19 @@ pub(crate) struct ApplyArgs {
     /// licence count, after reading it.
     #[arg(long)]
     pub(crate) override_threshold: bool,
+    /// Leave out the change(s) of this address, or `#ID` (repeat for more),
+    /// with every change it moves an address to or from.
+    #[arg(long, value_name = "ADDRESS|#ID", num_args = 1..)]
+    pub(crate) exclude: Vec<String>,
+    /// Leave out what this approval file lists (a `plan: <fingerprint>`
+    /// line, then addresses or #ids), or what the `exclude` column of a
+    /// reviewed `show --format csv` marks.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) exclude_from: Option<PathBuf>,
+    /// Apply only the change(s) of this address, or `#ID` (repeat for
+    /// more), with every change it moves an address to or from.
+    #[arg(long, value_name = "ADDRESS|#ID", num_args = 1..)]
+    pub(crate) only: Vec<String>,
     /// Print the report as one JSON document instead of text.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub(crate) format: ReportFormat,

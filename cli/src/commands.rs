@@ -12,7 +12,9 @@ use muster::directory::{
     Becomes, DeltaRound, DiscoverySource, ObservationCsv, StandardCsv, write_standard_csv,
 };
 use muster::gateway::{Client, SecretString};
-use muster::reconcile::{self, Desired, Plan, Policy, SyncState};
+use muster::reconcile::{
+    self, Approval, Desired, Pick, Plan, PlanError, Policy, Selection, SyncState,
+};
 use muster_emulator::{Emulator, Seed};
 
 use crate::args::{
@@ -48,6 +50,7 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     }
     let (stack, org) = stack_and_org(&config)?;
     let state_path = settings::state_path(args.state.as_deref(), &config);
+    let _lease = lease(state_path.as_deref())?;
     let state = settings::state(state_path.as_deref(), stack, org)?;
     let directory = config
         .read_directory(now()?)
@@ -150,6 +153,101 @@ pub(crate) fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
         print!("{}", render(&plan, args.format));
     }
     Ok(exit::for_plan(&plan, true).code())
+}
+
+/// The part of `plan` the reviewer approved (`--only`, `--exclude`,
+/// `--exclude-from`), or `None` for all of it. What `--only` brings along
+/// with a pick, or `--exclude` leaves out with one, is said on stderr.
+fn approval(args: &ApplyArgs, plan: &Plan) -> Result<Option<Approval>, CliError> {
+    let picks = |values: &[String]| -> Result<Vec<Pick>, CliError> {
+        values
+            .iter()
+            .map(|v| v.parse().map_err(CliError::Approval))
+            .collect()
+    };
+    let only = picks(&args.only)?;
+    let mut exclude = picks(&args.exclude)?;
+    if let Some(path) = &args.exclude_from {
+        let text = std::fs::read_to_string(path).map_err(|source| CliError::File {
+            action: "cannot read the approval file",
+            path: path.clone(),
+            source,
+        })?;
+        let first = text.trim_start_matches('\u{feff}').trim_start();
+        let selection = if first.starts_with("plan,") || first.starts_with("plan;") {
+            Selection::from_reviewed_csv(&text)
+        } else {
+            Selection::parse(&text)
+        }
+        .map_err(CliError::Approval)?;
+        if selection.fingerprint != plan.fingerprint {
+            return Err(CliError::Approval(PlanError::Approval(format!(
+                "`{}` approves plan {}, not this one ({})",
+                path.display(),
+                Sanitized(&selection.fingerprint),
+                plan.fingerprint
+            ))));
+        }
+        exclude.extend(selection.picks);
+    }
+    if only.is_empty() && exclude.is_empty() {
+        return Ok(None);
+    }
+    let approval = plan.approve(&only, &exclude).map_err(CliError::Approval)?;
+    let email = |id: u32| {
+        plan.changes
+            .iter()
+            .find(|c| c.id == id)
+            .map_or_else(String::new, |c| c.email.to_string())
+    };
+    for (picked, others) in &approval.brought_along {
+        let others: Vec<String> = others
+            .iter()
+            .map(|id| format!("#{id} {}", email(*id)))
+            .collect();
+        let verb = if approval.included.contains(picked) {
+            "also applies"
+        } else {
+            "also leaves out"
+        };
+        eprintln!(
+            "approval: #{picked} {} {verb} {} (they move an address between them)",
+            email(*picked),
+            others.join(", ")
+        );
+    }
+    Ok(Some(approval))
+}
+
+/// The organisation's lease for this run: an exclusive lock on
+/// `<state>.lock`, held until the run ends (the process exits or the guard
+/// drops), so two runs of one organisation never write its state at once.
+fn lease(state: Option<&Path>) -> Result<Option<std::fs::File>, CliError> {
+    let Some(state) = state else {
+        return Ok(None);
+    };
+    let mut path = state.as_os_str().to_owned();
+    path.push(".lock");
+    let path = std::path::PathBuf::from(path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| CliError::File {
+            action: "cannot open the lease",
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::Leased { path }),
+        Err(std::fs::TryLockError::Error(source)) => Err(CliError::File {
+            action: "cannot take the lease",
+            path,
+            source,
+        }),
+    }
 }
 
 /// The plan-signing key: `--plan-key-file`, else the config's `[signing]`,
@@ -313,6 +411,10 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
         executor = executor.plan_key(key);
     }
+    if let Some(approval) = approval(&args, &plan)? {
+        executor = executor.approved(&approval);
+    }
+    let _lease = lease(state_path.as_deref())?;
     let journal = match (&args.journal, &config.files.journals) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(folder)) => {

@@ -55,6 +55,16 @@ pub(crate) enum CliError {
     /// The executor refused the plan before sending anything.
     #[error("cannot apply the plan")]
     Apply(#[source] muster::ApplyError),
+    /// An approval that cannot be used: unreadable, for another plan, or
+    /// naming nothing the plan changes.
+    #[error("cannot use the approval")]
+    Approval(#[source] muster::reconcile::PlanError),
+    /// Another run holds this organisation's lease (exit 6).
+    #[error("another run holds this organisation's lease (`{}`)", path.display())]
+    Leased {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// The run was interrupted by SIGINT (130) or SIGTERM (143).
     #[error("interrupted by {signal}")]
     Interrupted {

@@ -35,6 +35,7 @@ pub(crate) fn check_plan(
     declared_stack: Option<&str>,
     state: &SyncState,
     override_threshold: bool,
+    in_parts: bool,
 ) -> Result<(), ApplyError> {
     if plan.schema_version != PLAN_SCHEMA_VERSION {
         return Err(ApplyError::UnsupportedPlanVersion {
@@ -53,6 +54,11 @@ pub(crate) fn check_plan(
         .map_err(ApplyError::State)?;
     check_structure(plan)?;
     check_guards(plan)?;
+    // A plan applied in parts is held to its threshold part by part, with
+    // the journal (check_approved_threshold).
+    if in_parts {
+        return Ok(());
+    }
     check_threshold(plan, override_threshold)
 }
 
@@ -123,6 +129,50 @@ fn check_structure(plan: &Plan) -> Result<(), ApplyError> {
                 change.id
             )));
         }
+    }
+    Ok(())
+}
+
+/// The threshold of a plan applied in parts: this run's destructive steps
+/// (and creates) plus those the journal records as applied for the plan,
+/// against what the plan allows, so a tripped plan cannot be applied in
+/// slices without the override. (The licence count is the whole plan's.)
+pub(crate) fn check_approved_threshold(
+    plan: &Plan,
+    approved: &BTreeSet<u32>,
+    applied: &BTreeSet<u32>,
+    override_threshold: bool,
+) -> Result<(), ApplyError> {
+    if plan.threshold.overridden || override_threshold {
+        return Ok(());
+    }
+    let counted = plan
+        .changes
+        .iter()
+        .filter(|c| approved.contains(&c.id) || applied.contains(&c.id));
+    let (mut destructive, mut creates) = (0, 0);
+    for change in counted {
+        destructive += change.destructive_count();
+        creates += change
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Create { .. }))
+            .count();
+    }
+    if destructive > plan.threshold.allowed {
+        return Err(ApplyError::ThresholdExceeded {
+            destructive,
+            allowed: plan.threshold.allowed,
+        });
+    }
+    if creates > plan.threshold.creates_allowed {
+        return Err(ApplyError::CreateLimitExceeded {
+            creates,
+            allowed: plan.threshold.creates_allowed,
+        });
+    }
+    if let Some(over) = plan.threshold.licences_exceeded_by {
+        return Err(ApplyError::LicencesExceeded { over });
     }
     Ok(())
 }

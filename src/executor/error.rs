@@ -86,6 +86,20 @@ pub enum ApplyError {
         /// Billable users over the licence count after the plan.
         over: u64,
     },
+    /// Part of a plan is applied without a journal: the journal is what
+    /// counts the parts against the threshold, and resumes them.
+    #[error("applying part of a plan needs a journal (--journal, or files.journals in the config)")]
+    PartNeedsJournal,
+    /// A run of this plan was interrupted with changes in doubt, and this
+    /// run approves another part of it: finish the interrupted run first,
+    /// with the same `--only` / `--exclude`.
+    #[error(
+        "the journal's last run applied another part of this plan and was interrupted: resume it with the same selection first"
+    )]
+    JournalSubsetDiffers {
+        /// The journal.
+        path: PathBuf,
+    },
     /// A change does what one of the plan's own safety guards forbids (a plan
     /// edited after it was made, or made by a broken planner).
     #[error("change #{change} ({step}) is withheld by the plan's safety guard")]

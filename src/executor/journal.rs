@@ -64,6 +64,13 @@ enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<DateTime<Utc>>,
     },
+    /// A run began, applying this subset of the plan (`None`: all of it).
+    Run {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subset: Option<Vec<u32>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+    },
     /// The run stopped sending, and why (for the audit trail; a rerun
     /// resumes from the begin and end lines alone).
     Halt {
@@ -81,6 +88,9 @@ pub(crate) struct Resume {
     pub(crate) done: BTreeSet<u32>,
     /// Changes that may have been partly written: settled by reading back.
     pub(crate) in_doubt: BTreeSet<u32>,
+    /// The subset the last run applied (`Some(None)`: the whole plan;
+    /// `None`: no run recorded one).
+    pub(crate) last_subset: Option<Option<Vec<u32>>>,
 }
 
 /// An open journal, appended to line by line.
@@ -231,6 +241,7 @@ fn read(path: &Path, plan: &Plan, text: &str) -> Result<(Resume, usize), ApplyEr
                     resume.in_doubt.remove(&id);
                 }
             }
+            Entry::Run { subset, .. } => resume.last_subset = Some(subset),
             Entry::Halt { .. } => {}
         }
     }
@@ -278,6 +289,14 @@ impl Journal {
     }
 
     /// Records why the run stopped sending.
+    /// Records that a run begins, and the subset of the plan it applies.
+    pub(crate) fn run(&mut self, subset: Option<&BTreeSet<u32>>) -> std::io::Result<()> {
+        self.write(&Entry::Run {
+            subset: subset.map(|s| s.iter().copied().collect()),
+            at: Some(Utc::now()),
+        })
+    }
+
     pub(crate) fn halt(&mut self, halt: &Halt) -> std::io::Result<()> {
         self.write(&Entry::Halt {
             halt: halt.clone(),

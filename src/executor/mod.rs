@@ -44,7 +44,7 @@ use muster_core::Account;
 use muster_gateway::{
     Breaker, Client, DEFAULT_BREAKER_THRESHOLD, Error as GatewayError, WelcomeEmail,
 };
-use muster_reconcile::{AccountChange, Plan, PlanKey, Step, SyncState, Transition};
+use muster_reconcile::{AccountChange, Approval, Plan, PlanKey, Step, SyncState, Transition};
 
 pub use error::ApplyError;
 pub use report::{ApplyReport, ChangeReport, Counts, Halt, Outcome, Progress};
@@ -171,6 +171,7 @@ pub struct Executor {
     stack: Option<String>,
     plan_key: Option<PlanKey>,
     override_threshold: bool,
+    approved: Option<BTreeSet<u32>>,
     breaker: u32,
     on_error: Arc<ErrorPolicy>,
     on_progress: Option<Arc<ProgressFn>>,
@@ -191,6 +192,7 @@ impl fmt::Debug for Executor {
             .field("max_changes", &self.max_changes)
             .field("stack", &self.stack)
             .field("plan_key", &self.plan_key)
+            .field("approved", &self.approved)
             .field("breaker", &self.breaker)
             .finish_non_exhaustive()
     }
@@ -207,6 +209,7 @@ impl Executor {
             stack: None,
             plan_key: None,
             override_threshold: false,
+            approved: None,
             breaker: DEFAULT_BREAKER_THRESHOLD,
             on_error: Arc::new(default_policy),
             on_progress: None,
@@ -284,6 +287,20 @@ impl Executor {
         self
     }
 
+    /// Applies only the changes a reviewer approved ([`Plan::approve`]:
+    /// whole approval units); the others are reported
+    /// [`Outcome::Excluded`]. Needs a journal: the threshold then counts
+    /// this run's destructive steps and creates plus those the journal
+    /// records as applied for the plan, so a plan over its threshold cannot
+    /// be applied in slices without the override; and an interrupted run
+    /// is resumed only with the same selection.
+    ///
+    /// [`Plan::approve`]: muster_reconcile::Plan::approve
+    pub fn approved(mut self, approval: &Approval) -> Self {
+        self.approved = Some(approval.included.clone());
+        self
+    }
+
     /// Stops the run after this many consecutive attempts (retries
     /// included) that failed to connect, timed out or got a 5xx (default
     /// 5, at least 1): the halt is [`Halt::Breaker`], recorded in the
@@ -335,15 +352,26 @@ impl Executor {
             self.stack.as_deref(),
             state,
             self.override_threshold,
+            self.approved.is_some(),
         )?;
+        if let Some(approved) = &self.approved {
+            self.check_part(plan, approved)?;
+        }
         let mut works = Vec::with_capacity(plan.changes.len());
         for change in &plan.changes {
             works.push(steps::classify(change));
         }
-        let (journal, resume) = match &self.journal {
+        let (mut journal, resume) = match &self.journal {
             Some(path) => journal::open(path, plan, !self.dry_run)?,
             None => (None, journal::Resume::default()),
         };
+        if let Some(j) = journal.as_mut() {
+            j.run(self.approved.as_ref())
+                .map_err(|source| ApplyError::JournalIo {
+                    path: j.path().to_owned(),
+                    source,
+                })?;
+        }
         // A breaker of this run's own: a rerun starts with it closed.
         let guarded = client.with_breaker(Arc::new(Breaker::new(self.breaker)));
         let client = &guarded;
@@ -371,6 +399,12 @@ impl Executor {
         for (i, change) in plan.changes.iter().enumerate() {
             if resume.done.contains(&change.id) {
                 run.finish(i, Outcome::AlreadyApplied, false, false);
+            } else if self
+                .approved
+                .as_ref()
+                .is_some_and(|approved| !approved.contains(&change.id))
+            {
+                run.finish(i, Outcome::Excluded, false, false);
             }
         }
         let mut in_doubt: Vec<bool> = plan
@@ -387,6 +421,27 @@ impl Executor {
         }
         run.schedule(&index, &in_doubt).await;
         Ok(run.report(state))
+    }
+
+    /// The checks of a plan applied in parts: a journal to count with, the
+    /// same selection as an interrupted run it resumes, and the threshold
+    /// counted over this part and what the journal records as applied.
+    fn check_part(&self, plan: &Plan, approved: &BTreeSet<u32>) -> Result<(), ApplyError> {
+        let Some(path) = &self.journal else {
+            return Err(ApplyError::PartNeedsJournal);
+        };
+        let (_, earlier) = journal::open(path, plan, false)?;
+        let this: Vec<u32> = approved.iter().copied().collect();
+        let interrupted = !earlier.in_doubt.is_empty();
+        if interrupted
+            && earlier
+                .last_subset
+                .as_ref()
+                .is_some_and(|s| s.as_ref() != Some(&this))
+        {
+            return Err(ApplyError::JournalSubsetDiffers { path: path.clone() });
+        }
+        checks::check_approved_threshold(plan, approved, &earlier.done, self.override_threshold)
     }
 
     /// Reads what the changes need before the first one runs: the whole

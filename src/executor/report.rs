@@ -38,6 +38,9 @@ pub enum Outcome {
         /// The requests, in order (`POST users (create ann@example.com)`).
         requests: Vec<String>,
     },
+    /// Left out of this run by the reviewer (`--exclude`, `--only`): not
+    /// attempted, not a failure; its state transitions are not applied.
+    Excluded,
 }
 
 impl Outcome {
@@ -61,6 +64,7 @@ impl Outcome {
             Outcome::Failed { .. } => "failed",
             Outcome::Skipped { .. } => "skipped",
             Outcome::DryRun { .. } => "dry_run",
+            Outcome::Excluded => "excluded",
         }
     }
 }
@@ -80,6 +84,7 @@ impl std::fmt::Display for Outcome {
             Outcome::DryRun { requests } => {
                 write!(f, "dry run: {}", Sanitized(&requests.join("; ")))
             }
+            Outcome::Excluded => f.write_str("skipped (excluded)"),
         }
     }
 }
@@ -114,6 +119,9 @@ pub struct Counts {
     pub skipped: usize,
     /// [`Outcome::DryRun`].
     pub dry_run: usize,
+    /// [`Outcome::Excluded`].
+    #[serde(default)]
+    pub excluded: usize,
 }
 
 impl Counts {
@@ -125,6 +133,7 @@ impl Counts {
             Outcome::Failed { .. } => &mut self.failed,
             Outcome::Skipped { .. } => &mut self.skipped,
             Outcome::DryRun { .. } => &mut self.dry_run,
+            Outcome::Excluded => &mut self.excluded,
         };
         *slot += 1;
     }
@@ -210,10 +219,13 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
-    /// True when every change succeeded (or would, in a dry run).
+    /// True when every change succeeded (or would, in a dry run), the
+    /// changes the reviewer excluded aside.
     #[must_use]
     pub fn is_complete(&self) -> bool {
-        self.changes.iter().all(|c| c.outcome.succeeded())
+        self.changes
+            .iter()
+            .all(|c| c.outcome.succeeded() || c.outcome == Outcome::Excluded)
     }
 
     /// The outcome of the change with this id.
