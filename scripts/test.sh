@@ -62,7 +62,7 @@ install_prerequisites() {
     # The directory server the LDAP tests read (scripts/ldap-up.sh starts it).
     apt_install slapd ldap-utils || return 1
     if ! command -v cargo >/dev/null; then
-        echo "cargo is not installed; install Rust 1.88 or newer" >&2
+        echo "cargo is not installed; install Rust 1.89 or newer" >&2
         return 1
     fi
     if ! cargo nextest --version >/dev/null 2>&1; then
