@@ -396,6 +396,8 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         source,
     })?;
     let plan = reconcile::render::from_json(&text).map_err(CliError::Plan)?;
+    // What the reviewer approved is checked before anything is sent.
+    let approval = approval(&args, &plan)?;
     config.files.state.clone_from(&state_path);
     let client = config.client().map_err(CliError::Config)?;
     let learned = LearnedPace::load(&config, &client);
@@ -411,8 +413,8 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
         executor = executor.plan_key(key);
     }
-    if let Some(approval) = approval(&args, &plan)? {
-        executor = executor.approved(&approval);
+    if let Some(approval) = &approval {
+        executor = executor.approved(approval);
     }
     let _lease = lease(state_path.as_deref())?;
     let journal = match (&args.journal, &config.files.journals) {
