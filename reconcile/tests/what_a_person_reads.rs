@@ -214,3 +214,26 @@ fn what_the_gateway_cannot_hold_is_said_once_with_its_count() {
     .unwrap();
     assert!(all.notes.is_empty());
 }
+
+#[test]
+fn what_a_source_left_out_is_counted_in_the_plan() {
+    use muster_core::{NoteKind, SourceNote};
+    use muster_reconcile::PlanNote;
+
+    let mut guests = SourceNote::new(NoteKind::Guests, false);
+    guests.add("frank_partner.test#EXT#@contoso.onmicrosoft.com");
+    guests.add("gina_partner.test#EXT#@contoso.onmicrosoft.com");
+    let mut snapshot = DirectorySnapshot::new("graph:contoso", provided())
+        .with_entries(vec![person("ann@example.com", "Ann", "Lee")]);
+    snapshot.notes.push(guests.clone());
+    let planned = World::new(vec![]).plan(&Desired::new(snapshot), &policy().build(), t(10, 9));
+    assert_eq!(
+        planned.notes,
+        [PlanNote::Source {
+            source: "graph:contoso".into(),
+            counted: guests,
+        }]
+    );
+    let text = render::text(&planned);
+    assert!(text.contains("  * graph:contoso: 2 guests"), "{text}");
+}
