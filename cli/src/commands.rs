@@ -136,17 +136,23 @@ fn warn_empty_sources(desired: &Desired) {
     }
 }
 
+/// A saved plan: its text as it is on disk, and the plan it holds.
+fn read_plan(path: &Path) -> Result<(String, Plan), CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::File {
+        action: "cannot read the plan",
+        path: path.to_owned(),
+        source,
+    })?;
+    let plan = reconcile::render::from_json(&text).map_err(CliError::Plan)?;
+    Ok((text, plan))
+}
+
 /// `muster show PLAN`: the saved plan through the very renderers `plan`
 /// used (its text shows what it is for, when it was made, its fingerprint
 /// and its threshold); `--format json` prints the file as it is, byte for
 /// byte. Exit codes as `plan --detailed-exitcode` would give for it.
 pub(crate) fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
-    let text = std::fs::read_to_string(&args.plan).map_err(|source| CliError::File {
-        action: "cannot read the plan",
-        path: args.plan.clone(),
-        source,
-    })?;
-    let plan = reconcile::render::from_json(&text).map_err(CliError::Plan)?;
+    let (text, plan) = read_plan(&args.plan)?;
     if args.format == Format::Json {
         print!("{text}");
     } else {
@@ -390,12 +396,7 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
             "--state is required to apply (or `files.state` in the config): the new state records what muster owns".to_owned(),
         ));
     }
-    let text = std::fs::read_to_string(&args.plan).map_err(|source| CliError::File {
-        action: "cannot read the plan",
-        path: args.plan.clone(),
-        source,
-    })?;
-    let plan = reconcile::render::from_json(&text).map_err(CliError::Plan)?;
+    let (_, plan) = read_plan(&args.plan)?;
     // What the reviewer approved is checked before anything is sent.
     let approval = approval(&args, &plan)?;
     config.files.state.clone_from(&state_path);

@@ -54,12 +54,17 @@ fn args(words: &[&str]) -> Vec<String> {
 /// `muster plan --config` into `plan.json` beside the config (as of `now`,
 /// when given); the run's output and the plan.
 async fn plan_at(config: &Path, now: Option<&str>) -> (Output, Value) {
-    let plan = config.with_file_name("plan.json");
-    let _ = std::fs::remove_file(&plan);
     let mut env = password();
     if let Some(now) = now {
         env.push(("MUSTER_TEST_NOW".to_owned(), now.to_owned()));
     }
+    plan_with_env(config, env).await
+}
+
+/// [`plan_at`] with exactly these environment variables.
+async fn plan_with_env(config: &Path, env: Vec<(String, String)>) -> (Output, Value) {
+    let plan = config.with_file_name("plan.json");
+    let _ = std::fs::remove_file(&plan);
     let out = muster_with_env(
         args(&[
             "plan",
@@ -303,24 +308,12 @@ async fn a_config_reads_the_test_directory_server_with_its_own_password_variable
             ldap_env("MUSTER_LDAP_READER_DN"),
         ),
     );
-    let plan_file = dir.path("plan.json");
-    let plan_args = args(&[
-        "plan",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--format",
-        "json",
-        "--out",
-        plan_file.to_str().unwrap(),
-    ]);
     let mut env = password();
     env.push((
         "CORP_LDAP_SECRET".to_owned(),
         ldap_env("MUSTER_LDAP_READER_PASSWORD"),
     ));
-    let out = muster_with_env(plan_args.clone(), env.clone()).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    let (_, plan) = plan_with_env(&cfg, env.clone()).await;
     assert_eq!(plan["source"], "ad", "the source's name is its identity");
     let bob = change(&plan, "bob.ray@example.com");
     assert_eq!(bob["kind"], "create");
@@ -331,9 +324,7 @@ async fn a_config_reads_the_test_directory_server_with_its_own_password_variable
             .user("example.com", "bob.ray@example.com")
             .is_some()
     );
-    let out = muster_with_env(plan_args, env).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let again: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    let (_, again) = plan_with_env(&cfg, env).await;
     assert_eq!(again["changes"], Value::Array(vec![]), "{again:#}");
 
     // Without its variable the run stops before reading anything, naming it.

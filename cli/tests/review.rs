@@ -111,6 +111,16 @@ const MOVED: &str = "Anne,Lee,ann.lee@example.com,,\n\
                      Bob,Ray,bob.ray@example.com,,sales@example.com\n\
                      Cy,Sun,cy.sun@example.com,,\n";
 
+/// The alias move, planned and saved in a folder of its own.
+async fn alias_move_planned(name: &str) -> (Emulator, Org) {
+    let emulator = alias_move_emulator().await;
+    let org = Org::new(name, &emulator, "");
+    org.staff(MOVED);
+    let planned = org.plan(&[], &[]).await;
+    assert_eq!(code(&planned), Some(0), "{}", text(&planned.stderr));
+    (emulator, org)
+}
+
 fn aliases_of(emulator: &Emulator, email: &str) -> Value {
     emulator.user("example.com", email).unwrap()["alias_emails"].clone()
 }
@@ -150,10 +160,7 @@ async fn show_prints_exactly_what_plan_printed_and_json_is_the_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn excluding_the_receiver_of_an_alias_move_leaves_the_alias_on_the_giver() {
-    let emulator = alias_move_emulator().await;
-    let org = Org::new("review-exclude-b", &emulator, "");
-    org.staff(MOVED);
-    org.plan(&[], &[]).await;
+    let (emulator, org) = alias_move_planned("review-exclude-b").await;
     let out = org.apply(&["--exclude", "bob.ray@example.com"]).await;
     assert_eq!(
         code(&out),
@@ -185,10 +192,7 @@ async fn excluding_the_receiver_of_an_alias_move_leaves_the_alias_on_the_giver()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn excluding_the_giver_of_an_alias_move_leaves_the_alias_too() {
-    let emulator = alias_move_emulator().await;
-    let org = Org::new("review-exclude-a", &emulator, "");
-    org.staff(MOVED);
-    org.plan(&[], &[]).await;
+    let (emulator, org) = alias_move_planned("review-exclude-a").await;
     let out = org.apply(&["--exclude", "ann.lee@example.com"]).await;
     assert_eq!(code(&out), Some(0), "{}", text(&out.stdout));
     assert_eq!(
@@ -200,10 +204,7 @@ async fn excluding_the_giver_of_an_alias_move_leaves_the_alias_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_receiver_brings_the_giver_in_and_says_so() {
-    let emulator = alias_move_emulator().await;
-    let org = Org::new("review-only", &emulator, "");
-    org.staff(MOVED);
-    org.plan(&[], &[]).await;
+    let (emulator, org) = alias_move_planned("review-only").await;
     let out = org.apply(&["--only", "bob.ray@example.com"]).await;
     assert_eq!(code(&out), Some(0), "{}", text(&out.stdout));
     let stderr = text(&out.stderr);
@@ -269,10 +270,7 @@ async fn a_tripped_plan_cannot_be_applied_in_slices() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_csv_preview_marked_in_excel_excludes_exactly_the_marked_rows() {
-    let emulator = alias_move_emulator().await;
-    let org = Org::new("review-excel", &emulator, "");
-    org.staff(MOVED);
-    org.plan(&[], &[]).await;
+    let (emulator, org) = alias_move_planned("review-excel").await;
     let plan = org.path("plan.json");
     let csv = muster_with_env(
         args(&["show", plan.to_str().unwrap(), "--format", "csv"]),
