@@ -33,6 +33,8 @@ pub(crate) enum Command {
     Apply(ApplyArgs),
     /// Show a saved plan as `plan` showed it (text, json or csv), with what it is for and its threshold.
     Show(ShowArgs),
+    /// Write an approval file for part of a saved plan (signed with the plan key, when there is one).
+    Approve(ApproveArgs),
     /// Add a mail-flow log to the SMTP-discovery ledger and list the candidates.
     Discover(DiscoverArgs),
     /// Write the gateway's users as a Standard CSV: a backup before a sync, or a start for one.
@@ -112,19 +114,8 @@ pub(crate) struct ApplyArgs {
     /// licence count, after reading it.
     #[arg(long)]
     pub(crate) override_threshold: bool,
-    /// Leave out the change(s) of this address, or `#ID` (repeat for more),
-    /// with every change it moves an address to or from.
-    #[arg(long, value_name = "ADDRESS|#ID", num_args = 1..)]
-    pub(crate) exclude: Vec<String>,
-    /// Leave out what this approval file lists (a `plan: <fingerprint>`
-    /// line, then addresses or #ids), or what the `exclude` column of a
-    /// reviewed `show --format csv` marks.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) exclude_from: Option<PathBuf>,
-    /// Apply only the change(s) of this address, or `#ID` (repeat for
-    /// more), with every change it moves an address to or from.
-    #[arg(long, value_name = "ADDRESS|#ID", num_args = 1..)]
-    pub(crate) only: Vec<String>,
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
     /// Print the report as one JSON document instead of text.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub(crate) format: ReportFormat,
@@ -143,6 +134,42 @@ pub(crate) struct ShowArgs {
     /// text (the preview), json (the saved plan, byte for byte) or csv (with an `exclude` column to mark).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// The saved plan.
+    #[arg(value_name = "PLAN")]
+    pub(crate) plan: PathBuf,
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
+    /// Write the approval file here (it lists the changes left out).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// The config file, for its `[signing]` key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Sign with the key in this file (else `[signing]`, else `MUSTER_PLAN_KEY`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan_key_file: Option<PathBuf>,
+}
+
+/// Which part of a plan a reviewer approves.
+#[derive(Debug, Args)]
+pub(crate) struct SelectionArgs {
+    /// Leave out the change(s) of this address, or `#ID` (repeat for more),
+    /// with every change it moves an address to or from.
+    #[arg(long, value_name = "ADDRESS|#ID", num_args = 1..)]
+    pub(crate) exclude: Vec<String>,
+    /// Leave out what this approval file lists (a `plan: <fingerprint>`
+    /// line, then addresses or #ids), or what the `exclude` column of a
+    /// reviewed `show --format csv` marks.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) exclude_from: Option<PathBuf>,
+    /// Apply only the change(s) of this address, or `#ID` (repeat for
+    /// more), with every change it moves an address to or from.
+    #[arg(long, value_name = "ADDRESS|#ID", num_args = 1..)]
+    pub(crate) only: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -18,8 +18,8 @@ use muster::reconcile::{
 use muster_emulator::{Emulator, Seed};
 
 use crate::args::{
-    ApplyArgs, ConfigCheckArgs, DemoArgs, DiscoverArgs, EmulatorArgs, ExportArgs, Format, InitArgs,
-    InitKind, PlanArgs, ReportFormat, ShowArgs,
+    ApplyArgs, ApproveArgs, ConfigCheckArgs, DemoArgs, DiscoverArgs, EmulatorArgs, ExportArgs,
+    Format, InitArgs, InitKind, PlanArgs, ReportFormat, SelectionArgs, ShowArgs,
 };
 use crate::error::CliError;
 use crate::exit::{self, Exit};
@@ -164,7 +164,11 @@ pub(crate) fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
 /// The part of `plan` the reviewer approved (`--only`, `--exclude`,
 /// `--exclude-from`), or `None` for all of it. What `--only` brings along
 /// with a pick, or `--exclude` leaves out with one, is said on stderr.
-fn approval(args: &ApplyArgs, plan: &Plan) -> Result<Option<Approval>, CliError> {
+fn approval(
+    args: &SelectionArgs,
+    plan: &Plan,
+    key: Option<&muster::reconcile::PlanKey>,
+) -> Result<Option<Approval>, CliError> {
     let picks = |values: &[String]| -> Result<Vec<Pick>, CliError> {
         values
             .iter()
@@ -180,12 +184,18 @@ fn approval(args: &ApplyArgs, plan: &Plan) -> Result<Option<Approval>, CliError>
             source,
         })?;
         let first = text.trim_start_matches('\u{feff}').trim_start();
-        let selection = if first.starts_with("plan,") || first.starts_with("plan;") {
+        let reviewed_csv = first.starts_with("plan,") || first.starts_with("plan;");
+        let selection = if reviewed_csv {
             Selection::from_reviewed_csv(&text)
         } else {
             Selection::parse(&text)
         }
         .map_err(CliError::Approval)?;
+        // With a plan key, an approval file counts only when signed by it
+        // (`muster approve` signs a reviewed CSV's marks, on the reviewer's side).
+        if let Some(key) = key {
+            selection.verify(key).map_err(CliError::Approval)?;
+        }
         if selection.fingerprint != plan.fingerprint {
             return Err(CliError::Approval(PlanError::Approval(format!(
                 "`{}` approves plan {}, not this one ({})",
@@ -223,6 +233,45 @@ fn approval(args: &ApplyArgs, plan: &Plan) -> Result<Option<Approval>, CliError>
         );
     }
     Ok(Some(approval))
+}
+
+/// `muster approve PLAN`: an approval file for the part of the plan the
+/// selection leaves out (each change left out by id, its address as a
+/// comment), signed with the plan key when there is one, so `apply
+/// --exclude-from` on the apply host can tell it came from a key holder.
+pub(crate) fn approve(args: ApproveArgs) -> Result<ExitCode, CliError> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(CliError::Config)?,
+        None => Config::default(),
+    };
+    let (_, plan) = read_plan(&args.plan)?;
+    let key = plan_key(&mut config, args.plan_key_file.as_deref())?;
+    // The reviewer's own inputs are not checked against the key: this is
+    // where the key holder vouches for them.
+    let approval = approval(&args.selection, &plan, None)?.unwrap_or_default();
+    let mut selection =
+        Selection::parse(&format!("plan: {}\n", plan.fingerprint)).map_err(CliError::Approval)?;
+    selection.picks = approval
+        .excluded
+        .iter()
+        .map(|id| Pick::Change(*id))
+        .collect();
+    if let Some(key) = &key {
+        selection.sign(key);
+    }
+    save_atomically(
+        &args.out,
+        "cannot write the approval to",
+        &selection.render(),
+    )?;
+    eprintln!(
+        "approval: {} of {} changes left out of plan {}{}",
+        approval.excluded.len(),
+        plan.changes.len(),
+        plan.fingerprint,
+        if key.is_some() { ", signed" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The organisation's lease for this run: an exclusive lock on
@@ -398,7 +447,8 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     }
     let (_, plan) = read_plan(&args.plan)?;
     // What the reviewer approved is checked before anything is sent.
-    let approval = approval(&args, &plan)?;
+    let key = plan_key(&mut config, args.plan_key_file.as_deref())?;
+    let approval = approval(&args.selection, &plan, key.as_ref())?;
     config.files.state.clone_from(&state_path);
     let client = config.client().map_err(CliError::Config)?;
     let learned = LearnedPace::load(&config, &client);
@@ -411,7 +461,7 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         .dry_run(args.dry_run)
         .stack(stack)
         .override_threshold(args.override_threshold);
-    if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
+    if let Some(key) = key {
         executor = executor.plan_key(key);
     }
     if let Some(approval) = &approval {

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
                 Command::Plan(args) => commands::plan(*args).await,
                 Command::Apply(args) => commands::apply(args).await,
                 Command::Show(args) => commands::show(args),
+                Command::Approve(args) => commands::approve(args),
                 Command::Discover(args) => commands::discover(args).await,
                 Command::Export(args) => commands::export(args).await,
                 Command::Emulator(args) => commands::emulator(args).await,

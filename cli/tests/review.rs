@@ -524,3 +524,77 @@ fn the_exit_code_table_is_one_table_in_help_readme_and_docs() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_plan_key_only_a_signed_approval_counts() {
+    let emulator = alias_move_emulator().await;
+    let org = Org::new("review-signed", &emulator, "");
+    org.dir.file(
+        "plan.key",
+        "a-key-of-at-least-thirty-two-bytes-for-approvals\n",
+    );
+    let config = std::fs::read_to_string(&org.config).unwrap();
+    std::fs::write(
+        &org.config,
+        format!("{config}\n[signing]\nkey_file = \"plan.key\"\n"),
+    )
+    .unwrap();
+    org.staff(MOVED);
+    let planned = org.plan(&[], &[]).await;
+    assert_eq!(code(&planned), Some(0), "{}", text(&planned.stderr));
+    let plan = org.path("plan.json");
+    // An approval file anyone could write is refused where a key is configured.
+    let handmade = org.dir.file(
+        "handmade.txt",
+        &format!(
+            "plan: {}\ncy.sun@example.com\n",
+            org.saved()["fingerprint"].as_str().unwrap()
+        ),
+    );
+    let out = org
+        .apply(&["--exclude-from", handmade.to_str().unwrap()])
+        .await;
+    assert_stops(&out, 1, "the approval is not signed");
+    // The key holder signs the reviewer's choice…
+    let approval = org.path("approval.txt");
+    let signed = muster_with_env(
+        args(&[
+            "approve",
+            plan.to_str().unwrap(),
+            "--config",
+            org.config.to_str().unwrap(),
+            "--exclude",
+            "cy.sun@example.com",
+            "--out",
+            approval.to_str().unwrap(),
+        ]),
+        vec![],
+    )
+    .await;
+    assert!(signed.status.success(), "{}", text(&signed.stderr));
+    let text_of = std::fs::read_to_string(&approval).unwrap();
+    assert!(text_of.contains("signature: "), "{text_of}");
+    // …an edit to it breaks the signature…
+    let tampered = org.dir.file("tampered.txt", &text_of.replace("#", "#1"));
+    let out = org
+        .apply(&["--exclude-from", tampered.to_str().unwrap()])
+        .await;
+    assert_eq!(code(&out), Some(1), "{}", text(&out.stderr));
+    assert_eq!(writes(&emulator), 0);
+    // …and the signed one applies, without Cy.
+    let out = org
+        .apply(&["--exclude-from", approval.to_str().unwrap()])
+        .await;
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(emulator.user("example.com", "cy.sun@example.com").is_none());
+    assert_eq!(
+        aliases_of(&emulator, "bob.ray@example.com"),
+        json!(["sales@example.com"])
+    );
+}

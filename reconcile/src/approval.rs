@@ -68,6 +68,10 @@ pub struct Selection {
     pub fingerprint: String,
     /// The addresses and change ids picked.
     pub picks: Vec<Pick>,
+    /// With a plan key: its id and the HMAC of the approval (`signature:
+    /// <key id> <mac>`), so an approval file cannot be written by whoever
+    /// can only write files.
+    pub signature: Option<(String, String)>,
 }
 
 impl Selection {
@@ -86,6 +90,7 @@ impl Selection {
     /// an address nor a change id.
     pub fn parse(text: &str) -> Result<Selection, PlanError> {
         let mut fingerprint = None;
+        let mut signature = None;
         let mut picks = Vec::new();
         for (n, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
             // `#12` is an id; `#` followed by anything else starts a comment,
@@ -102,6 +107,17 @@ impl Selection {
                 fingerprint = Some(value.trim().to_owned());
                 continue;
             }
+            if let Some(value) = line.strip_prefix("signature:") {
+                let mut parts = value.split_whitespace();
+                if let (Some(id), Some(mac), None) = (parts.next(), parts.next(), parts.next()) {
+                    signature = Some((id.to_owned(), mac.to_owned()));
+                    continue;
+                }
+                return Err(PlanError::Approval(format!(
+                    "line {}: expected `signature: <key id> <mac>`",
+                    n + 1
+                )));
+            }
             let pick = line.parse().map_err(|e: PlanError| {
                 PlanError::Approval(format!("line {}: {}", n + 1, approval_text(&e)))
             })?;
@@ -112,7 +128,65 @@ impl Selection {
                 "no `plan: <fingerprint>` line: an approval names the plan it was made for".into(),
             )
         })?;
-        Ok(Selection { fingerprint, picks })
+        Ok(Selection {
+            fingerprint,
+            picks,
+            signature,
+        })
+    }
+
+    /// The approval file's text: the `plan:` line, one pick per line, and
+    /// the signature when it is signed. [`Selection::parse`] reads it back.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = self.canonical();
+        if let Some((id, mac)) = &self.signature {
+            out.push_str(&format!("signature: {id} {mac}\n"));
+        }
+        out
+    }
+
+    /// What a signature covers: the plan line and the picks, one per line.
+    fn canonical(&self) -> String {
+        let mut out = format!("plan: {}\n", self.fingerprint);
+        for pick in &self.picks {
+            match pick {
+                Pick::Change(id) => out.push_str(&format!("#{id}\n")),
+                Pick::Address(a) => out.push_str(&format!("{}\n", a.normalized())),
+            }
+        }
+        out
+    }
+
+    /// Signs the approval with a plan key.
+    pub fn sign(&mut self, key: &crate::PlanKey) {
+        use hmac::Mac;
+        let mac = key.approval_mac(&self.canonical()).finalize().into_bytes();
+        self.signature = Some((key.id().to_owned(), crate::signing::hex(&mac)));
+    }
+
+    /// Checks the approval's signature against `key`, in constant time.
+    ///
+    /// # Errors
+    /// [`PlanError::Approval`] when it is unsigned,
+    /// [`PlanError::SignedWithAnotherKey`] or [`PlanError::BadSignature`].
+    pub fn verify(&self, key: &crate::PlanKey) -> Result<(), PlanError> {
+        use hmac::Mac;
+        let Some((id, mac)) = &self.signature else {
+            return Err(PlanError::Approval(
+                "the approval is not signed, and with a plan key approvals must be: make it with `muster approve`".into(),
+            ));
+        };
+        if id != key.id() {
+            return Err(PlanError::SignedWithAnotherKey {
+                plan_key: id.clone(),
+                key: key.id().to_owned(),
+            });
+        }
+        let given = crate::signing::unhex(mac).ok_or(PlanError::BadSignature)?;
+        key.approval_mac(&self.canonical())
+            .verify_slice(&given)
+            .map_err(|_| PlanError::BadSignature)
     }
 
     /// Reads the CSV preview back after a reviewer marked its `exclude`
@@ -177,7 +251,11 @@ impl Selection {
         let fingerprint = fingerprint.ok_or_else(|| {
             PlanError::Approval("no `plan` row: is this muster's CSV preview of a plan?".into())
         })?;
-        Ok(Selection { fingerprint, picks })
+        Ok(Selection {
+            fingerprint,
+            picks,
+            signature: None,
+        })
     }
 }
 

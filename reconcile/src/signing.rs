@@ -59,6 +59,15 @@ impl PlanKey {
         &self.id
     }
 
+    /// The MAC of an approval's canonical text (see [`crate::Selection`]).
+    pub(crate) fn approval_mac(&self, canonical: &str) -> PlanMac {
+        let mut mac = PlanMac::new_from_slice(&self.bytes)
+            .unwrap_or_else(|e| unreachable!("HMAC takes a key of any length: {e}"));
+        mac.update(b"muster approval signature v1");
+        mac.update(canonical.as_bytes());
+        mac
+    }
+
     fn mac(&self, plan: &Plan) -> PlanMac {
         let mut mac = PlanMac::new_from_slice(&self.bytes)
             .unwrap_or_else(|e| unreachable!("HMAC takes a key of any length: {e}"));
@@ -131,11 +140,11 @@ impl Plan {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
