@@ -35,8 +35,11 @@ def test_seed_002_flow_end_to_end(
     assert "absent from hr-db" in text
     plan.to_csv(tmp_path / "preview.csv")
     with open(tmp_path / "preview.csv", newline="") as f:
+        # The first row names the plan the preview is of (for approvals).
+        assert next(csv.reader(f)) == ["plan", plan.fingerprint]
         rows = list(csv.DictReader(f))
     assert {r["email"] for r in rows} >= {"bob@example.com", "carol@example.com"}
+    assert all(r["exclude"] == "" for r in rows), "an empty column for a reviewer to mark"
     saved = json.loads(plan.to_json())
     assert saved["fingerprint"] == plan.fingerprint
 
