@@ -7,7 +7,7 @@
 //! lifecycle moves on at several `now`s (each plan applied with
 //! `simulate::apply` before the next).
 //!
-//! 96 cases by default (a couple of seconds); `PROPTEST_CASES` raises it for
+//! 128 cases by default (a couple of seconds); `PROPTEST_CASES` raises it for
 //! a soak: `PROPTEST_CASES=5000 cargo test -p muster-reconcile --test oracle`.
 
 mod common;
@@ -176,8 +176,8 @@ struct Known {
 fn known() -> impl Strategy<Value = Known> {
     (
         prop_oneof![
-            3 => Just(Some(Origin::Directory("ldap".into()))),
-            1 => Just(Some(Origin::Directory("old-ad".into()))),
+            4 => Just(Some(Origin::Directory("ldap".into()))),
+            2 => Just(Some(Origin::Directory("old-ad".into()))),
             1 => Just(Some(Origin::Directory("csv".into()))),
             2 => Just(None),
             1 => Just(Some(Origin::Unknown)),
@@ -360,7 +360,7 @@ fn authoritative() -> impl Strategy<Value = Authoritative> {
         prop_oneof![8 => Just(false), 1 => Just(true)],
         prop_oneof![6 => Just(0usize), 1 => 1usize..4],
         proptest::option::weighted(0.15, 1u64..4),
-        proptest::collection::vec(prop_oneof![3 => Just(false), 1 => Just(true)], 7),
+        proptest::collection::vec(prop_oneof![2 => Just(false), 1 => Just(true)], 7),
     )
         .prop_map(
             |(provided, entries, partial, unread, bad_value_at, leavers)| Authoritative {
@@ -377,9 +377,13 @@ fn authoritative() -> impl Strategy<Value = Authoritative> {
 #[derive(Debug, Clone)]
 struct Org {
     auth: Authoritative,
-    /// Up to two supplemental sources (named "csv", "smtp" in order).
-    supplemental: Vec<(FieldSet, Vec<DirectoryEntry>)>,
+    /// Up to two supplemental sources (named "csv", "smtp" in order): their
+    /// own entries, and which gateway accounts they list again, as an old
+    /// export of the gateway would (no aliases, no groups, no location).
+    supplemental: Vec<(FieldSet, Vec<DirectoryEntry>, Vec<bool>)>,
     additions: Vec<DirectoryEntry>,
+    /// The gateway: accounts for some authoritative entries as the last sync
+    /// left them, then generated ones.
     accounts: Vec<Account>,
     known: Vec<Known>,
     listing_partial: bool,
@@ -398,13 +402,20 @@ fn org() -> impl Strategy<Value = Org> {
     (
         authoritative(),
         proptest::collection::vec(
-            (provided(), proptest::collection::vec(entry("users.csv"), 0..5)),
+            (
+                // Mostly with aliases: what a supplemental source must never take away.
+                (provided(), prop_oneof![3 => Just(true), 1 => Just(false)])
+                    .prop_map(|(p, aliases)| if aliases { p.with(Field::Aliases) } else { p }),
+                proptest::collection::vec(entry("users.csv"), 0..5),
+                proptest::collection::vec(any::<bool>(), 13),
+            ),
             0..=2,
         ),
         proptest::collection::vec(entry("additions"), 0..2)
             .prop_map(|v| v.into_iter().map(|e| e.with_location_none()).collect()),
-        proptest::collection::vec(account(), 0..8).prop_map(gateway),
-        proptest::collection::vec(known(), 8),
+        proptest::collection::vec(any::<bool>(), 7),
+        proptest::collection::vec(account(), 0..6),
+        proptest::collection::vec(known(), 13),
         prop_oneof![10 => Just(false), 1 => Just(true)],
         proptest::option::weighted(0.6, hr()),
         settings(),
@@ -417,6 +428,7 @@ fn org() -> impl Strategy<Value = Org> {
                 auth,
                 supplemental,
                 additions,
+                synced,
                 accounts,
                 known,
                 listing_partial,
@@ -426,10 +438,10 @@ fn org() -> impl Strategy<Value = Org> {
                 expected_more,
                 gaps,
             )| Org {
-                auth,
                 supplemental,
                 additions,
-                accounts,
+                accounts: gateway(synced_accounts(&auth, &synced).chain(accounts).collect()),
+                auth,
                 known,
                 listing_partial,
                 hr,
@@ -439,6 +451,25 @@ fn org() -> impl Strategy<Value = Org> {
                 gaps,
             },
         )
+}
+
+/// The accounts the last sync made for the authoritative entries `synced` marks.
+fn synced_accounts<'a>(
+    auth: &'a Authoritative,
+    synced: &'a [bool],
+) -> impl Iterator<Item = Account> + 'a {
+    auth.entries
+        .iter()
+        .zip(synced)
+        .filter(|(_, s)| **s)
+        .map(|(e, _)| {
+            let mut acc =
+                Account::new(e.primary_email.clone()).with_aliases(e.aliases.iter().cloned());
+            acc.first_name = e.first_name.as_deref().and_then(muster_core::non_blank);
+            acc.department = e.department.as_deref().and_then(muster_core::non_blank);
+            acc.groups = e.member_of.clone();
+            acc
+        })
 }
 
 trait NoLocation {
@@ -483,10 +514,21 @@ impl Org {
             snapshot.issues.push(SourceIssue::new(at, "a phone number"));
         }
         let mut desired = Desired::new(snapshot);
-        for (name, (provided, entries)) in SUPPLEMENTAL.iter().zip(&self.supplemental) {
-            desired = desired.with_supplemental(
-                DirectorySnapshot::new(*name, *provided).with_entries(entries.clone()),
-            );
+        for (name, (provided, own, echo)) in SUPPLEMENTAL.iter().zip(&self.supplemental) {
+            let mut entries = own.clone();
+            for (acc, _) in self
+                .accounts
+                .iter()
+                .zip(echo)
+                .filter(|(_, echoed)| **echoed)
+            {
+                let mut old = DirectoryEntry::new(acc.primary_email.clone());
+                old.first_name.clone_from(&acc.first_name);
+                old.department = Some("Old".into());
+                entries.push(old);
+            }
+            desired = desired
+                .with_supplemental(DirectorySnapshot::new(*name, *provided).with_entries(entries));
         }
         if let Some(hr) = &self.hr {
             let records = hr
@@ -652,7 +694,7 @@ fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(96);
+        .unwrap_or(128);
     ProptestConfig {
         cases,
         ..ProptestConfig::default()
@@ -724,17 +766,19 @@ fn first_name_set_to(plan: &Plan, email: &str) -> Option<String> {
 }
 
 /// An address both the authoritative directory and a supplemental source
-/// list is the authoritative entry's, whether the account exists or not, in
-/// whichever order the sources are read.
+/// list is the authoritative entry's, whether the account exists or not,
+/// even where the supplemental entry would win every later tie-break (no
+/// location, content sorting first).
 #[test]
 fn the_authoritative_entry_wins_an_address_over_a_supplemental_one() {
+    let at_line = |e: DirectoryEntry| e.with_location(Location::line("ldap.ldif", 7));
     let ldap = DirectorySnapshot::new("ldap", names_and_aliases()).with_entries(vec![
-        named("ann@example.com", "Ann"),
-        named("bob@example.com", "Bob"),
+        at_line(named("ann@example.com", "Ann")),
+        at_line(named("bob@example.com", "Bob")),
     ]);
     let csv = DirectorySnapshot::new("csv", names_and_aliases()).with_entries(vec![
-        named("Ann@example.com", "Annie"),
-        named("bob@example.com", "Bobby"),
+        named("Ann@example.com", "Aa"),
+        named("bob@example.com", "Ba"),
     ]);
     let gateway = GatewayListing::complete(vec![Account::new(a("ann@example.com"))]);
     let state = SyncState::new("us1", "example.com");
