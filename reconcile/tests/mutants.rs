@@ -96,3 +96,39 @@ fn the_summary_says_how_far_over_the_licence_count_a_plan_goes() {
     assert_eq!(over_by(2), None, "exactly at the count is not over it");
     assert_eq!(over_by(5), None);
 }
+
+/// A person whose primary changed is recognised by the directory's stable
+/// id alone (no alias names the old address): the account is renamed, not
+/// created anew beside the old one (which would then be flagged and, a
+/// week later, deleted). (Mutant: `!=` → `==` in `rename_candidate`'s
+/// lookup by external id.)
+#[test]
+fn a_person_is_renamed_by_external_id_alone() {
+    let guid = muster_core::ExternalId::new("guid-1").unwrap();
+    let mut entry = DirectoryEntry::new(a("new@example.com"));
+    entry.external_id = Some(guid.clone());
+    let desired =
+        Desired::new(DirectorySnapshot::new("ldap", aliases_only()).with_entries(vec![entry]));
+    let mut state = SyncState::new("us1", "example.com");
+    state.apply(&Transition::Claim {
+        email: a("old@example.com"),
+        origin: Origin::Directory("ldap".into()),
+        external_id: Some(guid),
+    });
+    let gateway = GatewayListing::complete(vec![Account::new(a("old@example.com"))]);
+    let policy = Policy::builder().managed_domain(d("example.com")).build();
+    let p =
+        muster_reconcile::plan(&desired, &gateway, &target(), &state, &policy, t(2, 9)).unwrap();
+    assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+    let change = &p.changes[0];
+    assert_eq!(change.kind, ChangeKind::Rename);
+    assert!(
+        matches!(&change.steps[..], [Step::ChangePrimary { from, .. }] if *from == a("old@example.com")),
+        "{change:#?}"
+    );
+    assert!(
+        p.conflicts.is_empty(),
+        "the old account is not absent: {:#?}",
+        p.conflicts
+    );
+}
