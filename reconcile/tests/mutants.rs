@@ -132,3 +132,88 @@ fn a_person_is_renamed_by_external_id_alone() {
         p.conflicts
     );
 }
+
+/// Claims one change makes on an address another change frees: when the
+/// freeing change is itself dropped (a rename whose new primary another
+/// account holds), the address stays where it is, and the change that
+/// waited for it does not take it (an address on two accounts).
+/// (Mutant: `!` deleted in `resolve_claims`, which resolved the rename's
+/// own claim only after the alias had been promised.)
+#[test]
+fn an_alias_freed_only_by_a_rename_that_cannot_happen_stays_where_it_is() {
+    let entries = vec![
+        DirectoryEntry::new(a("dee@example.com")).with_aliases([a("sales@example.com")]),
+        DirectoryEntry::new(a("new@example.com")).with_aliases([a("old@example.com")]),
+    ];
+    let desired =
+        Desired::new(DirectorySnapshot::new("ldap", aliases_only()).with_entries(entries));
+    let mut state = SyncState::new("us1", "example.com");
+    for owned in ["old@example.com", "dee@example.com"] {
+        state.set_origin(a(owned), Origin::Directory("ldap".into()));
+    }
+    state.set_origin(a("other@example.com"), Origin::Manual);
+    let gateway = GatewayListing::complete(vec![
+        Account::new(a("old@example.com")).with_aliases([a("sales@example.com")]),
+        Account::new(a("dee@example.com")),
+        Account::new(a("other@example.com")).with_aliases([a("new@example.com")]),
+    ]);
+    let policy = Policy::builder().managed_domain(d("example.com")).build();
+    let p =
+        muster_reconcile::plan(&desired, &gateway, &target(), &state, &policy, t(2, 9)).unwrap();
+    assert!(
+        !p.changes.iter().any(|c| c.kind == ChangeKind::Rename),
+        "new@ is other@'s alias: no rename {:#?}",
+        p.changes
+    );
+    let adds_sales = p.changes.iter().flat_map(|c| &c.steps).any(
+        |s| matches!(s, Step::AddAliases { aliases } if aliases.contains(&a("sales@example.com"))),
+    );
+    assert!(!adds_sales, "sales@ stays on old@: {:#?}", p.changes);
+    let refused: Vec<&str> = p.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert!(
+        refused.contains(&"sales@example.com is already an alias of old@example.com on the gateway; not given to dee@example.com"),
+        "{refused:#?}"
+    );
+}
+
+/// An old primary that one entry lists as an alias goes to that entry (a
+/// rename), even when another entry carries the old account's external id:
+/// the id finds a renamed person only when no entry wants the old address.
+/// (Mutant: `!=` → `==` in `Wanted::slot`, which hid who wants an address
+/// that is both an account's primary and an entry's alias.)
+#[test]
+fn an_old_primary_listed_as_an_alias_wins_over_the_external_id() {
+    let guid = muster_core::ExternalId::new("guid-1").unwrap();
+    let mut by_id = DirectoryEntry::new(a("new1@example.com"));
+    by_id.external_id = Some(guid.clone());
+    let by_alias = DirectoryEntry::new(a("new2@example.com")).with_aliases([a("old@example.com")]);
+    let desired = Desired::new(
+        DirectorySnapshot::new("ldap", aliases_only()).with_entries(vec![by_id, by_alias]),
+    );
+    let mut state = SyncState::new("us1", "example.com");
+    state.apply(&Transition::Claim {
+        email: a("old@example.com"),
+        origin: Origin::Directory("ldap".into()),
+        external_id: Some(guid),
+    });
+    let gateway = GatewayListing::complete(vec![Account::new(a("old@example.com"))]);
+    let policy = Policy::builder().managed_domain(d("example.com")).build();
+    let p =
+        muster_reconcile::plan(&desired, &gateway, &target(), &state, &policy, t(2, 9)).unwrap();
+    let kind_of = |email: &str| {
+        let email = a(email);
+        p.changes.iter().find(|c| c.email == email).map(|c| c.kind)
+    };
+    assert_eq!(
+        kind_of("new2@example.com"),
+        Some(ChangeKind::Rename),
+        "{:#?}",
+        p.changes
+    );
+    assert_eq!(
+        kind_of("new1@example.com"),
+        Some(ChangeKind::Create),
+        "{:#?}",
+        p.changes
+    );
+}
