@@ -217,3 +217,33 @@ fn an_old_primary_listed_as_an_alias_wins_over_the_external_id() {
         p.changes
     );
 }
+
+/// An account with no groups and no sender lists gets the groups its entry
+/// has, even when the entry also has sender lists muster does not own: the
+/// quick "nothing differs" check must see that lists of different lengths
+/// differ. (Mutant: `==` → `!=` in `same_list`.)
+#[test]
+fn groups_are_added_to_an_account_that_has_none() {
+    let mut entry = DirectoryEntry::new(a("ann@example.com"));
+    entry.member_of = ["staff".to_owned()].into();
+    entry.allow_senders = ["partner@vendor.test".to_owned()].into();
+    entry.block_senders = ["spam@vendor.test".to_owned()].into();
+    let provided = FieldSet::from_iter([Field::Groups]);
+    let desired = Desired::new(DirectorySnapshot::new("ldap", provided).with_entries(vec![entry]));
+    let mut state = SyncState::new("us1", "example.com");
+    state.set_origin(a("ann@example.com"), Origin::Directory("ldap".into()));
+    let gateway = GatewayListing::complete(vec![Account::new(a("ann@example.com"))]);
+    let target =
+        target().with_capabilities(muster_reconcile::Capabilities::default().with_groups(true));
+    let policy = Policy::builder().managed_domain(d("example.com")).build();
+    let p = muster_reconcile::plan(&desired, &gateway, &target, &state, &policy, t(2, 9)).unwrap();
+    let steps: Vec<&Step> = p.changes.iter().flat_map(|c| &c.steps).collect();
+    assert_eq!(
+        steps,
+        [&Step::ChangeList {
+            field: Field::Groups,
+            add: vec!["staff".into()],
+            remove: vec![],
+        }]
+    );
+}

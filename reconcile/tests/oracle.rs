@@ -413,7 +413,10 @@ fn org() -> impl Strategy<Value = Org> {
         ),
         proptest::collection::vec(entry("additions"), 0..2)
             .prop_map(|v| v.into_iter().map(|e| e.with_location_none()).collect()),
-        proptest::collection::vec(any::<bool>(), 7),
+        proptest::collection::vec(
+            prop_oneof![Just(Synced::No), Just(Synced::AsLeft), Just(Synced::Stale)],
+            7,
+        ),
         proptest::collection::vec(account(), 0..6),
         proptest::collection::vec(known(), 13),
         prop_oneof![10 => Just(false), 1 => Just(true)],
@@ -453,21 +456,39 @@ fn org() -> impl Strategy<Value = Org> {
         )
 }
 
-/// The accounts the last sync made for the authoritative entries `synced` marks.
+/// Whether the last sync made an account for an authoritative entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Synced {
+    No,
+    /// As the entry is now: on most runs most accounts have nothing to do.
+    AsLeft,
+    /// Before the entry's groups and last alias were added.
+    Stale,
+}
+
+/// The accounts the last sync made for the authoritative entries.
 fn synced_accounts<'a>(
     auth: &'a Authoritative,
-    synced: &'a [bool],
+    synced: &'a [Synced],
 ) -> impl Iterator<Item = Account> + 'a {
     auth.entries
         .iter()
         .zip(synced)
-        .filter(|(_, s)| **s)
-        .map(|(e, _)| {
+        .filter(|(_, s)| **s != Synced::No)
+        .map(|(e, s)| {
             let mut acc =
                 Account::new(e.primary_email.clone()).with_aliases(e.aliases.iter().cloned());
-            acc.first_name = e.first_name.as_deref().and_then(muster_core::non_blank);
-            acc.department = e.department.as_deref().and_then(muster_core::non_blank);
+            let text = |t: &Option<String>| t.as_deref().and_then(muster_core::non_blank);
+            acc.first_name = text(&e.first_name);
+            acc.last_name = text(&e.last_name);
+            acc.department = text(&e.department);
             acc.groups = e.member_of.clone();
+            if *s == Synced::Stale {
+                acc.groups.clear();
+                if let Some(last) = e.aliases.iter().last() {
+                    acc.aliases.remove(last);
+                }
+            }
             acc
         })
 }
