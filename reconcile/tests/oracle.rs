@@ -880,6 +880,58 @@ fn ties_for_one_address_break_by_location_then_content() {
     assert_eq!(winner(vec![zed, ann]), "Zed");
 }
 
+/// Two entries of one source, at one place, that differ only in how an
+/// address is spelled: the spelling that sorts first (byte-wise: capitals
+/// first) is the one created, whichever entry came first. The oracle
+/// compares addresses without case, so this is checked here.
+#[test]
+fn ties_between_spellings_pick_the_first_spelling() {
+    let created = |entries: Vec<DirectoryEntry>| {
+        let desired =
+            Desired::new(DirectorySnapshot::new("ldap", names_and_aliases()).with_entries(entries));
+        let p = plan(
+            &desired,
+            &GatewayListing::complete(vec![]),
+            &plain_target(),
+            &SyncState::new("us1", "example.com"),
+            &plain_policy(),
+            t(2, 9),
+        )
+        .unwrap();
+        let Some(Step::Create { account, .. }) = p.changes[0].steps.first() else {
+            panic!("{:#?}", p.changes);
+        };
+        let aliases: Vec<String> = account
+            .aliases
+            .iter()
+            .map(|x| x.as_str().to_owned())
+            .collect();
+        (account.primary_email.as_str().to_owned(), aliases)
+    };
+    let with_alias =
+        |primary: &str, alias: &str| DirectoryEntry::new(a(primary)).with_aliases([a(alias)]);
+    let (upper, lower) = (
+        with_alias("ann@example.com", "Sales@example.com"),
+        with_alias("ann@example.com", "sales@example.com"),
+    );
+    let expected = (
+        "ann@example.com".to_owned(),
+        vec!["Sales@example.com".to_owned()],
+    );
+    assert_eq!(created(vec![lower.clone(), upper.clone()]), expected);
+    assert_eq!(created(vec![upper, lower]), expected);
+    let (upper, lower) = (
+        with_alias("Ann@example.com", "sales@example.com"),
+        with_alias("ann@example.com", "sales@example.com"),
+    );
+    let expected = (
+        "Ann@example.com".to_owned(),
+        vec!["sales@example.com".to_owned()],
+    );
+    assert_eq!(created(vec![lower.clone(), upper.clone()]), expected);
+    assert_eq!(created(vec![upper, lower]), expected);
+}
+
 /// A supplemental source only adds and updates: it never removes an alias
 /// (or a group), even from an account a directory owns that the
 /// authoritative directory no longer lists.
