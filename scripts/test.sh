@@ -99,8 +99,11 @@ run_step "start the test LDAP server" start_ldap
 run_step "cargo fmt --check" cargo fmt --all -- --check
 run_step "cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
 run_step "tests (nextest)" cargo nextest run --workspace --locked --no-fail-fast
+# The same tests as `cargo test` runs them, many to a process (what a
+# newcomer types first: tests that share a process must not disturb each
+# other), and the doc tests, which nextest does not run.
+run_step "tests (cargo test, doc tests included)" cargo test --workspace --locked --no-fail-fast
 run_step "python package (wheel + pytest)" bash py-bindings/test.sh
-run_step "doc tests" cargo test --workspace --doc --locked
 run_step "rustdoc -D warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 # --- summary ------------------------------------------------------------------

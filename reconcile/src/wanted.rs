@@ -230,8 +230,8 @@ fn primary_slot(
 /// Collects the wanted entries from every snapshot and the policy's
 /// additions, refusing what the rules refuse, and indexes all addresses.
 ///
-/// Ties are broken by a total order (precedence, then spelling, then
-/// location), never by input order, so the plan does not depend on it.
+/// Ties are broken by a total order ([`outranks`]), never by input order,
+/// so the plan does not depend on it.
 pub(crate) fn collect<'a>(
     desired: &'a Desired,
     accounts: &'a [Account],
@@ -430,18 +430,43 @@ fn skip(entry: &DirectoryEntry, source: &str, code: SkipCode, reason: String) ->
 }
 
 /// The order that decides which of two entries with one primary wins:
-/// source precedence, then where the entry came from, then its content
-/// (addresses compared without case, so re-spelling an address does not
-/// change the winner). Never input order.
+/// source precedence, then where the entry came from (an entry without a
+/// location, such as a policy addition, first), then [`content_order`].
+/// Never input order, and never `Debug` text (a new field would silently
+/// change the winner).
 fn outranks(a: &Want<'_>, b: &Want<'_>) -> bool {
-    let key = |w: &Want<'_>| (w.precedence, w.entry.location.clone());
-    key(a)
-        .cmp(&key(b))
-        .then_with(|| {
-            let (da, db) = (format!("{:?}", a.entry), format!("{:?}", b.entry));
-            da.to_lowercase().cmp(&db.to_lowercase()).then(da.cmp(&db))
-        })
+    (a.precedence, &a.entry.location)
+        .cmp(&(b.precedence, &b.entry.location))
+        .then_with(|| content_order(a.entry, b.entry))
         .is_lt()
+}
+
+/// The last tie-break between two entries for one primary, field by field:
+/// aliases (normalised, so re-spelling an address does not change the
+/// winner), kind, enabled, first and last name, mobile, phone, company,
+/// department, notes, groups, external id, allowed and blocked senders,
+/// attributes; then the spellings of the primary and the aliases. Entries
+/// still equal are the same in everything the planner reads, so either
+/// may win. Any order would do; this one is written down so it can be
+/// checked (`tests/oracle.rs`).
+fn content_order(a: &DirectoryEntry, b: &DirectoryEntry) -> std::cmp::Ordering {
+    #[allow(clippy::type_complexity)]
+    fn content(e: &DirectoryEntry) -> impl Ord + '_ {
+        (
+            (&e.aliases, e.kind, e.enabled),
+            (&e.first_name, &e.last_name, &e.mobile, &e.phone),
+            (&e.company, &e.department, &e.notes),
+            (&e.member_of, &e.external_id),
+            (&e.allow_senders, &e.block_senders, &e.attributes),
+        )
+    }
+    fn alias_spellings(e: &DirectoryEntry) -> impl Iterator<Item = &str> {
+        e.aliases.iter().map(EmailAddress::as_str)
+    }
+    content(a).cmp(&content(b)).then_with(|| {
+        (a.primary_email.as_str().cmp(b.primary_email.as_str()))
+            .then_with(|| alias_spellings(a).cmp(alias_spellings(b)))
+    })
 }
 
 /// One address, one account: a primary listed twice keeps the entry of the

@@ -19,16 +19,67 @@ pub(crate) fn primaries(snapshot: &DirectorySnapshot) -> Vec<&str> {
 
 /// What the source traces while the returned guard lives (this thread
 /// only), as the CLI's `MUSTER_LOG=trace` would print it.
-pub(crate) fn capture_trace() -> (Trace, tracing::subscriber::DefaultGuard) {
+///
+/// One subscriber serves the whole test binary, installed once as the
+/// global default; a per-thread filter lets through only the events of
+/// threads that are capturing, and its writer appends them to that
+/// thread's capture. A subscriber per test (`set_default`) does not work
+/// under `cargo test`, where tests share a process: whether a callsite is
+/// enabled is cached process-wide, and a test on another thread that hits
+/// a callsite first, while no capturing subscriber exists, caches "never"
+/// for everyone (rebuilding the cache after `set_default` still loses the
+/// race for callsites registering at that moment). The per-thread filter
+/// is dynamic, so every callsite is cached as "sometimes" and asked each
+/// time.
+pub(crate) fn capture_trace() -> (Trace, CaptureGuard) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::{Layer, filter, fmt};
+        let capturing = filter::dynamic_filter_fn(|_, _| CAPTURE.with(|c| c.borrow().is_some()));
+        let layer = fmt::layer()
+            .with_ansi(false)
+            .with_span_events(fmt::format::FmtSpan::CLOSE)
+            .with_writer(|| ThisThread)
+            .with_filter(capturing);
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+            .expect("no other global subscriber in a source test binary");
+    });
     let trace = Trace::default();
-    let sink = trace.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_writer(move || sink.clone())
-        .finish();
-    (trace, tracing::subscriber::set_default(subscriber))
+    CAPTURE.with(|c| *c.borrow_mut() = Some(trace.clone()));
+    (trace, CaptureGuard(std::marker::PhantomData))
+}
+
+std::thread_local! {
+    /// The capture of this thread's test, while it captures.
+    static CAPTURE: std::cell::RefCell<Option<Trace>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Ends this thread's capture when dropped (see [`capture_trace`]).
+pub(crate) struct CaptureGuard(std::marker::PhantomData<*const ()>);
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| c.borrow_mut().take());
+    }
+}
+
+/// Writes what the subscriber formats to the capture of the thread it
+/// formats on (events are formatted where they happen).
+struct ThisThread;
+
+impl std::io::Write for ThisThread {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|c| {
+            if let Some(trace) = c.borrow_mut().as_mut() {
+                trace.write_all(buf)?;
+            }
+            Ok(buf.len())
+        })
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The text traced so far (see [`capture_trace`]).
