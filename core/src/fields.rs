@@ -194,6 +194,18 @@ impl FieldSet {
         self.0 == 0
     }
 
+    /// Fields in this set and not in `other`.
+    #[must_use]
+    pub const fn difference(self, other: FieldSet) -> FieldSet {
+        FieldSet(self.0 & !other.0)
+    }
+
+    /// [`FieldSet::is_empty`] by reference, for `skip_serializing_if`.
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        self.is_empty()
+    }
+
     /// The fields, in [`Field::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Field> {
         Field::ALL.into_iter().filter(move |f| self.contains(*f))

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address_set::AddressSet;
 use crate::email::EmailAddress;
+use crate::fields::FieldSet;
 use crate::kinds::{ExternalId, RecipientKind, UserType};
 use crate::snapshot::Location;
 
@@ -154,6 +155,15 @@ pub struct DirectoryEntry {
     pub attributes: BTreeMap<String, String>,
     /// Where the entry came from (file and line, DN, object id), for messages.
     pub location: Option<Location>,
+    /// Fields whose value in the source could not be used (too long, a
+    /// control, bidi or invisible character, text the file's encoding could
+    /// not decode, an alias that is not an address): each is an issue at
+    /// this entry's location, and the planner leaves that field of this
+    /// account as it is on the gateway, as if the source did not provide it.
+    /// The record itself is read: one odd value must neither hide the
+    /// person (who would look absent) nor hold everybody's deletions.
+    #[serde(default, skip_serializing_if = "FieldSet::is_none")]
+    pub withheld: FieldSet,
 }
 
 impl DirectoryEntry {
@@ -178,6 +188,7 @@ impl DirectoryEntry {
             block_senders: BTreeSet::new(),
             attributes: BTreeMap::new(),
             location: None,
+            withheld: FieldSet::empty(),
         }
     }
 

@@ -106,6 +106,8 @@ struct HrCollector<'a> {
     records: Vec<HrRecord>,
     seen: HashMap<Box<str>, usize>,
     issues: Issues,
+    /// Why the snapshot is incomplete, when the file's structure broke.
+    partial: Option<String>,
 }
 
 impl<'a> HrCollector<'a> {
@@ -115,7 +117,15 @@ impl<'a> HrCollector<'a> {
             records: Vec::new(),
             seen: HashMap::new(),
             issues: Issues::default(),
+            partial: None,
         }
+    }
+
+    /// Records a break in the file's structure: the snapshot becomes partial,
+    /// and the HR rule is not applied (`Guard::HrIncomplete`).
+    fn broken(&mut self, issue: SourceIssue, reason: String) {
+        self.issues.push(issue);
+        self.partial.get_or_insert(reason);
     }
 
     /// One row: its address, its status and the other cells as attributes.
@@ -188,6 +198,9 @@ impl<'a> HrCollector<'a> {
     fn finish(self, source: &str) -> HrSnapshot {
         let mut snapshot = HrSnapshot::new(source, self.records);
         snapshot.issues = self.issues.into_sorted();
+        if let Some(reason) = self.partial {
+            snapshot.completeness = muster_core::Completeness::Partial { reason };
+        }
         snapshot
     }
 }
@@ -316,7 +329,7 @@ impl HrCsv {
         let headers: Vec<String> = loop {
             match table.next_row(&mut row)? {
                 Next::Row => break row.cells().map(str::to_owned).collect(),
-                Next::Bad(issue) => out.issues.push(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 Next::End => {
                     return Err(Error::MissingHeader {
                         file: self.name.clone(),
@@ -339,7 +352,7 @@ impl HrCsv {
         loop {
             match table.next_row(&mut row)? {
                 Next::End => break,
-                Next::Bad(issue) => out.issues.push(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 Next::Row => {
                     let attributes = headers
                         .iter()

@@ -79,6 +79,7 @@ pub use preview::write_standard_csv;
 pub use source::{DirectorySource, InMemorySource};
 pub use standard::{HeaderRow, StandardCsv, StandardLayout};
 pub use table::{CsvFormat, Delimiter, Encoding};
+pub use values::{NOTES_MAX_CHARS, TEXT_MAX_CHARS};
 
 source::file_source!(StandardCsv);
 source::file_source!(MappedCsv);

@@ -351,7 +351,7 @@ impl MappedCsv {
         let resolved = loop {
             match table.next_row(&mut row)? {
                 Next::Row => break self.mapping.resolve(table.file(), &row)?,
-                Next::Bad(issue) => out.issue(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 Next::End => {
                     return Err(Error::MissingHeader {
                         file: self.name.clone(),
@@ -362,7 +362,7 @@ impl MappedCsv {
         loop {
             match table.next_row(&mut row)? {
                 Next::End => break,
-                Next::Bad(issue) => out.issue(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 Next::Row => {
                     let at = At {
                         file: table.file(),

@@ -143,7 +143,7 @@ impl StandardCsv {
         loop {
             match table.next_row(&mut row)? {
                 Next::End => break,
-                Next::Bad(issue) => parser.out.issue(issue),
+                Next::Broken { issue, reason } => parser.out.broken(issue, reason),
                 Next::Row => parser.row(&row),
             }
         }

@@ -31,6 +31,11 @@ fn with_aliases(e: DirectoryEntry, aliases: &[&str]) -> DirectoryEntry {
     e.with_aliases(aliases.iter().map(|a| a.parse().unwrap()))
 }
 
+fn with_withheld(mut e: DirectoryEntry, field: Field) -> DirectoryEntry {
+    e.withheld.insert(field);
+    e
+}
+
 fn fields(list: &[Field]) -> FieldSet {
     list.iter().copied().collect()
 }
@@ -153,9 +158,14 @@ fn bom_crlf_semicolons_quoted_delimiters_and_newlines() {
                 user(f, 2, "lee@example.com", "Lee; Jr.", "O'Neil"),
                 "+33612345678"
             ),
-            with_aliases(
-                user(f, 3, "multi@example.com", "Multi\r\nLine", "Name"),
-                &["m@example.com"]
+            // A line break is no part of a name: a field issue, and the
+            // record (its address, its alias) is still read.
+            with_withheld(
+                with_aliases(
+                    user(f, 3, "multi@example.com", "", "Name"),
+                    &["m@example.com"]
+                ),
+                Field::FirstName
             ),
             // The quoted newline makes the record two lines long and a blank line follows.
             user(f, 6, "zoe@example.com", "Zoë", "Müller"),
@@ -170,7 +180,13 @@ fn bom_crlf_semicolons_quoted_delimiters_and_newlines() {
             Field::Mobile
         ])
     );
-    assert!(s.issues.is_empty());
+    assert_eq!(
+        issues(&s),
+        [format!(
+            "{f}:3: first_name `Multi\\r\\nLine`: expected text without a control character (U+000D); this field is left as it is on the gateway"
+        )]
+    );
+    assert!(s.is_complete());
 }
 
 #[test]
@@ -265,13 +281,29 @@ fn three_columns_provide_names_only() {
 }
 
 #[test]
-fn a_line_that_is_not_utf8_in_a_utf8_file_is_an_issue_and_the_rest_goes_through() {
+fn a_utf8_file_with_a_line_that_is_not_utf8_is_refused_whole_unless_the_encoding_is_set() {
     let f = "standard_invalid_utf8.csv";
-    let s = standard(f, fixture!("standard_invalid_utf8.csv"));
+    let err = StandardCsv::new(f)
+        .read_from(fixture!("standard_invalid_utf8.csv"))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`standard_invalid_utf8.csv` mixes encodings: a UTF-8 byte-order mark is UTF-8 but line 2 is not; \
+         save it again as CSV UTF-8, or set the source's encoding (\"utf-8\": the other bytes become field issues; \
+         \"windows-1252\": the UTF-8 is read as Windows-1252)"
+    );
+    // Set to UTF-8: the record is read, the name it cannot decode is a field
+    // issue and left as the gateway has it.
+    let s = StandardCsv::new(f)
+        .format(CsvFormat::default().encoding(Encoding::Utf8))
+        .read_from(fixture!("standard_invalid_utf8.csv"))
+        .unwrap();
+    let jose = with_withheld(user(f, 2, "jose@example.com", "", "Bad"), Field::FirstName);
     assert_eq!(
         s.entries,
         vec![
             user(f, 1, "zoe@example.com", "Zoë", "Lee"),
+            jose,
             user(f, 3, "ann@example.com", "Ann", "Lee"),
         ]
     );
@@ -279,10 +311,10 @@ fn a_line_that_is_not_utf8_in_a_utf8_file_is_an_issue_and_the_rest_goes_through(
     assert_eq!(
         issues(&s),
         [format!(
-            "{f}:2: column 1 `Jos\u{FFFD}`: expected text in UTF-8 (or set the encoding to Windows-1252)"
+            "{f}:2: first_name `Jos\u{FFFD}`: expected text without bytes that are not text in the file's encoding; this field is left as it is on the gateway"
         )]
     );
-    // Told the truth, the same file reads completely (and the BOM'd first line as 1252).
+    // Told it is Windows-1252, the same file reads completely (and the BOM'd first line as 1252).
     let s = StandardCsv::new(f)
         .format(CsvFormat::default().encoding(Encoding::Windows1252))
         .read_from(fixture!("standard_invalid_utf8.csv"))

@@ -474,15 +474,13 @@ impl ObservationCsv {
         let mut table = Table::open(&self.name, input, self.format)?;
         let mut issues = Issues::default();
         let mut row = Row::default();
-        let headers: Vec<Option<Col>> = loop {
-            match table.next_row(&mut row)? {
-                Next::Row => break row.cells().map(|h| self.columns.column_of(h)).collect(),
-                Next::Bad(issue) => issues.push(issue),
-                Next::End => {
-                    return Err(Error::MissingHeader {
-                        file: self.name.clone(),
-                    });
-                }
+        let headers: Vec<Option<Col>> = match table.next_row(&mut row)? {
+            Next::Row => row.cells().map(|h| self.columns.column_of(h)).collect(),
+            Next::Broken { issue, .. } => return Err(Error::broken(issue)),
+            Next::End => {
+                return Err(Error::MissingHeader {
+                    file: self.name.clone(),
+                });
             }
         };
         let index_of = |col: Col| headers.iter().position(|h| *h == Some(col));
@@ -502,7 +500,7 @@ impl ObservationCsv {
         loop {
             match table.next_row(&mut row)? {
                 Next::End => break,
-                Next::Bad(issue) => issues.push(issue),
+                Next::Broken { issue, .. } => return Err(Error::broken(issue)),
                 Next::Row => {
                     let location = Location::line(self.name.as_str(), row.line);
                     let cell =
