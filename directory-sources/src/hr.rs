@@ -12,13 +12,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use muster_core::{EmailAddress, HrRecord, HrSnapshot, HrStatus, Location, SourceIssue};
+use muster_core::{HrRecord, HrSnapshot, HrStatus, Location, SourceIssue};
 
 use crate::error::Error;
 use crate::issues::Issues;
 use crate::source::{off_runtime, open_file};
 use crate::table::{CsvFormat, Next, Row, Table, unescape_cell};
-use crate::values::address_expected;
+use crate::values::parse_address;
 
 /// Which columns (or keys) hold the address and the status, and how status values map.
 ///
@@ -142,10 +142,9 @@ impl<'a> HrCollector<'a> {
                 .with_value(value)
         };
         let email_value = email.unwrap_or("").trim();
-        let email = match EmailAddress::parse(email_value) {
+        let email = match parse_address(email_value) {
             Ok(e) => e,
-            Err(e) => {
-                let expected = address_expected(&e);
+            Err(expected) => {
                 return self
                     .issues
                     .push(issue(&self.columns.email, email_value, &expected));

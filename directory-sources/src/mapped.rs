@@ -205,26 +205,36 @@ impl Resolved {
                 Field::Company => entry.company = text(),
                 Field::Department => entry.department = text(),
                 Field::Notes => entry.notes = text(),
+                // A value that cannot be read leaves its field as the gateway has it.
                 Field::Mobile => match mobile(value) {
                     Some(m) => entry.mobile = Some(m),
-                    None => out.issue(at.issue(header, value, MOBILE_EXPECTED)),
+                    None => {
+                        entry.withheld.insert(Field::Mobile);
+                        out.issue(at.issue(header, value, MOBILE_EXPECTED));
+                    }
                 },
                 Field::Enabled => match flag(value) {
                     Some(e) => entry.enabled = e,
-                    None => out.issue(at.issue(
-                        header,
-                        value,
-                        "yes/no, true/false, 1/0 or enabled/disabled (kept enabled)",
-                    )),
+                    None => {
+                        entry.withheld.insert(Field::Enabled);
+                        out.issue(at.issue(
+                            header,
+                            value,
+                            "yes/no, true/false, 1/0 or enabled/disabled (kept enabled)",
+                        ));
+                    }
                 },
                 Field::Kind => match value.parse::<RecipientKind>() {
                     Ok(k) => entry.kind = k,
-                    Err(e) => out.issue(at.issue(header, value, &format!("one of {}", e.expected))),
+                    Err(e) => {
+                        entry.withheld.insert(Field::Kind);
+                        out.issue(at.issue(header, value, &format!("one of {}", e.expected)));
+                    }
                 },
                 Field::ExternalId => entry.external_id = ExternalId::new(value).ok(),
                 Field::Aliases => {
                     for item in items() {
-                        match at.address(header, item) {
+                        match at.alias(&mut entry, header, item) {
                             Ok(a) => {
                                 entry.aliases.insert(a);
                             }

@@ -251,6 +251,10 @@ impl<'a> Parser<'a> {
             4
         };
         if self.layout == Resolved::Current && !fourth.is_empty() {
+            if mobile(fourth).is_none() {
+                // Unreadable: the gateway's mobile number stays as it is.
+                entry.withheld.insert(Field::Mobile);
+            }
             match mobile(fourth) {
                 Some(m) => entry.mobile = Some(m),
                 None if EmailAddress::parse(fourth).is_ok() => self.out.issue(at.issue(
@@ -267,7 +271,7 @@ impl<'a> Parser<'a> {
                 continue;
             }
             self.has_alias_values = true;
-            match at.address("alias", value) {
+            match at.alias(&mut entry, "alias", value) {
                 Ok(a) => self.aliases.push(a),
                 Err(issue) => self.out.issue(*issue),
             }

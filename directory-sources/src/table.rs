@@ -482,6 +482,9 @@ struct Tracker {
     /// What the current line inside a quote holds.
     segment_delimiter: bool,
     segment_at: bool,
+    /// Nothing but line breaks since the last one (a file's final line
+    /// break starts no line of its own).
+    segment_empty: bool,
     rows: u64,
     /// The first quote of the current record that broke the structure.
     broken: Option<Swallow>,
@@ -502,6 +505,7 @@ impl Tracker {
             breaks: 0,
             segment_delimiter: false,
             segment_at: false,
+            segment_empty: true,
             rows: 0,
             broken: None,
         }
@@ -524,6 +528,7 @@ impl Tracker {
         }
         self.segment_delimiter = false;
         self.segment_at = false;
+        self.segment_empty = true;
     }
 
     fn close(&mut self) {
@@ -551,6 +556,7 @@ impl Tracker {
                 self.close();
             }
             if self.open {
+                self.segment_empty &= b == b'\r' || b == b'\n';
                 match b {
                     b'"' => self.closing = true,
                     b'@' => self.segment_at = true,
@@ -573,6 +579,7 @@ impl Tracker {
                     self.rows = 0;
                     self.segment_delimiter = false;
                     self.segment_at = false;
+                    self.segment_empty = true;
                 }
                 b'\r' | b'\n' => {
                     self.field_start = true;
@@ -594,10 +601,12 @@ impl Tracker {
         }
         if self.open {
             self.open = false;
+            let last_line_empty = self.breaks > 0 && self.segment_empty;
+            self.end_segment();
             self.broken.get_or_insert(Swallow {
                 line: self.opened_at,
                 field: self.opened_field,
-                lines: self.breaks + 1,
+                lines: self.breaks + 1 - u64::from(last_line_empty),
                 rows: self.rows,
                 closed: false,
             });
@@ -974,11 +983,11 @@ mod tests {
         assert_eq!(*line, 2);
         assert_eq!(
             issue,
-            "t.csv:2: column 2: expected a closing quote for the quote that opens here: it never closes and takes the rest of the file, 4 lines; the file is read as incomplete: nothing is flagged, deactivated or deleted"
+            "t.csv:2: column 2: expected a closing quote for the quote that opens here: it never closes and takes the rest of the file, 3 lines; the file is read as incomplete: nothing is flagged, deactivated or deleted"
         );
         assert_eq!(
             reason,
-            "the quote opened at line 2 never closes: it takes the rest of the file, 4 lines"
+            "the quote opened at line 2 never closes: it takes the rest of the file, 3 lines"
         );
     }
 

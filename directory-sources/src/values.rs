@@ -57,6 +57,29 @@ impl At<'_> {
     }
 }
 
+/// Added to an alias's issue: one alias the source cannot state makes the
+/// whole list unknown, so none of that account's aliases is added or
+/// removed ([`DirectoryEntry::withheld`]). Dropping just that one would
+/// remove it from the gateway, and mail to it would bounce.
+pub(crate) const ALIASES_KEPT: &str = "; the aliases are left as they are on the gateway";
+
+impl At<'_> {
+    /// Parses an alias of `entry`; when it is not an address, the entry's
+    /// aliases are withheld and the issue says so.
+    pub(crate) fn alias(
+        &self,
+        entry: &mut DirectoryEntry,
+        field: &str,
+        value: &str,
+    ) -> Result<EmailAddress, Box<SourceIssue>> {
+        self.address(field, value).map_err(|mut issue| {
+            entry.withheld.insert(Field::Aliases);
+            issue.expected.push_str(ALIASES_KEPT);
+            issue
+        })
+    }
+}
+
 /// Parses an address read from a file, or says what it should have been.
 /// Refuses text the file's encoding could not decode: a guessed address
 /// could be someone else's.

@@ -69,8 +69,12 @@ fn current_layout_with_header_spaces_in_mobiles_trailing_columns_and_blank_lines
                 ),
                 &["tom.smith.alias@example.com"]
             ),
-            user(f, 5, "ann.lee@example.com", "Ann", "Lee"),
-            user(f, 6, "bob@example.com", "Bob", ""),
+            // An unreadable mobile leaves the gateway's number as it is.
+            with_withheld(
+                user(f, 5, "ann.lee@example.com", "Ann", "Lee"),
+                Field::Mobile
+            ),
+            with_withheld(user(f, 6, "bob@example.com", "Bob", ""), Field::Mobile),
             user(f, 7, "noname@example.com", "", ""),
         ]
     );
@@ -129,9 +133,12 @@ fn a_configured_current_layout_reads_the_same_file_as_bad_mobiles() {
         .unwrap();
     assert_eq!(
         s.entries[1],
-        with_aliases(
-            user(f, 2, "bob@example.com", "Bob", "Ray"),
-            &["b.ray@example.com"]
+        with_withheld(
+            with_aliases(
+                user(f, 2, "bob@example.com", "Bob", "Ray"),
+                &["b.ray@example.com"]
+            ),
+            Field::Mobile
         )
     );
     assert_eq!(
@@ -228,9 +235,13 @@ fn duplicates_and_primary_alias_conflicts_name_both_lines() {
             user(f, 1, "ann@example.com", "Ann", "Lee"),
             user(f, 2, "bob@example.com", "Bob", "Ray"),
             user(f, 4, "sales@example.com", "Sal", "Es"),
-            with_aliases(
-                user(f, 5, "cy@example.com", "Cy", "Oh"),
-                &["cy2@example.com"]
+            // One alias that is no address: Cy's aliases stay as the gateway has them.
+            with_withheld(
+                with_aliases(
+                    user(f, 5, "cy@example.com", "Cy", "Oh"),
+                    &["cy2@example.com"]
+                ),
+                Field::Aliases
             ),
             user(f, 6, "di@example.com", "Di", "Al"),
         ]
@@ -250,7 +261,7 @@ fn duplicates_and_primary_alias_conflicts_name_both_lines() {
                 "{f}:3: primary_email `ANN@example.com`: expected a primary address that no earlier line uses (see also {f}:1)"
             ),
             format!(
-                "{f}:5: alias `not an address`: expected an email address like ann@example.com (it contains whitespace)"
+                "{f}:5: alias `not an address`: expected an email address like ann@example.com (it contains whitespace); the aliases are left as they are on the gateway"
             ),
             format!(
                 "{f}:5: alias `bob@example.com`: expected an alias that is not another user's primary address (see also {f}:2)"
@@ -404,7 +415,9 @@ fn mapped_csv_reads_every_mapped_field_and_reports_bad_values() {
         .with_enabled(false);
     room.external_id = Some(ExternalId::new("E2").unwrap());
     // Bad values leave the fields at their harmless defaults: enabled, a user mailbox.
-    let bob = user(f, 4, "bob@example.com", "Bob", "Ray");
+    // ... and are left as the gateway has them.
+    let mut bob = user(f, 4, "bob@example.com", "Bob", "Ray");
+    bob.withheld = fields(&[Field::Aliases, Field::Mobile, Field::Enabled, Field::Kind]);
     assert_eq!(s.entries, vec![ann, room, bob]);
     assert_eq!(
         s.provided,
@@ -426,7 +439,7 @@ fn mapped_csv_reads_every_mapped_field_and_reports_bad_values() {
         issues(&s),
         [
             format!(
-                "{f}:4: Other Addresses `bad alias`: expected an email address like ann@example.com (it contains whitespace)"
+                "{f}:4: Other Addresses `bad alias`: expected an email address like ann@example.com (it contains whitespace); the aliases are left as they are on the gateway"
             ),
             format!("{f}:4: Cell `07700`: {MOBILE}"),
             format!(
