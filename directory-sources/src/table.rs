@@ -184,6 +184,8 @@ pub(crate) struct Table<R: Read> {
     records: Records<io::Chain<io::Cursor<Vec<u8>>, R>>,
     decoding: Decoding,
     evidence: Evidence,
+    /// The prefix's lines end in CR alone (Excel's "CSV (Macintosh)").
+    cr_alone: bool,
     /// Lines with an `@` in the prefix, and the prefix's length, for [`Table::expected_rows`].
     prefix_rows: usize,
     prefix_len: usize,
@@ -248,6 +250,7 @@ impl<R: Read> Table<R> {
             }
             Encoding::Auto => Decoding::Undecided,
         };
+        let cr_alone = prefix.contains(&b'\r') && !prefix.contains(&b'\n');
         let delimiter = format
             .delimiter
             .byte()
@@ -259,6 +262,7 @@ impl<R: Read> Table<R> {
             records: Records::new(io::Cursor::new(prefix).chain(input), delimiter),
             decoding,
             evidence,
+            cr_alone,
         })
     }
 
@@ -344,6 +348,14 @@ impl<R: Read> Table<R> {
                 });
             }
             (Some(_), None) => Decoding::DetectedUtf8,
+            // Lines that end in CR alone are Excel's "CSV (Macintosh)", whose
+            // text is Mac Roman: read as Windows-1252, José becomes JosŽ.
+            (None, Some(_)) if self.cr_alone => {
+                return Err(Error::UnsupportedEncoding {
+                    file: self.file.clone(),
+                    found: "most likely Mac Roman (Excel's \"CSV (Macintosh)\": its lines end in CR alone and hold bytes that are not UTF-8)",
+                });
+            }
             (None, Some(_)) => Decoding::DetectedWindows1252,
             (None, None) => Decoding::Undecided,
         };

@@ -603,3 +603,158 @@ fn hr_csv_maps_statuses_keeps_attributes_and_reports_conflicts_and_unknown_statu
     );
     assert!(hr.is_complete());
 }
+
+#[test]
+fn windows_1252_then_utf8_is_refused_whole_rather_than_renamed_to_mojibake() {
+    let f = "standard_mojibake.csv";
+    let err = standard_error(f, fixture!("standard_mojibake.csv"));
+    assert_eq!(
+        err,
+        "`standard_mojibake.csv` mixes encodings: line 3 is UTF-8 but line 2 is not; save it again \
+         as CSV UTF-8, or set the source's encoding (\"utf-8\": the other bytes become field issues; \
+         \"windows-1252\": the UTF-8 is read as Windows-1252)"
+    );
+    // Set to UTF-8: José is read, the names it cannot decode are left as the gateway has them.
+    let s = StandardCsv::new(f)
+        .format(CsvFormat::default().encoding(Encoding::Utf8))
+        .read_from(fixture!("standard_mojibake.csv"))
+        .unwrap();
+    assert_eq!(
+        s.entries,
+        vec![
+            with_withheld(
+                with_withheld(user(f, 2, "jose@example.com", "", ""), Field::FirstName),
+                Field::LastName
+            ),
+            user(f, 3, "zoe@example.com", "Zoë", "Müller"),
+            user(f, 4, "ann@example.com", "Ann", "Lee"),
+        ]
+    );
+    let undecodable = "expected text without bytes that are not text in the file's encoding; \
+                       this field is left as it is on the gateway";
+    assert_eq!(
+        issues(&s),
+        [
+            format!("{f}:2: first_name `Jos\u{fffd}`: {undecodable}"),
+            format!("{f}:2: last_name `Garc\u{fffd}a`: {undecodable}"),
+        ]
+    );
+    // Set to Windows-1252, it is read as asked: the mojibake is the caller's choice.
+    let s = StandardCsv::new(f)
+        .format(CsvFormat::default().encoding(Encoding::Windows1252))
+        .read_from(fixture!("standard_mojibake.csv"))
+        .unwrap();
+    let names: Vec<_> = s.entries.iter().map(|e| e.first_name.as_deref()).collect();
+    assert_eq!(names, [Some("José"), Some("ZoÃ«"), Some("Ann")]);
+}
+
+fn standard_error(name: &str, bytes: &[u8]) -> String {
+    StandardCsv::new(name)
+        .read_from(bytes)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn cr_only_lines_are_counted_for_every_entry_and_issue() {
+    // Excel's "CSV (Macintosh)": every line ends in CR alone, a blank line
+    // at 3, a quoted CR inside a name at 5.
+    let f = "standard_cr_only.csv";
+    let s = standard(f, fixture!("standard_cr_only.csv"));
+    assert_eq!(
+        s.entries,
+        vec![
+            with_mobile(user(f, 2, "ann@example.com", "Ann", "Lee"), "+447700900123"),
+            with_withheld(user(f, 4, "bob@example.com", "Bob", "Ray"), Field::Mobile),
+            with_withheld(user(f, 5, "cy@example.com", "", "Oh"), Field::FirstName),
+            user(f, 8, "di@example.com", "Di", "Ng"),
+        ]
+    );
+    assert_eq!(
+        issues(&s),
+        [
+            format!("{f}:4: mobile `07700 900123`: {MOBILE}"),
+            format!(
+                "{f}:5: first_name `Cy\\rJr`: expected text without a control character (U+000D); \
+                 this field is left as it is on the gateway"
+            ),
+            format!(
+                "{f}:7: primary_email `ann@example.com`: expected a primary address that no earlier \
+                 line uses (see also {f}:2)"
+            ),
+        ]
+    );
+    assert!(s.is_complete());
+}
+
+#[test]
+fn a_macintosh_csv_with_mac_roman_text_is_refused_not_read_as_windows_1252() {
+    let err = standard_error(
+        "standard_mac_roman_cr.csv",
+        fixture!("standard_mac_roman_cr.csv"),
+    );
+    assert_eq!(
+        err,
+        "`standard_mac_roman_cr.csv` is most likely Mac Roman (Excel's \"CSV (Macintosh)\": its \
+         lines end in CR alone and hold bytes that are not UTF-8); save it as CSV UTF-8 or \
+         Windows-1252"
+    );
+}
+
+#[test]
+fn utf16_without_a_bom_is_refused_with_advice_not_read_as_control_characters() {
+    let err = standard_error(
+        "standard_utf16le_no_bom.csv",
+        fixture!("standard_utf16le_no_bom.csv"),
+    );
+    assert_eq!(
+        err,
+        "`standard_utf16le_no_bom.csv` is UTF-16LE without a byte-order mark (a NUL byte after \
+         every letter); save it as CSV UTF-8 or Windows-1252"
+    );
+    // Every reader refuses it alike.
+    let mapped = MappedCsv::new("m.csv", CsvMapping::new("Primary Email"))
+        .read_from(fixture!("standard_utf16le_no_bom.csv"))
+        .unwrap_err();
+    assert!(mapped.to_string().contains("UTF-16LE"), "{mapped}");
+    let hr = HrCsv::new("h.csv")
+        .read_from(fixture!("standard_utf16le_no_bom.csv"))
+        .unwrap_err();
+    assert!(hr.to_string().contains("UTF-16LE"), "{hr}");
+}
+
+#[test]
+fn an_hr_file_whose_quote_swallows_rows_is_incomplete_and_names_the_quote() {
+    // Ann's two-line note is a value; Bob's opens a quote that swallows Cy's
+    // row (and with it her termination) until Di's note closes it.
+    let f = "hr_swallowed_rows.csv";
+    let s = HrCsv::new(f)
+        .read_from(fixture!("hr_swallowed_rows.csv"))
+        .unwrap();
+    let records: Vec<(&str, u64)> = s
+        .records
+        .iter()
+        .map(|r| {
+            let Some(Location::Line { line, .. }) = r.location else {
+                panic!("{r:?}")
+            };
+            (r.email.as_str(), line)
+        })
+        .collect();
+    assert_eq!(records, [("ann@example.com", 2), ("ed@example.com", 7)]);
+    assert_eq!(
+        s.completeness,
+        muster_core::Completeness::Partial {
+            reason: "the quote opened at line 4 takes 3 lines that hold rows".to_owned()
+        }
+    );
+    let issues: Vec<String> = s.issues.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        issues,
+        [format!(
+            "{f}:4: column 3: expected a quoted value without rows in it: the quote that opens here \
+             takes 3 lines, 2 of which look like rows of their own; the file is read as incomplete: \
+             nothing is flagged, deactivated or deleted"
+        )]
+    );
+}
