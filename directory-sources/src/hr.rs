@@ -303,7 +303,10 @@ impl HrCsv {
     ///
     /// # Errors
     /// [`Error::Read`] when it cannot be read to the end; [`Error::MissingHeader`]
-    /// or [`Error::MissingColumn`] when the email or status column is missing.
+    /// or [`Error::MissingColumn`] when the email or status column is missing;
+    /// the encoding errors of [`StandardCsv::read`](crate::StandardCsv::read).
+    /// A quote that never closes or swallows rows makes the snapshot partial
+    /// (the HR rule is then not applied).
     pub fn read(&self) -> Result<HrSnapshot, Error> {
         self.read_from(open_file(&self.path, &self.name)?)
     }

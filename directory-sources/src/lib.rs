@@ -46,6 +46,9 @@
 mod collect;
 mod discovery;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod graph;
 mod hr;
 mod issues;

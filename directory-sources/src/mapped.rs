@@ -318,7 +318,9 @@ impl MappedCsv {
     /// # Errors
     /// [`Error::Read`] when a file cannot be read to the end,
     /// [`Error::MissingHeader`] / [`Error::MissingColumn`] when the header does
-    /// not fit the mapping. Bad rows are issues, not errors.
+    /// not fit the mapping; the encoding errors of [`StandardCsv::read`](crate::StandardCsv::read).
+    /// Bad values are field issues, bad rows are issues, not errors; a
+    /// quote that never closes or swallows rows makes the snapshot partial.
     pub fn read(&self) -> Result<DirectorySnapshot, Error> {
         let file = open_file(&self.path, &self.name)?;
         match &self.aliases {

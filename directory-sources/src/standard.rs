@@ -110,7 +110,11 @@ impl StandardCsv {
     ///
     /// # Errors
     /// [`Error::Read`] when the file cannot be opened or read to the end,
-    /// [`Error::UnsupportedEncoding`] for UTF-16. Bad rows are issues, not errors.
+    /// [`Error::UnsupportedEncoding`] for UTF-16 (with or without its BOM)
+    /// and Mac Roman, [`Error::MixedEncoding`] for a file holding UTF-8 and
+    /// other bytes with the encoding left to detection. Bad values are field
+    /// issues, bad rows are issues, not errors; a quote that never closes or
+    /// swallows rows makes the snapshot partial.
     pub fn read(&self) -> Result<DirectorySnapshot, Error> {
         let file = open_file(&self.path, &self.name)?;
         // The size only sizes collections up front; a file without one still reads.

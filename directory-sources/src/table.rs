@@ -186,6 +186,10 @@ pub(crate) struct Table<R: Read> {
     evidence: Evidence,
     /// The prefix's lines end in CR alone (Excel's "CSV (Macintosh)").
     cr_alone: bool,
+    delimiter: u8,
+    /// The first row's cells (lowercased) and whether it looks like a
+    /// header (no `@`), to see the layout change part-way.
+    first: Option<(Vec<String>, bool)>,
     /// Lines with an `@` in the prefix, and the prefix's length, for [`Table::expected_rows`].
     prefix_rows: usize,
     prefix_len: usize,
@@ -263,6 +267,8 @@ impl<R: Read> Table<R> {
             decoding,
             evidence,
             cr_alone,
+            delimiter,
+            first: None,
         })
     }
 
@@ -412,10 +418,76 @@ impl<R: Read> Table<R> {
                     row.push_cell(start, row.text.len());
                 }
             }
-            if !row.is_blank() {
-                return Ok(Next::Row);
+            if row.is_blank() {
+                continue;
             }
+            if let Some(broken) = self.layout_change(row) {
+                return Ok(broken);
+            }
+            return Ok(Next::Row);
         }
+    }
+
+    /// A row that shows the layout changing part-way: the file's header
+    /// again with its columns in another order (two exports joined), or a
+    /// row held together by another delimiter (one exported in a locale
+    /// that separates with `;`). Read on, its columns would be the wrong
+    /// fields; the snapshot is partial instead.
+    fn layout_change(&mut self, row: &Row) -> Option<Next> {
+        let Some((first, header)) = &self.first else {
+            let cells = row.cells().map(str::to_lowercase).collect::<Vec<_>>();
+            let header = !cells.iter().any(|c| c.contains('@'));
+            self.first = Some((cells, header));
+            return None;
+        };
+        let what = if *header
+            && row.width() == first.len()
+            && first.len() > 1
+            && !row.cells().any(|c| c.contains('@'))
+        {
+            let mut again: Vec<String> = row.cells().map(str::to_lowercase).collect();
+            if again == *first {
+                return None;
+            }
+            again.sort_unstable();
+            let mut sorted = first.clone();
+            sorted.sort_unstable();
+            (again == sorted)
+                .then(|| "the header again with its columns in another order".to_owned())?
+        } else if row.width() == 1 && first.len() > 2 {
+            let cell = row.get(0);
+            let other = [b',', b';', b'\t']
+                .into_iter()
+                .filter(|&d| d != self.delimiter)
+                .find(|&d| cell.bytes().filter(|&b| b == d).count() + 1 >= first.len())?;
+            if !cell.contains('@') {
+                return None;
+            }
+            format!(
+                "a row separated by {} in a file separated by {}",
+                delimiter_name(other),
+                delimiter_name(self.delimiter)
+            )
+        } else {
+            return None;
+        };
+        let issue = SourceIssue::new(
+            Location::line(self.file.as_str(), row.line),
+            format!(
+                "one layout throughout: here is {what}; the file is read as incomplete: nothing is flagged, deactivated or deleted"
+            ),
+        );
+        let reason = format!("the layout changes at line {}: {what}", row.line);
+        Some(Next::Broken { issue, reason })
+    }
+}
+
+/// How a delimiter is named in messages.
+fn delimiter_name(delimiter: u8) -> &'static str {
+    match delimiter {
+        b';' => "`;`",
+        b'\t' => "tabs",
+        _ => "`,`",
     }
 }
 
@@ -1033,6 +1105,30 @@ mod tests {
                 .map(|(l, c, _)| (*l, c.as_str()))
                 .collect::<Vec<_>>(),
             [(1, "Ann"), (4, "Bob")]
+        );
+    }
+
+    #[test]
+    fn a_layout_that_changes_part_way_breaks_the_file() {
+        let got = broken(b"email,first,last\na@x.com,A,B\nlast,email,first\nB,b@x.com,C\n");
+        assert_eq!(got[2].0, 3, "{got:?}");
+        assert_eq!(
+            got[2].2,
+            "the layout changes at line 3: the header again with its columns in another order"
+        );
+        assert_eq!(got[3].1, "B", "reading goes on");
+        let got = broken(b"Ann,Lee,ann@x.com\nBob;Ray;bob@x.com\n");
+        assert!(
+            got[1].1.starts_with("t.csv:2: expected one layout throughout: here is a row separated by `;` in a file separated by `,`"),
+            "{got:?}"
+        );
+        // The same header twice, a one-column row with an address, a name with a `;`: no break.
+        let fine = broken(
+            b"email,first,last\na@x.com,A,B\nEmail,First,Last\nc@x.com\n\"Lee; Jr\",x,d@x.com\n",
+        );
+        assert!(
+            fine.iter().all(|(_, _, reason)| reason.is_empty()),
+            "{fine:?}"
         );
     }
 

@@ -460,7 +460,10 @@ impl ObservationCsv {
     /// # Errors
     /// [`Error::Read`] when it cannot be read to the end; [`Error::MissingHeader`]
     /// or [`Error::MissingColumn`] when the address, direction, messages or
-    /// last-seen column is missing.
+    /// last-seen column is missing; the encoding errors of
+    /// [`StandardCsv::read`](crate::StandardCsv::read); [`Error::BrokenFile`]
+    /// for a quote that never closes or swallows rows (observations cannot
+    /// be partial, so the file is refused).
     pub fn read(&self) -> Result<Observations, Error> {
         self.read_from(open_file(&self.path, &self.name)?)
     }
