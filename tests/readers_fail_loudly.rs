@@ -6,8 +6,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use muster::core::{Account, Domain, EmailAddress, Field, Location, UserType};
 use muster::directory::StandardCsv;
 use muster::reconcile::{
-    ChangeKind, Desired, GatewayListing, Guard, Plan, Policy, Step, SyncState, TargetProfile, plan,
-    simulate,
+    ChangeKind, Desired, GatewayListing, Guard, Plan, Policy, Skipped, Step, SyncState,
+    TargetProfile, plan, simulate,
 };
 
 const CLEAN: &[u8] = include_bytes!("fixtures/readers/clean.csv");
@@ -70,6 +70,14 @@ impl World {
     }
 }
 
+/// The source issue the plan lists (among its skipped records) that mentions `text`.
+fn skipped_about<'p>(plan: &'p Plan, text: &str) -> &'p Skipped {
+    plan.skipped
+        .iter()
+        .find(|s| s.reason.contains(text))
+        .unwrap_or_else(|| panic!("no issue about {text}: {:#?}", plan.skipped))
+}
+
 fn count(plan: &Plan, kind: ChangeKind) -> usize {
     plan.changes.iter().filter(|c| c.kind == kind).count()
 }
@@ -99,11 +107,7 @@ fn an_unterminated_quote_cannot_start_a_deletion_clock() {
             "{:?}",
             plan.guards
         );
-        let quote = plan
-            .skipped
-            .iter()
-            .find(|s| s.reason.contains("quote"))
-            .unwrap_or_else(|| panic!("the quote is not among the skipped: {:#?}", plan.skipped));
+        let quote = skipped_about(&plan, "quote");
         assert!(quote.reason.contains("users.csv:3"), "{}", quote.reason);
     }
     for person in ["ann", "bob", "cy", "di"] {
@@ -163,11 +167,7 @@ fn one_overlong_name_does_not_hold_other_deletions() {
         "{:#?}",
         flagged.changes
     );
-    let issue = flagged
-        .skipped
-        .iter()
-        .find(|s| s.reason.contains("first_name"))
-        .expect("the name's issue is listed");
+    let issue = skipped_about(&flagged, "first_name");
     assert!(issue.reason.contains("users.csv:2"), "{}", issue.reason);
     assert!(
         issue.reason.contains("at most 256 characters (it has 303)"),
