@@ -450,6 +450,7 @@ impl Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use muster_core::Field;
 
     fn entry(primary: &str, aliases: &[&str]) -> DirectoryEntry {
         DirectoryEntry::new(primary.parse().unwrap())
@@ -521,6 +522,46 @@ mod tests {
                 s.issues
             );
         }
+    }
+
+    #[test]
+    fn a_bad_value_from_a_directory_server_is_a_field_issue_at_its_dn_or_object_id() {
+        let mut c = Collector::new("ldap");
+        let mut ann = entry("ann@x.com", &[]).with_names("Ann", "Lee");
+        ann.department = Some("Sales\u{202e}selaS".into());
+        ann.location = Some(Location::dn("cn=ann,dc=x"));
+        let mut bob = entry("bob@x.com", &[]).with_names(&"B".repeat(300), "Ray");
+        bob.notes = Some("line one\nline two".into());
+        bob.location = Some(Location::object_id("0b0b"));
+        c.add_mapped(Mapped::Entry(Box::new(ann), Vec::new()));
+        c.add_mapped(Mapped::Entry(Box::new(bob), Vec::new()));
+        let s = c.into_snapshot("ldap", FieldSet::all());
+        // Both read; the bad fields are empty and withheld, the rest kept.
+        assert_eq!(s.entries.len(), 2);
+        assert_eq!(s.entries[0].department, None);
+        assert_eq!(
+            s.entries[0].withheld,
+            FieldSet::from_iter([Field::Department])
+        );
+        assert_eq!(s.entries[1].first_name, None);
+        assert_eq!(
+            s.entries[1].withheld,
+            FieldSet::from_iter([Field::FirstName])
+        );
+        assert_eq!(s.entries[1].notes.as_deref(), Some("line one\nline two"));
+        let shown: Vec<String> = s.issues.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "dn `cn=ann,dc=x`: department `Sales\\u{202e}selaS`: expected text without a bidi or \
+                 invisible character (U+202E); this field is left as it is on the gateway",
+                &format!(
+                    "object 0b0b: first_name `{}…`: expected at most 256 characters (it has 300); \
+                     this field is left as it is on the gateway",
+                    "B".repeat(60)
+                ),
+            ]
+        );
     }
 
     #[test]
