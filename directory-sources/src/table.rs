@@ -630,7 +630,24 @@ impl Tracker {
     }
 
     fn scan(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        let mut i = 0;
+        while i < bytes.len() {
+            // Most bytes are plain text outside quotes: skip a run of them at once.
+            if !self.open && !self.closing {
+                let delimiter = self.delimiter;
+                let plain = bytes[i..]
+                    .iter()
+                    .position(|&b| matches!(b, b'"' | b'\r' | b'\n') || b == delimiter)
+                    .unwrap_or(bytes.len() - i);
+                if plain > 0 {
+                    self.field_start = false;
+                    self.after_cr = false;
+                    i += plain;
+                    continue;
+                }
+            }
+            let b = bytes[i];
+            i += 1;
             let line_before = self.line;
             let ends_line = self.count_line(b);
             if std::mem::take(&mut self.closing) {
