@@ -200,12 +200,6 @@ impl FieldSet {
         FieldSet(self.0 & !other.0)
     }
 
-    /// [`FieldSet::is_empty`] by reference, for `skip_serializing_if`.
-    #[must_use]
-    pub fn is_none(&self) -> bool {
-        self.is_empty()
-    }
-
     /// The fields, in [`Field::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Field> {
         Field::ALL.into_iter().filter(move |f| self.contains(*f))

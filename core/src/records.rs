@@ -162,7 +162,7 @@ pub struct DirectoryEntry {
     /// account as it is on the gateway, as if the source did not provide it.
     /// The record itself is read: one odd value must neither hide the
     /// person (who would look absent) nor hold everybody's deletions.
-    #[serde(default, skip_serializing_if = "FieldSet::is_none")]
+    #[serde(default, skip_serializing_if = "nothing_withheld")]
     pub withheld: FieldSet,
 }
 
@@ -234,6 +234,11 @@ impl DirectoryEntry {
     }
 }
 
+/// For serde: `withheld` is left out of the JSON when empty.
+fn nothing_withheld(set: &FieldSet) -> bool {
+    set.is_empty()
+}
+
 /// Trims `s` and returns `None` when nothing is left.
 ///
 /// ```
@@ -258,6 +263,17 @@ mod tests {
         ]);
         let all: Vec<String> = a.addresses().map(ToString::to_string).collect();
         assert_eq!(all, ["a@example.com", "b@example.com", "z@example.com"]);
+    }
+
+    #[test]
+    fn withheld_fields_round_trip_and_are_left_out_of_the_json_when_none() {
+        let mut e = DirectoryEntry::new("ann@example.com".parse().unwrap());
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(!json.contains("withheld"), "{json}");
+        e.withheld.insert(crate::Field::FirstName);
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains(r#""withheld":["first_name"]"#), "{json}");
+        assert_eq!(serde_json::from_str::<DirectoryEntry>(&json).unwrap(), e);
     }
 
     #[test]
