@@ -194,6 +194,12 @@ impl FieldSet {
         self.0 == 0
     }
 
+    /// Fields in this set and not in `other`.
+    #[must_use]
+    pub const fn difference(self, other: FieldSet) -> FieldSet {
+        FieldSet(self.0 & !other.0)
+    }
+
     /// The fields, in [`Field::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Field> {
         Field::ALL.into_iter().filter(move |f| self.contains(*f))

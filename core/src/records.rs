@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address_set::AddressSet;
 use crate::email::EmailAddress;
+use crate::fields::FieldSet;
 use crate::kinds::{ExternalId, RecipientKind, UserType};
 use crate::snapshot::Location;
 
@@ -154,6 +155,15 @@ pub struct DirectoryEntry {
     pub attributes: BTreeMap<String, String>,
     /// Where the entry came from (file and line, DN, object id), for messages.
     pub location: Option<Location>,
+    /// Fields whose value in the source could not be used (too long, a
+    /// control, bidi or invisible character, text the file's encoding could
+    /// not decode, an alias that is not an address): each is an issue at
+    /// this entry's location, and the planner leaves that field of this
+    /// account as it is on the gateway, as if the source did not provide it.
+    /// The record itself is read: one odd value must neither hide the
+    /// person (who would look absent) nor hold everybody's deletions.
+    #[serde(default, skip_serializing_if = "nothing_withheld")]
+    pub withheld: FieldSet,
 }
 
 impl DirectoryEntry {
@@ -178,6 +188,7 @@ impl DirectoryEntry {
             block_senders: BTreeSet::new(),
             attributes: BTreeMap::new(),
             location: None,
+            withheld: FieldSet::empty(),
         }
     }
 
@@ -223,6 +234,11 @@ impl DirectoryEntry {
     }
 }
 
+/// For serde: `withheld` is left out of the JSON when empty.
+fn nothing_withheld(set: &FieldSet) -> bool {
+    set.is_empty()
+}
+
 /// Trims `s` and returns `None` when nothing is left.
 ///
 /// ```
@@ -247,6 +263,17 @@ mod tests {
         ]);
         let all: Vec<String> = a.addresses().map(ToString::to_string).collect();
         assert_eq!(all, ["a@example.com", "b@example.com", "z@example.com"]);
+    }
+
+    #[test]
+    fn withheld_fields_round_trip_and_are_left_out_of_the_json_when_none() {
+        let mut e = DirectoryEntry::new("ann@example.com".parse().unwrap());
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(!json.contains("withheld"), "{json}");
+        e.withheld.insert(crate::Field::FirstName);
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains(r#""withheld":["first_name"]"#), "{json}");
+        assert_eq!(serde_json::from_str::<DirectoryEntry>(&json).unwrap(), e);
     }
 
     #[test]

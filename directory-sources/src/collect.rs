@@ -145,6 +145,8 @@ pub(crate) struct Collector {
     /// Entries of a directory server, claimed when the snapshot is made
     /// (see [`Collector::add_in_location_order`]).
     pending: Vec<DirectoryEntry>,
+    /// Why the snapshot is incomplete, when the input's structure broke.
+    partial: Option<String>,
 }
 
 impl Collector {
@@ -158,6 +160,7 @@ impl Collector {
             collisions: HashMap::new(),
             issues: Issues::default(),
             pending: Vec::new(),
+            partial: None,
         }
     }
 
@@ -197,6 +200,13 @@ impl Collector {
     /// Records an issue.
     pub(crate) fn issue(&mut self, issue: SourceIssue) {
         self.issues.push(issue);
+    }
+
+    /// Records a break in the input's structure ([`crate::table::Next::Broken`]):
+    /// the issue, and the snapshot becomes partial (the first reason is kept).
+    pub(crate) fn broken(&mut self, issue: SourceIssue, reason: String) {
+        self.issues.push(issue);
+        self.partial.get_or_insert(reason);
     }
 
     fn hash(&self, address: &EmailAddress) -> u64 {
@@ -249,7 +259,8 @@ impl Collector {
         }
     }
 
-    /// Adds an entry read at `line` of file 0; its aliases are checked one by one.
+    /// Adds an entry read at `line` of file 0; its aliases are checked one by
+    /// one, and its other fields by the field rules ([`crate::values::vet_entry`]).
     /// Returns the entry's index, or `None` when its primary was already taken.
     pub(crate) fn add(&mut self, mut entry: DirectoryEntry, line: u64) -> Option<usize> {
         let aliases = std::mem::take(&mut entry.aliases);
@@ -352,6 +363,22 @@ impl Collector {
             }
             None => {}
         }
+        let mut entry = entry;
+        let problems = crate::values::vet_entry(&mut entry);
+        if !problems.is_empty() {
+            let at = match (&entry.location, file) {
+                (Some(at), AT_ENTRY) => at.clone(),
+                (None, AT_ENTRY) => Location::record(index),
+                _ => self.location(file, line),
+            };
+            for (field, value, expected) in problems {
+                self.issues.push(
+                    SourceIssue::new(at.clone(), expected)
+                        .with_field(field.as_str())
+                        .with_value(&value),
+                );
+            }
+        }
         self.entries.push(entry);
         for alias in aliases {
             self.add_alias(index, alias, file, line);
@@ -400,7 +427,7 @@ impl Collector {
         &self.entries
     }
 
-    /// A complete snapshot of what was collected.
+    /// A snapshot of what was collected: complete unless the input broke.
     pub(crate) fn into_snapshot(mut self, source: &str, provided: FieldSet) -> DirectorySnapshot {
         let mut pending = std::mem::take(&mut self.pending);
         pending.sort_by(|a, b| {
@@ -413,13 +440,17 @@ impl Collector {
         }
         let mut snapshot = DirectorySnapshot::new(source, provided).with_entries(self.entries);
         snapshot.issues = self.issues.into_sorted();
-        snapshot
+        match self.partial {
+            Some(reason) => snapshot.partial(reason),
+            None => snapshot,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use muster_core::Field;
 
     fn entry(primary: &str, aliases: &[&str]) -> DirectoryEntry {
         DirectoryEntry::new(primary.parse().unwrap())
@@ -491,6 +522,46 @@ mod tests {
                 s.issues
             );
         }
+    }
+
+    #[test]
+    fn a_bad_value_from_a_directory_server_is_a_field_issue_at_its_dn_or_object_id() {
+        let mut c = Collector::new("ldap");
+        let mut ann = entry("ann@x.com", &[]).with_names("Ann", "Lee");
+        ann.department = Some("Sales\u{202e}selaS".into());
+        ann.location = Some(Location::dn("cn=ann,dc=x"));
+        let mut bob = entry("bob@x.com", &[]).with_names(&"B".repeat(300), "Ray");
+        bob.notes = Some("line one\nline two".into());
+        bob.location = Some(Location::object_id("0b0b"));
+        c.add_mapped(Mapped::Entry(Box::new(ann), Vec::new()));
+        c.add_mapped(Mapped::Entry(Box::new(bob), Vec::new()));
+        let s = c.into_snapshot("ldap", FieldSet::all());
+        // Both read; the bad fields are empty and withheld, the rest kept.
+        assert_eq!(s.entries.len(), 2);
+        assert_eq!(s.entries[0].department, None);
+        assert_eq!(
+            s.entries[0].withheld,
+            FieldSet::from_iter([Field::Department])
+        );
+        assert_eq!(s.entries[1].first_name, None);
+        assert_eq!(
+            s.entries[1].withheld,
+            FieldSet::from_iter([Field::FirstName])
+        );
+        assert_eq!(s.entries[1].notes.as_deref(), Some("line one\nline two"));
+        let shown: Vec<String> = s.issues.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "dn `cn=ann,dc=x`: department `Sales\\u{202e}selaS`: expected text without a bidi or \
+                 invisible character (U+202E); this field is left as it is on the gateway",
+                &format!(
+                    "object 0b0b: first_name `{}…`: expected at most 256 characters (it has 300); \
+                     this field is left as it is on the gateway",
+                    "B".repeat(60)
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -44,6 +44,30 @@ pub enum Error {
         /// What was detected.
         found: &'static str,
     },
+    /// The file holds valid multi-byte UTF-8 *and* bytes that are not
+    /// UTF-8, with the encoding left to detection. Read as UTF-8 the bytes
+    /// are lost; read as Windows-1252 the UTF-8 turns to mojibake (`José`
+    /// as `JosÃ©`), a mass rename no threshold counts. So the whole file is
+    /// refused, naming a line of each.
+    #[error(
+        "`{file}` mixes encodings: {utf8} is UTF-8 but line {not_utf8} is not; save it again as CSV UTF-8, or set the source's encoding (\"utf-8\": the other bytes become field issues; \"windows-1252\": the UTF-8 is read as Windows-1252)"
+    )]
+    MixedEncoding {
+        /// The file.
+        file: String,
+        /// Where UTF-8 was seen first: `line 7` or `a UTF-8 byte-order mark`.
+        utf8: String,
+        /// The first line with bytes that are not UTF-8.
+        not_utf8: u64,
+    },
+    /// A file whose structure broke where nothing can mark it incomplete
+    /// (SMTP observations): a quote that never closes, or one that swallows
+    /// rows. Refused whole rather than read short.
+    #[error("{issue}")]
+    BrokenFile {
+        /// Where the quote opened, and what it took.
+        issue: Box<muster_core::SourceIssue>,
+    },
     /// Writing a preview failed.
     #[error("cannot write the preview")]
     Write(#[source] io::Error),
@@ -194,6 +218,13 @@ impl Error {
             self,
             Error::Ldap { .. } | Error::GraphToken { .. } | Error::Graph { .. }
         )
+    }
+
+    /// A file refused for its broken structure ([`Error::BrokenFile`]).
+    pub(crate) fn broken(issue: muster_core::SourceIssue) -> Self {
+        Error::BrokenFile {
+            issue: Box::new(issue),
+        }
     }
 
     /// An IO failure while reading `file`.

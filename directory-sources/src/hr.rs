@@ -12,13 +12,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use muster_core::{EmailAddress, HrRecord, HrSnapshot, HrStatus, Location, SourceIssue};
+use muster_core::{HrRecord, HrSnapshot, HrStatus, Location, SourceIssue};
 
 use crate::error::Error;
 use crate::issues::Issues;
 use crate::source::{off_runtime, open_file};
 use crate::table::{CsvFormat, Next, Row, Table, unescape_cell};
-use crate::values::address_expected;
+use crate::values::parse_address;
 
 /// Which columns (or keys) hold the address and the status, and how status values map.
 ///
@@ -106,6 +106,8 @@ struct HrCollector<'a> {
     records: Vec<HrRecord>,
     seen: HashMap<Box<str>, usize>,
     issues: Issues,
+    /// Why the snapshot is incomplete, when the file's structure broke.
+    partial: Option<String>,
 }
 
 impl<'a> HrCollector<'a> {
@@ -115,7 +117,15 @@ impl<'a> HrCollector<'a> {
             records: Vec::new(),
             seen: HashMap::new(),
             issues: Issues::default(),
+            partial: None,
         }
+    }
+
+    /// Records a break in the file's structure: the snapshot becomes partial,
+    /// and the HR rule is not applied (`Guard::HrIncomplete`).
+    fn broken(&mut self, issue: SourceIssue, reason: String) {
+        self.issues.push(issue);
+        self.partial.get_or_insert(reason);
     }
 
     /// One row: its address, its status and the other cells as attributes.
@@ -132,10 +142,9 @@ impl<'a> HrCollector<'a> {
                 .with_value(value)
         };
         let email_value = email.unwrap_or("").trim();
-        let email = match EmailAddress::parse(email_value) {
+        let email = match parse_address(email_value) {
             Ok(e) => e,
-            Err(e) => {
-                let expected = address_expected(&e);
+            Err(expected) => {
                 return self
                     .issues
                     .push(issue(&self.columns.email, email_value, &expected));
@@ -188,6 +197,9 @@ impl<'a> HrCollector<'a> {
     fn finish(self, source: &str) -> HrSnapshot {
         let mut snapshot = HrSnapshot::new(source, self.records);
         snapshot.issues = self.issues.into_sorted();
+        if let Some(reason) = self.partial {
+            snapshot.completeness = muster_core::Completeness::Partial { reason };
+        }
         snapshot
     }
 }
@@ -291,7 +303,10 @@ impl HrCsv {
     ///
     /// # Errors
     /// [`Error::Read`] when it cannot be read to the end; [`Error::MissingHeader`]
-    /// or [`Error::MissingColumn`] when the email or status column is missing.
+    /// or [`Error::MissingColumn`] when the email or status column is missing;
+    /// the encoding errors of [`StandardCsv::read`](crate::StandardCsv::read).
+    /// A quote that never closes or swallows rows makes the snapshot partial
+    /// (the HR rule is then not applied).
     pub fn read(&self) -> Result<HrSnapshot, Error> {
         self.read_from(open_file(&self.path, &self.name)?)
     }
@@ -316,7 +331,7 @@ impl HrCsv {
         let headers: Vec<String> = loop {
             match table.next_row(&mut row)? {
                 Next::Row => break row.cells().map(str::to_owned).collect(),
-                Next::Bad(issue) => out.issues.push(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 Next::End => {
                     return Err(Error::MissingHeader {
                         file: self.name.clone(),
@@ -339,7 +354,7 @@ impl HrCsv {
         loop {
             match table.next_row(&mut row)? {
                 Next::End => break,
-                Next::Bad(issue) => out.issues.push(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 Next::Row => {
                     let attributes = headers
                         .iter()

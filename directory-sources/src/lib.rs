@@ -46,6 +46,9 @@
 mod collect;
 mod discovery;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod graph;
 mod hr;
 mod issues;
@@ -79,6 +82,7 @@ pub use preview::write_standard_csv;
 pub use source::{DirectorySource, InMemorySource};
 pub use standard::{HeaderRow, StandardCsv, StandardLayout};
 pub use table::{CsvFormat, Delimiter, Encoding};
+pub use values::{NOTES_MAX_CHARS, TEXT_MAX_CHARS};
 
 source::file_source!(StandardCsv);
 source::file_source!(MappedCsv);

@@ -205,26 +205,36 @@ impl Resolved {
                 Field::Company => entry.company = text(),
                 Field::Department => entry.department = text(),
                 Field::Notes => entry.notes = text(),
+                // A value that cannot be read leaves its field as the gateway has it.
                 Field::Mobile => match mobile(value) {
                     Some(m) => entry.mobile = Some(m),
-                    None => out.issue(at.issue(header, value, MOBILE_EXPECTED)),
+                    None => {
+                        entry.withheld.insert(Field::Mobile);
+                        out.issue(at.issue(header, value, MOBILE_EXPECTED));
+                    }
                 },
                 Field::Enabled => match flag(value) {
                     Some(e) => entry.enabled = e,
-                    None => out.issue(at.issue(
-                        header,
-                        value,
-                        "yes/no, true/false, 1/0 or enabled/disabled (kept enabled)",
-                    )),
+                    None => {
+                        entry.withheld.insert(Field::Enabled);
+                        out.issue(at.issue(
+                            header,
+                            value,
+                            "yes/no, true/false, 1/0 or enabled/disabled (kept enabled)",
+                        ));
+                    }
                 },
                 Field::Kind => match value.parse::<RecipientKind>() {
                     Ok(k) => entry.kind = k,
-                    Err(e) => out.issue(at.issue(header, value, &format!("one of {}", e.expected))),
+                    Err(e) => {
+                        entry.withheld.insert(Field::Kind);
+                        out.issue(at.issue(header, value, &format!("one of {}", e.expected)));
+                    }
                 },
                 Field::ExternalId => entry.external_id = ExternalId::new(value).ok(),
                 Field::Aliases => {
                     for item in items() {
-                        match at.address(header, item) {
+                        match at.alias(&mut entry, header, item) {
                             Ok(a) => {
                                 entry.aliases.insert(a);
                             }
@@ -308,7 +318,9 @@ impl MappedCsv {
     /// # Errors
     /// [`Error::Read`] when a file cannot be read to the end,
     /// [`Error::MissingHeader`] / [`Error::MissingColumn`] when the header does
-    /// not fit the mapping. Bad rows are issues, not errors.
+    /// not fit the mapping; the encoding errors of [`StandardCsv::read`](crate::StandardCsv::read).
+    /// Bad values are field issues, bad rows are issues, not errors; a
+    /// quote that never closes or swallows rows makes the snapshot partial.
     pub fn read(&self) -> Result<DirectorySnapshot, Error> {
         let file = open_file(&self.path, &self.name)?;
         match &self.aliases {
@@ -351,7 +363,7 @@ impl MappedCsv {
         let resolved = loop {
             match table.next_row(&mut row)? {
                 Next::Row => break self.mapping.resolve(table.file(), &row)?,
-                Next::Bad(issue) => out.issue(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 Next::End => {
                     return Err(Error::MissingHeader {
                         file: self.name.clone(),
@@ -362,7 +374,7 @@ impl MappedCsv {
         loop {
             match table.next_row(&mut row)? {
                 Next::End => break,
-                Next::Bad(issue) => out.issue(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 Next::Row => {
                     let at = At {
                         file: table.file(),

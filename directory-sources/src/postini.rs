@@ -102,7 +102,7 @@ impl PostiniAliases {
         let columns = loop {
             match table.next_row(&mut row)? {
                 Next::Row => break self.columns(&row)?,
-                Next::Bad(issue) => out.issue(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 // An empty alias file would remove everybody's aliases.
                 Next::End => {
                     return Err(Error::MissingHeader {
@@ -120,7 +120,7 @@ impl PostiniAliases {
         loop {
             match table.next_row(&mut row)? {
                 Next::End => return Ok(()),
-                Next::Bad(issue) => out.issue(issue),
+                Next::Broken { issue, reason } => out.broken(issue, reason),
                 Next::Row => {
                     let at = At {
                         file: &self.name,

@@ -110,7 +110,11 @@ impl StandardCsv {
     ///
     /// # Errors
     /// [`Error::Read`] when the file cannot be opened or read to the end,
-    /// [`Error::UnsupportedEncoding`] for UTF-16. Bad rows are issues, not errors.
+    /// [`Error::UnsupportedEncoding`] for UTF-16 (with or without its BOM)
+    /// and Mac Roman, [`Error::MixedEncoding`] for a file holding UTF-8 and
+    /// other bytes with the encoding left to detection. Bad values are field
+    /// issues, bad rows are issues, not errors; a quote that never closes or
+    /// swallows rows makes the snapshot partial.
     pub fn read(&self) -> Result<DirectorySnapshot, Error> {
         let file = open_file(&self.path, &self.name)?;
         // The size only sizes collections up front; a file without one still reads.
@@ -143,7 +147,7 @@ impl StandardCsv {
         loop {
             match table.next_row(&mut row)? {
                 Next::End => break,
-                Next::Bad(issue) => parser.out.issue(issue),
+                Next::Broken { issue, reason } => parser.out.broken(issue, reason),
                 Next::Row => parser.row(&row),
             }
         }
@@ -251,6 +255,10 @@ impl<'a> Parser<'a> {
             4
         };
         if self.layout == Resolved::Current && !fourth.is_empty() {
+            if mobile(fourth).is_none() {
+                // Unreadable: the gateway's mobile number stays as it is.
+                entry.withheld.insert(Field::Mobile);
+            }
             match mobile(fourth) {
                 Some(m) => entry.mobile = Some(m),
                 None if EmailAddress::parse(fourth).is_ok() => self.out.issue(at.issue(
@@ -267,7 +275,7 @@ impl<'a> Parser<'a> {
                 continue;
             }
             self.has_alias_values = true;
-            match at.address("alias", value) {
+            match at.alias(&mut entry, "alias", value) {
                 Ok(a) => self.aliases.push(a),
                 Err(issue) => self.out.issue(*issue),
             }

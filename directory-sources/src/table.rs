@@ -1,10 +1,22 @@
 //! Reading rows out of whatever Excel saved: encodings, delimiters, BOMs,
-//! blank lines, trailing empty columns.
+//! blank lines, trailing empty columns, line endings.
 //!
 //! Every CSV source in this crate reads through [`Table`], so each quirk is
 //! handled once. The input is read incrementally from any [`io::Read`]: only
 //! a prefix is buffered (to sniff the delimiter), and each field is decoded on
 //! its own, so a Windows-1252 file streams just like a UTF-8 one.
+//!
+//! A broken file must never read as a short directory:
+//! - lines end in LF, CRLF or CR alone (Excel's "CSV (Macintosh)"), and are
+//!   counted so each issue names the line a person finds in an editor;
+//! - a quote that never closes, or a quoted value that swallows lines that
+//!   look like rows of their own, is [`Next::Broken`]: the reader marks its
+//!   snapshot incomplete, so nothing is flagged, deactivated or deleted;
+//! - the encoding is one per file: a file holding both valid multi-byte
+//!   UTF-8 and bytes that are not UTF-8 is refused whole
+//!   ([`Error::MixedEncoding`]) unless the source sets its encoding, because
+//!   either guess renames somebody; UTF-16 (with or without its BOM) is
+//!   refused with advice.
 
 use std::io::{self, Read};
 
@@ -24,11 +36,15 @@ const SNIFF_LINES: usize = 50;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Encoding {
-    /// UTF-8 when there is a BOM or the first non-ASCII field is valid UTF-8,
-    /// Windows-1252 when the first non-ASCII field is not.
+    /// Decided for the whole file from what it holds: UTF-8 when there is a
+    /// BOM or its non-ASCII text is valid UTF-8, Windows-1252 when none of it
+    /// is. A file with both is refused ([`Error::MixedEncoding`], naming a
+    /// line of each): set the encoding to read it anyway.
     #[default]
     Auto,
-    /// UTF-8 (a BOM is skipped); a field that is not valid UTF-8 is an issue.
+    /// UTF-8 (a BOM is skipped). Bytes that are not UTF-8 make their field a
+    /// field issue (the field is left as the gateway has it), or, in the
+    /// address, the record unread.
     Utf8,
     /// Windows-1252 (the Western "ANSI" code page).
     Windows1252,
@@ -148,8 +164,16 @@ impl Row {
 pub(crate) enum Next {
     /// A row was read into the caller's [`Row`].
     Row,
-    /// A record that could not be decoded; the caller records it and goes on.
-    Bad(SourceIssue),
+    /// The file's structure is broken here (a quote that never closes, or
+    /// one that swallows rows): the record is not read, and the caller marks
+    /// its snapshot partial with `reason`, so that the people on the lines
+    /// swallowed do not look absent. Reading goes on after it.
+    Broken {
+        /// At the line where the quote opened.
+        issue: SourceIssue,
+        /// Why the snapshot is incomplete, for [`muster_core::Completeness::Partial`].
+        reason: String,
+    },
     /// End of input.
     End,
 }
@@ -159,6 +183,13 @@ pub(crate) struct Table<R: Read> {
     file: String,
     records: Records<io::Chain<io::Cursor<Vec<u8>>, R>>,
     decoding: Decoding,
+    evidence: Evidence,
+    /// The prefix's lines end in CR alone (Excel's "CSV (Macintosh)").
+    cr_alone: bool,
+    delimiter: u8,
+    /// The first row's cells (lowercased) and whether it looks like a
+    /// header (no `@`), to see the layout change part-way.
+    first: Option<(Vec<String>, bool)>,
     /// Lines with an `@` in the prefix, and the prefix's length, for [`Table::expected_rows`].
     prefix_rows: usize,
     prefix_len: usize,
@@ -166,9 +197,27 @@ pub(crate) struct Table<R: Read> {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Decoding {
+    /// Only ASCII so far (with [`Encoding::Auto`]).
     Undecided,
+    /// Auto-detected from a BOM or valid multi-byte text; bytes that are
+    /// not UTF-8 from now on refuse the file.
+    DetectedUtf8,
+    /// Auto-detected from bytes that are not UTF-8; valid multi-byte UTF-8
+    /// from now on refuses the file.
+    DetectedWindows1252,
+    /// Set by the source: bytes that are not UTF-8 become U+FFFD.
     Utf8,
+    /// Set by the source.
     Windows1252,
+}
+
+/// Why a file was read in the encoding it was, for messages: where the
+/// first sign of each encoding was.
+#[derive(Clone, Default)]
+struct Evidence {
+    /// "a UTF-8 byte-order mark" or "line 7".
+    utf8: Option<String>,
+    not_utf8: Option<u64>,
 }
 
 impl<R: Read> Table<R> {
@@ -185,16 +234,27 @@ impl<R: Read> Table<R> {
                 found: "UTF-16 (Excel's \"Unicode Text\")",
             });
         }
+        if let Some(found) = utf16_without_bom(&prefix) {
+            return Err(Error::UnsupportedEncoding {
+                file: file.to_owned(),
+                found,
+            });
+        }
         let had_bom = prefix.starts_with(&[0xEF, 0xBB, 0xBF]);
         if had_bom {
             prefix.drain(..3);
         }
+        let mut evidence = Evidence::default();
         let decoding = match format.encoding {
             Encoding::Utf8 => Decoding::Utf8,
             Encoding::Windows1252 => Decoding::Windows1252,
-            Encoding::Auto if had_bom => Decoding::Utf8,
+            Encoding::Auto if had_bom => {
+                evidence.utf8 = Some("a UTF-8 byte-order mark".to_owned());
+                Decoding::DetectedUtf8
+            }
             Encoding::Auto => Decoding::Undecided,
         };
+        let cr_alone = prefix.contains(&b'\r') && !prefix.contains(&b'\n');
         let delimiter = format
             .delimiter
             .byte()
@@ -205,6 +265,10 @@ impl<R: Read> Table<R> {
             prefix_len: prefix.len(),
             records: Records::new(io::Cursor::new(prefix).chain(input), delimiter),
             decoding,
+            evidence,
+            cr_alone,
+            delimiter,
+            first: None,
         })
     }
 
@@ -225,29 +289,90 @@ impl<R: Read> Table<R> {
         &self.file
     }
 
-    /// The record last read as text, when every field of it is valid text in
-    /// the file's encoding and decodes to itself (UTF-8, or ASCII in either);
-    /// the encoding is decided as [`decode_into`] would have decided it.
-    fn whole_record(&mut self) -> Option<&str> {
-        let text = std::str::from_utf8(self.records.record()).ok()?;
-        // Valid as a whole, but a field could still end inside a character.
-        if !self
-            .records
-            .spans()
-            .all(|(_, end)| text.is_char_boundary(end))
-        {
+    /// How the file was decoded and why, for messages: `UTF-8 (a UTF-8
+    /// byte-order mark)`, `Windows-1252 (line 4 is not UTF-8)`, `ASCII`.
+    pub(crate) fn encoding_evidence(&self) -> String {
+        match self.decoding {
+            Decoding::Undecided => "ASCII".to_owned(),
+            Decoding::Utf8 => "UTF-8 (set by the source)".to_owned(),
+            Decoding::Windows1252 => "Windows-1252 (set by the source)".to_owned(),
+            Decoding::DetectedUtf8 => format!(
+                "UTF-8 ({} holds UTF-8 and no line holds other bytes)",
+                self.evidence.utf8.as_deref().unwrap_or("the file")
+            ),
+            Decoding::DetectedWindows1252 => format!(
+                "Windows-1252 (line {} is not UTF-8 and no line holds multi-byte UTF-8)",
+                self.evidence.not_utf8.unwrap_or(0)
+            ),
+        }
+    }
+
+    /// The record last read as text, when it is ASCII, or valid UTF-8 in a
+    /// file read as UTF-8 with no field ending inside a character.
+    fn whole_record(&self) -> Option<&str> {
+        let bytes = self.records.record();
+        if bytes.is_ascii() {
+            // Both encodings agree on ASCII: the fast path for most records.
+            return std::str::from_utf8(bytes).ok();
+        }
+        if !matches!(self.decoding, Decoding::Utf8 | Decoding::DetectedUtf8) {
             return None;
         }
-        match self.decoding {
-            Decoding::Utf8 => {}
-            _ if text.is_ascii() => {}
-            Decoding::Undecided => self.decoding = Decoding::Utf8,
-            Decoding::Windows1252 => return None,
+        let text = std::str::from_utf8(bytes).ok()?;
+        // Valid as a whole, but a field could still end inside a character.
+        self.records
+            .spans()
+            .all(|(_, end)| text.is_char_boundary(end))
+            .then_some(text)
+    }
+
+    /// Takes the non-ASCII fields of the record last read as evidence of
+    /// the file's encoding (with [`Encoding::Auto`]); refuses a file that
+    /// turns out to hold both encodings.
+    fn weigh_encoding(&mut self, line: u64) -> Result<(), Error> {
+        if !matches!(
+            self.decoding,
+            Decoding::Undecided | Decoding::DetectedUtf8 | Decoding::DetectedWindows1252
+        ) {
+            return Ok(());
         }
-        Some(text)
+        for bytes in self.records.fields().filter(|f| !f.is_ascii()) {
+            if std::str::from_utf8(bytes).is_ok() {
+                self.evidence
+                    .utf8
+                    .get_or_insert_with(|| format!("line {line}"));
+            } else {
+                self.evidence.not_utf8.get_or_insert(line);
+            }
+        }
+        self.decoding = match (&self.evidence.utf8, self.evidence.not_utf8) {
+            (Some(utf8), Some(not_utf8)) => {
+                return Err(Error::MixedEncoding {
+                    file: self.file.clone(),
+                    utf8: utf8.clone(),
+                    not_utf8,
+                });
+            }
+            (Some(_), None) => Decoding::DetectedUtf8,
+            // Lines that end in CR alone are Excel's "CSV (Macintosh)", whose
+            // text is Mac Roman: read as Windows-1252, José becomes JosŽ.
+            (None, Some(_)) if self.cr_alone => {
+                return Err(Error::UnsupportedEncoding {
+                    file: self.file.clone(),
+                    found: "most likely Mac Roman (Excel's \"CSV (Macintosh)\": its lines end in CR alone and hold bytes that are not UTF-8)",
+                });
+            }
+            (None, Some(_)) => Decoding::DetectedWindows1252,
+            (None, None) => Decoding::Undecided,
+        };
+        Ok(())
     }
 
     /// Reads the next non-blank record into `row`.
+    ///
+    /// # Errors
+    /// [`Error::Read`] when the input fails, [`Error::MixedEncoding`] when
+    /// the record shows the file is neither UTF-8 nor Windows-1252 throughout.
     pub(crate) fn next_row(&mut self, row: &mut Row) -> Result<Next, Error> {
         loop {
             let Some(line) = self
@@ -255,8 +380,16 @@ impl<R: Read> Table<R> {
                 .next()
                 .map_err(|e| Error::read(&self.file, e))?
             else {
+                tracing::info!(
+                    file = %muster_core::sanitize(&self.file),
+                    encoding = %self.encoding_evidence(),
+                    "read as"
+                );
                 return Ok(Next::End);
             };
+            if let Some(broken) = self.records.broken() {
+                return Ok(broken.next(&self.file));
+            }
             row.line = line;
             row.clear();
             if let Some(text) = self.whole_record() {
@@ -265,29 +398,322 @@ impl<R: Read> Table<R> {
                 for (start, end) in self.records.spans() {
                     row.push_cell(start, end);
                 }
-                if !row.is_blank() {
-                    return Ok(Next::Row);
+            } else {
+                self.weigh_encoding(line)?;
+                let windows_1252 = matches!(
+                    self.decoding,
+                    Decoding::Windows1252 | Decoding::DetectedWindows1252
+                );
+                for bytes in self.records.fields() {
+                    let start = row.text.len();
+                    if windows_1252 {
+                        let (text, _) =
+                            encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+                        row.text.push_str(&text);
+                    } else {
+                        // Bytes that are not UTF-8 (only with the encoding set
+                        // to UTF-8) become U+FFFD, which the field rules refuse.
+                        row.text.push_str(&String::from_utf8_lossy(bytes));
+                    }
+                    row.push_cell(start, row.text.len());
+                }
+            }
+            if row.is_blank() {
+                continue;
+            }
+            if let Some(broken) = self.layout_change(row) {
+                return Ok(broken);
+            }
+            return Ok(Next::Row);
+        }
+    }
+
+    /// A row that shows the layout changing part-way: the file's header
+    /// again with its columns in another order (two exports joined), or a
+    /// row held together by another delimiter (one exported in a locale
+    /// that separates with `;`). Read on, its columns would be the wrong
+    /// fields; the snapshot is partial instead.
+    fn layout_change(&mut self, row: &Row) -> Option<Next> {
+        let Some((first, header)) = &self.first else {
+            let cells = row.cells().map(str::to_lowercase).collect::<Vec<_>>();
+            let header = !cells.iter().any(|c| c.contains('@'));
+            self.first = Some((cells, header));
+            return None;
+        };
+        let what = if *header
+            && row.width() == first.len()
+            && first.len() > 1
+            && !row.cells().any(|c| c.contains('@'))
+        {
+            let mut again: Vec<String> = row.cells().map(str::to_lowercase).collect();
+            if again == *first {
+                return None;
+            }
+            again.sort_unstable();
+            let mut sorted = first.clone();
+            sorted.sort_unstable();
+            (again == sorted)
+                .then(|| "the header again with its columns in another order".to_owned())?
+        } else if row.width() == 1 && first.len() > 2 {
+            let cell = row.get(0);
+            let other = [b',', b';', b'\t']
+                .into_iter()
+                .filter(|&d| d != self.delimiter)
+                .find(|&d| cell.bytes().filter(|&b| b == d).count() + 1 >= first.len())?;
+            if !cell.contains('@') {
+                return None;
+            }
+            format!(
+                "a row separated by {} in a file separated by {}",
+                delimiter_name(other),
+                delimiter_name(self.delimiter)
+            )
+        } else {
+            return None;
+        };
+        let issue = SourceIssue::new(
+            Location::line(self.file.as_str(), row.line),
+            format!(
+                "one layout throughout: here is {what}; the file is read as incomplete: nothing is flagged, deactivated or deleted"
+            ),
+        );
+        let reason = format!("the layout changes at line {}: {what}", row.line);
+        Some(Next::Broken { issue, reason })
+    }
+}
+
+/// How a delimiter is named in messages.
+fn delimiter_name(delimiter: u8) -> &'static str {
+    match delimiter {
+        b';' => "`;`",
+        b'\t' => "tabs",
+        _ => "`,`",
+    }
+}
+
+/// A quoted value that broke the file's structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Swallow {
+    /// The line where the quote opened.
+    line: u64,
+    /// The 0-based field it opened in.
+    field: usize,
+    /// How many lines it took, its own included.
+    lines: u64,
+    /// How many of the lines it took look like rows (a delimiter and an `@`).
+    rows: u64,
+    /// False when it never closed.
+    closed: bool,
+}
+
+impl Swallow {
+    fn next(self, file: &str) -> Next {
+        let Swallow {
+            line,
+            field,
+            lines,
+            rows,
+            closed,
+        } = self;
+        let (what, reason) = if closed {
+            (
+                format!(
+                    "a quoted value without rows in it: the quote that opens here takes {lines} lines, {rows} of which look like rows of their own"
+                ),
+                format!("the quote opened at line {line} takes {lines} lines that hold rows"),
+            )
+        } else {
+            (
+                format!(
+                    "a closing quote for the quote that opens here: it never closes and takes the rest of the file, {lines} lines"
+                ),
+                format!(
+                    "the quote opened at line {line} never closes: it takes the rest of the file, {lines} lines"
+                ),
+            )
+        };
+        let issue = SourceIssue::new(
+            Location::line(file, line),
+            format!(
+                "{what}; the file is read as incomplete: nothing is flagged, deactivated or deleted"
+            ),
+        )
+        .with_field(format!("column {}", field + 1));
+        Next::Broken { issue, reason }
+    }
+}
+
+/// Follows csv_core's quoting byte by byte (RFC 4180: a quote opens a
+/// value only at the start of a field, a doubled quote inside is one quote)
+/// and counts lines, so a record's quotes can be judged and every record
+/// named by the line it starts on. csv_core itself says neither.
+#[derive(Debug)]
+struct Tracker {
+    delimiter: u8,
+    /// The 1-based line of the next byte.
+    line: u64,
+    /// The last byte was a CR (so a following LF ends no further line).
+    after_cr: bool,
+    field_start: bool,
+    field: usize,
+    open: bool,
+    /// A quote was seen inside a quoted value: it closes the value unless
+    /// another quote follows.
+    closing: bool,
+    opened_at: u64,
+    opened_field: usize,
+    breaks: u64,
+    /// What the current line inside a quote holds.
+    segment_delimiter: bool,
+    segment_at: bool,
+    /// Nothing but line breaks since the last one (a file's final line
+    /// break starts no line of its own).
+    segment_empty: bool,
+    rows: u64,
+    /// The first quote of the current record that broke the structure.
+    broken: Option<Swallow>,
+}
+
+impl Tracker {
+    fn new(delimiter: u8) -> Self {
+        Tracker {
+            delimiter,
+            line: 1,
+            after_cr: false,
+            field_start: true,
+            field: 0,
+            open: false,
+            closing: false,
+            opened_at: 0,
+            opened_field: 0,
+            breaks: 0,
+            segment_delimiter: false,
+            segment_at: false,
+            segment_empty: true,
+            rows: 0,
+            broken: None,
+        }
+    }
+
+    /// Counts a line break (LF, CRLF or CR alone) when `b` ends one.
+    fn count_line(&mut self, b: u8) -> bool {
+        let ends = b == b'\r' || (b == b'\n' && !self.after_cr);
+        self.after_cr = b == b'\r';
+        if ends {
+            self.line += 1;
+        }
+        ends
+    }
+
+    /// Ends the current line inside a quote: counted as a row when it looks like one.
+    fn end_segment(&mut self) {
+        if self.breaks > 0 && self.segment_delimiter && self.segment_at {
+            self.rows += 1;
+        }
+        self.segment_delimiter = false;
+        self.segment_at = false;
+        self.segment_empty = true;
+    }
+
+    fn close(&mut self) {
+        self.open = false;
+        self.end_segment();
+        if self.rows > 0 && self.broken.is_none() {
+            self.broken = Some(Swallow {
+                line: self.opened_at,
+                field: self.opened_field,
+                lines: self.breaks + 1,
+                rows: self.rows,
+                closed: true,
+            });
+        }
+    }
+
+    fn scan(&mut self, bytes: &[u8]) {
+        let mut i = 0;
+        while i < bytes.len() {
+            // Most bytes are plain text outside quotes: skip a run of them at once.
+            if !self.open && !self.closing {
+                let delimiter = self.delimiter;
+                let plain = bytes[i..]
+                    .iter()
+                    .position(|&b| matches!(b, b'"' | b'\r' | b'\n') || b == delimiter)
+                    .unwrap_or(bytes.len() - i);
+                if plain > 0 {
+                    self.field_start = false;
+                    self.after_cr = false;
+                    i += plain;
+                    continue;
+                }
+            }
+            let b = bytes[i];
+            i += 1;
+            let line_before = self.line;
+            let ends_line = self.count_line(b);
+            if std::mem::take(&mut self.closing) {
+                if b == b'"' {
+                    continue;
+                }
+                self.close();
+            }
+            if self.open {
+                self.segment_empty &= b == b'\r' || b == b'\n';
+                match b {
+                    b'"' => self.closing = true,
+                    b'@' => self.segment_at = true,
+                    _ if b == self.delimiter => self.segment_delimiter = true,
+                    _ if ends_line => {
+                        self.end_segment();
+                        self.breaks += 1;
+                    }
+                    _ => {}
                 }
                 continue;
             }
-            for (index, bytes) in self.records.fields().enumerate() {
-                let start = row.text.len();
-                let decoded = decode_into(&mut self.decoding, bytes, &mut row.text);
-                row.push_cell(start, row.text.len());
-                if let Err(bad) = decoded {
-                    let issue = SourceIssue::new(
-                        Location::line(self.file.as_str(), row.line),
-                        "text in UTF-8 (or set the encoding to Windows-1252)",
-                    )
-                    .with_field(format!("column {}", index + 1))
-                    .with_value(&bad);
-                    return Ok(Next::Bad(issue));
+            match b {
+                b'"' if self.field_start => {
+                    self.open = true;
+                    self.field_start = false;
+                    self.opened_at = line_before;
+                    self.opened_field = self.field;
+                    self.breaks = 0;
+                    self.rows = 0;
+                    self.segment_delimiter = false;
+                    self.segment_at = false;
+                    self.segment_empty = true;
                 }
-            }
-            if !row.is_blank() {
-                return Ok(Next::Row);
+                b'\r' | b'\n' => {
+                    self.field_start = true;
+                    self.field = 0;
+                }
+                _ if b == self.delimiter => {
+                    self.field_start = true;
+                    self.field += 1;
+                }
+                _ => self.field_start = false,
             }
         }
+    }
+
+    /// At the end of a record: a quote still open here runs to the end of the input.
+    fn end_record(&mut self) {
+        if std::mem::take(&mut self.closing) {
+            self.close();
+        }
+        if self.open {
+            self.open = false;
+            let last_line_empty = self.breaks > 0 && self.segment_empty;
+            self.end_segment();
+            self.broken.get_or_insert(Swallow {
+                line: self.opened_at,
+                field: self.opened_field,
+                lines: self.breaks + 1 - u64::from(last_line_empty),
+                rows: self.rows,
+                closed: false,
+            });
+        }
+        self.field_start = true;
+        self.field = 0;
     }
 }
 
@@ -301,8 +727,8 @@ struct Records<R> {
     pos: usize,
     len: usize,
     eof: bool,
-    /// The 1-based line of `buf[pos]`.
-    line: u64,
+    /// Lines and quotes of the bytes consumed so far.
+    tracker: Tracker,
     out: Vec<u8>,
     ends: Vec<usize>,
     fields: usize,
@@ -317,7 +743,7 @@ impl<R: Read> Records<R> {
             pos: 0,
             len: 0,
             eof: false,
-            line: 1,
+            tracker: Tracker::new(delimiter),
             out: vec![0; 1024],
             ends: vec![0; 32],
             fields: 0,
@@ -347,18 +773,20 @@ impl<R: Read> Records<R> {
     /// Reads the next record; returns the line it starts on, or `None` at the end.
     fn next(&mut self) -> io::Result<Option<u64>> {
         // Line terminators between records (blank lines, the `\n` of a CRLF) are ours to skip.
+        self.tracker.broken = None;
         loop {
             if !self.fill()? {
                 return Ok(None);
             }
             match self.buf[self.pos] {
-                b'\n' => self.line += 1,
-                b'\r' => {}
+                b @ (b'\n' | b'\r') => {
+                    self.tracker.count_line(b);
+                }
                 _ => break,
             }
             self.pos += 1;
         }
-        let start = self.line;
+        let start = self.tracker.line;
         let (mut nout, mut nend) = (0, 0);
         loop {
             self.fill()?;
@@ -366,7 +794,7 @@ impl<R: Read> Records<R> {
             let (result, nin, o, e) =
                 self.core
                     .read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
-            self.line += input[..nin].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.tracker.scan(&input[..nin]);
             self.pos += nin;
             nout += o;
             nend += e;
@@ -387,11 +815,17 @@ impl<R: Read> Records<R> {
                 }
                 csv_core::ReadRecordResult::Record => {
                     self.fields = nend;
+                    self.tracker.end_record();
                     return Ok(Some(start));
                 }
                 csv_core::ReadRecordResult::End => return Ok(None),
             }
         }
+    }
+
+    /// How the record last read broke the file's structure, if it did.
+    fn broken(&self) -> Option<Swallow> {
+        self.tracker.broken
     }
 
     /// The byte ranges of the fields of the record last read, in [`Records::record`].
@@ -413,34 +847,29 @@ impl<R: Read> Records<R> {
     }
 }
 
-/// Decodes one field, deciding the file's encoding at its first non-ASCII field.
-/// On failure returns a lossy rendering of the bytes for the issue.
-fn decode_into(decoding: &mut Decoding, bytes: &[u8], out: &mut String) -> Result<(), String> {
-    if bytes.is_ascii() {
-        // Both encodings agree on ASCII, and the check is the fast path for most fields.
-        out.push_str(std::str::from_utf8(bytes).map_err(|_| String::new())?);
-        return Ok(());
+/// Names UTF-16 without a byte-order mark, judged from the prefix: in
+/// text that is mostly ASCII, every other byte is NUL (the high byte of
+/// each character, after it in little-endian, before it in big-endian).
+/// Read as UTF-8 such a file gives no entries and a control character in
+/// every cell.
+fn utf16_without_bom(prefix: &[u8]) -> Option<&'static str> {
+    let sample = &prefix[..prefix.len().min(4096) & !1];
+    let pairs = sample.len() / 2;
+    if pairs < 2 {
+        return None;
     }
-    if *decoding == Decoding::Undecided {
-        *decoding = if std::str::from_utf8(bytes).is_ok() {
-            Decoding::Utf8
-        } else {
-            Decoding::Windows1252
-        };
+    let (mut even, mut odd) = (0, 0);
+    for pair in sample.chunks_exact(2) {
+        even += usize::from(pair[0] == 0);
+        odd += usize::from(pair[1] == 0);
     }
-    match *decoding {
-        Decoding::Windows1252 => {
-            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-            out.push_str(&text);
-            Ok(())
-        }
-        _ => match std::str::from_utf8(bytes) {
-            Ok(text) => {
-                out.push_str(text);
-                Ok(())
-            }
-            Err(_) => Err(String::from_utf8_lossy(bytes).into_owned()),
-        },
+    // Most characters ASCII (half the pairs, say), the other byte never NUL.
+    if odd * 2 >= pairs && even == 0 {
+        Some("UTF-16LE without a byte-order mark (a NUL byte after every letter)")
+    } else if even * 2 >= pairs && odd == 0 {
+        Some("UTF-16BE without a byte-order mark (a NUL byte before every letter)")
+    } else {
+        None
     }
 }
 
@@ -450,7 +879,8 @@ fn lines_with_address(prefix: &[u8]) -> usize {
     for &b in prefix {
         match b {
             b'@' => seen = true,
-            b'\n' => rows += usize::from(std::mem::take(&mut seen)),
+            // A CR alone ends a line too; after a CR, the LF of a CRLF finds `seen` false.
+            b'\n' | b'\r' => rows += usize::from(std::mem::take(&mut seen)),
             _ => {}
         }
     }
@@ -555,22 +985,44 @@ mod tests {
         assert_eq!(forced[0].1[0], "JosÃ©");
     }
 
-    #[test]
-    fn invalid_utf8_after_utf8_is_an_issue_not_a_panic() {
-        let mut table = Table::open(
-            "t.csv",
-            &b"Jos\xc3\xa9\nbad\xff\nok\n"[..],
-            CsvFormat::default(),
-        )
-        .unwrap();
+    fn refusal(input: &[u8]) -> Error {
+        let mut table = match Table::open("t.csv", input, CsvFormat::default()) {
+            Ok(table) => table,
+            Err(e) => return e,
+        };
         let mut row = Row::default();
-        assert!(matches!(table.next_row(&mut row).unwrap(), Next::Row));
-        match table.next_row(&mut row).unwrap() {
-            Next::Bad(issue) => assert_eq!(issue.location, Location::line("t.csv", 2)),
-            _ => panic!("expected an issue"),
+        loop {
+            match table.next_row(&mut row) {
+                Err(e) => return e,
+                Ok(Next::End) => panic!("read without a refusal"),
+                Ok(_) => {}
+            }
         }
-        assert!(matches!(table.next_row(&mut row).unwrap(), Next::Row));
-        assert_eq!(row.get(0), "ok");
+    }
+
+    #[test]
+    fn invalid_utf8_after_utf8_refuses_the_file_naming_a_line_of_each() {
+        let err = refusal(b"Jos\xc3\xa9\nbad\xff\nok\n");
+        assert!(
+            matches!(&err, Error::MixedEncoding { utf8, not_utf8: 2, .. } if utf8 == "line 1"),
+            "{err:?}"
+        );
+        // Set to UTF-8, the bad bytes become U+FFFD (which the field rules refuse).
+        let got = rows(
+            b"Jos\xc3\xa9\nbad\xff\nok\n",
+            CsvFormat::default().encoding(Encoding::Utf8),
+        );
+        assert_eq!(got[1], (2, vec!["bad\u{fffd}".to_owned()]));
+        assert_eq!(got[2].1, ["ok"]);
+    }
+
+    #[test]
+    fn a_bom_then_windows_1252_bytes_is_refused() {
+        let err = refusal(b"\xef\xbb\xbfAnn\nJos\xe9\n");
+        assert!(
+            matches!(&err, Error::MixedEncoding { utf8, not_utf8: 2, .. } if utf8.contains("byte-order mark")),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -578,15 +1030,140 @@ mod tests {
         // Together the two fields are valid UTF-8 ("é"); each alone is not.
         let got = rows(b"a\xc3,\xa9b\n", CsvFormat::default());
         assert_eq!(got[0].1, ["a\u{c3}", "\u{a9}b"], "read as Windows-1252");
-        let mut table = Table::open(
-            "t.csv",
-            &b"\xc3\xa9\na\xc3,\xa9b\n"[..],
-            CsvFormat::default(),
-        )
-        .unwrap();
+        let err = refusal(b"\xc3\xa9\na\xc3,\xa9b\n");
+        assert!(
+            matches!(err, Error::MixedEncoding { not_utf8: 2, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn cr_only_crlf_and_lf_lines_are_all_counted() {
+        for (input, name) in [
+            (&b"a,1\rb,2\r\rc,3\r"[..], "CR"),
+            (&b"a,1\r\nb,2\r\n\r\nc,3\r\n"[..], "CRLF"),
+            (&b"a,1\nb,2\n\nc,3"[..], "LF"),
+            (&b"a,1\rb,2\n\r\nc,3"[..], "mixed"),
+        ] {
+            let lines: Vec<u64> = rows(input, CsvFormat::default())
+                .into_iter()
+                .map(|(line, _)| line)
+                .collect();
+            assert_eq!(lines, [1, 2, 4], "{name}");
+        }
+        // A quoted line break counts too, whichever ending it has.
+        let got = rows(b"\"x\ry\",1\rb,2\r", CsvFormat::default());
+        assert_eq!(got[1].0, 3);
+    }
+
+    fn broken(input: &[u8]) -> Vec<(u64, String, String)> {
+        let mut table = Table::open("t.csv", input, CsvFormat::default()).unwrap();
         let mut row = Row::default();
-        assert!(matches!(table.next_row(&mut row).unwrap(), Next::Row));
-        assert!(matches!(table.next_row(&mut row).unwrap(), Next::Bad(_)));
+        let mut out = Vec::new();
+        loop {
+            match table.next_row(&mut row).unwrap() {
+                Next::End => return out,
+                Next::Row => out.push((row.line, row.get(0).to_owned(), String::new())),
+                Next::Broken { issue, reason } => {
+                    let Location::Line { line, .. } = issue.location else {
+                        panic!("{issue:?}")
+                    };
+                    out.push((line, issue.to_string(), reason));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unterminated_quote_names_its_line_and_the_lines_it_took() {
+        let got =
+            broken(b"Ann,Lee,ann@x.com\nBob,\"Ray,bob@x.com\nCy,Lo,cy@x.com\r\nDi,Ng,di@x.com\n");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, 1);
+        let (line, issue, reason) = &got[1];
+        assert_eq!(*line, 2);
+        assert_eq!(
+            issue,
+            "t.csv:2: column 2: expected a closing quote for the quote that opens here: it never closes and takes the rest of the file, 3 lines; the file is read as incomplete: nothing is flagged, deactivated or deleted"
+        );
+        assert_eq!(
+            reason,
+            "the quote opened at line 2 never closes: it takes the rest of the file, 3 lines"
+        );
+    }
+
+    #[test]
+    fn a_quote_that_swallows_rows_breaks_the_file_and_reading_goes_on() {
+        let got =
+            broken(b"Ann,\"Lee,ann@x.com\nBob,Ray,bob@x.com\nCy,\"Lo,cy@x.com\nDi,Ng,di@x.com\n");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, 1);
+        assert!(
+            got[0]
+                .1
+                .contains("takes 3 lines, 1 of which look like rows"),
+            "{}",
+            got[0].1
+        );
+        assert_eq!(
+            got[0].2,
+            "the quote opened at line 1 takes 3 lines that hold rows"
+        );
+        assert_eq!((got[1].0, got[1].1.as_str()), (4, "Di"));
+    }
+
+    #[test]
+    fn a_note_over_several_lines_is_a_value_not_a_break() {
+        let got = broken(
+            b"Ann,\"first line\r\nsecond, with a comma\nthird \"\"quoted\"\"\",ann@x.com\nBob,x,bob@x.com\n",
+        );
+        assert_eq!(
+            got.iter()
+                .map(|(l, c, _)| (*l, c.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "Ann"), (4, "Bob")]
+        );
+    }
+
+    #[test]
+    fn a_layout_that_changes_part_way_breaks_the_file() {
+        let got = broken(b"email,first,last\na@x.com,A,B\nlast,email,first\nB,b@x.com,C\n");
+        assert_eq!(got[2].0, 3, "{got:?}");
+        assert_eq!(
+            got[2].2,
+            "the layout changes at line 3: the header again with its columns in another order"
+        );
+        assert_eq!(got[3].1, "B", "reading goes on");
+        let got = broken(b"Ann,Lee,ann@x.com\nBob;Ray;bob@x.com\n");
+        assert!(
+            got[1].1.starts_with("t.csv:2: expected one layout throughout: here is a row separated by `;` in a file separated by `,`"),
+            "{got:?}"
+        );
+        // The same header twice, a one-column row with an address, a name with a `;`: no break.
+        let fine = broken(
+            b"email,first,last\na@x.com,A,B\nEmail,First,Last\nc@x.com\n\"Lee; Jr\",x,d@x.com\n",
+        );
+        assert!(
+            fine.iter().all(|(_, _, reason)| reason.is_empty()),
+            "{fine:?}"
+        );
+    }
+
+    #[test]
+    fn utf16_without_a_bom_is_refused_by_name() {
+        let text = "First,Last,Email\r\nAnn,Lee,ann@x.com\r\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        for (bytes, name) in [(le, "UTF-16LE"), (be, "UTF-16BE")] {
+            let err = refusal(&bytes);
+            assert!(
+                matches!(&err, Error::UnsupportedEncoding { found, .. } if found.starts_with(name)),
+                "{err}"
+            );
+            assert!(err.to_string().contains("save it as CSV UTF-8"), "{err}");
+        }
+        // One stray NUL is a control character in a field, not UTF-16.
+        assert_eq!(rows(b"a\x00b,c\n", CsvFormat::default()).len(), 1);
     }
 
     #[test]

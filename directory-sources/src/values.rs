@@ -1,6 +1,33 @@
 //! Parsing single cell values; a bad value becomes a [`SourceIssue`] for its line.
+//!
+//! Two kinds of bad value, treated differently on purpose:
+//! - the **identity** (the primary address) cannot be read: the record is
+//!   unread, and unread records hold deletions (anyone could be on it);
+//! - **any other field** is unusable (too long, control, bidi or invisible
+//!   characters, undecodable text): a field issue. The record is read, and
+//!   that one field of that one account is left as the gateway has it
+//!   ([`DirectoryEntry::withheld`]). Were it an unread record, anybody who
+//!   can edit their own display name could freeze offboarding for everyone.
+//!
+//! The same rules ([`vet_entry`]) apply to every reader: the CSV formats,
+//! LDAP and Graph all hand their entries to the one collector, which vets
+//! each entry it keeps.
 
-use muster_core::{AddressError, EmailAddress, Location, SourceIssue};
+use muster_core::{
+    AddressError, DirectoryEntry, EmailAddress, Field, Location, SourceIssue, is_invisible,
+};
+
+/// The longest name, company, department or phone number a source may set,
+/// in characters. Longer values are field issues: the field is left as the
+/// gateway has it. (AD allows 64 characters for a given name and surname,
+/// Entra ID 64 for names and department: 256 leaves room for every real one.)
+pub const TEXT_MAX_CHARS: usize = 256;
+
+/// The longest notes (AD `info`) a source may set, in characters.
+pub const NOTES_MAX_CHARS: usize = 1024;
+
+/// What the decoder puts where the file's bytes were not text in its encoding.
+pub(crate) const UNDECODABLE: char = '\u{FFFD}';
 
 /// What a valid mobile number looks like, for messages.
 pub(crate) const MOBILE_EXPECTED: &str =
@@ -26,9 +53,117 @@ impl At<'_> {
         field: &str,
         value: &str,
     ) -> Result<EmailAddress, Box<SourceIssue>> {
-        EmailAddress::parse(value)
-            .map_err(|e| Box::new(self.issue(field, value, &address_expected(&e))))
+        parse_address(value).map_err(|expected| Box::new(self.issue(field, value, &expected)))
     }
+}
+
+/// Added to an alias's issue: one alias the source cannot state makes the
+/// whole list unknown, so none of that account's aliases is added or
+/// removed ([`DirectoryEntry::withheld`]). Dropping just that one would
+/// remove it from the gateway, and mail to it would bounce.
+pub(crate) const ALIASES_KEPT: &str = "; the aliases are left as they are on the gateway";
+
+impl At<'_> {
+    /// Parses an alias of `entry`; when it is not an address, the entry's
+    /// aliases are withheld and the issue says so.
+    pub(crate) fn alias(
+        &self,
+        entry: &mut DirectoryEntry,
+        field: &str,
+        value: &str,
+    ) -> Result<EmailAddress, Box<SourceIssue>> {
+        self.address(field, value).map_err(|mut issue| {
+            entry.withheld.insert(Field::Aliases);
+            issue.expected.push_str(ALIASES_KEPT);
+            issue
+        })
+    }
+}
+
+/// Parses an address read from a file, or says what it should have been.
+/// Refuses text the file's encoding could not decode: a guessed address
+/// could be someone else's.
+pub(crate) fn parse_address(value: &str) -> Result<EmailAddress, String> {
+    if value.contains(UNDECODABLE) {
+        return Err("an email address like ann@example.com (it holds bytes that are not text in the file's encoding)".to_owned());
+    }
+    EmailAddress::parse(value).map_err(|e| address_expected(&e))
+}
+
+/// The most characters `field` may hold, and whether line breaks and tabs
+/// belong in it (notes are free text, AD's `info` has several lines).
+fn limits(field: Field) -> (usize, bool) {
+    match field {
+        Field::Notes => (NOTES_MAX_CHARS, true),
+        _ => (TEXT_MAX_CHARS, false),
+    }
+}
+
+/// Why `value` cannot be `field`'s value, as what was expected; `None` when it can.
+///
+/// The joiners U+200C and U+200D are allowed: Persian, Indic and emoji
+/// names need them, and the sanitiser shows them when a person reads them.
+#[must_use]
+pub(crate) fn text_problem(field: Field, value: &str) -> Option<String> {
+    let (max, free_text) = limits(field);
+    let kept = "; this field is left as it is on the gateway";
+    let count = value.chars().count();
+    if count > max {
+        return Some(format!("at most {max} characters (it has {count}){kept}"));
+    }
+    let odd = value.chars().find(|&c| {
+        if c == '\u{200C}' || c == '\u{200D}' {
+            return false;
+        }
+        let line_break = matches!(c, '\n' | '\r' | '\t');
+        c == UNDECODABLE || (c.is_control() && !(free_text && line_break)) || is_invisible(c)
+    })?;
+    let what = if odd == UNDECODABLE {
+        "bytes that are not text in the file's encoding".to_owned()
+    } else if odd.is_control() {
+        format!("a control character (U+{:04X})", u32::from(odd))
+    } else {
+        format!("a bidi or invisible character (U+{:04X})", u32::from(odd))
+    };
+    Some(format!("text without {what}{kept}"))
+}
+
+/// Applies the field rules to every text field and list of `entry`: an
+/// unusable value is removed, its field marked [withheld](DirectoryEntry::withheld),
+/// and reported as `(field, value, expected)`. A list with one bad item is
+/// withheld whole: the gateway's list is then left as it is, rather than
+/// losing the item the source could not state.
+pub(crate) fn vet_entry(entry: &mut DirectoryEntry) -> Vec<(Field, String, String)> {
+    let mut found = Vec::new();
+    for (field, slot) in [
+        (Field::FirstName, &mut entry.first_name),
+        (Field::LastName, &mut entry.last_name),
+        (Field::Phone, &mut entry.phone),
+        (Field::Company, &mut entry.company),
+        (Field::Department, &mut entry.department),
+        (Field::Notes, &mut entry.notes),
+    ] {
+        if let Some(problem) = slot.as_deref().and_then(|v| text_problem(field, v)) {
+            let value = slot.take().unwrap_or_default();
+            entry.withheld.insert(field);
+            found.push((field, value, problem));
+        }
+    }
+    for (field, list) in [
+        (Field::Groups, &mut entry.member_of),
+        (Field::AllowSenders, &mut entry.allow_senders),
+        (Field::BlockSenders, &mut entry.block_senders),
+    ] {
+        let bad = list
+            .iter()
+            .find_map(|item| Some((item.clone(), text_problem(field, item)?)));
+        if let Some((value, problem)) = bad {
+            list.clear();
+            entry.withheld.insert(field);
+            found.push((field, value, problem));
+        }
+    }
+    found
 }
 
 /// What an address should have been, without repeating the (possibly huge) value.

@@ -31,6 +31,11 @@ fn with_aliases(e: DirectoryEntry, aliases: &[&str]) -> DirectoryEntry {
     e.with_aliases(aliases.iter().map(|a| a.parse().unwrap()))
 }
 
+fn with_withheld(mut e: DirectoryEntry, field: Field) -> DirectoryEntry {
+    e.withheld.insert(field);
+    e
+}
+
 fn fields(list: &[Field]) -> FieldSet {
     list.iter().copied().collect()
 }
@@ -64,8 +69,12 @@ fn current_layout_with_header_spaces_in_mobiles_trailing_columns_and_blank_lines
                 ),
                 &["tom.smith.alias@example.com"]
             ),
-            user(f, 5, "ann.lee@example.com", "Ann", "Lee"),
-            user(f, 6, "bob@example.com", "Bob", ""),
+            // An unreadable mobile leaves the gateway's number as it is.
+            with_withheld(
+                user(f, 5, "ann.lee@example.com", "Ann", "Lee"),
+                Field::Mobile
+            ),
+            with_withheld(user(f, 6, "bob@example.com", "Bob", ""), Field::Mobile),
             user(f, 7, "noname@example.com", "", ""),
         ]
     );
@@ -124,9 +133,12 @@ fn a_configured_current_layout_reads_the_same_file_as_bad_mobiles() {
         .unwrap();
     assert_eq!(
         s.entries[1],
-        with_aliases(
-            user(f, 2, "bob@example.com", "Bob", "Ray"),
-            &["b.ray@example.com"]
+        with_withheld(
+            with_aliases(
+                user(f, 2, "bob@example.com", "Bob", "Ray"),
+                &["b.ray@example.com"]
+            ),
+            Field::Mobile
         )
     );
     assert_eq!(
@@ -153,9 +165,14 @@ fn bom_crlf_semicolons_quoted_delimiters_and_newlines() {
                 user(f, 2, "lee@example.com", "Lee; Jr.", "O'Neil"),
                 "+33612345678"
             ),
-            with_aliases(
-                user(f, 3, "multi@example.com", "Multi\r\nLine", "Name"),
-                &["m@example.com"]
+            // A line break is no part of a name: a field issue, and the
+            // record (its address, its alias) is still read.
+            with_withheld(
+                with_aliases(
+                    user(f, 3, "multi@example.com", "", "Name"),
+                    &["m@example.com"]
+                ),
+                Field::FirstName
             ),
             // The quoted newline makes the record two lines long and a blank line follows.
             user(f, 6, "zoe@example.com", "Zoë", "Müller"),
@@ -170,7 +187,13 @@ fn bom_crlf_semicolons_quoted_delimiters_and_newlines() {
             Field::Mobile
         ])
     );
-    assert!(s.issues.is_empty());
+    assert_eq!(
+        issues(&s),
+        [format!(
+            "{f}:3: first_name `Multi\\r\\nLine`: expected text without a control character (U+000D); this field is left as it is on the gateway"
+        )]
+    );
+    assert!(s.is_complete());
 }
 
 #[test]
@@ -212,9 +235,13 @@ fn duplicates_and_primary_alias_conflicts_name_both_lines() {
             user(f, 1, "ann@example.com", "Ann", "Lee"),
             user(f, 2, "bob@example.com", "Bob", "Ray"),
             user(f, 4, "sales@example.com", "Sal", "Es"),
-            with_aliases(
-                user(f, 5, "cy@example.com", "Cy", "Oh"),
-                &["cy2@example.com"]
+            // One alias that is no address: Cy's aliases stay as the gateway has them.
+            with_withheld(
+                with_aliases(
+                    user(f, 5, "cy@example.com", "Cy", "Oh"),
+                    &["cy2@example.com"]
+                ),
+                Field::Aliases
             ),
             user(f, 6, "di@example.com", "Di", "Al"),
         ]
@@ -234,7 +261,7 @@ fn duplicates_and_primary_alias_conflicts_name_both_lines() {
                 "{f}:3: primary_email `ANN@example.com`: expected a primary address that no earlier line uses (see also {f}:1)"
             ),
             format!(
-                "{f}:5: alias `not an address`: expected an email address like ann@example.com (it contains whitespace)"
+                "{f}:5: alias `not an address`: expected an email address like ann@example.com (it contains whitespace); the aliases are left as they are on the gateway"
             ),
             format!(
                 "{f}:5: alias `bob@example.com`: expected an alias that is not another user's primary address (see also {f}:2)"
@@ -265,13 +292,29 @@ fn three_columns_provide_names_only() {
 }
 
 #[test]
-fn a_line_that_is_not_utf8_in_a_utf8_file_is_an_issue_and_the_rest_goes_through() {
+fn a_utf8_file_with_a_line_that_is_not_utf8_is_refused_whole_unless_the_encoding_is_set() {
     let f = "standard_invalid_utf8.csv";
-    let s = standard(f, fixture!("standard_invalid_utf8.csv"));
+    let err = StandardCsv::new(f)
+        .read_from(fixture!("standard_invalid_utf8.csv"))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`standard_invalid_utf8.csv` mixes encodings: a UTF-8 byte-order mark is UTF-8 but line 2 is not; \
+         save it again as CSV UTF-8, or set the source's encoding (\"utf-8\": the other bytes become field issues; \
+         \"windows-1252\": the UTF-8 is read as Windows-1252)"
+    );
+    // Set to UTF-8: the record is read, the name it cannot decode is a field
+    // issue and left as the gateway has it.
+    let s = StandardCsv::new(f)
+        .format(CsvFormat::default().encoding(Encoding::Utf8))
+        .read_from(fixture!("standard_invalid_utf8.csv"))
+        .unwrap();
+    let jose = with_withheld(user(f, 2, "jose@example.com", "", "Bad"), Field::FirstName);
     assert_eq!(
         s.entries,
         vec![
             user(f, 1, "zoe@example.com", "Zoë", "Lee"),
+            jose,
             user(f, 3, "ann@example.com", "Ann", "Lee"),
         ]
     );
@@ -279,10 +322,10 @@ fn a_line_that_is_not_utf8_in_a_utf8_file_is_an_issue_and_the_rest_goes_through(
     assert_eq!(
         issues(&s),
         [format!(
-            "{f}:2: column 1 `Jos\u{FFFD}`: expected text in UTF-8 (or set the encoding to Windows-1252)"
+            "{f}:2: first_name `Jos\u{FFFD}`: expected text without bytes that are not text in the file's encoding; this field is left as it is on the gateway"
         )]
     );
-    // Told the truth, the same file reads completely (and the BOM'd first line as 1252).
+    // Told it is Windows-1252, the same file reads completely (and the BOM'd first line as 1252).
     let s = StandardCsv::new(f)
         .format(CsvFormat::default().encoding(Encoding::Windows1252))
         .read_from(fixture!("standard_invalid_utf8.csv"))
@@ -372,7 +415,9 @@ fn mapped_csv_reads_every_mapped_field_and_reports_bad_values() {
         .with_enabled(false);
     room.external_id = Some(ExternalId::new("E2").unwrap());
     // Bad values leave the fields at their harmless defaults: enabled, a user mailbox.
-    let bob = user(f, 4, "bob@example.com", "Bob", "Ray");
+    // ... and are left as the gateway has them.
+    let mut bob = user(f, 4, "bob@example.com", "Bob", "Ray");
+    bob.withheld = fields(&[Field::Aliases, Field::Mobile, Field::Enabled, Field::Kind]);
     assert_eq!(s.entries, vec![ann, room, bob]);
     assert_eq!(
         s.provided,
@@ -394,7 +439,7 @@ fn mapped_csv_reads_every_mapped_field_and_reports_bad_values() {
         issues(&s),
         [
             format!(
-                "{f}:4: Other Addresses `bad alias`: expected an email address like ann@example.com (it contains whitespace)"
+                "{f}:4: Other Addresses `bad alias`: expected an email address like ann@example.com (it contains whitespace); the aliases are left as they are on the gateway"
             ),
             format!("{f}:4: Cell `07700`: {MOBILE}"),
             format!(
@@ -557,4 +602,159 @@ fn hr_csv_maps_statuses_keeps_attributes_and_reports_conflicts_and_unknown_statu
         ]
     );
     assert!(hr.is_complete());
+}
+
+#[test]
+fn windows_1252_then_utf8_is_refused_whole_rather_than_renamed_to_mojibake() {
+    let f = "standard_mojibake.csv";
+    let err = standard_error(f, fixture!("standard_mojibake.csv"));
+    assert_eq!(
+        err,
+        "`standard_mojibake.csv` mixes encodings: line 3 is UTF-8 but line 2 is not; save it again \
+         as CSV UTF-8, or set the source's encoding (\"utf-8\": the other bytes become field issues; \
+         \"windows-1252\": the UTF-8 is read as Windows-1252)"
+    );
+    // Set to UTF-8: José is read, the names it cannot decode are left as the gateway has them.
+    let s = StandardCsv::new(f)
+        .format(CsvFormat::default().encoding(Encoding::Utf8))
+        .read_from(fixture!("standard_mojibake.csv"))
+        .unwrap();
+    assert_eq!(
+        s.entries,
+        vec![
+            with_withheld(
+                with_withheld(user(f, 2, "jose@example.com", "", ""), Field::FirstName),
+                Field::LastName
+            ),
+            user(f, 3, "zoe@example.com", "Zoë", "Müller"),
+            user(f, 4, "ann@example.com", "Ann", "Lee"),
+        ]
+    );
+    let undecodable = "expected text without bytes that are not text in the file's encoding; \
+                       this field is left as it is on the gateway";
+    assert_eq!(
+        issues(&s),
+        [
+            format!("{f}:2: first_name `Jos\u{fffd}`: {undecodable}"),
+            format!("{f}:2: last_name `Garc\u{fffd}a`: {undecodable}"),
+        ]
+    );
+    // Set to Windows-1252, it is read as asked: the mojibake is the caller's choice.
+    let s = StandardCsv::new(f)
+        .format(CsvFormat::default().encoding(Encoding::Windows1252))
+        .read_from(fixture!("standard_mojibake.csv"))
+        .unwrap();
+    let names: Vec<_> = s.entries.iter().map(|e| e.first_name.as_deref()).collect();
+    assert_eq!(names, [Some("José"), Some("ZoÃ«"), Some("Ann")]);
+}
+
+fn standard_error(name: &str, bytes: &[u8]) -> String {
+    StandardCsv::new(name)
+        .read_from(bytes)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn cr_only_lines_are_counted_for_every_entry_and_issue() {
+    // Excel's "CSV (Macintosh)": every line ends in CR alone, a blank line
+    // at 3, a quoted CR inside a name at 5.
+    let f = "standard_cr_only.csv";
+    let s = standard(f, fixture!("standard_cr_only.csv"));
+    assert_eq!(
+        s.entries,
+        vec![
+            with_mobile(user(f, 2, "ann@example.com", "Ann", "Lee"), "+447700900123"),
+            with_withheld(user(f, 4, "bob@example.com", "Bob", "Ray"), Field::Mobile),
+            with_withheld(user(f, 5, "cy@example.com", "", "Oh"), Field::FirstName),
+            user(f, 8, "di@example.com", "Di", "Ng"),
+        ]
+    );
+    assert_eq!(
+        issues(&s),
+        [
+            format!("{f}:4: mobile `07700 900123`: {MOBILE}"),
+            format!(
+                "{f}:5: first_name `Cy\\rJr`: expected text without a control character (U+000D); \
+                 this field is left as it is on the gateway"
+            ),
+            format!(
+                "{f}:7: primary_email `ann@example.com`: expected a primary address that no earlier \
+                 line uses (see also {f}:2)"
+            ),
+        ]
+    );
+    assert!(s.is_complete());
+}
+
+#[test]
+fn a_macintosh_csv_with_mac_roman_text_is_refused_not_read_as_windows_1252() {
+    let err = standard_error(
+        "standard_mac_roman_cr.csv",
+        fixture!("standard_mac_roman_cr.csv"),
+    );
+    assert_eq!(
+        err,
+        "`standard_mac_roman_cr.csv` is most likely Mac Roman (Excel's \"CSV (Macintosh)\": its \
+         lines end in CR alone and hold bytes that are not UTF-8); save it as CSV UTF-8 or \
+         Windows-1252"
+    );
+}
+
+#[test]
+fn utf16_without_a_bom_is_refused_with_advice_not_read_as_control_characters() {
+    let err = standard_error(
+        "standard_utf16le_no_bom.csv",
+        fixture!("standard_utf16le_no_bom.csv"),
+    );
+    assert_eq!(
+        err,
+        "`standard_utf16le_no_bom.csv` is UTF-16LE without a byte-order mark (a NUL byte after \
+         every letter); save it as CSV UTF-8 or Windows-1252"
+    );
+    // Every reader refuses it alike.
+    let mapped = MappedCsv::new("m.csv", CsvMapping::new("Primary Email"))
+        .read_from(fixture!("standard_utf16le_no_bom.csv"))
+        .unwrap_err();
+    assert!(mapped.to_string().contains("UTF-16LE"), "{mapped}");
+    let hr = HrCsv::new("h.csv")
+        .read_from(fixture!("standard_utf16le_no_bom.csv"))
+        .unwrap_err();
+    assert!(hr.to_string().contains("UTF-16LE"), "{hr}");
+}
+
+#[test]
+fn an_hr_file_whose_quote_swallows_rows_is_incomplete_and_names_the_quote() {
+    // Ann's two-line note is a value; Bob's opens a quote that swallows Cy's
+    // row (and with it her termination) until Di's note closes it.
+    let f = "hr_swallowed_rows.csv";
+    let s = HrCsv::new(f)
+        .read_from(fixture!("hr_swallowed_rows.csv"))
+        .unwrap();
+    let records: Vec<(&str, u64)> = s
+        .records
+        .iter()
+        .map(|r| {
+            let Some(Location::Line { line, .. }) = r.location else {
+                panic!("{r:?}")
+            };
+            (r.email.as_str(), line)
+        })
+        .collect();
+    assert_eq!(records, [("ann@example.com", 2), ("ed@example.com", 7)]);
+    assert_eq!(
+        s.completeness,
+        muster_core::Completeness::Partial {
+            reason: "the quote opened at line 4 takes 3 lines that hold rows".to_owned()
+        }
+    );
+    let issues: Vec<String> = s.issues.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        issues,
+        [format!(
+            "{f}:4: column 3: expected a quoted value without rows in it: the quote that opens here \
+             takes 3 lines, 2 of which look like rows of their own; the file is read as incomplete: \
+             nothing is flagged, deactivated or deleted"
+        )]
+    );
 }

@@ -1594,6 +1594,67 @@ mod tests {
 
     use super::*;
 
+    /// A field the source could not read for one entry (`withheld`) is
+    /// neither cleared on that account nor set on a new one; the entry's
+    /// other fields, and the same field of other entries, still are.
+    #[test]
+    fn a_withheld_field_is_left_as_the_gateway_has_it() {
+        use crate::{Desired, GatewayListing, SyncState, TargetProfile};
+        let domain: muster_core::Domain = "example.com".parse().unwrap();
+        let a = |s: &str| -> EmailAddress { s.parse().unwrap() };
+        let mut ann = DirectoryEntry::new(a("ann@example.com")).with_names("", "Lee-Smith");
+        ann.withheld.insert(Field::FirstName);
+        let mut cy = DirectoryEntry::new(a("cy@example.com")).with_names("", "Oh");
+        cy.withheld.insert(Field::FirstName);
+        let bob = DirectoryEntry::new(a("bob@example.com")).with_names("Robert", "Ray");
+        let provided = FieldSet::from_iter([Field::FirstName, Field::LastName]);
+        let snapshot =
+            muster_core::DirectorySnapshot::new("ldap", provided).with_entries(vec![ann, bob, cy]);
+        let accounts = vec![
+            Account::new(a("ann@example.com")).with_names("Ann", "Lee"),
+            Account::new(a("bob@example.com")).with_names("Bob", "Ray"),
+        ];
+        let target = TargetProfile::new("us1", "example.com").with_domain(domain.clone());
+        let policy = Policy::builder().managed_domain(domain).build();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-02T06:00:00Z")
+            .unwrap()
+            .to_utc();
+        let plan = crate::plan(
+            &Desired::new(snapshot),
+            &GatewayListing::complete(accounts),
+            &target,
+            &SyncState::new("us1", "example.com"),
+            &policy,
+            now,
+        )
+        .unwrap();
+        let fields_set = |email: &str| -> Vec<Field> {
+            let e = a(email);
+            plan.changes
+                .iter()
+                .filter(|c| c.email == e)
+                .flat_map(|c| &c.steps)
+                .filter_map(|s| match s {
+                    Step::SetField { field, .. } => Some(*field),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(fields_set("ann@example.com"), [Field::LastName]);
+        assert_eq!(fields_set("bob@example.com"), [Field::FirstName]);
+        let created = plan
+            .changes
+            .iter()
+            .flat_map(|c| &c.steps)
+            .find_map(|s| match s {
+                Step::Create { account, .. } => Some(account),
+                _ => None,
+            })
+            .expect("cy is created");
+        assert_eq!(created.first_name, None);
+        assert_eq!(created.last_name.as_deref(), Some("Oh"));
+    }
+
     /// `fields_equal` (the fast path) and `text_field_steps` list the text
     /// fields separately: a field added to one and not the other would make
     /// an account look unchanged while its steps say otherwise.

@@ -289,7 +289,9 @@ pub(crate) fn collect<'a>(
                         let candidate = Want {
                             entry,
                             source,
-                            provided,
+                            // A field whose value the source could not use is
+                            // left as the gateway has it, for this entry only.
+                            provided: provided.difference(entry.withheld),
                             precedence,
                             aliases: NONE,
                             user_type,

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::issues::Issues;
 use crate::source::{off_runtime, open_file};
 use crate::table::{CsvFormat, Next, Row, Table, unescape_cell};
-use crate::values::address_expected;
+use crate::values::parse_address;
 
 /// Which way the observed messages went, seen from the organisation.
 ///
@@ -292,6 +292,7 @@ fn observation(
     columns: &ObservationColumns,
     location: Location,
     cell: impl Fn(Col) -> Option<String>,
+    issues: &mut Issues,
 ) -> Result<Observation, Box<SourceIssue>> {
     let issue = |col: Col, value: &str, expected: &str| {
         Box::new(
@@ -302,8 +303,7 @@ fn observation(
     };
     let value = |col: Col| cell(col).unwrap_or_default();
     let raw = value(Col::Address);
-    let address =
-        EmailAddress::parse(&raw).map_err(|e| issue(Col::Address, &raw, &address_expected(&e)))?;
+    let address = parse_address(&raw).map_err(|expected| issue(Col::Address, &raw, &expected))?;
     let raw = value(Col::Direction);
     let direction = raw
         .parse::<Direction>()
@@ -332,9 +332,18 @@ fn observation(
     }
     let mut found = Observation::new(address, direction, messages, last_seen)
         .seen_between(first_seen, last_seen)
-        .with_location(location);
+        .with_location(location.clone());
     if let Some(name) = cell(Col::DisplayName) {
-        found = found.with_display_name(&name);
+        // The field rules of every reader: a bad name is left out, the
+        // observation still counts.
+        match crate::values::text_problem(muster_core::Field::LastName, &name) {
+            None => found = found.with_display_name(&name),
+            Some(expected) => issues.push(
+                SourceIssue::new(location, expected)
+                    .with_field(columns.name(Col::DisplayName))
+                    .with_value(&name),
+            ),
+        }
     }
     Ok(found)
 }
@@ -376,9 +385,8 @@ where
                 cells[col as usize] = Some(value.as_ref().to_owned());
             }
         }
-        match observation(columns, Location::record(index), |c| {
-            cells[c as usize].clone()
-        }) {
+        let cell = |c: Col| cells[c as usize].clone();
+        match observation(columns, Location::record(index), cell, &mut issues) {
             Ok(o) => observations.push(o),
             Err(issue) => issues.push(*issue),
         }
@@ -452,7 +460,10 @@ impl ObservationCsv {
     /// # Errors
     /// [`Error::Read`] when it cannot be read to the end; [`Error::MissingHeader`]
     /// or [`Error::MissingColumn`] when the address, direction, messages or
-    /// last-seen column is missing.
+    /// last-seen column is missing; the encoding errors of
+    /// [`StandardCsv::read`](crate::StandardCsv::read); [`Error::BrokenFile`]
+    /// for a quote that never closes or swallows rows (observations cannot
+    /// be partial, so the file is refused).
     pub fn read(&self) -> Result<Observations, Error> {
         self.read_from(open_file(&self.path, &self.name)?)
     }
@@ -474,15 +485,13 @@ impl ObservationCsv {
         let mut table = Table::open(&self.name, input, self.format)?;
         let mut issues = Issues::default();
         let mut row = Row::default();
-        let headers: Vec<Option<Col>> = loop {
-            match table.next_row(&mut row)? {
-                Next::Row => break row.cells().map(|h| self.columns.column_of(h)).collect(),
-                Next::Bad(issue) => issues.push(issue),
-                Next::End => {
-                    return Err(Error::MissingHeader {
-                        file: self.name.clone(),
-                    });
-                }
+        let headers: Vec<Option<Col>> = match table.next_row(&mut row)? {
+            Next::Row => row.cells().map(|h| self.columns.column_of(h)).collect(),
+            Next::Broken { issue, .. } => return Err(Error::broken(issue)),
+            Next::End => {
+                return Err(Error::MissingHeader {
+                    file: self.name.clone(),
+                });
             }
         };
         let index_of = |col: Col| headers.iter().position(|h| *h == Some(col));
@@ -502,12 +511,12 @@ impl ObservationCsv {
         loop {
             match table.next_row(&mut row)? {
                 Next::End => break,
-                Next::Bad(issue) => issues.push(issue),
+                Next::Broken { issue, .. } => return Err(Error::broken(issue)),
                 Next::Row => {
                     let location = Location::line(self.name.as_str(), row.line);
                     let cell =
                         |c: Col| at[c as usize].map(|i| unescape_cell(row.get(i)).to_owned());
-                    match observation(&self.columns, location, cell) {
+                    match observation(&self.columns, location, cell, &mut issues) {
                         Ok(o) => observations.push(o),
                         Err(issue) => issues.push(*issue),
                     }

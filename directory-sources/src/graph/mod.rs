@@ -971,6 +971,21 @@ impl GraphSource {
         }
     }
 
+    /// Maps one page of `/users` (its JSON body) as a read would, for the
+    /// fuzz target: `None` when it is not a page.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn map_page(&self, json: &[u8]) -> Option<DirectorySnapshot> {
+        let page: Page = serde_json::from_slice(json).ok()?;
+        let mut collector = Collector::new(&self.name);
+        let mut notes = Notes::default();
+        for (read, value) in page.value.iter().enumerate() {
+            self.add_user(&mut collector, &mut notes, value, read);
+        }
+        let mut snapshot = collector.into_snapshot(&self.name, self.map.provided_fields());
+        snapshot.notes = notes.0.into_values().collect();
+        Some(snapshot)
+    }
+
     /// Maps one element of a page's `value` into the collector, counting
     /// in `notes` the users left out on purpose and the external members.
     fn add_user(

@@ -171,11 +171,15 @@ pub(crate) fn map_user(user: &GraphUser, map: UserMap) -> Mapped {
     if let Some(value) = text(&user.mobile_phone) {
         match mobile(&value) {
             Some(m) => entry.mobile = Some(m),
-            None => issues.push(
-                SourceIssue::new(at(), MOBILE_EXPECTED)
-                    .with_field("mobilePhone")
-                    .with_value(&value),
-            ),
+            None => {
+                // Unreadable: the gateway's mobile number stays as it is.
+                entry.withheld.insert(muster_core::Field::Mobile);
+                issues.push(
+                    SourceIssue::new(at(), MOBILE_EXPECTED)
+                        .with_field("mobilePhone")
+                        .with_value(&value),
+                );
+            }
         }
     }
     if map.account_enabled {
@@ -213,6 +217,7 @@ pub(crate) fn recipient(
             }
             _ => (String::new(), problem.to_string()),
         };
+        let expected = expected + crate::values::ALIASES_KEPT;
         issues.push(
             SourceIssue::new(at(), expected)
                 .with_field("proxyAddresses")
@@ -243,6 +248,10 @@ pub(crate) fn recipient(
         }
     };
     let mut entry = DirectoryEntry::new(primary);
+    if !proxies.problems.is_empty() {
+        // Which addresses are this object's is uncertain: its aliases stay as they are.
+        entry.withheld.insert(muster_core::Field::Aliases);
+    }
     entry.aliases = proxies.aliases;
     entry.aliases.remove(&entry.primary_email);
     entry.external_id = ExternalId::new(id).ok();

@@ -268,6 +268,7 @@ fn recipient(
             }
             _ => (String::new(), problem.to_string()),
         };
+        let expected = expected + crate::values::ALIASES_KEPT;
         issues.push(
             SourceIssue::new(at(), expected)
                 .with_field(proxy_field)
@@ -298,6 +299,10 @@ fn recipient(
         }
     };
     let mut entry = DirectoryEntry::new(primary);
+    if !proxies.problems.is_empty() {
+        // Which addresses are this object's is uncertain: its aliases stay as they are.
+        entry.withheld.insert(muster_core::Field::Aliases);
+    }
     entry.aliases = proxies.aliases;
     entry.aliases.remove(&entry.primary_email);
     entry.location = Some(at());
@@ -329,35 +334,45 @@ pub(crate) fn map_object(object: &Object, map: &LdapAttributes) -> Mapped {
     if let (Some(attribute), Some(value)) = (&map.mobile, text(&map.mobile)) {
         match mobile(&value) {
             Some(m) => entry.mobile = Some(m),
-            None => issues.push(
-                SourceIssue::new(at(), MOBILE_EXPECTED)
-                    .with_field(attribute)
-                    .with_value(&value),
-            ),
+            None => {
+                // Unreadable values leave their fields as the gateway has them.
+                entry.withheld.insert(Field::Mobile);
+                issues.push(
+                    SourceIssue::new(at(), MOBILE_EXPECTED)
+                        .with_field(attribute)
+                        .with_value(&value),
+                );
+            }
         }
     }
     if let (Some(attribute), Some(value)) = (&map.account_control, text(&map.account_control)) {
         match value.parse::<i64>() {
             // ACCOUNTDISABLE; the attribute is a signed 32-bit integer on the wire.
             Ok(flags) => entry.enabled = flags & 0x2 == 0,
-            Err(_) => issues.push(
-                SourceIssue::new(at(), "a decimal flag value; the account is read as enabled")
-                    .with_field(attribute)
-                    .with_value(&value),
-            ),
+            Err(_) => {
+                entry.withheld.insert(Field::Enabled);
+                issues.push(
+                    SourceIssue::new(at(), "a decimal flag value; the account is read as enabled")
+                        .with_field(attribute)
+                        .with_value(&value),
+                );
+            }
         }
     }
     if let (Some(attribute), Some(value)) = (&map.recipient_type, text(&map.recipient_type)) {
         match value.parse::<u64>().ok().and_then(recipient_kind) {
             Some(kind) => entry.kind = kind,
-            None => issues.push(
-                SourceIssue::new(
-                    at(),
-                    "a known Exchange recipient type; read as a user mailbox",
-                )
-                .with_field(attribute)
-                .with_value(&value),
-            ),
+            None => {
+                entry.withheld.insert(Field::Kind);
+                issues.push(
+                    SourceIssue::new(
+                        at(),
+                        "a known Exchange recipient type; read as a user mailbox",
+                    )
+                    .with_field(attribute)
+                    .with_value(&value),
+                );
+            }
         }
     }
     Mapped::Entry(Box::new(entry), issues)

@@ -33,7 +33,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
 pub use attributes::LdapAttributes;
-use attributes::{Object, map_group, map_object};
+pub(crate) use attributes::{Object, map_group, map_object};
 use groups::Memberships;
 use range::{Chunk, RangeProblem};
 
