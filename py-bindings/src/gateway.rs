@@ -28,6 +28,23 @@ pub(crate) struct Gateway {
     user: String,
 }
 
+/// A client the builder refused is a bad argument, raised as `ValueError`
+/// naming it (`stack_or_url` for the URL, `org` for the domain) when the
+/// object is made, never a `GatewayError` at the first request.
+fn construction_error(e: &muster::gateway::Error) -> PyErr {
+    match e {
+        muster::gateway::Error::Config(message) => {
+            let argument = if message.starts_with("organisation domain") {
+                "org"
+            } else {
+                "stack_or_url"
+            };
+            PyValueError::new_err(format!("{argument}: {}", muster::core::sanitize(message)))
+        }
+        other => errors::gateway(other),
+    }
+}
+
 /// The label a plan is stamped with: the stack name, or the base URL as
 /// given when the caller passed one (an emulator, a proxy).
 fn stack_label(stack_or_url: &str) -> (String, Option<String>) {
@@ -75,7 +92,7 @@ impl Gateway {
         if let Some(attempts) = max_attempts {
             builder = builder.retry(RetryConfig::standard().with_max_attempts(attempts));
         }
-        let client = builder.build().map_err(|e| errors::gateway(&e))?;
+        let client = builder.build().map_err(|e| construction_error(&e))?;
         let (stack, declared_stack) = stack_label(stack_or_url);
         Ok(Gateway {
             client,
@@ -123,7 +140,11 @@ impl Gateway {
     /// appended to a JSON-lines file and a re-run of the same plan resumes.
     /// Returns an `ApplyReport`; per-change failures are outcomes in it (call
     /// `report.raise_for_status()` to turn them into exceptions).
-    #[pyo3(signature = (plan, *, dry_run=false, journal=None, concurrency=4, max_changes=None))]
+    /// `exclude=` / `only=` (addresses or `"#12"` ids) and `approval=` (an
+    /// approval file, or the reviewed CSV preview) apply part of the plan,
+    /// in whole approval units, as `muster apply --exclude/--only/--exclude-from`.
+    #[pyo3(signature = (plan, *, dry_run=false, journal=None, concurrency=4, max_changes=None, exclude=None, only=None, approval=None))]
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &self,
         py: Python<'_>,
@@ -132,8 +153,20 @@ impl Gateway {
         journal: Option<std::path::PathBuf>,
         concurrency: usize,
         max_changes: Option<usize>,
+        exclude: Option<Vec<String>>,
+        only: Option<Vec<String>>,
+        approval: Option<std::path::PathBuf>,
     ) -> PyResult<crate::report::Report> {
+        let picks = crate::approval::PickArgs {
+            exclude,
+            only,
+            approval,
+        };
+        let approved = crate::approval::approve(py, plan.inner(), picks, None)?;
         let mut executor = Executor::new().dry_run(dry_run).concurrency(concurrency);
+        if let Some(approved) = &approved {
+            executor = executor.approved(approved);
+        }
         if let Some(path) = &journal {
             executor = executor.journal(path);
         }
