@@ -189,7 +189,6 @@ impl Config {
 impl MappedCsvConfig {
     /// The reader these settings describe (what a `kind = "mapped-csv"`
     /// source reads with, and the Python package's `MappedCsv`).
-    #[must_use]
     pub fn reader(&self) -> MappedCsv {
         mapped_csv(self)
     }
