@@ -44,7 +44,7 @@ cd "$here/tests"
 # The stubs must describe the compiled module as it is (names, parameters,
 # defaults), checked against the installed package.
 cd "$target"
-"$venv/bin/python" -m mypy.stubtest muster
+"$venv/bin/python" -m mypy.stubtest --allowlist "$here/stubtest-allowlist.txt" muster
 echo "stubtest: muster matches its stubs"
 # ...and type a script written against them.
 "$venv/bin/python" -m mypy --strict --no-incremental "$here/examples"

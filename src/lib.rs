@@ -11,6 +11,8 @@
 //! - [`config`]: one config file per organisation's sync (`muster.toml`);
 //! - [`read_gateway`]: the gateway side of a plan in one call;
 //! - [`write_private`]: how every file holding directory data is written (0600, atomically);
+//! - [`Lease`]: one run per organisation at a time;
+//! - [`read_approval`]: the part of a plan an approval file leaves out;
 //! - [`Executor`]: applies a plan (order, preconditions, journal and resume,
 //!   dry run) and reports each change's [`Outcome`] with the new state.
 //!
@@ -40,11 +42,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod approval;
 pub mod config;
 mod executor;
 mod files;
 mod gateway_snapshot;
+mod lease;
 
+pub use approval::read_approval;
 /// The date-time library of the planner's `now` and of flag dates.
 pub use chrono;
 pub use executor::{
@@ -52,6 +57,7 @@ pub use executor::{
 };
 pub use files::write_private;
 pub use gateway_snapshot::{GatewaySnapshot, read_gateway};
+pub use lease::{Lease, LeaseError};
 pub use muster_core as core;
 pub use muster_directory as directory;
 pub use muster_gateway as gateway;

@@ -49,6 +49,18 @@ create_exception!(
 );
 create_exception!(
     muster,
+    ConfigError,
+    MusterError,
+    "A config file, or a setting or secret it names, is wrong (the message names the file, line and key)."
+);
+create_exception!(
+    muster,
+    LeaseError,
+    MusterError,
+    "Another run holds the organisation's lease (`<state>.lock`): two runs of one organisation never overlap."
+);
+create_exception!(
+    muster,
     EmulatorError,
     MusterError,
     "The test emulator could not start (bad seed, port taken)."
@@ -108,6 +120,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ApplyError", py.get_type::<ApplyError>())?;
     m.add("StaleError", py.get_type::<StaleError>())?;
     m.add("EmulatorError", py.get_type::<EmulatorError>())?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("LeaseError", py.get_type::<LeaseError>())?;
     Ok(())
 }
 

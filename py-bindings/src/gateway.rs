@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
+use muster::core::Account;
 use muster::gateway::{Client, RateLimit, RetryConfig, SecretString};
 use muster::{ApplyReport, Executor, GatewaySnapshot};
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList};
 
-use crate::convert::serialize_to_py;
 use crate::errors;
 use crate::planning::Plan;
 use crate::runtime;
@@ -26,6 +27,23 @@ pub(crate) struct Gateway {
     declared_stack: Option<String>,
     org: String,
     user: String,
+}
+
+/// A client the builder refused is a bad argument, raised as `ValueError`
+/// naming it (`stack_or_url` for the URL, `org` for the domain) when the
+/// object is made, never a `GatewayError` at the first request.
+fn construction_error(e: &muster::gateway::Error) -> PyErr {
+    match e {
+        muster::gateway::Error::Config(message) => {
+            let argument = if message.starts_with("organisation domain") {
+                "org"
+            } else {
+                "stack_or_url"
+            };
+            PyValueError::new_err(format!("{argument}: {}", muster::core::sanitize(message)))
+        }
+        other => errors::gateway(other),
+    }
 }
 
 /// The label a plan is stamped with: the stack name, or the base URL as
@@ -75,7 +93,7 @@ impl Gateway {
         if let Some(attempts) = max_attempts {
             builder = builder.retry(RetryConfig::standard().with_max_attempts(attempts));
         }
-        let client = builder.build().map_err(|e| errors::gateway(&e))?;
+        let client = builder.build().map_err(|e| construction_error(&e))?;
         let (stack, declared_stack) = stack_label(stack_or_url);
         Ok(Gateway {
             client,
@@ -109,10 +127,14 @@ impl Gateway {
     /// so `muster.plan` / `muster.functional_accounts` can plan from it.
     fn list_users<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let snapshot = self.snapshot(py)?;
-        let accounts = PyList::empty(py);
-        for account in &snapshot.snapshot.listing.accounts {
-            accounts.append(serialize_to_py(py, account)?)?;
-        }
+        let accounts = snapshot
+            .snapshot
+            .listing
+            .accounts
+            .iter()
+            .map(|a| account_dict(py, a))
+            .collect::<PyResult<Vec<_>>>()?;
+        let accounts = PyList::new(py, accounts)?;
         let users = py.import("muster")?.getattr("Users")?;
         users.call1((accounts, Bound::new(py, snapshot)?))
     }
@@ -123,7 +145,11 @@ impl Gateway {
     /// appended to a JSON-lines file and a re-run of the same plan resumes.
     /// Returns an `ApplyReport`; per-change failures are outcomes in it (call
     /// `report.raise_for_status()` to turn them into exceptions).
-    #[pyo3(signature = (plan, *, dry_run=false, journal=None, concurrency=4, max_changes=None))]
+    /// `exclude=` / `only=` (addresses or `"#12"` ids) and `approval=` (an
+    /// approval file, or the reviewed CSV preview) apply part of the plan,
+    /// in whole approval units, as `muster apply --exclude/--only/--exclude-from`.
+    #[pyo3(signature = (plan, *, dry_run=false, journal=None, concurrency=4, max_changes=None, exclude=None, only=None, approval=None))]
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &self,
         py: Python<'_>,
@@ -132,8 +158,20 @@ impl Gateway {
         journal: Option<std::path::PathBuf>,
         concurrency: usize,
         max_changes: Option<usize>,
+        exclude: Option<Vec<String>>,
+        only: Option<Vec<String>>,
+        approval: Option<std::path::PathBuf>,
     ) -> PyResult<crate::report::Report> {
+        let picks = crate::approval::PickArgs {
+            exclude,
+            only,
+            approval,
+        };
+        let approved = crate::approval::approve(py, plan.inner(), picks, None)?;
         let mut executor = Executor::new().dry_run(dry_run).concurrency(concurrency);
+        if let Some(approved) = &approved {
+            executor = executor.approved(approved);
+        }
         if let Some(path) = &journal {
             executor = executor.journal(path);
         }
@@ -168,6 +206,39 @@ impl Gateway {
         let snapshot = read.map_err(|e| errors::gateway(&e))?;
         Ok(Snapshot { snapshot })
     }
+}
+
+/// An account as the dict `list_users()` lists (the stubs' `Account`: the
+/// keys and values `serde` gives it in JSON, which a test pins).
+///
+/// Built field by field with interned keys rather than through
+/// `serde_json::Value`: a listing of 10,000 accounts is 160,000 keys, and
+/// the detour through JSON values (an allocation per key and value, then a
+/// Python string per key) cost more than reading the listing itself.
+fn account_dict<'py>(py: Python<'py>, a: &Account) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item(intern!(py, "primary_email"), a.primary_email.as_str())?;
+    d.set_item(intern!(py, "first_name"), a.first_name.as_deref())?;
+    d.set_item(intern!(py, "last_name"), a.last_name.as_deref())?;
+    let aliases: Vec<&str> = a.aliases.iter().map(|e| e.as_str()).collect();
+    d.set_item(intern!(py, "aliases"), PyList::new(py, aliases)?)?;
+    d.set_item(intern!(py, "user_type"), a.user_type.as_str())?;
+    d.set_item(intern!(py, "active"), a.active)?;
+    d.set_item(intern!(py, "billable"), a.billable)?;
+    d.set_item(intern!(py, "read_only"), a.read_only)?;
+    d.set_item(intern!(py, "mobile"), a.mobile.as_deref())?;
+    d.set_item(intern!(py, "phone"), a.phone.as_deref())?;
+    d.set_item(intern!(py, "company"), a.company.as_deref())?;
+    d.set_item(intern!(py, "department"), a.department.as_deref())?;
+    d.set_item(intern!(py, "notes"), a.notes.as_deref())?;
+    for (key, set) in [
+        (intern!(py, "groups"), &a.groups),
+        (intern!(py, "allow_senders"), &a.allow_senders),
+        (intern!(py, "block_senders"), &a.block_senders),
+    ] {
+        d.set_item(key, PyList::new(py, set.iter().map(String::as_str))?)?;
+    }
+    Ok(d)
 }
 
 /// What a `list_users()` read: the accounts and the gateway's profile

@@ -9,11 +9,14 @@
 //! crates' diagnostics reach Python's `logging` under `muster` (`logs`).
 #![deny(missing_docs)]
 
+mod approval;
+mod config;
 mod convert;
 mod discovery;
 mod errors;
 mod gateway;
 mod logs;
+mod mapped;
 mod planning;
 mod report;
 mod runtime;
@@ -39,9 +42,14 @@ fn muster_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sources::DeltaRead>()?;
     m.add_class::<discovery::DiscoveryLedger>()?;
     m.add_class::<sources::DirectoryRecords>()?;
+    m.add_class::<sources::Entries>()?;
+    m.add_class::<mapped::MappedCsv>()?;
+    m.add_class::<mapped::PostiniCsv>()?;
     m.add_class::<testing::Emulator>()?;
+    m.add_class::<config::Config>()?;
     m.add_function(wrap_pyfunction!(planning::plan, m)?)?;
     m.add_function(wrap_pyfunction!(planning::functional_accounts, m)?)?;
+    m.add_function(wrap_pyfunction!(planning::show, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -11,9 +11,10 @@ use muster::reconcile::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList};
+use serde::Deserialize;
 
-use crate::convert::{from_py, keyword, serialize_to_py, type_name};
+use crate::convert::{from_py, serialize_to_py, type_name};
 use crate::errors;
 use crate::gateway::Snapshot;
 use crate::sources::{DirectoryRecords, HrRecords};
@@ -30,6 +31,10 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    pub(crate) fn new(plan: reconcile::Plan, state: SyncState) -> Self {
+        Plan { plan, state }
+    }
+
     pub(crate) fn inner(&self) -> &reconcile::Plan {
         &self.plan
     }
@@ -71,6 +76,53 @@ impl Plan {
         let text = reconcile::render::json(&self.plan);
         write_text(path, &text)?;
         Ok(text)
+    }
+
+    /// The plan as `muster show` shows it: `"text"` (the preview, with
+    /// what it is for, when it was made, its fingerprint and threshold),
+    /// `"json"` (the saved plan) or `"csv"` (the preview with an `exclude`
+    /// column for a reviewer to mark).
+    #[pyo3(signature = (format="text"))]
+    fn show(&self, format: &str) -> PyResult<String> {
+        Ok(render(&self.plan, ShowFormat::parse(format)?))
+    }
+
+    /// What applying with these picks would apply: `included` and
+    /// `excluded` change ids, and `brought_along` (a picked change and the
+    /// changes it moves an address to or from, which go with it). Raises
+    /// `PlanError` when a pick is no change of this plan, or the approval
+    /// file is another plan's.
+    #[pyo3(signature = (*, exclude=None, only=None, approval=None))]
+    fn approve<'py>(
+        &self,
+        py: Python<'py>,
+        exclude: Option<Vec<String>>,
+        only: Option<Vec<String>>,
+        approval: Option<std::path::PathBuf>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = crate::approval::PickArgs {
+            exclude,
+            only,
+            approval,
+        };
+        let approved = crate::approval::approve(py, &self.plan, args, None)?.unwrap_or_else(|| {
+            let mut all = reconcile::Approval::default();
+            all.included = self.plan.changes.iter().map(|c| c.id).collect();
+            all
+        });
+        let brought: Vec<serde_json::Value> = approved
+            .brought_along
+            .iter()
+            .map(|(id, others)| serde_json::json!({"change": id, "with": others}))
+            .collect();
+        crate::convert::to_py(
+            py,
+            &serde_json::json!({
+                "included": approved.included,
+                "excluded": approved.excluded,
+                "brought_along": brought,
+            }),
+        )
     }
 
     /// Reads a plan saved with `to_json`, with the sync state it was made
@@ -169,6 +221,57 @@ impl Plan {
     }
 }
 
+/// `show`'s formats, by the CLI's spellings.
+#[derive(Clone, Copy)]
+pub(crate) enum ShowFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+impl ShowFormat {
+    pub(crate) fn parse(format: &str) -> PyResult<Self> {
+        match format {
+            "text" => Ok(ShowFormat::Text),
+            "json" => Ok(ShowFormat::Json),
+            "csv" => Ok(ShowFormat::Csv),
+            other => Err(PyValueError::new_err(format!(
+                "format: expected \"text\", \"json\" or \"csv\", not {:?}",
+                muster::core::sanitize(other)
+            ))),
+        }
+    }
+}
+
+/// A plan through the very renderers the CLI's `plan` and `show` use.
+pub(crate) fn render(plan: &reconcile::Plan, format: ShowFormat) -> String {
+    match format {
+        ShowFormat::Text => reconcile::render::text(plan),
+        ShowFormat::Json => reconcile::render::json(plan),
+        ShowFormat::Csv => reconcile::render::csv(plan),
+    }
+}
+
+/// `muster show PLAN`: a saved plan as text, JSON (the file as it is, byte
+/// for byte) or CSV. An unreadable file is `OSError`, a file that is no
+/// plan `PlanError`.
+#[pyfunction]
+#[pyo3(signature = (path, format="text"))]
+pub(crate) fn show(path: std::path::PathBuf, format: &str) -> PyResult<String> {
+    let format = ShowFormat::parse(format)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        pyo3::exceptions::PyOSError::new_err(format!(
+            "cannot read the plan `{}`: {e}",
+            muster::core::Sanitized(&path.display().to_string())
+        ))
+    })?;
+    let plan = reconcile::render::from_json(&text).map_err(|e| errors::plan(&e))?;
+    Ok(match format {
+        ShowFormat::Json => text,
+        other => render(&plan, other),
+    })
+}
+
 /// The gateway side of a plan: the snapshot `Gateway.list_users()` kept,
 /// or a plain list of account dicts (then the profile is made up from the
 /// accounts: their domains count as registered, `org` defaults to the most
@@ -248,23 +351,123 @@ fn parse_addresses(what: &str, items: Vec<String>) -> PyResult<Vec<EmailAddress>
         .collect()
 }
 
-/// Every option of `muster.plan`, as Python gave them.
+/// The keyword options of `muster.plan` (the stubs' `PlanOptions`):
+/// read from the call's keywords by serde, so a misspelt name is a
+/// `TypeError` and a misspelt value a `ValueError` naming the option, with
+/// the spellings the config file uses.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
 struct Options {
+    /// Read apart: snapshots are objects, not plain data.
+    #[serde(skip)]
     supplemental: Vec<DirectorySnapshot>,
     managed_domains: Option<Vec<String>>,
-    mode: String,
-    hr_action: Option<String>,
-    allow: Vec<String>,
-    exceptions: Vec<String>,
+    mode: Mode,
+    hr_action: Option<HrAction>,
+    allow: Option<Vec<String>>,
+    exceptions: Option<Vec<String>>,
     welcome_letters: bool,
+    #[serde(flatten)]
+    common: Common,
+    delete_delay: Option<DeleteDelay>,
+    sync_disabled_users: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            supplemental: Vec::new(),
+            managed_domains: None,
+            mode: Mode::Authoritative,
+            hr_action: None,
+            allow: None,
+            exceptions: None,
+            welcome_letters: true,
+            common: Common::default(),
+            delete_delay: None,
+            sync_disabled_users: false,
+        }
+    }
+}
+
+/// The options `muster.plan` and `muster.functional_accounts` share (the
+/// stubs' `CommonPlanOptions`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Common {
     override_threshold: bool,
     threshold: Option<(usize, u32)>,
-    delete_delay: Option<String>,
-    sync_disabled_users: bool,
     state: Option<String>,
     now: Option<String>,
     org: Option<String>,
     stack: Option<String>,
+}
+
+/// The keyword options of `muster.functional_accounts` (the stubs'
+/// `FunctionalAccountsOptions`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FunctionalOptions {
+    allow: Option<Vec<String>>,
+    action: HrAction,
+    #[serde(flatten)]
+    common: Common,
+}
+
+impl Default for FunctionalOptions {
+    fn default() -> Self {
+        FunctionalOptions {
+            allow: None,
+            action: HrAction::MakeFunctional,
+            common: Common::default(),
+        }
+    }
+}
+
+/// The keywords of a call as `T`: an unknown keyword is the `TypeError`
+/// Python raises for one, a value of the wrong spelling or type a
+/// `ValueError` naming the keyword.
+fn keywords<T: serde::de::DeserializeOwned + Default>(
+    function: &str,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<T> {
+    let Some(options) = options else {
+        return Ok(T::default());
+    };
+    // None means "not given", as it did when these were named parameters.
+    let map = PyDict::new(options.py());
+    for (k, v) in options.iter() {
+        if !v.is_none() {
+            map.set_item(k, v)?;
+        }
+    }
+    let value = from_py(map.as_any())?;
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let mut path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." {
+            // A flattened option's error has lost its key: the first key
+            // that fails on its own is the one.
+            if let serde_json::Value::Object(options) = &value {
+                path = options
+                    .iter()
+                    .find(|(k, v)| {
+                        let one = serde_json::json!({ k.as_str(): v });
+                        serde_json::from_value::<T>(one).is_err()
+                    })
+                    .map_or(path, |(k, _)| k.clone());
+            }
+        }
+        if let Some(rest) = inner.strip_prefix("unknown field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            PyTypeError::new_err(format!(
+                "{function}() got an unexpected keyword argument '{}'",
+                muster::core::sanitize(name)
+            ))
+        } else {
+            PyValueError::new_err(format!("{path}: {}", muster::core::sanitize(&inner)))
+        }
+    })
 }
 
 fn make_plan(
@@ -273,9 +476,10 @@ fn make_plan(
     hr: Option<&HrRecords>,
     o: Options,
 ) -> PyResult<Plan> {
-    let (listing, target) = gateway_side(users, o.org.as_deref(), o.stack.as_deref())?;
+    let c = o.common;
+    let (listing, target) = gateway_side(users, c.org.as_deref(), c.stack.as_deref())?;
     let (snapshot, mode) = match directory {
-        Some(d) => (d.snapshot.clone(), keyword::<Mode>("mode", &o.mode)?),
+        Some(d) => ((*d.snapshot).clone(), o.mode),
         // No directory: only the HR rule acts, nobody is "absent".
         None => (
             DirectorySnapshot::new(NO_DIRECTORY, FieldSet::default()),
@@ -292,7 +496,7 @@ fn make_plan(
     let mut policy = Policy::builder()
         .mode(mode)
         .welcome_letters(o.welcome_letters)
-        .override_threshold(o.override_threshold)
+        .override_threshold(c.override_threshold)
         .sync_disabled_users(o.sync_disabled_users);
     let managed = match o.managed_domains {
         Some(list) => list,
@@ -308,30 +512,30 @@ fn make_plan(
     for d in managed {
         let domain: Domain = d
             .parse()
-            .map_err(|e| PyValueError::new_err(format!("managed domain {d:?}: {e}")))?;
+            .map_err(|e| PyValueError::new_err(format!("managed_domains: {d:?}: {e}")))?;
         policy = policy.managed_domain(domain);
     }
-    for e in parse_addresses("exceptions", o.exceptions)? {
+    for e in parse_addresses("exceptions", o.exceptions.unwrap_or_default())? {
         policy = policy.exception(e);
     }
-    if let Some((count, percent)) = o.threshold {
+    if let Some((count, percent)) = c.threshold {
         policy = policy.threshold(count, percent);
     }
-    if let Some(d) = &o.delete_delay {
-        policy = policy.delete_delay(keyword::<DeleteDelay>("delete_delay", d)?);
+    if let Some(d) = o.delete_delay {
+        policy = policy.delete_delay(d);
     }
-    let action = match (&o.hr_action, hr) {
-        (Some(a), _) => Some(keyword::<HrAction>("hr_action", a)?),
+    let action = match (o.hr_action, hr) {
+        (Some(a), _) => Some(a),
         (None, Some(_)) => Some(HrAction::MakeFunctional),
         (None, None) => None,
     };
     if let Some(action) = action {
-        let allow = parse_addresses("allow", o.allow)?;
+        let allow = parse_addresses("allow", o.allow.unwrap_or_default())?;
         policy = policy.hr_rule(HrRule::new(action).allow(allow));
     }
     let policy = policy.build();
-    let state = load_state(o.state.as_deref(), &target.stack, &target.org)?;
-    let now = parse_now(o.now.as_deref())?;
+    let state = load_state(c.state.as_deref(), &target.stack, &target.org)?;
+    let now = parse_now(c.now.as_deref())?;
     let plan = reconcile::plan(&desired, &listing, &target, &state, &policy, now)
         .map_err(|e| errors::plan(&e))?;
     Ok(Plan { plan, state })
@@ -339,99 +543,67 @@ fn make_plan(
 
 /// Plans a sync of `users` (from `Gateway.list_users()`) towards a
 /// directory snapshot (`StandardCsv(path).read()`) and/or HR records.
+/// The keyword options are `PlanOptions` in the stubs.
 #[pyfunction]
-#[pyo3(signature = (users, directory=None, hr=None, *, supplemental=None, managed_domains=None, mode="authoritative",
-    hr_action=None, allow=None, exceptions=None, welcome_letters=true, override_threshold=false,
-    threshold=None, delete_delay=None, sync_disabled_users=false, state=None, now=None, org=None, stack=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (users, directory=None, hr=None, **options))]
 pub(crate) fn plan(
     users: &Bound<'_, PyAny>,
     directory: Option<PyRef<'_, DirectoryRecords>>,
     hr: Option<PyRef<'_, HrRecords>>,
-    supplemental: Option<Vec<PyRef<'_, DirectoryRecords>>>,
-    managed_domains: Option<Vec<String>>,
-    mode: &str,
-    hr_action: Option<String>,
-    allow: Option<Vec<String>>,
-    exceptions: Option<Vec<String>>,
-    welcome_letters: bool,
-    override_threshold: bool,
-    threshold: Option<(usize, u32)>,
-    delete_delay: Option<String>,
-    sync_disabled_users: bool,
-    state: Option<String>,
-    now: Option<String>,
-    org: Option<String>,
-    stack: Option<String>,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Plan> {
-    make_plan(
-        users,
-        directory.as_deref(),
-        hr.as_deref(),
-        Options {
-            supplemental: supplemental
-                .unwrap_or_default()
-                .iter()
-                .map(|s| s.snapshot.clone())
-                .collect(),
-            managed_domains,
-            mode: mode.to_owned(),
-            hr_action,
-            allow: allow.unwrap_or_default(),
-            exceptions: exceptions.unwrap_or_default(),
-            welcome_letters,
-            override_threshold,
-            threshold,
-            delete_delay,
-            sync_disabled_users,
-            state,
-            now,
-            org,
-            stack,
-        },
-    )
+    // Snapshots are objects, not plain data: taken out before serde reads the rest.
+    let mut supplemental = Vec::new();
+    let rest = match options {
+        Some(options) => {
+            let rest = options.copy()?;
+            if let Some(items) = rest.get_item("supplemental")? {
+                rest.del_item("supplemental")?;
+                if !items.is_none() {
+                    for (i, item) in items.try_iter()?.enumerate() {
+                        let item = item?;
+                        let snapshot = item.cast::<DirectoryRecords>().map_err(|_| {
+                            PyTypeError::new_err(format!(
+                                "supplemental[{i}] must be a DirectorySnapshot, not {}",
+                                type_name(&item)
+                            ))
+                        })?;
+                        supplemental.push((*snapshot.get().snapshot).clone());
+                    }
+                }
+            }
+            Some(rest)
+        }
+        None => None,
+    };
+    let mut o: Options = keywords("plan", rest.as_ref())?;
+    o.supplemental = supplemental;
+    make_plan(users, directory.as_deref(), hr.as_deref(), o)
 }
 
 /// Seed 002 in one call: end users absent from HR or terminated there
 /// become functional accounts (`action="functional_account"`; `"flag"`:
-/// flagged instead), except
-/// the `allow`ed addresses. Nothing else changes.
+/// flagged instead), except the `allow`ed addresses. Nothing else changes.
+/// The keyword options are `FunctionalAccountsOptions` in the stubs.
 #[pyfunction]
-#[pyo3(signature = (users, hr, *, allow=None, action="functional_account", override_threshold=false,
-    threshold=None, state=None, now=None, org=None, stack=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (users, hr, **options))]
 pub(crate) fn functional_accounts(
     users: &Bound<'_, PyAny>,
     hr: PyRef<'_, HrRecords>,
-    allow: Option<Vec<String>>,
-    action: &str,
-    override_threshold: bool,
-    threshold: Option<(usize, u32)>,
-    state: Option<String>,
-    now: Option<String>,
-    org: Option<String>,
-    stack: Option<String>,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Plan> {
+    let f: FunctionalOptions = keywords("functional_accounts", options)?;
     make_plan(
         users,
         None,
         Some(&hr),
         Options {
-            supplemental: Vec::new(),
-            managed_domains: None,
-            mode: "supplemental".to_owned(),
-            hr_action: Some(action.to_owned()),
-            allow: allow.unwrap_or_default(),
-            exceptions: Vec::new(),
+            mode: Mode::Supplemental,
+            hr_action: Some(f.action),
+            allow: f.allow,
             welcome_letters: false,
-            override_threshold,
-            threshold,
-            delete_delay: None,
-            sync_disabled_users: false,
-            state,
-            now,
-            org,
-            stack,
+            common: f.common,
+            ..Options::default()
         },
     )
 }

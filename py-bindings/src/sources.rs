@@ -3,17 +3,22 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use muster::core::{DirectorySnapshot, HrSnapshot, HrStatus, SourceIssue, SourceNote};
+use muster::core::{
+    DirectoryEntry, DirectorySnapshot, HrSnapshot, HrStatus, SourceIssue, SourceNote, sanitize,
+};
 use muster::directory::{
     DeltaRead as RustDeltaRead, DeltaRound, ExternalMembers, GraphCloud,
     GraphCursor as RustGraphCursor, GraphSource as RustGraphSource, HrColumns, HrCsv, LdapObjects,
     LdapSource as RustLdapSource, StandardCsv as RustStandardCsv, hr_from_rows,
 };
 use muster::gateway::SecretString;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PySlice, PyString};
 
 use crate::convert::{cell_text, keyword, serialize_to_py, type_name};
 use crate::errors;
@@ -214,7 +219,7 @@ impl StandardCsv {
             csv = csv.named(name.clone());
         }
         let snapshot = py.detach(|| csv.read()).map_err(|e| errors::source(&e))?;
-        Ok(DirectoryRecords { snapshot })
+        Ok(DirectoryRecords::new(snapshot))
     }
 
     fn __repr__(&self) -> String {
@@ -323,7 +328,7 @@ impl LdapSource {
     fn read(&self, py: Python<'_>) -> PyResult<DirectoryRecords> {
         let snapshot =
             runtime::block_on(py, self.source.read())?.map_err(|e| errors::source(&e))?;
-        Ok(DirectoryRecords { snapshot })
+        Ok(DirectoryRecords::new(snapshot))
     }
 
     fn __repr__(&self) -> String {
@@ -424,7 +429,7 @@ impl GraphSource {
     fn read(&self, py: Python<'_>) -> PyResult<DirectoryRecords> {
         let snapshot =
             runtime::block_on(py, self.source.read())?.map_err(|e| errors::source(&e))?;
-        Ok(DirectoryRecords { snapshot })
+        Ok(DirectoryRecords::new(snapshot))
     }
 
     /// Reads the whole directory through Graph's delta query, continuing
@@ -608,21 +613,38 @@ impl DeltaRead {
 /// fields it provides (the planner never clears a field a source lacks).
 #[pyclass(module = "muster._muster", frozen, name = "DirectorySnapshot")]
 pub(crate) struct DirectoryRecords {
-    pub(crate) snapshot: DirectorySnapshot,
+    /// Shared with [`Entries`], so reading the entries copies nothing.
+    pub(crate) snapshot: Arc<DirectorySnapshot>,
+    /// The one `entries` view, made on first access.
+    entries: PyOnceLock<Py<Entries>>,
 }
 
 impl DirectoryRecords {
     pub(crate) fn new(snapshot: DirectorySnapshot) -> Self {
-        DirectoryRecords { snapshot }
+        DirectoryRecords {
+            snapshot: Arc::new(snapshot),
+            entries: PyOnceLock::new(),
+        }
     }
 }
 
 #[pymethods]
 impl DirectoryRecords {
-    /// One dict per entry (primary_email, aliases, names, phones, …).
+    /// The entries as a read-only sequence over the Rust snapshot: the same
+    /// object on every access, `len()` without converting anything, and a
+    /// fresh dict per entry read (by index or while iterating), so a script
+    /// that edits one changes neither the snapshot nor the next read.
     #[getter]
-    fn entries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        serialize_to_py(py, &self.snapshot.entries)
+    fn entries(&self, py: Python<'_>) -> PyResult<Py<Entries>> {
+        let entries = self.entries.get_or_try_init(py, || {
+            Py::new(
+                py,
+                Entries {
+                    snapshot: Arc::clone(&self.snapshot),
+                },
+            )
+        })?;
+        Ok(entries.clone_ref(py))
     }
 
     /// Records that could not be read: dicts with `location` (`file:line`),
@@ -666,10 +688,164 @@ impl DirectoryRecords {
     fn __repr__(&self) -> String {
         format!(
             "DirectorySnapshot(source={:?}, entries={}, issues={})",
-            self.snapshot.source,
+            sanitize(&self.snapshot.source),
             self.snapshot.entries.len(),
             self.snapshot.issues.len()
         )
+    }
+}
+
+/// One entry as the dict a script reads (`primary_email`, `aliases`,
+/// names, phones, `kind`, `enabled`, …): built when it is read, never kept.
+fn entry_dict<'py>(py: Python<'py>, entry: &DirectoryEntry) -> PyResult<Bound<'py, PyAny>> {
+    serialize_to_py(py, entry)
+}
+
+/// `DirectorySnapshot.entries`: a read-only sequence of entry dicts over
+/// the snapshot the source read. Not a list: a list of dicts would be built
+/// whole on first access (seconds at 100k entries) and shared, so one
+/// caller's edit would show in everybody's copy.
+#[pyclass(module = "muster._muster", frozen, sequence)]
+pub(crate) struct Entries {
+    snapshot: Arc<DirectorySnapshot>,
+}
+
+impl Entries {
+    /// `index` as a position, negative from the end; `IndexError` outside.
+    fn position(&self, index: isize) -> PyResult<usize> {
+        let len = self.snapshot.entries.len();
+        let i = if index < 0 {
+            index + len as isize
+        } else {
+            index
+        };
+        if i < 0 || i as usize >= len {
+            return Err(PyIndexError::new_err("entries index out of range"));
+        }
+        Ok(i as usize)
+    }
+}
+
+#[pymethods]
+impl Entries {
+    fn __len__(&self) -> usize {
+        self.snapshot.entries.len()
+    }
+
+    /// One entry by position (a new dict), or a slice as a list of them.
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(slice) = index.cast::<PySlice>() {
+            let indices = slice.indices(self.snapshot.entries.len() as isize)?;
+            let list = PyList::empty(py);
+            let mut i = indices.start;
+            for _ in 0..indices.slicelength {
+                list.append(entry_dict(py, &self.snapshot.entries[i as usize])?)?;
+                i += indices.step;
+            }
+            return Ok(list.into_any());
+        }
+        let i: isize = index.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "entries indices must be integers or slices, not {}",
+                type_name(index)
+            ))
+        })?;
+        entry_dict(py, &self.snapshot.entries[self.position(i)?])
+    }
+
+    fn __iter__(&self) -> EntriesIter {
+        EntriesIter {
+            snapshot: Arc::clone(&self.snapshot),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.index(py, value)?.is_some())
+    }
+
+    /// The position of the first entry equal to `value` (a dict), as
+    /// `list.index` (`ValueError` when none is).
+    #[pyo3(name = "index")]
+    fn index_of(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        self.index(py, value)?
+            .ok_or_else(|| PyValueError::new_err("no such entry"))
+    }
+
+    /// How many entries equal `value` (a dict).
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let mut n = 0;
+        for entry in &self.snapshot.entries {
+            if entry_dict(py, entry)?.eq(value)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn __reversed__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let entries: Vec<Bound<'_, PyAny>> = self
+            .snapshot
+            .entries
+            .iter()
+            .rev()
+            .map(|e| entry_dict(py, e))
+            .collect::<PyResult<_>>()?;
+        Ok(PyList::new(py, entries)?
+            .into_any()
+            .try_iter()?
+            .into_any()
+            .unbind())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Entries(source={:?}, entries={})",
+            sanitize(&self.snapshot.source),
+            self.snapshot.entries.len()
+        )
+    }
+}
+
+impl Entries {
+    fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+        for (i, entry) in self.snapshot.entries.iter().enumerate() {
+            if entry_dict(py, entry)?.eq(value)? {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Iterates a snapshot's entries, one new dict per step.
+#[pyclass(module = "muster._muster", frozen)]
+pub(crate) struct EntriesIter {
+    snapshot: Arc<DirectorySnapshot>,
+    next: AtomicUsize,
+}
+
+#[pymethods]
+impl EntriesIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        match self.snapshot.entries.get(i) {
+            Some(entry) => entry_dict(py, entry).map(Some),
+            None => {
+                // Stay exhausted: no wrap-around after usize::MAX calls.
+                self.next
+                    .store(self.snapshot.entries.len(), Ordering::Relaxed);
+                Ok(None)
+            }
+        }
     }
 }
 

@@ -58,8 +58,8 @@ def test_an_unreachable_gateway_is_a_gateway_error() -> None:
     assert PASSWORD not in str(caught.value)
 
 
-def test_a_bad_configuration_is_a_gateway_error() -> None:
-    with pytest.raises(muster.GatewayError, match="http"):
+def test_a_bad_configuration_is_a_value_error_when_made() -> None:
+    with pytest.raises(ValueError, match="^stack_or_url: plain http"):
         muster.Gateway.essentials(
             "http://gateway.example.com", org=ORG, user=LOGIN, password=PASSWORD
         )

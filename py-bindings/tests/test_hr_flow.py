@@ -143,3 +143,32 @@ def test_an_empty_or_partial_hr_list_acts_on_nobody(gw: muster.Gateway) -> None:
     plan = muster.functional_accounts(gw.list_users(), empty, override_threshold=True)
     assert plan.is_empty
     assert any("hr-db" in g for g in plan.guards), plan.guards
+
+
+def test_listed_accounts_have_exactly_the_account_shape(gw: muster.Gateway) -> None:
+    """`list_users()` builds its dicts field by field: they must stay the
+    stubs' `Account` (every key, nothing else) with the gateway's values."""
+    from muster.types import Account
+
+    users = gw.list_users()
+    for account in users:
+        assert set(account) == set(Account.__annotations__), account
+    bob = next(u for u in users if u["primary_email"] == "bob@example.com")
+    assert bob == {
+        "primary_email": "bob@example.com",
+        "first_name": "Bob",
+        "last_name": "Ray",
+        "aliases": ["bob@example.org"],
+        "user_type": "end_user",
+        "active": True,
+        "billable": bob["billable"],
+        "read_only": False,
+        "mobile": None,
+        "phone": None,
+        "company": None,
+        "department": None,
+        "notes": None,
+        "groups": [],
+        "allow_senders": ["partner.example"],
+        "block_senders": [],
+    }

@@ -13,8 +13,8 @@ use muster_reconcile::{Desired, Mode};
 
 use super::error::ConfigError;
 use super::file::{
-    Config, CsvConfig, GraphConfig, HrConfig, LdapConfig, MappedCsvConfig, SourceConfig,
-    SourceSettings, StatusWord,
+    Config, CsvConfig, GraphConfig, HrConfig, LdapConfig, MappedCsvConfig, PostiniConfig,
+    SourceConfig, SourceSettings, StatusWord,
 };
 use super::load::KeyPath;
 use super::resolve::{
@@ -170,15 +170,11 @@ impl Config {
                     .read()
                     .map_err(failed)
             }
-            SourceSettings::MappedCsv(c) => mapped_csv(c).read().map_err(failed),
+            SourceSettings::MappedCsv(c) => c.reader().read().map_err(failed),
             SourceSettings::Postini(c) => {
-                let (mapping, aliases) = postini_mapping(c)
+                let csv = c
+                    .reader()
                     .map_err(|(key, problem)| self.error(&path.key(&key), problem))?;
-                let mut csv =
-                    MappedCsv::new(&c.users, mapping).format(csv_format(c.encoding, c.delimiter));
-                if let Some(aliases) = aliases {
-                    csv = csv.aliases(aliases);
-                }
                 csv.read().map_err(failed)
             }
             SourceSettings::Discovery(c) => {
@@ -187,6 +183,33 @@ impl Config {
                 Ok(DiscoverySource::new(ledger, policy, now).snapshot())
             }
         }
+    }
+}
+
+impl MappedCsvConfig {
+    /// The reader these settings describe (what a `kind = "mapped-csv"`
+    /// source reads with, and the Python package's `MappedCsv`).
+    pub fn reader(&self) -> MappedCsv {
+        mapped_csv(self)
+    }
+}
+
+impl PostiniConfig {
+    /// The reader these settings describe (what a `kind = "postini"` source
+    /// reads with, and the Python package's `PostiniCsv`): the user export,
+    /// joined to the alias export when there is one.
+    ///
+    /// # Errors
+    /// `(key, problem)`: a renamed column that is not a field, or alias
+    /// columns without an alias file.
+    pub fn reader(&self) -> Result<MappedCsv, (String, String)> {
+        let (mapping, aliases) = postini_mapping(self)?;
+        let mut csv =
+            MappedCsv::new(&self.users, mapping).format(csv_format(self.encoding, self.delimiter));
+        if let Some(aliases) = aliases {
+            csv = csv.aliases(aliases);
+        }
+        Ok(csv)
     }
 }
 

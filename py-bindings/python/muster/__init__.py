@@ -21,11 +21,16 @@ library, muster only adds a ``NullHandler``: configure ``logging`` to see it.
 from __future__ import annotations
 
 import logging as _logging
-from typing import Any, Dict, List
+from collections.abc import Sequence as _Sequence
+from typing import List
 
+from muster import types
 from muster._muster import (
     ApplyError,
     ApplyReport,
+    Config,
+    ConfigError,
+    Entries,
     DeltaRead,
     DirectorySnapshot,
     DiscoveryLedger,
@@ -37,23 +42,31 @@ from muster._muster import (
     GraphSource,
     HrRecords,
     LdapSource,
+    LeaseError,
+    MappedCsv,
     MusterError,
     Plan,
     PlanError,
+    PostiniCsv,
     SourceError,
     StaleError,
     StandardCsv,
     __version__,
     functional_accounts,
     plan,
+    show,
 )
+from muster.types import Account
+
+# `entries` is a read-only sequence: isinstance(snapshot.entries, Sequence) holds.
+_Sequence.register(Entries)
 
 # A library adds no handler but this one (the logging HOWTO): without it an
 # application that configures nothing would get muster's warnings on stderr.
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 
-class Users(List[Dict[str, Any]]):
+class Users(List[Account]):
     """The accounts ``Gateway.list_users()`` read: a plain list of account
     dicts (``primary_email``, ``user_type``, ``aliases``, ``active``, …) that
     also remembers the gateway's profile (registered domains, licences,
@@ -66,7 +79,7 @@ class Users(List[Dict[str, Any]]):
 
     snapshot: GatewaySnapshot
 
-    def __init__(self, accounts: List[Dict[str, Any]], snapshot: GatewaySnapshot) -> None:
+    def __init__(self, accounts: List[Account], snapshot: GatewaySnapshot) -> None:
         super().__init__(accounts)
         self.snapshot = snapshot
 
@@ -77,6 +90,9 @@ class Users(List[Dict[str, Any]]):
 __all__ = [
     "ApplyError",
     "ApplyReport",
+    "Config",
+    "ConfigError",
+    "Entries",
     "DeltaRead",
     "DirectorySnapshot",
     "DiscoveryLedger",
@@ -88,9 +104,12 @@ __all__ = [
     "GraphSource",
     "HrRecords",
     "LdapSource",
+    "LeaseError",
+    "MappedCsv",
     "MusterError",
     "Plan",
     "PlanError",
+    "PostiniCsv",
     "SourceError",
     "StaleError",
     "StandardCsv",
@@ -98,4 +117,6 @@ __all__ = [
     "__version__",
     "functional_accounts",
     "plan",
+    "show",
+    "types",
 ]

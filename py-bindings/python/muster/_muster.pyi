@@ -1,9 +1,31 @@
 """Type stubs of the compiled module ``muster._muster`` (re-exported by ``muster``)."""
 
 import os
+from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Union, final, overload
+
+from typing_extensions import Unpack
 
 from muster import Users
-from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union, final
+from muster.types import (
+    Approved,
+    Change,
+    Delimiter,
+    Encoding,
+    Entry,
+    ExternalMembers,
+    Field,
+    FunctionalAccountsOptions,
+    GraphCloud,
+    HrRecord,
+    Issue,
+    LdapObjects,
+    Note,
+    Outcome,
+    PlanOptions,
+    PostiniAliasColumn,
+    PostiniUserColumn,
+    ShowFormat,
+)
 
 _Path = Union[str, "os.PathLike[str]"]
 
@@ -12,6 +34,9 @@ __version__: str
 __all__ = [
     "ApplyError",
     "ApplyReport",
+    "Config",
+    "ConfigError",
+    "Entries",
     "DeltaRead",
     "DirectorySnapshot",
     "DiscoveryLedger",
@@ -24,15 +49,19 @@ __all__ = [
     "GraphSource",
     "HrRecords",
     "LdapSource",
+    "LeaseError",
+    "MappedCsv",
     "MusterError",
     "Plan",
     "PlanError",
+    "PostiniCsv",
     "SourceError",
     "StaleError",
     "StandardCsv",
     "__version__",
     "functional_accounts",
     "plan",
+    "show",
 ]
 
 class MusterError(Exception): ...
@@ -46,6 +75,8 @@ class PlanError(MusterError): ...
 class ApplyError(MusterError): ...
 class StaleError(ApplyError): ...
 class EmulatorError(MusterError): ...
+class ConfigError(MusterError): ...
+class LeaseError(MusterError): ...
 
 @final
 class GatewaySnapshot:
@@ -88,6 +119,9 @@ class Gateway:
         journal: Optional[_Path] = None,
         concurrency: int = 4,
         max_changes: Optional[int] = None,
+        exclude: Optional[Sequence[str]] = None,
+        only: Optional[Sequence[str]] = None,
+        approval: Optional[_Path] = None,
     ) -> ApplyReport: ...
 
 @final
@@ -95,10 +129,18 @@ class Plan:
     def summary(self) -> Dict[str, Any]: ...
     def to_csv(self, path: Optional[_Path] = None) -> str: ...
     def to_json(self, path: Optional[_Path] = None) -> str: ...
+    def show(self, format: ShowFormat = "text") -> str: ...
+    def approve(
+        self,
+        *,
+        exclude: Optional[Sequence[str]] = None,
+        only: Optional[Sequence[str]] = None,
+        approval: Optional[_Path] = None,
+    ) -> Approved: ...
     @staticmethod
     def from_json(text: str, *, state: Optional[str] = None) -> Plan: ...
     @property
-    def changes(self) -> List[Dict[str, Any]]: ...
+    def changes(self) -> List[Change]: ...
     @property
     def conflicts(self) -> List[Dict[str, Any]]: ...
     @property
@@ -124,7 +166,7 @@ class Plan:
 @final
 class ApplyReport:
     @property
-    def changes(self) -> List[Dict[str, Any]]: ...
+    def changes(self) -> List[Outcome]: ...
     @property
     def counts(self) -> Dict[str, int]: ...
     @property
@@ -161,9 +203,9 @@ class HrRecords:
         source: str = "rows",
     ) -> HrRecords: ...
     @property
-    def records(self) -> List[Dict[str, Any]]: ...
+    def records(self) -> List[HrRecord]: ...
     @property
-    def issues(self) -> List[Dict[str, Any]]: ...
+    def issues(self) -> List[Issue]: ...
     @property
     def source(self) -> str: ...
     @property
@@ -171,13 +213,28 @@ class HrRecords:
     def __len__(self) -> int: ...
 
 @final
+class Entries(Sequence[Entry]):
+    """A read-only view of a snapshot's entries: a new dict per read."""
+
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: int, /) -> Entry: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> List[Entry]: ...
+    def __iter__(self) -> Iterator[Entry]: ...
+    def __contains__(self, value: object, /) -> bool: ...
+    def __reversed__(self) -> Iterator[Entry]: ...
+    def index(self, value: Any) -> int: ...  # type: ignore[override]
+    def count(self, value: Any) -> int: ...
+
+@final
 class DirectorySnapshot:
     @property
-    def entries(self) -> List[Dict[str, Any]]: ...
+    def entries(self) -> Entries: ...
     @property
-    def issues(self) -> List[Dict[str, Any]]: ...
+    def issues(self) -> List[Issue]: ...
     @property
-    def notes(self) -> List[Dict[str, Any]]: ...
+    def notes(self) -> List[Note]: ...
     @property
     def provided(self) -> List[str]: ...
     @property
@@ -190,6 +247,69 @@ class DirectorySnapshot:
 class StandardCsv:
     def __new__(cls, path: _Path, *, name: Optional[str] = None) -> StandardCsv: ...
     def read(self) -> DirectorySnapshot: ...
+
+@final
+class MappedCsv:
+    def __new__(
+        cls,
+        path: _Path,
+        *,
+        primary: str,
+        columns: Optional[Mapping[Field, Union[str, Sequence[str]]]] = None,
+        optional_columns: Optional[Mapping[Field, Union[str, Sequence[str]]]] = None,
+        separators: Optional[Mapping[Field, str]] = None,
+        encoding: Optional[Encoding] = None,
+        delimiter: Optional[Delimiter] = None,
+        name: Optional[str] = None,
+    ) -> MappedCsv: ...
+    def read(self) -> DirectorySnapshot: ...
+
+@final
+class PostiniCsv:
+    def __new__(
+        cls,
+        users: _Path,
+        *,
+        aliases: Optional[_Path] = None,
+        user_columns: Optional[Mapping[PostiniUserColumn, str]] = None,
+        alias_columns: Optional[Mapping[PostiniAliasColumn, str]] = None,
+        encoding: Optional[Encoding] = None,
+        delimiter: Optional[Delimiter] = None,
+        name: Optional[str] = None,
+    ) -> PostiniCsv: ...
+    def read(self) -> DirectorySnapshot: ...
+
+@final
+class Config:
+    @staticmethod
+    def load(path: _Path) -> Config: ...
+    @property
+    def org(self) -> Optional[str]: ...
+    @property
+    def stack(self) -> Optional[str]: ...
+    @property
+    def sources(self) -> List[str]: ...
+    def to_toml(self) -> str: ...
+    def plan(
+        self,
+        *,
+        state: Optional[_Path] = None,
+        override_threshold: bool = False,
+        now: Optional[str] = None,
+    ) -> Plan: ...
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        state: Optional[_Path] = None,
+        journal: Optional[_Path] = None,
+        dry_run: bool = False,
+        max_changes: Optional[int] = None,
+        override_threshold: bool = False,
+        exclude: Optional[Sequence[str]] = None,
+        only: Optional[Sequence[str]] = None,
+        approval: Optional[_Path] = None,
+    ) -> ApplyReport: ...
 
 @final
 class DiscoveryLedger:
@@ -234,7 +354,7 @@ class LdapSource:
         starttls: bool = False,
         ca_pem: Union[bytes, str, None] = None,
         platform_roots: bool = True,
-        objects: Literal["users", "groups", "both"] = "users",
+        objects: LdapObjects = "users",
         name: Optional[str] = None,
     ) -> LdapSource: ...
     def read(self) -> DirectorySnapshot: ...
@@ -253,10 +373,10 @@ class GraphSource:
         authority: Optional[str] = None,
         graph_url: Optional[str] = None,
         name: Optional[str] = None,
-        cloud: Optional[Literal["global", "us_government", "us_government_dod", "china"]] = None,
+        cloud: Optional[GraphCloud] = None,
         scope: Optional[str] = None,
         advanced_query: bool = False,
-        external_members: Literal["sync", "skip"] = "sync",
+        external_members: ExternalMembers = "sync",
         max_retry_after: Optional[float] = None,
     ) -> GraphSource: ...
     def read(self) -> DirectorySnapshot: ...
@@ -315,33 +435,11 @@ def plan(
     users: Sequence[Mapping[str, Any]],
     directory: Optional[DirectorySnapshot] = None,
     hr: Optional[HrRecords] = None,
-    *,
-    supplemental: Optional[Sequence[DirectorySnapshot]] = None,
-    managed_domains: Optional[Sequence[str]] = None,
-    mode: Literal["authoritative", "supplemental"] = "authoritative",
-    hr_action: Optional[Literal["functional_account", "flag"]] = None,
-    allow: Optional[Sequence[str]] = None,
-    exceptions: Optional[Sequence[str]] = None,
-    welcome_letters: bool = True,
-    override_threshold: bool = False,
-    threshold: Optional[Tuple[int, int]] = None,
-    delete_delay: Optional[Literal["7d", "14d", "30d", "never"]] = None,
-    sync_disabled_users: bool = False,
-    state: Optional[str] = None,
-    now: Optional[str] = None,
-    org: Optional[str] = None,
-    stack: Optional[str] = None,
+    **options: Unpack[PlanOptions],
 ) -> Plan: ...
 def functional_accounts(
     users: Sequence[Mapping[str, Any]],
     hr: HrRecords,
-    *,
-    allow: Optional[Sequence[str]] = None,
-    action: Literal["functional_account", "flag"] = "functional_account",
-    override_threshold: bool = False,
-    threshold: Optional[Tuple[int, int]] = None,
-    state: Optional[str] = None,
-    now: Optional[str] = None,
-    org: Optional[str] = None,
-    stack: Optional[str] = None,
+    **options: Unpack[FunctionalAccountsOptions],
 ) -> Plan: ...
+def show(path: _Path, format: ShowFormat = "text") -> str: ...

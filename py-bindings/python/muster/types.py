@@ -1,0 +1,288 @@
+"""The shapes of muster's plain data, for type checkers.
+
+Every record muster hands to Python is a plain ``dict`` (``json.dumps`` it,
+compare it, put it in a DataFrame); these ``TypedDict``\\ s say which keys
+each one has and what they hold, and the ``Literal`` aliases spell every
+option value the way the config file and the command line do. A misspelt
+key (``entry["primary_mail"]``) or option (``mode="authoritive"``) is then
+an error under ``mypy --strict``, not at 3 a.m.
+
+Import them for annotations::
+
+    from muster.types import Account, Entry
+
+    def leavers(users: list[Account]) -> list[str]:
+        return [u["primary_email"] for u in users if not u["active"]]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Tuple, TypedDict, Union
+
+if TYPE_CHECKING:
+    from muster._muster import DirectorySnapshot
+
+# --- option values ------------------------------------------------------------
+
+#: Whether the directory is the system of truth (`authoritative`) or only adds and updates.
+Mode = Literal["authoritative", "supplemental"]
+#: What the HR rule does to an end user absent from HR or terminated there.
+HrAction = Literal["functional_account", "flag"]
+#: How long an absent account stays flagged before it is deleted.
+DeleteDelay = Literal["7d", "14d", "30d", "never"]
+#: Which objects an LDAP source reads.
+LdapObjects = Literal["users", "groups", "both"]
+#: A national cloud of Entra ID.
+GraphCloud = Literal["global", "us_government", "us_government_dod", "china"]
+#: Whether B2B members of an Entra ID tenant are synced.
+ExternalMembers = Literal["sync", "skip"]
+#: How a CSV file is encoded.
+Encoding = Literal["auto", "utf-8", "windows-1252"]
+#: How a CSV file's fields are separated.
+Delimiter = Literal["auto", "comma", "semicolon", "tab"]
+#: How `show` renders a plan.
+ShowFormat = Literal["text", "json", "csv"]
+#: A field of a directory entry (the mapped CSV's column map keys).
+Field = Literal[
+    "first_name",
+    "last_name",
+    "aliases",
+    "mobile",
+    "phone",
+    "company",
+    "department",
+    "notes",
+    "enabled",
+    "groups",
+    "kind",
+    "allow_senders",
+    "block_senders",
+    "external_id",
+]
+#: A Postini user export's renamable columns: the primary address, or a field.
+PostiniUserColumn = Union[Literal["primary"], Field]
+#: A Postini alias export's renamable columns.
+PostiniAliasColumn = Literal["address", "domain", "user_id", "user_address"]
+#: A gateway account's type.
+UserType = Literal[
+    "end_user",
+    "silent_user",
+    "functional_account",
+    "organization_admin",
+    "channel_admin",
+    "strategic_partner_admin",
+    "oem_partner_admin",
+]
+#: What kind of recipient a directory entry is.
+RecipientKind = Literal[
+    "user_mailbox",
+    "shared_mailbox",
+    "room_mailbox",
+    "equipment_mailbox",
+    "distribution_group",
+    "security_group",
+    "contact",
+    "public_folder",
+]
+#: What a plan does to one account.
+ChangeKind = Literal["create", "rename", "update", "flag", "delete"]
+#: When a change runs.
+Phase = Literal["release", "create", "rename", "update", "deactivate", "delete"]
+#: What happened to one change when a plan was applied.
+OutcomeName = Literal[
+    "applied", "already_applied", "stale", "failed", "skipped", "dry_run", "excluded"
+]
+
+# --- records ------------------------------------------------------------------
+
+
+class Account(TypedDict):
+    """A gateway account, as ``Gateway.list_users()`` lists it."""
+
+    primary_email: str
+    first_name: Optional[str]
+    last_name: Optional[str]
+    aliases: List[str]
+    user_type: UserType
+    active: bool
+    billable: Optional[bool]
+    read_only: bool
+    mobile: Optional[str]
+    phone: Optional[str]
+    company: Optional[str]
+    department: Optional[str]
+    notes: Optional[str]
+    groups: List[str]
+    allow_senders: List[str]
+    block_senders: List[str]
+
+
+class Entry(TypedDict):
+    """A directory entry, as ``DirectorySnapshot.entries`` reads it."""
+
+    kind: RecipientKind
+    primary_email: str
+    aliases: List[str]
+    first_name: Optional[str]
+    last_name: Optional[str]
+    mobile: Optional[str]
+    phone: Optional[str]
+    company: Optional[str]
+    department: Optional[str]
+    notes: Optional[str]
+    enabled: bool
+    member_of: List[str]
+    external_id: Optional[str]
+    allow_senders: List[str]
+    block_senders: List[str]
+    attributes: Dict[str, str]
+    #: Where the source read it: ``{"at": "line", "file": ..., "line": 2}``,
+    #: an LDAP DN or a Graph object id.
+    location: Optional[Dict[str, Any]]
+
+
+class Issue(TypedDict):
+    """A record a source could not use, and why."""
+
+    location: str
+    field: Optional[str]
+    value: Optional[str]
+    expected: str
+    related: Optional[str]
+    message: str
+
+
+class Note(TypedDict):
+    """What a source counted rather than listed."""
+
+    kind: Literal["guests", "without_mail", "external_members", "other_members"]
+    count: int
+    examples: List[str]
+    kept: bool
+    message: str
+
+
+class HrRecord(TypedDict):
+    """One person in the HR records."""
+
+    email: str
+    status: str
+    attributes: Dict[str, str]
+    location: Optional[str]
+
+
+class _ChangeKeys(TypedDict):
+    id: int
+    email: str
+    kind: ChangeKind
+    phase: Phase
+    steps: List[Dict[str, Any]]
+    expect: Dict[str, Any]
+    reason: str
+
+
+class Change(_ChangeKeys, total=False):
+    """One account's change in a plan: its steps, the before-values it
+    expects and why; the changes it waits for (``depends_on``, when it
+    takes an address another releases) and the state transitions it causes
+    (``transitions``), each only when there are some."""
+
+    depends_on: List[int]
+    transitions: List[Dict[str, Any]]
+
+
+class Outcome(TypedDict, total=False):
+    """What applying did to one change: ``id``, ``email``, ``kind`` and
+    ``outcome`` always; ``reason``, ``error``, ``retryable`` or
+    ``requests`` as the outcome has them."""
+
+    id: int
+    email: str
+    kind: ChangeKind
+    outcome: OutcomeName
+    reason: str
+    error: str
+    retryable: bool
+    requests: List[str]
+
+
+class Approved(TypedDict):
+    """What ``Plan.approve`` would apply."""
+
+    included: List[int]
+    excluded: List[int]
+    brought_along: List[Dict[str, Any]]
+
+
+# --- options ------------------------------------------------------------------
+
+
+class CommonPlanOptions(TypedDict, total=False):
+    """The options ``muster.plan`` and ``muster.functional_accounts`` share."""
+
+    #: Let the plan exceed the destructive-change threshold (after reading it).
+    override_threshold: bool
+    #: ``(count, percent)``: at most this many destructive changes, and this
+    #: percentage of the accounts (default ``(25, 10)``).
+    threshold: Optional[Tuple[int, int]]
+    #: The sync state of the last run, as JSON (``report.state_json``).
+    state: Optional[str]
+    #: The time to plan for, RFC 3339 (default: now).
+    now: Optional[str]
+    #: The organisation, when ``users`` is a plain list.
+    org: Optional[str]
+    #: The stack label, when ``users`` is a plain list.
+    stack: Optional[str]
+
+
+class PlanOptions(CommonPlanOptions, total=False):
+    """The keyword options of ``muster.plan``."""
+
+    supplemental: Optional[Sequence[DirectorySnapshot]]
+    managed_domains: Optional[Sequence[str]]
+    mode: Mode
+    hr_action: Optional[HrAction]
+    allow: Optional[Sequence[str]]
+    exceptions: Optional[Sequence[str]]
+    welcome_letters: bool
+    delete_delay: Optional[DeleteDelay]
+    sync_disabled_users: bool
+
+
+class FunctionalAccountsOptions(CommonPlanOptions, total=False):
+    """The keyword options of ``muster.functional_accounts``."""
+
+    allow: Optional[Sequence[str]]
+    action: HrAction
+
+
+__all__ = [
+    "Account",
+    "Approved",
+    "Change",
+    "ChangeKind",
+    "CommonPlanOptions",
+    "DeleteDelay",
+    "Delimiter",
+    "Encoding",
+    "Entry",
+    "ExternalMembers",
+    "Field",
+    "FunctionalAccountsOptions",
+    "GraphCloud",
+    "HrAction",
+    "HrRecord",
+    "Issue",
+    "LdapObjects",
+    "Mode",
+    "Note",
+    "Outcome",
+    "OutcomeName",
+    "Phase",
+    "PlanOptions",
+    "PostiniAliasColumn",
+    "PostiniUserColumn",
+    "RecipientKind",
+    "ShowFormat",
+    "UserType",
+]

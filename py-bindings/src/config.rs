@@ -1,0 +1,366 @@
+//! `muster.Config`: one organisation's `muster.toml`, planned and applied
+//! as `muster plan --config` and `muster apply --config` do.
+//!
+//! Every setting, default and error comes from `muster::config` (the file,
+//! its checks, the client, the policy, the sources); this module only runs
+//! the steps in the CLI's order: the lease, the state file, the learned
+//! request rate, the sources' issues as warnings, the Graph cursors, the
+//! plan key, the journal folder.
+
+use std::path::{Path, PathBuf};
+
+use muster::config::{Config as RustConfig, ConfigError, GraphRound, ReadError};
+use muster::core::{Sanitized, sanitize};
+use muster::directory::DeltaRound;
+use muster::gateway::{Client, LearnedRate};
+use muster::reconcile::{self, Desired, SyncState};
+use muster::{Executor, Lease};
+use pyo3::prelude::*;
+
+use crate::approval::{self, PickArgs};
+use crate::errors;
+use crate::planning::{Plan, parse_now};
+use crate::report::Report;
+use crate::runtime;
+
+/// An organisation's sync as its config file describes it: the gateway and
+/// login, the sources, the HR records, the policy and muster's files.
+/// `Config.load(path)` reads and checks it; `plan()` and `apply()` run it.
+#[pyclass(module = "muster._muster", frozen, name = "Config")]
+pub(crate) struct Config {
+    config: RustConfig,
+    path: PathBuf,
+}
+
+/// Writes one warning to the `logging` logger `muster.config`: what the
+/// CLI writes to standard error, already sanitised.
+fn warn(py: Python<'_>, message: &str) -> PyResult<()> {
+    py.import("logging")?
+        .call_method1("getLogger", ("muster.config",))?
+        .call_method1("warning", (message,))?;
+    Ok(())
+}
+
+fn config_error(e: &ConfigError) -> PyErr {
+    errors::ConfigError::new_err(errors::chain(e))
+}
+
+fn read_error(e: &ReadError) -> PyErr {
+    match e {
+        ReadError::Config(c) => config_error(c),
+        other => errors::SourceError::new_err(errors::chain(other)),
+    }
+}
+
+fn lease_error(e: &muster::LeaseError) -> PyErr {
+    errors::LeaseError::new_err(errors::chain(e))
+}
+
+fn file_error(action: &str, path: &Path, e: &std::io::Error) -> PyErr {
+    pyo3::exceptions::PyOSError::new_err(format!(
+        "{action} `{}`: {e}",
+        Sanitized(&path.display().to_string())
+    ))
+}
+
+/// muster's state for this stack and organisation: the file's, or a first
+/// run's when there is no file yet (the CLI's rule).
+fn load_state(path: Option<&Path>, stack: &str, org: &str) -> PyResult<SyncState> {
+    let Some(path) = path else {
+        return Ok(SyncState::new(stack, org));
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => SyncState::from_json(&text, stack, org).map_err(|e| errors::plan(&e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SyncState::new(stack, org)),
+        Err(e) => Err(file_error("cannot read the state file", path, &e)),
+    }
+}
+
+/// The request rate learned for this login and stack, kept beside the
+/// state; losing it only costs a few 429s, so trouble is a warning.
+struct LearnedPace(Option<PathBuf>);
+
+impl LearnedPace {
+    fn load(py: Python<'_>, config: &RustConfig, client: &Client) -> PyResult<LearnedPace> {
+        let path = config.learned_rate_path(client);
+        if let Some(path) = &path {
+            match LearnedRate::load(path) {
+                Ok(Some(rate)) => client
+                    .limiter()
+                    .load_learned_rate(rate, std::time::SystemTime::now()),
+                Ok(None) => {}
+                Err(e) => warn(py, &sanitize(&errors::chain(&e)))?,
+            }
+        }
+        Ok(LearnedPace(path))
+    }
+
+    fn save(&self, py: Python<'_>, client: &Client) -> PyResult<()> {
+        if let (Some(path), Some(rate)) = (&self.0, client.learned_rate())
+            && let Err(e) = rate.save(path)
+        {
+            warn(py, &sanitize(&errors::chain(&e)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Each record a source could not read, and each source that returned
+/// nothing, as a warning (the plan lists them among its skipped records).
+fn warn_about_sources(py: Python<'_>, desired: &Desired) -> PyResult<()> {
+    let snapshots = std::iter::once(&desired.authoritative).chain(&desired.supplemental);
+    for snapshot in snapshots.clone() {
+        for issue in &snapshot.issues {
+            warn(py, &sanitize(&issue.to_string()))?;
+        }
+    }
+    for issue in desired.hr.iter().flat_map(|h| &h.issues) {
+        warn(py, &sanitize(&issue.to_string()))?;
+    }
+    for snapshot in snapshots {
+        if snapshot.entries.is_empty() {
+            warn(
+                py,
+                &format!(
+                    "source `{}` returned no entries: nothing is flagged or removed for it; check its base, filter or file",
+                    Sanitized(&snapshot.source)
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Saves an incremental Entra ID read's cursor as soon as the directory
+/// side is read (it caches Entra ID, not what was planned: see the CLI's
+/// `keep_graph_cursor`), and logs the kind of round.
+fn keep_graph_cursor(py: Python<'_>, graph: &GraphRound) -> PyResult<()> {
+    let text = graph.cursor.to_json().map_err(|e| errors::source(&e))?;
+    muster::write_private(&graph.path, text.as_bytes())
+        .map_err(|e| file_error("cannot save the Graph cursor to", &graph.path, &e))?;
+    if let DeltaRound::Resynced { .. } = graph.round {
+        warn(
+            py,
+            &format!(
+                "graph: Entra ID no longer knew the cursor in `{}`: forced a full resync and saved a new cursor",
+                Sanitized(&graph.path.display().to_string())
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// Creates the journal folder (owner-only on Unix: journals list the
+/// accounts changed and how).
+fn create_private_folder(folder: &Path) -> PyResult<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(folder)
+        .map_err(|e| file_error("cannot create the journal folder", folder, &e))
+}
+
+#[pymethods]
+impl Config {
+    /// Reads and checks the config file at `path` (relative paths in it
+    /// are the file's folder's). A wrong key or value raises `ConfigError`
+    /// naming the file, the line and the key, as `muster config check`
+    /// says it.
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Self> {
+        let config = RustConfig::from_file(&path).map_err(|e| config_error(&e))?;
+        config.check().map_err(|e| config_error(&e))?;
+        Ok(Config { config, path })
+    }
+
+    /// The organisation's primary domain, when the file sets it.
+    #[getter]
+    fn org(&self) -> Option<&str> {
+        self.config.gateway.org.as_deref()
+    }
+
+    /// The stack (or the gateway's base URL), when the file sets it.
+    #[getter]
+    fn stack(&self) -> Option<&str> {
+        self.config.gateway.stack.as_deref()
+    }
+
+    /// The names of the sources, the authoritative one first.
+    #[getter]
+    fn sources(&self) -> Vec<String> {
+        let (mut first, mut rest) = (Vec::new(), Vec::new());
+        for s in &self.config.sources {
+            if s.role == reconcile::Mode::Authoritative {
+                first.push(s.name.clone());
+            } else {
+                rest.push(s.name.clone());
+            }
+        }
+        first.extend(rest);
+        first
+    }
+
+    /// The config with every default filled in, as TOML: what `muster
+    /// config check` prints.
+    fn to_toml(&self) -> PyResult<String> {
+        let full = self.config.with_defaults().map_err(|e| config_error(&e))?;
+        full.to_toml().map_err(|e| config_error(&e))
+    }
+
+    /// Reads every source and the gateway and plans, as `muster plan
+    /// --config` does: under the organisation's lease (`LeaseError` when
+    /// another run holds it), from the state in `files.state` (or
+    /// `state=`), signed with the plan key when there is one. Records the
+    /// sources could not read are logged as warnings on `muster.config`
+    /// and listed in the plan. Writes nothing to the gateway.
+    #[pyo3(signature = (*, state=None, override_threshold=false, now=None))]
+    fn plan(
+        &self,
+        py: Python<'_>,
+        state: Option<PathBuf>,
+        override_threshold: bool,
+        now: Option<&str>,
+    ) -> PyResult<Plan> {
+        let now = parse_now(now)?;
+        let mut config = self.config.clone();
+        if let Some(state) = state {
+            config.files.state = Some(state);
+        }
+        let client = config.client().map_err(|e| config_error(&e))?;
+        let learned = LearnedPace::load(py, &config, &client)?;
+        let mut policy = config.policy().map_err(|e| config_error(&e))?;
+        if override_threshold {
+            policy = policy.into_builder().override_threshold(true).build();
+        }
+        let stack = config.stack().map_err(|e| config_error(&e))?;
+        let org = config.org().map_err(|e| config_error(&e))?;
+        let state_path = config.files.state.clone();
+        let _lease = state_path
+            .as_deref()
+            .map(Lease::take)
+            .transpose()
+            .map_err(|e| lease_error(&e))?;
+        let state = load_state(state_path.as_deref(), stack, org)?;
+        let directory =
+            runtime::block_on(py, config.read_directory(now))?.map_err(|e| read_error(&e))?;
+        warn_about_sources(py, &directory.desired)?;
+        for graph in &directory.graph_rounds {
+            keep_graph_cursor(py, graph)?;
+        }
+        let gateway = runtime::block_on(py, muster::read_gateway(&client, stack))?
+            .map_err(|e| errors::gateway(&e))?;
+        let mut plan = reconcile::plan(
+            &directory.desired,
+            &gateway.listing,
+            &gateway.target,
+            &state,
+            &policy,
+            now,
+        )
+        .map_err(|e| errors::plan(&e))?;
+        if let Some(key) = config.plan_key().map_err(|e| config_error(&e))? {
+            plan.sign(&key);
+        }
+        learned.save(py, &client)?;
+        Ok(Plan::new(plan, state))
+    }
+
+    /// Applies `plan` (or the part of it approved with `exclude=`,
+    /// `only=` or an `approval=` file), as `muster apply --config` does:
+    /// the login verified first, the plan key checked (a signed plan needs
+    /// it; with a key, an approval file counts only when signed), under the
+    /// organisation's lease, journalled in `journal=` or `files.journals`,
+    /// and the new state saved to `files.state` (or `state=`, required
+    /// unless `dry_run=True`).
+    #[pyo3(signature = (plan, *, state=None, journal=None, dry_run=false, max_changes=None, override_threshold=false, exclude=None, only=None, approval=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &self,
+        py: Python<'_>,
+        plan: &Plan,
+        state: Option<PathBuf>,
+        journal: Option<PathBuf>,
+        dry_run: bool,
+        max_changes: Option<usize>,
+        override_threshold: bool,
+        exclude: Option<Vec<String>>,
+        only: Option<Vec<String>>,
+        approval: Option<PathBuf>,
+    ) -> PyResult<Report> {
+        let mut config = self.config.clone();
+        let state_path = state.or_else(|| config.files.state.clone());
+        if state_path.is_none() && !dry_run {
+            return Err(errors::ConfigError::new_err(
+                "state= is required to apply (or `files.state` in the config): the new state records what muster owns",
+            ));
+        }
+        let inner = plan.inner();
+        // What the reviewer approved is checked before anything is sent.
+        let key = config.plan_key().map_err(|e| config_error(&e))?;
+        let approved = approval::approve(
+            py,
+            inner,
+            PickArgs {
+                exclude,
+                only,
+                approval,
+            },
+            key.as_ref(),
+        )?;
+        config.files.state.clone_from(&state_path);
+        let client = config.client().map_err(|e| config_error(&e))?;
+        let learned = LearnedPace::load(py, &config, &client)?;
+        let stack = config.stack().map_err(|e| config_error(&e))?;
+        let state = load_state(state_path.as_deref(), &inner.stack, &inner.org)?;
+        // A wrong password stops here, before anything is read or written.
+        runtime::block_on(py, client.verify())?.map_err(|e| errors::gateway(&e))?;
+        let mut executor = Executor::new()
+            .dry_run(dry_run)
+            .stack(stack)
+            .override_threshold(override_threshold);
+        if let Some(key) = key {
+            executor = executor.plan_key(key);
+        }
+        if let Some(approved) = &approved {
+            executor = executor.approved(approved);
+        }
+        let _lease = state_path
+            .as_deref()
+            .map(Lease::take)
+            .transpose()
+            .map_err(|e| lease_error(&e))?;
+        let journal = match (journal, &config.files.journals) {
+            (Some(path), _) => Some(path),
+            (None, Some(folder)) => {
+                create_private_folder(folder)?;
+                Some(folder.join(format!("{}.journal", inner.fingerprint)))
+            }
+            (None, None) => None,
+        };
+        if let Some(journal) = &journal {
+            executor = executor.journal(journal);
+        }
+        if let Some(max) = max_changes {
+            executor = executor.max_changes(max);
+        }
+        let report = runtime::block_on(py, executor.apply(inner, &client, &state))?
+            .map_err(|e| errors::apply(&e))?;
+        if let (Some(path), false) = (&state_path, report.dry_run) {
+            muster::write_private(path, report.state.to_json().as_bytes())
+                .map_err(|e| file_error("cannot save the state to", path, &e))?;
+        }
+        learned.save(py, &client)?;
+        Ok(Report::new(report))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Config({:?}, org={:?}, sources={})",
+            sanitize(&self.path.display().to_string()),
+            self.config.gateway.org.as_deref().map(sanitize),
+            self.config.sources.len()
+        )
+    }
+}
