@@ -13,13 +13,14 @@ use muster::directory::{
 };
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{
-    self, Approval, Desired, Pick, Plan, PlanError, Policy, Selection, SyncState,
+    self, Approval, ConflictRequest, Desired, Pick, Plan, PlanError, Policy, Selection, SyncState,
 };
 use muster_emulator::{Emulator, Seed};
 
 use crate::args::{
-    ApplyArgs, ApproveArgs, ConfigCheckArgs, DemoArgs, DiscoverArgs, EmulatorArgs, ExportArgs,
-    Format, InitArgs, InitKind, PlanArgs, ReportFormat, SelectionArgs, ShowArgs,
+    ApplyArgs, ApproveArgs, ConfigCheckArgs, ConflictActionArgs, ConflictsCommand, DemoArgs,
+    DiscoverArgs, EmulatorArgs, ExemptArgs, ExportArgs, Format, InitArgs, InitKind, PlanArgs,
+    PlanInputArgs, ReportFormat, SelectionArgs, ShowArgs, StateArgs, UnexemptArgs,
 };
 use crate::error::CliError;
 use crate::exit::{self, Exit};
@@ -35,6 +36,57 @@ const DEMO_STACK: &str = "local-emulator";
 
 /// `muster plan`: read the directory, read the gateway, print the plan.
 pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
+    let mut inputs = read_inputs(&args.inputs).await?;
+    let mut plan = inputs.plan(None).await?;
+    if let Some(key) = plan_key(&mut inputs.config, args.plan_key_file.as_deref())? {
+        plan.sign(&key);
+    }
+    if let Some(path) = &args.save {
+        save_atomically(
+            path,
+            "cannot save the plan to",
+            &reconcile::render::json(&plan),
+        )?;
+    }
+    write_output(args.out.as_deref(), &render(&plan, args.format))?;
+    inputs.learned.save(&inputs.client);
+    Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
+}
+
+/// Everything a plan is made from, read: the config with the flags over
+/// it, the client, the policy, the state (under the organisation's lease,
+/// held while this value lives) and the directory.
+struct Inputs {
+    config: Config,
+    client: Client,
+    learned: LearnedPace,
+    policy: Policy,
+    stack: String,
+    state: SyncState,
+    desired: Desired,
+    _lease: Option<std::fs::File>,
+}
+
+impl Inputs {
+    /// A fresh plan from these inputs, or the plan of an action on
+    /// conflicts: the one pipeline `plan` and `conflicts` share, so every
+    /// guard of one applies to the other.
+    async fn plan(&self, request: Option<&ConflictRequest>) -> Result<Plan, CliError> {
+        plan_against(
+            &self.client,
+            &self.stack,
+            &self.desired,
+            &self.state,
+            &self.policy,
+            request,
+        )
+        .await
+    }
+}
+
+/// Reads what `plan` reads: config and flags, the state under the lease,
+/// every source (their issues warned about on stderr, a Graph cursor kept).
+async fn read_inputs(args: &PlanInputArgs) -> Result<Inputs, CliError> {
     let mut config = settings::config(&args.gateway)?;
     settings::sources(&mut config, &args.sources);
     settings::policy_flags(&mut config, &args.policy);
@@ -49,9 +101,10 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         policy = policy.into_builder().override_threshold(true).build();
     }
     let (stack, org) = stack_and_org(&config)?;
+    let (stack, org) = (stack.to_owned(), org.to_owned());
     let state_path = settings::state_path(args.state.as_deref(), &config);
-    let _lease = lease(state_path.as_deref())?;
-    let state = settings::state(state_path.as_deref(), stack, org)?;
+    let lease = lease(state_path.as_deref())?;
+    let state = settings::state(state_path.as_deref(), &stack, &org)?;
     let directory = config
         .read_directory(now()?)
         .await
@@ -62,20 +115,176 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     for graph in &directory.graph_rounds {
         keep_graph_cursor(graph)?;
     }
-    let mut plan = plan_against(&client, stack, &desired, &state, &policy).await?;
-    if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
+    Ok(Inputs {
+        config,
+        client,
+        learned,
+        policy,
+        stack,
+        state,
+        desired,
+        _lease: lease,
+    })
+}
+
+/// Changes muster's state only (exempt, ignore, …), under the
+/// organisation's lease, and saves it atomically; `edit` says what it did.
+fn edit_state(
+    args: &StateArgs,
+    edit: impl FnOnce(&mut SyncState) -> String,
+) -> Result<ExitCode, CliError> {
+    let config = settings::config(&args.gateway)?;
+    let Some(path) = settings::state_path(args.state.as_deref(), &config) else {
+        return Err(CliError::Setting(
+            "--state is required (or `files.state` in the config): this command changes muster's state".to_owned(),
+        ));
+    };
+    let (stack, org) = stack_and_org(&config)?;
+    let _lease = lease(Some(&path))?;
+    let mut state = settings::state(Some(&path), stack, org)?;
+    let said = edit(&mut state);
+    save_atomically(&path, "cannot save the state to", &state.to_json())?;
+    eprintln!("{said}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `muster exempt ADDRESS [--reason TEXT]`: recorded in muster's state,
+/// never in the operator's config; every later plan lists the account as
+/// skipped, with the reason and the day.
+pub(crate) fn exempt(args: ExemptArgs) -> Result<ExitCode, CliError> {
+    let now = now()?;
+    edit_state(&args.state, |state| {
+        state.exempt(args.address.clone(), now, args.reason.clone());
+        format!(
+            "exempt: {} is exempt from sync from {}; `muster unexempt` ends it",
+            Sanitized(args.address.as_str()),
+            now.format("%Y-%m-%d")
+        )
+    })
+}
+
+/// `muster unexempt ADDRESS`: the next plan syncs the account again.
+pub(crate) fn unexempt(args: UnexemptArgs) -> Result<ExitCode, CliError> {
+    edit_state(&args.state, |state| {
+        let address = Sanitized(args.address.as_str());
+        if state.unexempt(&args.address) {
+            format!("unexempt: {address} is synced again from the next plan")
+        } else {
+            format!("unexempt: {address} was not exempt; nothing changed")
+        }
+    })
+}
+
+/// `muster conflicts …`.
+pub(crate) async fn conflicts(command: ConflictsCommand) -> Result<ExitCode, CliError> {
+    match command {
+        ConflictsCommand::List(args) => {
+            let plan = conflicts_plan(args.plan.as_deref(), &args.inputs).await?;
+            print!(
+                "{}",
+                match args.format {
+                    Format::Text => reconcile::render::conflicts_text(&plan),
+                    Format::Json => reconcile::render::conflicts_json(&plan) + "\n",
+                    Format::Csv => reconcile::render::conflicts_csv(&plan),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ConflictsCommand::Export(args) => {
+            let plan = conflicts_plan(args.plan.as_deref(), &args.inputs).await?;
+            save_atomically(
+                &args.file,
+                "cannot write the conflicts to",
+                &reconcile::render::conflicts_csv(&plan),
+            )?;
+            eprintln!(
+                "conflicts: {} written to `{}`",
+                plan.conflicts.len(),
+                args.file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ConflictsCommand::Ignore(args) => edit_state(&args.state, |state| {
+            for address in &args.addresses {
+                state.ignore(address.clone());
+            }
+            format!(
+                "ignore: {} kept although absent, until `muster conflicts unignore`",
+                addresses(&args.addresses)
+            )
+        }),
+        ConflictsCommand::Unignore(args) => edit_state(&args.state, |state| {
+            let (was, not): (Vec<_>, Vec<_>) = args
+                .addresses
+                .iter()
+                .cloned()
+                .partition(|a| state.unignore(a));
+            let mut said = format!(
+                "unignore: {} follow the deletion lifecycle again",
+                addresses(&was)
+            );
+            if !not.is_empty() {
+                said.push_str(&format!("; {} were not ignored", addresses(&not)));
+            }
+            said
+        }),
+        ConflictsCommand::DeleteNow(args) => {
+            let request = ConflictRequest::delete_now(args.addresses.clone());
+            conflict_action(args, request).await
+        }
+        ConflictsCommand::Deactivate(args) => {
+            let request = ConflictRequest::deactivate(args.addresses.clone());
+            conflict_action(args, request).await
+        }
+    }
+}
+
+/// Addresses for a message on stderr, through the sanitiser.
+fn addresses(list: &[muster::core::EmailAddress]) -> String {
+    if list.is_empty() {
+        return "none".to_owned();
+    }
+    let list: Vec<String> = list
+        .iter()
+        .map(|a| Sanitized(a.as_str()).to_string())
+        .collect();
+    list.join(", ")
+}
+
+/// The plan whose conflicts `list` and `export` show: the saved one, or a
+/// fresh one (the state alone does not know the accounts muster does not own).
+async fn conflicts_plan(saved: Option<&Path>, inputs: &PlanInputArgs) -> Result<Plan, CliError> {
+    match saved {
+        Some(path) => Ok(read_plan(path)?.1),
+        None => read_inputs(inputs).await?.plan(None).await,
+    }
+}
+
+/// `conflicts delete-now|deactivate`: planned afresh with the action, saved
+/// (signed when there is a key) for `show` and `apply`, and previewed.
+async fn conflict_action(
+    args: ConflictActionArgs,
+    request: ConflictRequest,
+) -> Result<ExitCode, CliError> {
+    let mut inputs = read_inputs(&args.inputs).await?;
+    let request = request.include_unowned(args.include_unowned);
+    let mut plan = inputs.plan(Some(&request)).await?;
+    if let Some(key) = plan_key(&mut inputs.config, args.plan_key_file.as_deref())? {
         plan.sign(&key);
     }
-    if let Some(path) = &args.save {
-        save_atomically(
-            path,
-            "cannot save the plan to",
-            &reconcile::render::json(&plan),
-        )?;
-    }
-    write_output(args.out.as_deref(), &render(&plan, args.format))?;
-    learned.save(&client);
-    Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
+    save_atomically(
+        &args.save,
+        "cannot save the plan to",
+        &reconcile::render::json(&plan),
+    )?;
+    print!("{}", render(&plan, args.format));
+    eprintln!(
+        "conflicts: plan saved to `{}`; review it with `muster show`, then `muster apply --plan {}`",
+        args.save.display(),
+        args.save.display()
+    );
+    inputs.learned.save(&inputs.client);
+    Ok(exit::for_plan(&plan, false).code())
 }
 
 /// The request rate the gateway allowed this login on this stack, kept
@@ -399,7 +608,7 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
     }
     let policy = policy.build();
     let state = SyncState::new(DEMO_STACK, "example.com");
-    let plan = plan_against(&client, DEMO_STACK, &desired, &state, &policy).await?;
+    let plan = plan_against(&client, DEMO_STACK, &desired, &state, &policy, None).await?;
     print!("{}", reconcile::render::text(&plan));
 
     let writes = emulator
@@ -417,7 +626,7 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         .await
         .map_err(CliError::Apply)?;
     println!("{report}");
-    let again = plan_against(&client, DEMO_STACK, &desired, &report.state, &policy).await?;
+    let again = plan_against(&client, DEMO_STACK, &desired, &report.state, &policy, None).await?;
     if again.is_empty() {
         println!(
             "\nplanning again: nothing left to change ({} conflicts wait for a decision)",
@@ -673,18 +882,18 @@ async fn plan_against(
     desired: &Desired,
     state: &SyncState,
     policy: &Policy,
+    request: Option<&ConflictRequest>,
 ) -> Result<Plan, CliError> {
     let gateway = muster::read_gateway(client, stack)
         .await
         .map_err(CliError::Gateway)?;
-    reconcile::plan(
-        desired,
-        &gateway.listing,
-        &gateway.target,
-        state,
-        policy,
-        now()?,
-    )
+    let (listing, target, now) = (&gateway.listing, &gateway.target, now()?);
+    match request {
+        None => reconcile::plan(desired, listing, target, state, policy, now),
+        Some(request) => {
+            reconcile::plan_conflict_action(desired, listing, target, state, policy, now, request)
+        }
+    }
     .map_err(CliError::Plan)
 }
 
@@ -812,4 +1021,9 @@ fn write_output(path: Option<&Path>, text: &str) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `muster restore`.
+pub(crate) async fn restore(_args: crate::args::RestoreArgs) -> Result<ExitCode, CliError> {
+    Err(CliError::Setting("restore: not yet".to_owned()))
 }

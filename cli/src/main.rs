@@ -50,6 +50,10 @@ fn main() -> ExitCode {
                 Command::Emulator(args) => commands::emulator(args).await,
                 Command::Config(ConfigCommand::Check(args)) => commands::config_check(args).await,
                 Command::Init(args) => commands::init(args),
+                Command::Conflicts(command) => commands::conflicts(command).await,
+                Command::Exempt(args) => commands::exempt(args),
+                Command::Unexempt(args) => commands::unexempt(args),
+                Command::Restore(args) => commands::restore(args).await,
             }
         };
         tokio::select! {

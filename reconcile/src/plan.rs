@@ -344,6 +344,8 @@ pub enum SkipCode {
     KindNotSynced,
     /// The source could not read the record.
     SourceIssue,
+    /// An administrator exempted the account from sync (`muster exempt`).
+    Exempt,
 }
 
 /// A refused entry, and why.

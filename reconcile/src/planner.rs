@@ -59,11 +59,137 @@ pub fn plan(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Plan, PlanError> {
+    plan_with((desired, current, target), state, policy, now, None)
+}
+
+/// Plans an administrator's action on conflicts ("delete now",
+/// "deactivate"): afresh, exactly as [`plan`] does, so every guard applies
+/// and someone who is back in the directory is no conflict any more. The
+/// plan holds only the requested changes (and the conflicts they act on),
+/// with its own threshold check; it records no run, so the deletion
+/// lifecycle of everyone else goes on as before.
+///
+/// Refuses ([`PlanError::ConflictAction`], nothing planned) an address the
+/// fresh plan does not list as a conflict — protected and exempt accounts
+/// never are — an account muster does not own unless
+/// [`ConflictRequest::include_unowned`], an action the conflict does not
+/// offer (an ignored account can only be deleted now), and any action while
+/// a safety guard holds deletions.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use muster_core::{Account, DirectoryEntry, DirectorySnapshot, Field, FieldSet};
+/// use muster_reconcile::{plan_conflict_action, ConflictRequest, Desired, GatewayListing, Policy, SyncState, TargetProfile};
+///
+/// let domain: muster_core::Domain = "example.com".parse()?;
+/// let target = TargetProfile::new("us1", "example.com").with_domain(domain.clone());
+/// let policy = Policy::builder().managed_domain(domain).build();
+/// let ldap = DirectorySnapshot::new("ldap", FieldSet::from_iter([Field::FirstName]))
+///     .with_entries(vec![DirectoryEntry::new("ann@example.com".parse()?)]);
+/// let current = GatewayListing::complete(vec![
+///     Account::new("ann@example.com".parse()?),
+///     Account::new("old@example.com".parse()?),
+/// ]);
+/// let state = SyncState::new("us1", "example.com");
+/// let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+/// let desired = Desired::new(ldap);
+///
+/// // old@ existed before muster: muster does not own it.
+/// let delete = ConflictRequest::delete_now(["old@example.com".parse()?]);
+/// assert!(plan_conflict_action(&desired, &current, &target, &state, &policy, now, &delete).is_err());
+/// let delete = delete.include_unowned(true);
+/// let plan = plan_conflict_action(&desired, &current, &target, &state, &policy, now, &delete)?;
+/// assert_eq!(plan.changes.len(), 1);
+/// // ann@ is in the directory: not a conflict.
+/// let ann = ConflictRequest::delete_now(["ann@example.com".parse()?]);
+/// assert!(plan_conflict_action(&desired, &current, &target, &state, &policy, now, &ann).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plan_conflict_action(
+    desired: &Desired,
+    current: &GatewayListing,
+    target: &TargetProfile,
+    state: &SyncState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    request: &ConflictRequest,
+) -> Result<Plan, PlanError> {
+    plan_with(
+        (desired, current, target),
+        state,
+        policy,
+        now,
+        Some(request),
+    )
+}
+
+/// What an administrator asks of some conflicts: [`plan_conflict_action`]'s request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub struct ConflictRequest {
+    action: ConflictAction,
+    addresses: Vec<EmailAddress>,
+    include_unowned: bool,
+}
+
+impl ConflictRequest {
+    /// Delete these conflicts now instead of waiting for the delay.
+    pub fn delete_now(addresses: impl IntoIterator<Item = EmailAddress>) -> Self {
+        ConflictRequest::new(ConflictAction::DeleteNow, addresses)
+    }
+
+    /// Deactivate these conflicts (mail to them stops; the account stays).
+    pub fn deactivate(addresses: impl IntoIterator<Item = EmailAddress>) -> Self {
+        ConflictRequest::new(ConflictAction::Deactivate, addresses)
+    }
+
+    fn new(action: ConflictAction, addresses: impl IntoIterator<Item = EmailAddress>) -> Self {
+        ConflictRequest {
+            action,
+            addresses: addresses.into_iter().collect(),
+            include_unowned: false,
+        }
+    }
+
+    /// Also act on accounts muster does not own (they existed before muster
+    /// and no directory lists them): off by default, since nobody told
+    /// muster whose they are.
+    pub fn include_unowned(mut self, include: bool) -> Self {
+        self.include_unowned = include;
+        self
+    }
+
+    /// The action asked for.
+    #[must_use]
+    pub fn action(&self) -> ConflictAction {
+        self.action
+    }
+}
+
+fn plan_with(
+    (desired, current, target): (&Desired, &GatewayListing, &TargetProfile),
+    state: &SyncState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    request: Option<&ConflictRequest>,
+) -> Result<Plan, PlanError> {
     rules::check_state_stamp(state, target)?;
     rules::check_clock(state, now)?;
     rules::check_domains_registered(policy, target)?;
 
-    let mut skipped = Vec::new();
+    // The state's exemptions act as exceptions for this plan; the policy a
+    // caller passed is not changed (nor cloned when nobody is exempt).
+    let exempting;
+    let policy = if state.exempt.is_empty() {
+        policy
+    } else {
+        let mut with = policy.clone();
+        with.exempted = state.exempt.keys().cloned().collect();
+        exempting = with;
+        &exempting
+    };
+    let mut skipped = rules::exemptions(state);
     let wanted = wanted::collect(desired, &current.accounts, (policy, target), &mut skipped);
     let guards = rules::safety_guards(desired, current, state, policy);
     let draft_room = (current.accounts.len() + wanted.wants.len()) / 4;
@@ -101,6 +227,7 @@ pub fn plan(
         skipped,
         run_transitions: Vec::new(),
         billable_before: 0,
+        conflict_action: false,
     };
     planner.index_state();
     planner.index_hr();
@@ -109,6 +236,9 @@ pub fn plan(
     planner.absent_pass();
     planner.hr_pass();
     planner.resolve_claims();
+    if let Some(request) = request {
+        planner.act_on_conflicts(request, &guards)?;
+    }
     Ok(planner.finish(guards))
 }
 
@@ -244,6 +374,8 @@ struct Planner<'a> {
     run_transitions: Vec<Transition>,
     /// Billable gateway accounts, counted where each account is read anyway.
     billable_before: usize,
+    /// This plan is an administrator's action on conflicts, not a sync run.
+    conflict_action: bool,
 }
 
 impl<'a> Planner<'a> {
@@ -1217,6 +1349,102 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Replaces what this plan would do with the administrator's action on
+    /// the requested conflicts (see [`plan_conflict_action`]).
+    fn act_on_conflicts(
+        &mut self,
+        request: &ConflictRequest,
+        guards: &[Guard],
+    ) -> Result<(), PlanError> {
+        let refuse = |address: &EmailAddress, reason: String| PlanError::ConflictAction {
+            address: address.to_string(),
+            action: request.action,
+            reason,
+        };
+        let mut chosen = Vec::with_capacity(request.addresses.len());
+        for address in &request.addresses {
+            if let Some(guard) = guards.iter().find(|g| g.holds_deletions()) {
+                return Err(refuse(address, format!("a safety guard holds it: {guard}")));
+            }
+            let Some(i) = self.account_index(address) else {
+                return Err(refuse(address, "no such account on the gateway".into()));
+            };
+            let account = &self.accounts[i];
+            if let Some(why) = rules::protection(account, self.policy, self.target) {
+                return Err(refuse(address, format!("it is protected ({why})")));
+            }
+            let Some(conflict) = self.conflicts.iter().find(|c| c.email == *address) else {
+                let why = if self.wanted.account_want[i] != NONE {
+                    format!(
+                        "a source lists it ({} or another): it is not a conflict",
+                        self.auth_source()
+                    )
+                } else {
+                    format!(
+                        "it is not a conflict (origin {}: a directory sync leaves it alone)",
+                        self.origin_of(i)
+                    )
+                };
+                return Err(refuse(address, why));
+            };
+            if !matches!(conflict.origin, Origin::Directory(_)) && !request.include_unowned {
+                return Err(refuse(
+                    address,
+                    format!(
+                        "muster does not own it (origin {}); pass --include-unowned to act on it anyway",
+                        conflict.origin
+                    ),
+                ));
+            }
+            if !conflict.actions.contains(&request.action) {
+                return Err(refuse(
+                    address,
+                    format!("this conflict does not offer it ({})", conflict.reason),
+                ));
+            }
+            if request.action == ConflictAction::Deactivate && !account.active {
+                return Err(refuse(address, "it is inactive already".into()));
+            }
+            chosen.push((i as u32, conflict.reason.clone()));
+        }
+        self.drafts.clear();
+        self.draft_of_account.fill(NONE);
+        self.claims.clear();
+        self.run_transitions.clear();
+        self.conflicts
+            .retain(|c| request.addresses.contains(&c.email));
+        self.conflict_action = true;
+        for (i, reason) in chosen {
+            let email = self.accounts[i as usize].primary_email.clone();
+            let (kind, step, transition, what) = match request.action {
+                ConflictAction::Deactivate => (
+                    ChangeKind::Update,
+                    Step::Deactivate,
+                    Transition::Deactivated {
+                        email: email.clone(),
+                    },
+                    "deactivated",
+                ),
+                _ => (
+                    ChangeKind::Delete,
+                    Step::Delete,
+                    Transition::Forget {
+                        email: email.clone(),
+                    },
+                    "deleted now",
+                ),
+            };
+            let draft = self.draft_for_account(i, kind);
+            draft.steps.push(step);
+            draft.transitions.push(transition);
+            add_reason(
+                &mut draft.reason,
+                format!("{what} by an administrator (conflict: {reason})"),
+            );
+        }
+        Ok(())
+    }
+
     /// Orders the changes (phase, then address), numbers them, resolves
     /// dependencies to numbers, and adds the summary, threshold and fingerprint.
     fn finish(mut self, guards: Vec<Guard>) -> Plan {
@@ -1304,8 +1532,15 @@ impl<'a> Planner<'a> {
         let expected_count = (self.accounts.len()
             + summary.changes.get("create").copied().unwrap_or(0))
         .saturating_sub(summary.changes.get("delete").copied().unwrap_or(0));
+        // An action on conflicts is no run of the sync: the last run's time
+        // stays, only the expected account count follows the deletes.
+        let at = if self.conflict_action {
+            self.state.last_run.unwrap_or(self.now)
+        } else {
+            self.now
+        };
         self.run_transitions.push(Transition::RecordRun {
-            at: self.now,
+            at,
             gateway_count: expected_count,
         });
         let destructive: usize = changes.iter().map(AccountChange::destructive_count).sum();

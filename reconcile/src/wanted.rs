@@ -332,6 +332,7 @@ pub(crate) fn collect<'a>(
                     Admission::Skip(code, reason) => {
                         skipped.push(skip(entry, source, code, reason));
                     }
+                    Admission::Exempt => {}
                 }
             }
         }

@@ -1,0 +1,384 @@
+//! Operating a sync (issue 17): exempting accounts, acting on conflicts,
+//! interrupting an apply and undoing one — `muster` as a process against
+//! the gateway emulator.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use muster_emulator::Emulator;
+use support::*;
+
+const ANN_AND_BOB: &str = "First Name,Last Name,Primary Email,Mobile,Alias 1\n\
+                           Ann,Lee,ann.lee@example.com,,\n\
+                           Bob,Ray,bob.ray@example.com,,\n";
+const ANN_ONLY: &str = "First Name,Last Name,Primary Email,Mobile,Alias 1\n\
+                        Ann,Lee,ann.lee@example.com,,\n";
+
+/// `muster <words…>` against `emulator` as its admin, then `rest`.
+fn args(emulator: &Emulator, words: &[&str], rest: &[&str]) -> Vec<String> {
+    let url = emulator.api_v1_url();
+    let mut out: Vec<String> = words.iter().map(|s| (*s).to_owned()).collect();
+    for s in [
+        "--stack",
+        &url,
+        "--org",
+        "example.com",
+        "--login",
+        "admin@example.com",
+    ] {
+        out.push(s.to_owned());
+    }
+    out.extend(rest.iter().map(|s| (*s).to_owned()));
+    out
+}
+
+/// The flags that read `csv` as the authoritative directory, with `state`.
+fn inputs<'a>(csv: &'a Path, state: &'a Path) -> Vec<&'a str> {
+    vec![
+        "--managed-domain",
+        "example.com",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]
+}
+
+async fn run(emulator: &Emulator, words: &[&str], rest: &[&str]) -> Output {
+    muster(args(emulator, words, rest), Some(PASSWORD)).await
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
+/// Plans `csv` with `state`, saves the plan in `dir`, applies it; returns the apply's stdout.
+async fn sync(emulator: &Emulator, dir: &Scratch, csv: &Path, state: &Path) -> String {
+    let plan = dir.path("sync-plan.json");
+    let mut rest = inputs(csv, state);
+    rest.extend(["--save", plan.to_str().unwrap()]);
+    ok(&run(emulator, &["plan"], &rest).await);
+    apply(emulator, &plan, state).await
+}
+
+async fn apply(emulator: &Emulator, plan: &Path, state: &Path) -> String {
+    ok(&run(
+        emulator,
+        &["apply"],
+        &[
+            "--plan",
+            plan.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    )
+    .await)
+}
+
+/// ann.lee and bob.ray owned by the CSV, bob then absent and flagged;
+/// sam.old and helpdesk existed before muster (unowned conflicts).
+async fn bob_flagged(
+    emulator: &Emulator,
+    dir: &Scratch,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let state = dir.path("state.json");
+    let both = dir.file("both.csv", ANN_AND_BOB);
+    sync(emulator, dir, &both, &state).await;
+    let ann = dir.file("ann.csv", ANN_ONLY);
+    sync(emulator, dir, &ann, &state).await;
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        saved.contains("\"flags\": {\n    \"bob.ray@example.com\""),
+        "{saved}"
+    );
+    (ann, state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exempt_account_is_skipped_in_the_next_plan_with_its_reason_until_unexempted() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("exempt");
+    let state = dir.path("state.json");
+    let csv = dir.file("users.csv", ANN_AND_BOB);
+    let said = run(
+        &emulator,
+        &["exempt", "bob.ray@example.com"],
+        &[
+            "--reason",
+            "contractor, managed by hand",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    )
+    .await;
+    ok(&said);
+    assert!(text(&said.stderr).contains("bob.ray@example.com is exempt"));
+    // The exemption is in muster's state.
+    assert!(
+        std::fs::read_to_string(&state)
+            .unwrap()
+            .contains("\"exempt\"")
+    );
+
+    let plan = ok(&run(&emulator, &["plan"], &inputs(&csv, &state)).await);
+    let today = muster::chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        plan.contains(&format!(
+            "x bob.ray@example.com (muster exempt): exempted from sync on {today}: contractor, managed by hand"
+        )),
+        "{plan}"
+    );
+    assert!(!plan.contains("bob.ray@example.com: in"), "{plan}");
+
+    // An exempt account on the gateway is no conflict either.
+    ok(&run(
+        &emulator,
+        &["exempt", "sam.old@example.com"],
+        &["--state", state.to_str().unwrap()],
+    )
+    .await);
+    let listed = ok(&run(&emulator, &["conflicts", "list"], &inputs(&csv, &state)).await);
+    assert!(!listed.contains("sam.old@example.com"), "{listed}");
+    assert!(listed.contains("helpdesk@example.com"), "{listed}");
+
+    ok(&run(
+        &emulator,
+        &["unexempt", "bob.ray@example.com"],
+        &["--state", state.to_str().unwrap()],
+    )
+    .await);
+    let plan = ok(&run(&emulator, &["plan"], &inputs(&csv, &state)).await);
+    assert!(plan.contains("+ #0 bob.ray@example.com"), "{plan}");
+    assert!(!plan.contains("x bob.ray@example.com"), "{plan}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_ignore_and_unignore_change_the_state_and_the_list_says_so() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("ignore");
+    let (csv, state) = bob_flagged(&emulator, &dir).await;
+    let st = state.to_str().unwrap();
+    let ignored = run(
+        &emulator,
+        &["conflicts", "ignore", "bob.ray@example.com"],
+        &["--state", st],
+    )
+    .await;
+    ok(&ignored);
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        saved.contains("\"ignored\": [\n    \"bob.ray@example.com\""),
+        "{saved}"
+    );
+    let listed = ok(&run(&emulator, &["conflicts", "list"], &inputs(&csv, &state)).await);
+    assert!(
+        listed.contains("ignored by an administrator, kept [delete now | export]"),
+        "{listed}"
+    );
+    let json = ok(&run(
+        &emulator,
+        &["conflicts", "list", "--format", "json"],
+        &inputs(&csv, &state),
+    )
+    .await);
+    let conflicts: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let bob = conflicts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["email"] == "bob.ray@example.com")
+        .unwrap();
+    assert_eq!(bob["ignored"], true);
+
+    ok(&run(
+        &emulator,
+        &["conflicts", "unignore", "bob.ray@example.com"],
+        &["--state", st],
+    )
+    .await);
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(saved.contains("\"ignored\": []"), "{saved}");
+    let export = dir.path("conflicts.csv");
+    let mut rest = inputs(&csv, &state);
+    rest.insert(0, export.to_str().unwrap());
+    ok(&run(&emulator, &["conflicts", "export"], &rest).await);
+    let exported = std::fs::read_to_string(&export).unwrap();
+    let bob_row = exported
+        .lines()
+        .find(|l| l.starts_with("bob.ray@example.com,"))
+        .unwrap_or_else(|| panic!("{exported}"));
+    assert!(bob_row.contains(",absent,"), "{bob_row}");
+    assert!(bob_row.contains(",false,"), "{bob_row}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_now_of_a_flagged_account_makes_a_plan_that_deletes_it_when_applied() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("delete-now");
+    let (csv, state) = bob_flagged(&emulator, &dir).await;
+    let plan = dir.path("delete-now.json");
+    let mut rest = inputs(&csv, &state);
+    rest.extend(["--save", plan.to_str().unwrap()]);
+    let preview = ok(&run(
+        &emulator,
+        &["conflicts", "delete-now", "bob.ray@example.com"],
+        &rest,
+    )
+    .await);
+    assert!(preview.contains("bob.ray@example.com"), "{preview}");
+    assert!(
+        preview.contains("deleted now by an administrator"),
+        "{preview}"
+    );
+    // Nothing is sent before apply; show renders the saved plan.
+    assert!(
+        emulator
+            .user("example.com", "bob.ray@example.com")
+            .is_some()
+    );
+    let shown = muster(vec!["show".into(), plan.display().to_string()], None).await;
+    assert_eq!(shown.status.code(), Some(2), "{}", text(&shown.stderr));
+    assert!(
+        text(&shown.stdout).contains("1 to delete"),
+        "{}",
+        text(&shown.stdout)
+    );
+
+    let applied = apply(&emulator, &plan, &state).await;
+    assert!(
+        applied.contains("bob.ray@example.com (delete): applied"),
+        "{applied}"
+    );
+    assert!(
+        emulator
+            .user("example.com", "bob.ray@example.com")
+            .is_none()
+    );
+    // Only bob went: ann, and the unowned accounts, are untouched.
+    assert!(
+        emulator
+            .user("example.com", "ann.lee@example.com")
+            .is_some()
+    );
+    assert!(
+        emulator
+            .user("example.com", "sam.old@example.com")
+            .is_some()
+    );
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(!saved.contains("bob.ray@example.com"), "{saved}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_now_refuses_an_account_back_in_the_directory_a_protected_one_and_an_unowned_one() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("delete-now-refused");
+    let (_, state) = bob_flagged(&emulator, &dir).await;
+    let writes_before = writes(&emulator);
+    // Bob is back in the directory: no conflict any more.
+    let both = dir.file("back.csv", ANN_AND_BOB);
+    let plan = dir.path("refused.json");
+    let mut rest = inputs(&both, &state);
+    rest.extend(["--save", plan.to_str().unwrap()]);
+    let back = run(
+        &emulator,
+        &["conflicts", "delete-now", "bob.ray@example.com"],
+        &rest,
+    )
+    .await;
+    assert_stops(
+        &back,
+        1,
+        "cannot delete now bob.ray@example.com: a source lists it",
+    );
+    assert!(!plan.exists());
+
+    let protected = run(
+        &emulator,
+        &["conflicts", "delete-now", "admin@example.com"],
+        &rest,
+    )
+    .await;
+    assert_stops(&protected, 1, "it is protected");
+
+    let unowned = run(
+        &emulator,
+        &["conflicts", "delete-now", "sam.old@example.com"],
+        &rest,
+    )
+    .await;
+    assert_stops(&unowned, 1, "muster does not own it");
+    assert!(text(&unowned.stderr).contains("--include-unowned"));
+    assert!(!plan.exists());
+    assert_eq!(writes(&emulator), writes_before, "a refusal sends nothing");
+
+    // With --include-unowned it is planned, and the protected one still not.
+    let mut with = rest.clone();
+    with.push("--include-unowned");
+    ok(&run(
+        &emulator,
+        &["conflicts", "delete-now", "sam.old@example.com"],
+        &with,
+    )
+    .await);
+    assert!(plan.exists());
+    let protected = run(
+        &emulator,
+        &["conflicts", "delete-now", "admin@example.com"],
+        &with,
+    )
+    .await;
+    assert_stops(&protected, 1, "it is protected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivate_plans_a_deactivation_that_apply_carries_out() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("deactivate");
+    let (csv, state) = bob_flagged(&emulator, &dir).await;
+    let plan = dir.path("deactivate.json");
+    let mut rest = inputs(&csv, &state);
+    rest.extend(["--save", plan.to_str().unwrap()]);
+    let preview = ok(&run(
+        &emulator,
+        &["conflicts", "deactivate", "bob.ray@example.com"],
+        &rest,
+    )
+    .await);
+    assert!(
+        preview.contains("deactivated by an administrator"),
+        "{preview}"
+    );
+    let applied = apply(&emulator, &plan, &state).await;
+    assert!(
+        applied.contains("bob.ray@example.com (update): applied"),
+        "{applied}"
+    );
+    let bob = emulator.user("example.com", "bob.ray@example.com").unwrap();
+    assert_eq!(bob["is_active"], false, "{bob}");
+    // muster deactivated it, so the state says so; the flag stays.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(
+        saved["accounts"]["bob.ray@example.com"]["deactivated_by_muster"],
+        true
+    );
+    assert!(saved["flags"]["bob.ray@example.com"].is_object());
+    // Deactivating it again is refused: it is inactive already.
+    let again = run(
+        &emulator,
+        &["conflicts", "deactivate", "bob.ray@example.com"],
+        &rest,
+    )
+    .await;
+    assert_stops(&again, 1, "inactive already");
+}
