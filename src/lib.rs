@@ -49,6 +49,7 @@ mod gateway_snapshot;
 pub use chrono;
 pub use executor::{
     ApplyError, ApplyReport, ChangeReport, Counts, ErrorAction, Executor, Halt, Outcome, Progress,
+    Stop,
 };
 pub use files::write_private;
 pub use gateway_snapshot::{GatewaySnapshot, read_gateway};

@@ -257,6 +257,10 @@ pub(crate) struct ApplyArgs {
     /// Apply at most this many changes now; run again (same journal) for the rest.
     #[arg(long, value_name = "N")]
     pub(crate) max_changes: Option<usize>,
+    /// How many changes may be in flight at once (default 4; never two on
+    /// one account). The rate limit paces the requests whatever this is.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) concurrency: Option<u16>,
     /// Approve a plan that trips the threshold, the create limit or the
     /// licence count, after reading it.
     #[arg(long)]

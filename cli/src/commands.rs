@@ -646,7 +646,10 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
 /// change, then the new state saved (atomically) next to the old one's place.
 /// Exit 0 when every change succeeded, 3 when some did not (stale, failed,
 /// skipped: plan again to see what is left), 1 when the plan was refused.
-pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
+pub(crate) async fn apply(
+    args: ApplyArgs,
+    interrupt: &crate::interrupt::Interrupt,
+) -> Result<ExitCode, CliError> {
     let mut config = settings::config(&args.gateway)?;
     let state_path = settings::state_path(args.state.as_deref(), &config);
     if state_path.is_none() && !args.dry_run {
@@ -669,7 +672,8 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let mut executor = Executor::new()
         .dry_run(args.dry_run)
         .stack(stack)
-        .override_threshold(args.override_threshold);
+        .override_threshold(args.override_threshold)
+        .stop_on(&interrupt.stop);
     if let Some(key) = key {
         executor = executor.plan_key(key);
     }
@@ -691,6 +695,9 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     if let Some(max) = args.max_changes {
         executor = executor.max_changes(max);
     }
+    if let Some(changes) = args.concurrency {
+        executor = executor.concurrency(usize::from(changes));
+    }
     let report = executor
         .apply(&plan, &client, &state)
         .await
@@ -706,12 +713,71 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         save_atomically(path, "cannot save the state to", &report.state.to_json())?;
     }
     learned.save(&client);
+    if let Some(caught) = interrupt.caught() {
+        say_what_is_left(&report, caught, journal.as_deref(), state_path.as_deref());
+        return Ok(ExitCode::from(caught.code));
+    }
     Ok(if report.is_complete() {
         Exit::Done
     } else {
         Exit::Incomplete
     }
     .code())
+}
+
+/// After a signal: what is done, what is left, where the journal and state
+/// are, and the command that resumes (the same one, with the same journal).
+fn say_what_is_left(
+    report: &muster::ApplyReport,
+    caught: crate::interrupt::Caught,
+    journal: Option<&Path>,
+    state: Option<&Path>,
+) {
+    let left: Vec<&muster::ChangeReport> = report
+        .changes
+        .iter()
+        .filter(|c| !c.outcome.succeeded())
+        .collect();
+    let shown: Vec<String> = left
+        .iter()
+        .take(5)
+        .map(|c| format!("#{} {}", c.id, Sanitized(c.email.as_str())))
+        .collect();
+    let more = if left.len() > shown.len() {
+        ", …"
+    } else {
+        ""
+    };
+    eprintln!(
+        "muster: interrupted by {}: {} of {} changes done, {} left{}",
+        caught.signal,
+        report.changes.len() - left.len(),
+        report.changes.len(),
+        left.len(),
+        if left.is_empty() {
+            String::new()
+        } else {
+            format!(" ({}{more})", shown.join(", "))
+        }
+    );
+    let saved = |what: &str, path: Option<&Path>| {
+        path.map(|p| format!("{what} `{}`", Sanitized(&p.display().to_string())))
+    };
+    let files: Vec<String> = [saved("journal", journal), saved("state", state)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !files.is_empty() {
+        eprintln!("muster: saved: {}", files.join(", "));
+    }
+    if journal.is_some() {
+        eprintln!(
+            "muster: resume with: {}",
+            Sanitized(&crate::interrupt::resume_command())
+        );
+    } else {
+        eprintln!("muster: no journal was kept: plan again (`muster plan`) to see what is left");
+    }
 }
 
 /// Creates `folder` (and its parents) for journals, readable by its owner

@@ -15,6 +15,7 @@ mod args;
 mod commands;
 mod error;
 mod exit;
+mod interrupt;
 mod settings;
 
 use std::process::ExitCode;
@@ -37,12 +38,20 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return report(&CliError::Runtime(e)),
     };
+    // `apply` stops cleanly on a signal (journal and state written, the
+    // resume command printed); every other command just ends with the
+    // signal's code, since it has written nothing yet.
+    let graceful = matches!(cli.command, Command::Apply(_));
+    let interrupt = interrupt::Interrupt::default();
     let outcome = runtime.block_on(async {
+        if graceful {
+            tokio::spawn(interrupt.clone().listen());
+        }
         let run = async {
             match cli.command {
                 Command::Demo(args) => commands::demo(args).await,
                 Command::Plan(args) => commands::plan(*args).await,
-                Command::Apply(args) => commands::apply(args).await,
+                Command::Apply(args) => commands::apply(args, &interrupt).await,
                 Command::Show(args) => commands::show(args),
                 Command::Approve(args) => commands::approve(args),
                 Command::Discover(args) => commands::discover(args).await,
@@ -58,7 +67,7 @@ fn main() -> ExitCode {
         };
         tokio::select! {
             outcome = run => outcome,
-            signal = interrupted() => Err(signal),
+            signal = interrupted(), if !graceful => Err(signal),
         }
     });
     match outcome {

@@ -382,3 +382,136 @@ async fn deactivate_plans_a_deactivation_that_apply_carries_out() {
     .await;
     assert_stops(&again, 1, "inactive already");
 }
+
+/// Waits until the emulator's request log holds `n` requests (answered
+/// ones: the log records a request when it is answered), for at most 30 s.
+async fn wait_for_requests(emulator: &Emulator, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while emulator.requests().len() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the emulator saw {:?}",
+            emulator.requests()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_during_apply_writes_journal_and_state_and_the_resume_sends_nothing_twice() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("sigint");
+    let people = ["ava", "ben", "cat", "dan", "eli", "fay"];
+    let mut csv = String::from("First Name,Last Name,Primary Email,Mobile,Alias 1\n");
+    for who in people {
+        emulator
+            .insert_user(
+                "example.com",
+                serde_json::json!({"primary_email": format!("{who}@example.com"), "firstname": who, "surname": "Old"}),
+            )
+            .unwrap();
+        csv.push_str(&format!("{who},New,{who}@example.com,,\n"));
+    }
+    let csv = dir.file("people.csv", &csv);
+    let state = dir.path("state.json");
+    let plan = dir.path("plan.json");
+    let journal = dir.path("journal.jsonl");
+    let mut rest = inputs(&csv, &state);
+    rest.extend(["--save", plan.to_str().unwrap(), "--format", "json"]);
+    ok(&run(&emulator, &["plan"], &rest).await);
+    emulator.clear_observations();
+
+    // The apply's fourth request is held for 3 s: /me, then the first
+    // change's read and write, then the second change's read.
+    for _ in 0..3 {
+        emulator.push_fault(muster_emulator::Fault::Slow(std::time::Duration::ZERO));
+    }
+    emulator.push_fault(muster_emulator::Fault::Slow(
+        std::time::Duration::from_secs(3),
+    ));
+    let apply = args(
+        &emulator,
+        &["apply"],
+        &[
+            "--plan",
+            plan.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "--concurrency",
+            "1",
+        ],
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(&apply)
+        .env("MUSTER_PASSWORD", PASSWORD)
+        .env_remove("MUSTER_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_requests(&emulator, 3).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stderr}\n{}",
+        text(&out.stdout)
+    );
+    // The change in flight finished; nothing after it was sent.
+    assert!(
+        stderr.contains("interrupted by SIGINT: 2 of 6 changes done, 4 left"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("resume with: muster apply"), "{stderr}");
+    let first_run = emulator.requests();
+    let puts: Vec<String> = first_run
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.uri.clone())
+        .collect();
+    assert_eq!(puts.len(), 2, "{first_run:?}");
+    // Journal and state are written: the state owns the two changed accounts.
+    let journal_text = std::fs::read_to_string(&journal).unwrap();
+    assert!(journal_text.contains("\"applied\""), "{journal_text}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let owned: Vec<&String> = saved["accounts"].as_object().unwrap().keys().collect();
+    assert_eq!(owned.len(), 2, "{saved}");
+
+    // The resume: the same command finishes the rest, and no request
+    // (a write above all) is sent twice.
+    emulator.clear_observations();
+    let resumed = muster(apply, Some(PASSWORD)).await;
+    let stdout = ok(&resumed);
+    assert!(stdout.contains("2 already applied"), "{stdout}");
+    let mut all_puts = puts;
+    all_puts.extend(
+        emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .map(|r| r.uri.clone()),
+    );
+    all_puts.sort();
+    let before = all_puts.len();
+    all_puts.dedup();
+    assert_eq!(before, all_puts.len(), "a write sent twice: {all_puts:?}");
+    assert_eq!(all_puts.len(), 6);
+    for who in people {
+        let user = emulator
+            .user("example.com", &format!("{who}@example.com"))
+            .unwrap();
+        assert_eq!(user["surname"], "New", "{user}");
+    }
+}
