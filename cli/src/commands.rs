@@ -20,7 +20,7 @@ use muster_emulator::{Emulator, Seed};
 use crate::args::{
     ApplyArgs, ApproveArgs, ConfigCheckArgs, ConflictActionArgs, ConflictsCommand, DemoArgs,
     DiscoverArgs, EmulatorArgs, ExemptArgs, ExportArgs, Format, InitArgs, InitKind, PlanArgs,
-    PlanInputArgs, ReportFormat, SelectionArgs, ShowArgs, StateArgs, UnexemptArgs,
+    PlanInputArgs, ReportFormat, RestoreArgs, SelectionArgs, ShowArgs, StateArgs, UnexemptArgs,
 };
 use crate::error::CliError;
 use crate::exit::{self, Exit};
@@ -1089,7 +1089,67 @@ fn write_output(path: Option<&Path>, text: &str) -> Result<(), CliError> {
     }
 }
 
-/// `muster restore`.
-pub(crate) async fn restore(_args: crate::args::RestoreArgs) -> Result<ExitCode, CliError> {
-    Err(CliError::Setting("restore: not yet".to_owned()))
+/// `muster restore --journal J [ADDRESS…]`: a plan that puts back, from
+/// the before-images next to the journal, the accounts that apply deleted
+/// or stripped — saved (signed when there is a key) for `show` and `apply`
+/// like any plan, never applied here.
+pub(crate) async fn restore(args: RestoreArgs) -> Result<ExitCode, CliError> {
+    let mut config = settings::config(&args.state.gateway)?;
+    let client = config.client().map_err(CliError::Config)?;
+    let (stack, org) = stack_and_org(&config)?;
+    let (stack, org) = (stack.to_owned(), org.to_owned());
+    let state_path = settings::state_path(args.state.state.as_deref(), &config);
+    let _lease = lease(state_path.as_deref())?;
+    let state = settings::state(state_path.as_deref(), &stack, &org)?;
+    let mut images = muster::read_before_images(&args.journal).map_err(CliError::Restore)?;
+    if !args.addresses.is_empty() {
+        for address in &args.addresses {
+            if !images.iter().any(|i| i.account.primary_email == *address) {
+                return Err(CliError::Setting(format!(
+                    "no before-image of {} next to `{}`",
+                    Sanitized(address.as_str()),
+                    args.journal.display()
+                )));
+            }
+        }
+        images.retain(|i| args.addresses.contains(&i.account.primary_email));
+    }
+    if images.is_empty() {
+        return Err(CliError::Setting(format!(
+            "no before-images next to `{}`: that apply changed no account destructively",
+            args.journal.display()
+        )));
+    }
+    let saved: Vec<_> = images
+        .iter()
+        .map(|i| (i.account.clone(), i.unowned_fields()))
+        .collect();
+    let gateway = muster::read_gateway(&client, &stack)
+        .await
+        .map_err(CliError::Gateway)?;
+    let policy = config.policy().map_err(CliError::Config)?;
+    let mut plan = reconcile::plan_restore(
+        &saved,
+        &gateway.listing,
+        &gateway.target,
+        &state,
+        &policy,
+        now()?,
+    )
+    .map_err(CliError::Plan)?;
+    if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
+        plan.sign(&key);
+    }
+    save_atomically(
+        &args.save,
+        "cannot save the plan to",
+        &reconcile::render::json(&plan),
+    )?;
+    print!("{}", render(&plan, args.format));
+    eprintln!(
+        "restore: plan saved to `{}`; review it with `muster show`, then `muster apply --plan {}`",
+        args.save.display(),
+        args.save.display()
+    );
+    Ok(exit::for_plan(&plan, false).code())
 }

@@ -37,15 +37,31 @@ impl Interrupt {
     /// once (the journal is written as each change ends, so nothing is
     /// lost but the state of this run, which the resume rebuilds); a
     /// SIGTERM after a Ctrl-C only starts the grace period.
+    ///
+    /// The handlers are installed when this is called, not when the
+    /// returned future first runs: a signal that arrives before then must
+    /// not kill the process the default way, with nothing written.
     #[cfg(unix)]
-    pub(crate) async fn listen(self) {
+    pub(crate) fn listen(self) -> impl std::future::Future<Output = ()> + Send {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
+        let handlers = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
+        );
+        async move {
+            let (Ok(int), Ok(term)) = handlers else {
+                return;
+            };
+            self.listen_on(int, term).await;
+        }
+    }
+
+    #[cfg(unix)]
+    async fn listen_on(
+        self,
+        mut int: tokio::signal::unix::Signal,
+        mut term: tokio::signal::unix::Signal,
+    ) {
         let first = tokio::select! {
             _ = int.recv() => Caught { signal: "SIGINT", code: 130 },
             _ = term.recv() => Caught { signal: "SIGTERM", code: 143 },

@@ -515,3 +515,123 @@ async fn sigint_during_apply_writes_journal_and_state_and_the_resume_sends_nothi
         assert_eq!(user["surname"], "New", "{user}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_is_restored_with_every_field_and_no_welcome_letter() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("restore");
+    emulator
+        .insert_user(
+            "example.com",
+            serde_json::json!({
+                "primary_email": "sal@example.com",
+                "firstname": "Sal",
+                "surname": "Ng",
+                "alias_emails": ["sales@example.com"],
+                "white_list_senders": ["partner.example", "*@supplier.example"],
+                "black_list_senders": ["spam.example"],
+                "odin_settings": {"can_impersonate": true, "is_imitable": true},
+                "mobile_number": "+44 7700 900999",
+            }),
+        )
+        .unwrap();
+    let before = emulator.user("example.com", "sal@example.com").unwrap();
+    // Not the gateway's defaults: a restore that dropped them would show.
+    assert_eq!(
+        before["odin_settings"]["can_impersonate"], true,
+        "{before:#}"
+    );
+    let csv = dir.file("ann.csv", ANN_ONLY);
+    let state = dir.path("state.json");
+    let journal = dir.path("delete.journal");
+    let plan = dir.path("delete.json");
+    let mut rest = inputs(&csv, &state);
+    rest.extend(["--save", plan.to_str().unwrap(), "--include-unowned"]);
+    ok(&run(
+        &emulator,
+        &["conflicts", "delete-now", "sal@example.com"],
+        &rest,
+    )
+    .await);
+    ok(&run(
+        &emulator,
+        &["apply"],
+        &[
+            "--plan",
+            plan.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+    )
+    .await);
+    assert!(emulator.user("example.com", "sal@example.com").is_none());
+    // The before-image is next to the journal, readable by its owner only.
+    let folder = muster::before_images_folder(&journal);
+    let image = folder.join("sal@example.com.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&image), 0o600);
+        assert_eq!(mode(&folder), 0o700);
+    }
+
+    let restore = dir.path("restore.json");
+    let preview = ok(&run(
+        &emulator,
+        &["restore"],
+        &[
+            "--journal",
+            journal.to_str().unwrap(),
+            "--save",
+            restore.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    )
+    .await);
+    assert!(preview.contains("sal@example.com"), "{preview}");
+    assert!(preview.contains("Welcome letters: 0"), "{preview}");
+    // Nothing is sent before apply; show renders it.
+    assert!(emulator.user("example.com", "sal@example.com").is_none());
+    let shown = muster(vec!["show".into(), restore.display().to_string()], None).await;
+    assert!(
+        text(&shown.stdout).contains("1 to add"),
+        "{}",
+        text(&shown.stdout)
+    );
+    apply(&emulator, &restore, &state).await;
+
+    let after = emulator.user("example.com", "sal@example.com").unwrap();
+    let record = ["uid", "id", "created_at", "updated_at"];
+    for (key, value) in before.as_object().unwrap() {
+        if record.contains(&key.as_str()) {
+            continue;
+        }
+        // Lists are sets on the gateway: their order is not a field.
+        let sorted = |v: &serde_json::Value| match v.as_array() {
+            Some(items) => {
+                let mut items: Vec<String> = items.iter().map(ToString::to_string).collect();
+                items.sort();
+                serde_json::json!(items)
+            }
+            None => v.clone(),
+        };
+        assert_eq!(
+            sorted(&after[key]),
+            sorted(value),
+            "{key}: {before:#} then {after:#}"
+        );
+    }
+    for key in [
+        "white_list_senders",
+        "black_list_senders",
+        "odin_settings",
+        "alias_emails",
+    ] {
+        assert!(before.get(key).is_some(), "{key} in {before:#}");
+    }
+    assert_eq!(emulator.welcome_letters("sal@example.com"), 0);
+}

@@ -58,7 +58,7 @@ pub use plan::{
     PLAN_SCHEMA_VERSION, Phase, Plan, PlanNote, SkipCode, Skipped, Step, Summary, ThresholdCheck,
     WelcomeRule, is_downgrade,
 };
-pub use planner::{ConflictRequest, plan, plan_conflict_action};
+pub use planner::{ConflictRequest, plan, plan_conflict_action, plan_restore};
 pub use policy::{
     CreateLimit, DeleteDelay, FlagAction, HrAction, HrRule, Mode, Policy, PolicyBuilder, Threshold,
     UnknownOrigin,

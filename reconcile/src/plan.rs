@@ -31,6 +31,12 @@ pub enum Step {
         /// Creates with the same group number can go in one bulk request.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bulk_group: Option<u32>,
+        /// Fields muster does not model, sent verbatim with the create:
+        /// the sender lists, `odin_settings` and the rest of an account put
+        /// back from its before-image ([`crate::plan_restore`]). Empty for
+        /// a directory's create.
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        unowned_fields: serde_json::Map<String, serde_json::Value>,
     },
     /// Change a text field.
     SetField {

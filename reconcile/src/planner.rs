@@ -981,6 +981,7 @@ impl<'a> Planner<'a> {
                 account: Box::new(account),
                 welcome_letter: welcome,
                 bulk_group: None,
+                unowned_fields: serde_json::Map::new(),
             },
         );
         self.drafts.push(draft);
@@ -1543,21 +1544,7 @@ impl<'a> Planner<'a> {
             at,
             gateway_count: expected_count,
         });
-        let destructive: usize = changes.iter().map(AccountChange::destructive_count).sum();
-        let allowed = self.policy.threshold.allowed(self.accounts.len());
-        let creates = summary.steps.get("create").copied().unwrap_or(0);
-        let creates_allowed = self.policy.create_limit.allowed(self.accounts.len());
-        let adds_billable = summary.billable_after > summary.billable_before;
-        let threshold = ThresholdCheck {
-            destructive,
-            allowed,
-            exceeded_by: (destructive > allowed).then(|| destructive - allowed),
-            creates,
-            creates_allowed,
-            creates_exceeded_by: (creates > creates_allowed).then(|| creates - creates_allowed),
-            licences_exceeded_by: summary.over_licence_by.filter(|_| adds_billable),
-            overridden: self.policy.threshold_override,
-        };
+        let threshold = threshold_check(&changes, &summary, self.accounts.len(), self.policy);
         let mut plan = Plan {
             schema_version: PLAN_SCHEMA_VERSION,
             stack: self.target.stack.clone(),
@@ -1578,6 +1565,227 @@ impl<'a> Planner<'a> {
         plan.fingerprint = plan.content_fingerprint();
         plan
     }
+}
+
+/// The guards that need an override, checked against `changes`: the
+/// destructive threshold and the create limit for a gateway of `accounts`
+/// accounts, and the licence count when the plan adds billable users.
+fn threshold_check(
+    changes: &[AccountChange],
+    summary: &Summary,
+    accounts: usize,
+    policy: &Policy,
+) -> ThresholdCheck {
+    let destructive: usize = changes.iter().map(AccountChange::destructive_count).sum();
+    let allowed = policy.threshold.allowed(accounts);
+    let creates = summary.steps.get("create").copied().unwrap_or(0);
+    let creates_allowed = policy.create_limit.allowed(accounts);
+    let adds_billable = summary.billable_after > summary.billable_before;
+    ThresholdCheck {
+        destructive,
+        allowed,
+        exceeded_by: (destructive > allowed).then(|| destructive - allowed),
+        creates,
+        creates_allowed,
+        creates_exceeded_by: (creates > creates_allowed).then(|| creates - creates_allowed),
+        licences_exceeded_by: summary.over_licence_by.filter(|_| adds_billable),
+        overridden: policy.threshold_override,
+    }
+}
+
+/// Plans putting accounts back as their before-images show them (`muster
+/// restore`): an account that is gone is created from its saved object —
+/// the fields muster does not own included, and never with a welcome
+/// letter (its owner had the account all along); one that exists gets its
+/// name, aliases, type, activation, sender lists and memberships back in
+/// one update, expected as it is now (a change since is a stale change,
+/// not an overwrite). Protected accounts are left alone. The plan goes
+/// through review and apply like any other; it records no run.
+///
+/// A restored account's origin is not claimed: the next sync adopts it if
+/// a directory lists it, and lists it as a conflict otherwise (never
+/// deletes it again without a person deciding).
+pub fn plan_restore(
+    saved: &[(Account, serde_json::Map<String, serde_json::Value>)],
+    current: &GatewayListing,
+    target: &TargetProfile,
+    state: &SyncState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Plan, PlanError> {
+    rules::check_state_stamp(state, target)?;
+    rules::check_clock(state, now)?;
+    let by_primary: HashMap<&str, &Account> = current
+        .accounts
+        .iter()
+        .map(|a| (a.primary_email.normalized(), a))
+        .collect();
+    let mut drafts = Vec::new();
+    let mut skipped = Vec::new();
+    for (before, unowned) in saved {
+        let email = &before.primary_email;
+        let Some(now_there) = by_primary.get(email.normalized()) else {
+            let mut account = before.clone();
+            account.read_only = false;
+            let mut draft = Draft::new(
+                email.clone(),
+                ChangeKind::Create,
+                Expect {
+                    exists: false,
+                    user_type: None,
+                    active: None,
+                    aliases: None,
+                },
+            );
+            draft.steps.push(Step::Create {
+                account: Box::new(account),
+                welcome_letter: false,
+                bulk_group: None,
+                unowned_fields: unowned.clone(),
+            });
+            draft.reason =
+                "restored from its before-image (created again, no welcome letter)".into();
+            drafts.push(draft);
+            continue;
+        };
+        if let Some(why) = rules::protection(now_there, policy, target) {
+            skipped.push(Skipped {
+                email: email.to_string(),
+                source: "restore".into(),
+                location: None,
+                code: SkipCode::Protected,
+                reason: why.into(),
+            });
+            continue;
+        }
+        let mut draft = Draft::new(
+            email.clone(),
+            ChangeKind::Update,
+            Expect {
+                exists: true,
+                user_type: Some(now_there.user_type.clone()),
+                active: Some(now_there.active),
+                aliases: Some(now_there.aliases.iter().cloned().collect()),
+            },
+        );
+        for (field, was, is) in [
+            (Field::FirstName, &before.first_name, &now_there.first_name),
+            (Field::LastName, &before.last_name, &now_there.last_name),
+        ] {
+            if was != is {
+                draft.steps.push(Step::SetField {
+                    field,
+                    before: is.clone(),
+                    after: was.clone(),
+                });
+            }
+        }
+        let missing: Vec<EmailAddress> = before
+            .aliases
+            .iter()
+            .filter(|a| !now_there.aliases.contains(a))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            draft.steps.push(Step::AddAliases { aliases: missing });
+        }
+        for (field, was, is) in [
+            (
+                Field::AllowSenders,
+                &before.allow_senders,
+                &now_there.allow_senders,
+            ),
+            (
+                Field::BlockSenders,
+                &before.block_senders,
+                &now_there.block_senders,
+            ),
+            (Field::Groups, &before.groups, &now_there.groups),
+        ] {
+            let add: Vec<String> = was.difference(is).cloned().collect();
+            if !add.is_empty() {
+                draft.steps.push(Step::ChangeList {
+                    field,
+                    add,
+                    remove: Vec::new(),
+                });
+            }
+        }
+        if before.user_type != now_there.user_type {
+            draft.steps.push(Step::SetType {
+                from: now_there.user_type.clone(),
+                to: before.user_type.clone(),
+            });
+        }
+        if before.active && !now_there.active {
+            draft.steps.push(Step::Activate);
+            draft.transitions.push(Transition::Reactivated {
+                email: email.clone(),
+            });
+        }
+        if !draft.steps.is_empty() {
+            draft.reason = "restored from its before-image".into();
+            drafts.push(draft);
+        }
+    }
+    drafts
+        .sort_by(|a, b| (a.phase(), a.email.normalized()).cmp(&(b.phase(), b.email.normalized())));
+    let changes: Vec<AccountChange> = drafts
+        .into_iter()
+        .enumerate()
+        .map(|(id, d)| AccountChange {
+            id: id as u32,
+            phase: d.phase(),
+            email: d.email,
+            kind: d.kind,
+            steps: d.steps,
+            expect: d.expect,
+            depends_on: Vec::new(),
+            reason: d.reason,
+            transitions: d.transitions,
+        })
+        .collect();
+    skipped.sort();
+    let billable_before = current
+        .accounts
+        .iter()
+        .filter(|a| rules::billable(a))
+        .count();
+    let summary = summarize(
+        &changes,
+        billable_before,
+        0,
+        target,
+        policy,
+        (0, skipped.len()),
+    );
+    let threshold = threshold_check(&changes, &summary, current.accounts.len(), policy);
+    let created = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Create)
+        .count();
+    let mut plan = Plan {
+        schema_version: PLAN_SCHEMA_VERSION,
+        stack: target.stack.clone(),
+        org: target.org.clone(),
+        source: "restore".into(),
+        planned_at: now,
+        fingerprint: String::new(),
+        changes,
+        conflicts: Vec::new(),
+        skipped,
+        guards: Vec::new(),
+        notes: Vec::new(),
+        run_transitions: vec![Transition::RecordRun {
+            at: state.last_run.unwrap_or(now),
+            gateway_count: current.accounts.len() + created,
+        }],
+        summary,
+        threshold,
+        signature: None,
+    };
+    plan.fingerprint = plan.content_fingerprint();
+    Ok(plan)
 }
 
 /// Adds `text` to a change's reason: the reasons of one change read as one

@@ -32,6 +32,7 @@ mod steps;
 mod stop;
 #[cfg(test)]
 mod testing;
+mod undo;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -50,6 +51,7 @@ use muster_reconcile::{AccountChange, Approval, Plan, PlanKey, Step, SyncState, 
 pub use error::ApplyError;
 pub use report::{ApplyReport, ChangeReport, Counts, Halt, Outcome, Progress};
 pub use stop::Stop;
+pub use undo::{BeforeImage, before_images_folder, read_before_images};
 
 use journal::Journal;
 use steps::{Ctx, Done, Work};
@@ -390,7 +392,7 @@ impl Executor {
         // A breaker of this run's own: a rerun starts with it closed.
         let guarded = client.with_breaker(Arc::new(Breaker::new(self.breaker)));
         let client = &guarded;
-        let ctx = self.context(client, &works).await?;
+        let ctx = self.context(client, plan, &works).await?;
         let mut run = Run {
             executor: self,
             plan,
@@ -464,6 +466,7 @@ impl Executor {
     async fn context<'a>(
         &self,
         client: &'a Client,
+        plan: &Plan,
         works: &[Result<Work<'_>, String>],
     ) -> Result<Ctx<'a>, ApplyError> {
         let listing = if self.dry_run {
@@ -502,10 +505,20 @@ impl Executor {
         } else {
             None
         };
+        // Before-images live next to the journal: without a journal a run
+        // keeps no record to undo from either.
+        let before_images = match (&self.journal, self.dry_run) {
+            (Some(journal), false) => Some(undo::Saver {
+                folder: undo::before_images_folder(journal),
+                plan: plan.fingerprint.clone(),
+            }),
+            _ => None,
+        };
         Ok(Ctx {
             client,
             listing,
             groups,
+            before_images,
         })
     }
 }
