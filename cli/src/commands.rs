@@ -698,10 +698,26 @@ pub(crate) async fn apply(
     if let Some(changes) = args.concurrency {
         executor = executor.concurrency(usize::from(changes));
     }
-    let report = executor
-        .apply(&plan, &client, &state)
-        .await
-        .map_err(CliError::Apply)?;
+    let configured = config
+        .gateway
+        .requests_per_minute
+        .unwrap_or(muster::config::DEFAULT_REQUESTS_PER_MINUTE);
+    let display = std::sync::Arc::new(std::sync::Mutex::new(crate::progress::for_apply(
+        &plan, &client, configured,
+    )));
+    let shown = display.clone();
+    executor = executor.on_progress(move |event| {
+        shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .event(&event);
+    });
+    let report = executor.apply(&plan, &client, &state).await;
+    display
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .finish();
+    let report = report.map_err(CliError::Apply)?;
     match args.format {
         ReportFormat::Text => println!("{report}"),
         ReportFormat::Json => println!(

@@ -16,6 +16,7 @@ mod commands;
 mod error;
 mod exit;
 mod interrupt;
+mod progress;
 mod settings;
 
 use std::process::ExitCode;
