@@ -46,7 +46,7 @@ pub(crate) enum Command {
     Config(ConfigCommand),
     /// Act on the User Conflicts list: list, ignore, unignore, delete now, deactivate, export.
     #[command(subcommand)]
-    Conflicts(ConflictsCommand),
+    Conflicts(Box<ConflictsCommand>),
     /// Exempt an account from sync (kept in muster's state): never created, changed or deleted.
     Exempt(ExemptArgs),
     /// End an account's exemption: the next plan syncs it again.

@@ -14,7 +14,11 @@ use crate::state::{SyncState, Transition};
 /// 2: `fingerprint` is a hash of the plan's content (version 1 hashed the
 /// inputs), so a version-1 plan would read as edited; it is refused as a
 /// plan of another version instead, which is what it is.
-pub const PLAN_SCHEMA_VERSION: u32 = 2;
+///
+/// 3: a create carries `unowned_fields` (a restore's saved object), which
+/// the fingerprint covers even when empty; a version-2 plan is refused as
+/// a plan of another version rather than read as edited.
+pub const PLAN_SCHEMA_VERSION: u32 = 3;
 
 /// One thing to do to one account. Several steps of one [`AccountChange`]
 /// become one read-merge-write of that account.
