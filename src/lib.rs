@@ -53,7 +53,8 @@ pub use approval::read_approval;
 /// The date-time library of the planner's `now` and of flag dates.
 pub use chrono;
 pub use executor::{
-    ApplyError, ApplyReport, ChangeReport, Counts, ErrorAction, Executor, Halt, Outcome, Progress,
+    ApplyError, ApplyReport, BeforeImage, ChangeReport, Counts, ErrorAction, Executor, Halt,
+    Outcome, Progress, Stop, before_images_folder, read_before_images,
 };
 pub use files::write_private;
 pub use gateway_snapshot::{GatewaySnapshot, read_gateway};

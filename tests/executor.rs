@@ -1330,3 +1330,132 @@ async fn a_refused_login_once_writes_have_begun_trips_the_breaker() {
     };
     assert!(reason.contains("after writes had begun"), "{reason}");
 }
+
+/// Three accounts whose last names the directory changes: three updates,
+/// one read-merge-write each.
+async fn three_updates() -> (Emulator, Client, Plan) {
+    let emu = emulator(
+        ["ann", "bob", "cy"]
+            .iter()
+            .map(|w| json!({"primary_email": format!("{w}@example.com"), "firstname": w, "surname": "Old"}))
+            .collect(),
+    )
+    .await;
+    let client = client(&emu);
+    let desired = directory(
+        ["ann", "bob", "cy"]
+            .iter()
+            .map(|w| entry(&format!("{w}@example.com"), w, "New", &[]))
+            .collect(),
+    );
+    let plan = plan_at(&client, &desired, &SyncState::new(STACK, ORG), day(0)).await;
+    assert_eq!(plan.changes.len(), 3);
+    (emu, client, plan)
+}
+
+/// Every PUT is sent at most once over all runs.
+fn assert_no_put_twice(puts: &[String]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for put in puts {
+        assert!(seen.insert(put.clone()), "{put} sent twice: {puts:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_stop_sends_nothing_new_lets_the_change_in_flight_finish_and_the_resume_does_the_rest() {
+    let (emu, client, plan) = three_updates().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let stop = muster::Stop::new();
+    let asked = stop.clone();
+    // Stop as the second change starts: it is in flight, the third is not.
+    let first = executor()
+        .concurrency(1)
+        .journal(&journal)
+        .stop_on(&stop)
+        .on_progress(move |p| {
+            if let Progress::Started { change } = p
+                && change.email.as_str() == "bob@example.com"
+            {
+                asked.request(None);
+            }
+        })
+        .apply(&plan, &client, &SyncState::new(STACK, ORG))
+        .await
+        .unwrap();
+    assert_eq!(first.halted, Some(Halt::Interrupted), "{first:#?}");
+    assert_eq!(outcome(&first, "ann@example.com"), &Outcome::Applied);
+    assert_eq!(outcome(&first, "bob@example.com"), &Outcome::Applied);
+    assert!(matches!(
+        outcome(&first, "cy@example.com"),
+        Outcome::Skipped { .. }
+    ));
+    assert_eq!(user_field(&emu, "bob@example.com", "surname"), "New");
+    assert_eq!(user_field(&emu, "cy@example.com", "surname"), "Old");
+    // The state holds what succeeded, and only that.
+    assert!(first.state.accounts.contains_key(&email("bob@example.com")));
+    assert!(!first.state.accounts.contains_key(&email("cy@example.com")));
+    let mut puts = writes(&emu);
+
+    emu.clear_observations();
+    let second = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &first.state)
+        .await
+        .unwrap();
+    assert!(second.is_complete(), "{second:#?}");
+    assert_eq!(second.counts.already_applied, 2);
+    assert_eq!(user_field(&emu, "cy@example.com", "surname"), "New");
+    puts.extend(writes(&emu));
+    assert_eq!(puts.len(), 3, "{puts:?}");
+    assert_no_put_twice(&puts);
+}
+
+#[tokio::test]
+async fn past_the_grace_period_a_change_in_flight_is_left_in_doubt_and_the_resume_settles_it() {
+    let (emu, client, plan) = three_updates().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let stop = muster::Stop::new();
+    let asked = stop.clone();
+    // No grace at all: bob's change, just started, is given up at once.
+    let first = executor()
+        .concurrency(1)
+        .journal(&journal)
+        .stop_on(&stop)
+        .on_progress(move |p| {
+            if let Progress::Started { change } = p
+                && change.email.as_str() == "bob@example.com"
+            {
+                asked.request(Some(Duration::ZERO));
+            }
+        })
+        .apply(&plan, &client, &SyncState::new(STACK, ORG))
+        .await
+        .unwrap();
+    assert_eq!(first.halted, Some(Halt::Interrupted), "{first:#?}");
+    match outcome(&first, "bob@example.com") {
+        Outcome::Skipped { reason } => assert!(reason.contains("in flight"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!first.state.accounts.contains_key(&email("bob@example.com")));
+    let journal_text = std::fs::read_to_string(&journal).unwrap();
+    assert!(journal_text.contains("\"in_doubt\":true"), "{journal_text}");
+    let mut puts = writes(&emu);
+
+    emu.clear_observations();
+    let second = executor()
+        .journal(&journal)
+        .apply(&plan, &client, &first.state)
+        .await
+        .unwrap();
+    assert!(second.is_complete(), "{second:#?}");
+    for who in ["ann", "bob", "cy"] {
+        assert_eq!(
+            user_field(&emu, &format!("{who}@example.com"), "surname"),
+            "New"
+        );
+    }
+    puts.extend(writes(&emu));
+    assert_no_put_twice(&puts);
+}

@@ -44,6 +44,15 @@ pub(crate) enum Command {
     /// Check a config file: print every setting it resolves to, defaults filled in.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Act on the User Conflicts list: list, ignore, unignore, delete now, deactivate, export.
+    #[command(subcommand)]
+    Conflicts(Box<ConflictsCommand>),
+    /// Exempt an account from sync (kept in muster's state): never created, changed or deleted.
+    Exempt(ExemptArgs),
+    /// End an account's exemption: the next plan syncs it again.
+    Unexempt(UnexemptArgs),
+    /// Plan putting back accounts an apply deleted or stripped, from the journal's before-images.
+    Restore(RestoreArgs),
     /// Write a commented starter config for an Active Directory, Entra ID or CSV sync.
     Init(InitArgs),
 }
@@ -53,6 +62,144 @@ pub(crate) enum Command {
 pub(crate) enum ConfigCommand {
     /// Print the resolved settings (every default filled in), or the first problem.
     Check(ConfigCheckArgs),
+}
+
+/// muster's state, for the commands that change only it: the config (or
+/// `--stack`/`--org`) says whose state it is, `--state` where it is.
+#[derive(Debug, Args)]
+pub(crate) struct StateArgs {
+    #[command(flatten)]
+    pub(crate) gateway: GatewayArgs,
+    /// muster's state (default: the config's `files.state`); created when missing.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExemptArgs {
+    /// The account's primary address.
+    #[arg(value_name = "ADDRESS")]
+    pub(crate) address: EmailAddress,
+    /// Why, for whoever reads the next plan.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Option<String>,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UnexemptArgs {
+    /// The account's primary address.
+    #[arg(value_name = "ADDRESS")]
+    pub(crate) address: EmailAddress,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
+}
+
+/// What `plan` reads: the gateway, the sources, the policy and the state.
+#[derive(Debug, Args)]
+pub(crate) struct PlanInputArgs {
+    #[command(flatten)]
+    pub(crate) gateway: GatewayArgs,
+    #[command(flatten)]
+    pub(crate) sources: SourceArgs,
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
+    /// muster's state from earlier runs (default: the config's `files.state`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+}
+
+/// `muster conflicts …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConflictsCommand {
+    /// List the conflicts of a fresh plan (or of a saved one, `--plan`).
+    List(ConflictsListArgs),
+    /// Keep these accounts although absent ("Ignore"): recorded in the state.
+    Ignore(ConflictsStateArgs),
+    /// Undo "Ignore": the accounts follow the deletion lifecycle again.
+    Unignore(ConflictsStateArgs),
+    /// Plan deleting these conflicts now (afresh, every guard applies); saved for show and apply.
+    DeleteNow(ConflictActionArgs),
+    /// Plan deactivating these conflicts (afresh, every guard applies); saved for show and apply.
+    Deactivate(ConflictActionArgs),
+    /// Write the conflicts list as CSV.
+    Export(ConflictsExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConflictsListArgs {
+    /// Read the conflicts of this saved plan instead of planning afresh.
+    #[arg(long, value_name = "PLAN")]
+    pub(crate) plan: Option<PathBuf>,
+    /// text, json or csv.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    #[command(flatten)]
+    pub(crate) inputs: PlanInputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConflictsExportArgs {
+    /// The CSV file to write.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// Read the conflicts of this saved plan instead of planning afresh.
+    #[arg(long, value_name = "PLAN")]
+    pub(crate) plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) inputs: PlanInputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConflictsStateArgs {
+    /// The accounts' primary addresses.
+    #[arg(value_name = "ADDRESS", required = true)]
+    pub(crate) addresses: Vec<EmailAddress>,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConflictActionArgs {
+    /// The accounts' primary addresses: each must be a conflict of the fresh plan.
+    #[arg(value_name = "ADDRESS", required = true)]
+    pub(crate) addresses: Vec<EmailAddress>,
+    /// Also act on accounts muster does not own (they existed before muster).
+    #[arg(long)]
+    pub(crate) include_unowned: bool,
+    /// Save the plan here, for `show` and `apply`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) save: PathBuf,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    /// Sign the plan with the key in this file (else `[signing]`, else `MUSTER_PLAN_KEY`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) inputs: PlanInputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The journal of the apply to undo; its before-images sit next to it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) journal: PathBuf,
+    /// Only these accounts (default: every account the journal saved).
+    #[arg(value_name = "ADDRESS")]
+    pub(crate) addresses: Vec<EmailAddress>,
+    /// Save the plan here, for `show` and `apply`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) save: PathBuf,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    /// Sign the plan with the key in this file (else `[signing]`, else `MUSTER_PLAN_KEY`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) state: StateArgs,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +257,10 @@ pub(crate) struct ApplyArgs {
     /// Apply at most this many changes now; run again (same journal) for the rest.
     #[arg(long, value_name = "N")]
     pub(crate) max_changes: Option<usize>,
+    /// How many changes may be in flight at once (default 4; never two on
+    /// one account). The rate limit paces the requests whatever this is.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) concurrency: Option<u16>,
     /// Approve a plan that trips the threshold, the create limit or the
     /// licence count, after reading it.
     #[arg(long)]
@@ -228,15 +379,7 @@ pub(crate) struct DemoArgs {
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
     #[command(flatten)]
-    pub(crate) gateway: GatewayArgs,
-    #[command(flatten)]
-    pub(crate) sources: SourceArgs,
-    #[command(flatten)]
-    pub(crate) policy: PolicyArgs,
-    /// muster's state from earlier runs (ownership, flags). A missing file
-    /// is a first run (default: the config's `files.state`).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) state: Option<PathBuf>,
+    pub(crate) inputs: PlanInputArgs,
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
@@ -357,11 +500,9 @@ pub(crate) struct SourceArgs {
     /// A Proofpoint Standard CSV (First Name, Last Name, Primary Email, Mobile, Alias 1…).
     /// The first source (LDAP, else Graph, else the first CSV) is authoritative; the others are supplemental.
     /// Source flags replace the config file's sources.
-    #[arg(
-        long = "csv",
-        value_name = "FILE",
-        required_unless_present_any = ["ldap", "graph_tenant", "config"]
-    )]
+    /// (Without any source flag, the config file's sources are read; with
+    /// neither, the command stops with "no source".)
+    #[arg(long = "csv", value_name = "FILE")]
     pub(crate) csv: Vec<PathBuf>,
     /// An SMTP-discovery ledger (`muster discover`): addresses seen often
     /// enough in mail flow become users. Supplemental: it adds, never removes.

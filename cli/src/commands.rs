@@ -13,13 +13,14 @@ use muster::directory::{
 };
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{
-    self, Approval, Desired, Pick, Plan, PlanError, Policy, Selection, SyncState,
+    self, Approval, ConflictRequest, Desired, Pick, Plan, PlanError, Policy, Selection, SyncState,
 };
 use muster_emulator::{Emulator, Seed};
 
 use crate::args::{
-    ApplyArgs, ApproveArgs, ConfigCheckArgs, DemoArgs, DiscoverArgs, EmulatorArgs, ExportArgs,
-    Format, InitArgs, InitKind, PlanArgs, ReportFormat, SelectionArgs, ShowArgs,
+    ApplyArgs, ApproveArgs, ConfigCheckArgs, ConflictActionArgs, ConflictsCommand, DemoArgs,
+    DiscoverArgs, EmulatorArgs, ExemptArgs, ExportArgs, Format, InitArgs, InitKind, PlanArgs,
+    PlanInputArgs, ReportFormat, RestoreArgs, SelectionArgs, ShowArgs, StateArgs, UnexemptArgs,
 };
 use crate::error::CliError;
 use crate::exit::{self, Exit};
@@ -35,6 +36,57 @@ const DEMO_STACK: &str = "local-emulator";
 
 /// `muster plan`: read the directory, read the gateway, print the plan.
 pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
+    let mut inputs = read_inputs(&args.inputs).await?;
+    let mut plan = inputs.plan(None).await?;
+    if let Some(key) = plan_key(&mut inputs.config, args.plan_key_file.as_deref())? {
+        plan.sign(&key);
+    }
+    if let Some(path) = &args.save {
+        save_atomically(
+            path,
+            "cannot save the plan to",
+            &reconcile::render::json(&plan),
+        )?;
+    }
+    write_output(args.out.as_deref(), &render(&plan, args.format))?;
+    inputs.learned.save(&inputs.client);
+    Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
+}
+
+/// Everything a plan is made from, read: the config with the flags over
+/// it, the client, the policy, the state (under the organisation's lease,
+/// held while this value lives) and the directory.
+struct Inputs {
+    config: Config,
+    client: Client,
+    learned: LearnedPace,
+    policy: Policy,
+    stack: String,
+    state: SyncState,
+    desired: Desired,
+    _lease: Option<std::fs::File>,
+}
+
+impl Inputs {
+    /// A fresh plan from these inputs, or the plan of an action on
+    /// conflicts: the one pipeline `plan` and `conflicts` share, so every
+    /// guard of one applies to the other.
+    async fn plan(&self, request: Option<&ConflictRequest>) -> Result<Plan, CliError> {
+        plan_against(
+            &self.client,
+            &self.stack,
+            &self.desired,
+            &self.state,
+            &self.policy,
+            request,
+        )
+        .await
+    }
+}
+
+/// Reads what `plan` reads: config and flags, the state under the lease,
+/// every source (their issues warned about on stderr, a Graph cursor kept).
+async fn read_inputs(args: &PlanInputArgs) -> Result<Inputs, CliError> {
     let mut config = settings::config(&args.gateway)?;
     settings::sources(&mut config, &args.sources);
     settings::policy_flags(&mut config, &args.policy);
@@ -49,9 +101,10 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         policy = policy.into_builder().override_threshold(true).build();
     }
     let (stack, org) = stack_and_org(&config)?;
+    let (stack, org) = (stack.to_owned(), org.to_owned());
     let state_path = settings::state_path(args.state.as_deref(), &config);
-    let _lease = lease(state_path.as_deref())?;
-    let state = settings::state(state_path.as_deref(), stack, org)?;
+    let lease = lease(state_path.as_deref())?;
+    let state = settings::state(state_path.as_deref(), &stack, &org)?;
     let directory = config
         .read_directory(now()?)
         .await
@@ -62,20 +115,176 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     for graph in &directory.graph_rounds {
         keep_graph_cursor(graph)?;
     }
-    let mut plan = plan_against(&client, stack, &desired, &state, &policy).await?;
-    if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
+    Ok(Inputs {
+        config,
+        client,
+        learned,
+        policy,
+        stack,
+        state,
+        desired,
+        _lease: lease,
+    })
+}
+
+/// Changes muster's state only (exempt, ignore, …), under the
+/// organisation's lease, and saves it atomically; `edit` says what it did.
+fn edit_state(
+    args: &StateArgs,
+    edit: impl FnOnce(&mut SyncState) -> String,
+) -> Result<ExitCode, CliError> {
+    let config = settings::config(&args.gateway)?;
+    let Some(path) = settings::state_path(args.state.as_deref(), &config) else {
+        return Err(CliError::Setting(
+            "--state is required (or `files.state` in the config): this command changes muster's state".to_owned(),
+        ));
+    };
+    let (stack, org) = stack_and_org(&config)?;
+    let _lease = lease(Some(&path))?;
+    let mut state = settings::state(Some(&path), stack, org)?;
+    let said = edit(&mut state);
+    save_atomically(&path, "cannot save the state to", &state.to_json())?;
+    eprintln!("{said}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `muster exempt ADDRESS [--reason TEXT]`: recorded in muster's state,
+/// never in the operator's config; every later plan lists the account as
+/// skipped, with the reason and the day.
+pub(crate) fn exempt(args: ExemptArgs) -> Result<ExitCode, CliError> {
+    let now = now()?;
+    edit_state(&args.state, |state| {
+        state.exempt(args.address.clone(), now, args.reason.clone());
+        format!(
+            "exempt: {} is exempt from sync from {}; `muster unexempt` ends it",
+            Sanitized(args.address.as_str()),
+            now.format("%Y-%m-%d")
+        )
+    })
+}
+
+/// `muster unexempt ADDRESS`: the next plan syncs the account again.
+pub(crate) fn unexempt(args: UnexemptArgs) -> Result<ExitCode, CliError> {
+    edit_state(&args.state, |state| {
+        let address = Sanitized(args.address.as_str());
+        if state.unexempt(&args.address) {
+            format!("unexempt: {address} is synced again from the next plan")
+        } else {
+            format!("unexempt: {address} was not exempt; nothing changed")
+        }
+    })
+}
+
+/// `muster conflicts …`.
+pub(crate) async fn conflicts(command: ConflictsCommand) -> Result<ExitCode, CliError> {
+    match command {
+        ConflictsCommand::List(args) => {
+            let plan = conflicts_plan(args.plan.as_deref(), &args.inputs).await?;
+            print!(
+                "{}",
+                match args.format {
+                    Format::Text => reconcile::render::conflicts_text(&plan),
+                    Format::Json => reconcile::render::conflicts_json(&plan) + "\n",
+                    Format::Csv => reconcile::render::conflicts_csv(&plan),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ConflictsCommand::Export(args) => {
+            let plan = conflicts_plan(args.plan.as_deref(), &args.inputs).await?;
+            save_atomically(
+                &args.file,
+                "cannot write the conflicts to",
+                &reconcile::render::conflicts_csv(&plan),
+            )?;
+            eprintln!(
+                "conflicts: {} written to `{}`",
+                plan.conflicts.len(),
+                args.file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ConflictsCommand::Ignore(args) => edit_state(&args.state, |state| {
+            for address in &args.addresses {
+                state.ignore(address.clone());
+            }
+            format!(
+                "ignore: {} kept although absent, until `muster conflicts unignore`",
+                addresses(&args.addresses)
+            )
+        }),
+        ConflictsCommand::Unignore(args) => edit_state(&args.state, |state| {
+            let (was, not): (Vec<_>, Vec<_>) = args
+                .addresses
+                .iter()
+                .cloned()
+                .partition(|a| state.unignore(a));
+            let mut said = format!(
+                "unignore: {} follow the deletion lifecycle again",
+                addresses(&was)
+            );
+            if !not.is_empty() {
+                said.push_str(&format!("; {} were not ignored", addresses(&not)));
+            }
+            said
+        }),
+        ConflictsCommand::DeleteNow(args) => {
+            let request = ConflictRequest::delete_now(args.addresses.clone());
+            conflict_action(args, request).await
+        }
+        ConflictsCommand::Deactivate(args) => {
+            let request = ConflictRequest::deactivate(args.addresses.clone());
+            conflict_action(args, request).await
+        }
+    }
+}
+
+/// Addresses for a message on stderr, through the sanitiser.
+fn addresses(list: &[muster::core::EmailAddress]) -> String {
+    if list.is_empty() {
+        return "none".to_owned();
+    }
+    let list: Vec<String> = list
+        .iter()
+        .map(|a| Sanitized(a.as_str()).to_string())
+        .collect();
+    list.join(", ")
+}
+
+/// The plan whose conflicts `list` and `export` show: the saved one, or a
+/// fresh one (the state alone does not know the accounts muster does not own).
+async fn conflicts_plan(saved: Option<&Path>, inputs: &PlanInputArgs) -> Result<Plan, CliError> {
+    match saved {
+        Some(path) => Ok(read_plan(path)?.1),
+        None => read_inputs(inputs).await?.plan(None).await,
+    }
+}
+
+/// `conflicts delete-now|deactivate`: planned afresh with the action, saved
+/// (signed when there is a key) for `show` and `apply`, and previewed.
+async fn conflict_action(
+    args: ConflictActionArgs,
+    request: ConflictRequest,
+) -> Result<ExitCode, CliError> {
+    let mut inputs = read_inputs(&args.inputs).await?;
+    let request = request.include_unowned(args.include_unowned);
+    let mut plan = inputs.plan(Some(&request)).await?;
+    if let Some(key) = plan_key(&mut inputs.config, args.plan_key_file.as_deref())? {
         plan.sign(&key);
     }
-    if let Some(path) = &args.save {
-        save_atomically(
-            path,
-            "cannot save the plan to",
-            &reconcile::render::json(&plan),
-        )?;
-    }
-    write_output(args.out.as_deref(), &render(&plan, args.format))?;
-    learned.save(&client);
-    Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
+    save_atomically(
+        &args.save,
+        "cannot save the plan to",
+        &reconcile::render::json(&plan),
+    )?;
+    print!("{}", render(&plan, args.format));
+    eprintln!(
+        "conflicts: plan saved to `{}`; review it with `muster show`, then `muster apply --plan {}`",
+        args.save.display(),
+        args.save.display()
+    );
+    inputs.learned.save(&inputs.client);
+    Ok(exit::for_plan(&plan, false).code())
 }
 
 /// The request rate the gateway allowed this login on this stack, kept
@@ -399,7 +608,7 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
     }
     let policy = policy.build();
     let state = SyncState::new(DEMO_STACK, "example.com");
-    let plan = plan_against(&client, DEMO_STACK, &desired, &state, &policy).await?;
+    let plan = plan_against(&client, DEMO_STACK, &desired, &state, &policy, None).await?;
     print!("{}", reconcile::render::text(&plan));
 
     let writes = emulator
@@ -417,7 +626,7 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         .await
         .map_err(CliError::Apply)?;
     println!("{report}");
-    let again = plan_against(&client, DEMO_STACK, &desired, &report.state, &policy).await?;
+    let again = plan_against(&client, DEMO_STACK, &desired, &report.state, &policy, None).await?;
     if again.is_empty() {
         println!(
             "\nplanning again: nothing left to change ({} conflicts wait for a decision)",
@@ -437,7 +646,10 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
 /// change, then the new state saved (atomically) next to the old one's place.
 /// Exit 0 when every change succeeded, 3 when some did not (stale, failed,
 /// skipped: plan again to see what is left), 1 when the plan was refused.
-pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
+pub(crate) async fn apply(
+    args: ApplyArgs,
+    interrupt: &crate::interrupt::Interrupt,
+) -> Result<ExitCode, CliError> {
     let mut config = settings::config(&args.gateway)?;
     let state_path = settings::state_path(args.state.as_deref(), &config);
     if state_path.is_none() && !args.dry_run {
@@ -460,7 +672,8 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let mut executor = Executor::new()
         .dry_run(args.dry_run)
         .stack(stack)
-        .override_threshold(args.override_threshold);
+        .override_threshold(args.override_threshold)
+        .stop_on(&interrupt.stop);
     if let Some(key) = key {
         executor = executor.plan_key(key);
     }
@@ -482,10 +695,29 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     if let Some(max) = args.max_changes {
         executor = executor.max_changes(max);
     }
-    let report = executor
-        .apply(&plan, &client, &state)
-        .await
-        .map_err(CliError::Apply)?;
+    if let Some(changes) = args.concurrency {
+        executor = executor.concurrency(usize::from(changes));
+    }
+    let configured = config
+        .gateway
+        .requests_per_minute
+        .unwrap_or(muster::config::DEFAULT_REQUESTS_PER_MINUTE);
+    let display = std::sync::Arc::new(std::sync::Mutex::new(crate::progress::for_apply(
+        &plan, &client, configured,
+    )));
+    let shown = display.clone();
+    executor = executor.on_progress(move |event| {
+        shown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .event(&event);
+    });
+    let report = executor.apply(&plan, &client, &state).await;
+    display
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .finish();
+    let report = report.map_err(CliError::Apply)?;
     match args.format {
         ReportFormat::Text => println!("{report}"),
         ReportFormat::Json => println!(
@@ -497,12 +729,71 @@ pub(crate) async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         save_atomically(path, "cannot save the state to", &report.state.to_json())?;
     }
     learned.save(&client);
+    if let Some(caught) = interrupt.caught() {
+        say_what_is_left(&report, caught, journal.as_deref(), state_path.as_deref());
+        return Ok(ExitCode::from(caught.code));
+    }
     Ok(if report.is_complete() {
         Exit::Done
     } else {
         Exit::Incomplete
     }
     .code())
+}
+
+/// After a signal: what is done, what is left, where the journal and state
+/// are, and the command that resumes (the same one, with the same journal).
+fn say_what_is_left(
+    report: &muster::ApplyReport,
+    caught: crate::interrupt::Caught,
+    journal: Option<&Path>,
+    state: Option<&Path>,
+) {
+    let left: Vec<&muster::ChangeReport> = report
+        .changes
+        .iter()
+        .filter(|c| !c.outcome.succeeded())
+        .collect();
+    let shown: Vec<String> = left
+        .iter()
+        .take(5)
+        .map(|c| format!("#{} {}", c.id, Sanitized(c.email.as_str())))
+        .collect();
+    let more = if left.len() > shown.len() {
+        ", …"
+    } else {
+        ""
+    };
+    eprintln!(
+        "muster: interrupted by {}: {} of {} changes done, {} left{}",
+        caught.signal,
+        report.changes.len() - left.len(),
+        report.changes.len(),
+        left.len(),
+        if left.is_empty() {
+            String::new()
+        } else {
+            format!(" ({}{more})", shown.join(", "))
+        }
+    );
+    let saved = |what: &str, path: Option<&Path>| {
+        path.map(|p| format!("{what} `{}`", Sanitized(&p.display().to_string())))
+    };
+    let files: Vec<String> = [saved("journal", journal), saved("state", state)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !files.is_empty() {
+        eprintln!("muster: saved: {}", files.join(", "));
+    }
+    if journal.is_some() {
+        eprintln!(
+            "muster: resume with: {}",
+            Sanitized(&crate::interrupt::resume_command())
+        );
+    } else {
+        eprintln!("muster: no journal was kept: plan again (`muster plan`) to see what is left");
+    }
 }
 
 /// Creates `folder` (and its parents) for journals, readable by its owner
@@ -673,18 +964,18 @@ async fn plan_against(
     desired: &Desired,
     state: &SyncState,
     policy: &Policy,
+    request: Option<&ConflictRequest>,
 ) -> Result<Plan, CliError> {
     let gateway = muster::read_gateway(client, stack)
         .await
         .map_err(CliError::Gateway)?;
-    reconcile::plan(
-        desired,
-        &gateway.listing,
-        &gateway.target,
-        state,
-        policy,
-        now()?,
-    )
+    let (listing, target, now) = (&gateway.listing, &gateway.target, now()?);
+    match request {
+        None => reconcile::plan(desired, listing, target, state, policy, now),
+        Some(request) => {
+            reconcile::plan_conflict_action(desired, listing, target, state, policy, now, request)
+        }
+    }
     .map_err(CliError::Plan)
 }
 
@@ -812,4 +1103,69 @@ fn write_output(path: Option<&Path>, text: &str) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `muster restore --journal J [ADDRESS…]`: a plan that puts back, from
+/// the before-images next to the journal, the accounts that apply deleted
+/// or stripped — saved (signed when there is a key) for `show` and `apply`
+/// like any plan, never applied here.
+pub(crate) async fn restore(args: RestoreArgs) -> Result<ExitCode, CliError> {
+    let mut config = settings::config(&args.state.gateway)?;
+    let client = config.client().map_err(CliError::Config)?;
+    let (stack, org) = stack_and_org(&config)?;
+    let (stack, org) = (stack.to_owned(), org.to_owned());
+    let state_path = settings::state_path(args.state.state.as_deref(), &config);
+    let _lease = lease(state_path.as_deref())?;
+    let state = settings::state(state_path.as_deref(), &stack, &org)?;
+    let mut images = muster::read_before_images(&args.journal).map_err(CliError::Restore)?;
+    if !args.addresses.is_empty() {
+        for address in &args.addresses {
+            if !images.iter().any(|i| i.account.primary_email == *address) {
+                return Err(CliError::Setting(format!(
+                    "no before-image of {} next to `{}`",
+                    Sanitized(address.as_str()),
+                    args.journal.display()
+                )));
+            }
+        }
+        images.retain(|i| args.addresses.contains(&i.account.primary_email));
+    }
+    if images.is_empty() {
+        return Err(CliError::Setting(format!(
+            "no before-images next to `{}`: that apply changed no account destructively",
+            args.journal.display()
+        )));
+    }
+    let saved: Vec<_> = images
+        .iter()
+        .map(|i| (i.account.clone(), i.unowned_fields()))
+        .collect();
+    let gateway = muster::read_gateway(&client, &stack)
+        .await
+        .map_err(CliError::Gateway)?;
+    let policy = config.policy().map_err(CliError::Config)?;
+    let mut plan = reconcile::plan_restore(
+        &saved,
+        &gateway.listing,
+        &gateway.target,
+        &state,
+        &policy,
+        now()?,
+    )
+    .map_err(CliError::Plan)?;
+    if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
+        plan.sign(&key);
+    }
+    save_atomically(
+        &args.save,
+        "cannot save the plan to",
+        &reconcile::render::json(&plan),
+    )?;
+    print!("{}", render(&plan, args.format));
+    eprintln!(
+        "restore: plan saved to `{}`; review it with `muster show`, then `muster apply --plan {}`",
+        args.save.display(),
+        args.save.display()
+    );
+    Ok(exit::for_plan(&plan, false).code())
 }

@@ -52,6 +52,9 @@ pub(crate) enum CliError {
     /// The planner refused to plan (or the state file belongs elsewhere).
     #[error("cannot plan")]
     Plan(#[source] muster::reconcile::PlanError),
+    /// The before-images of a journal could not be read.
+    #[error("cannot read the before-images")]
+    Restore(#[source] muster::ApplyError),
     /// The executor refused the plan before sending anything.
     #[error("cannot apply the plan")]
     Apply(#[source] muster::ApplyError),

@@ -15,6 +15,8 @@ mod args;
 mod commands;
 mod error;
 mod exit;
+mod interrupt;
+mod progress;
 mod settings;
 
 use std::process::ExitCode;
@@ -37,12 +39,23 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return report(&CliError::Runtime(e)),
     };
+    // `apply` stops cleanly on a signal (journal and state written, the
+    // resume command printed); every other command just ends with the
+    // signal's code, since it has written nothing yet.
+    let graceful = matches!(cli.command, Command::Apply(_));
+    let interrupt = interrupt::Interrupt::default();
     let outcome = runtime.block_on(async {
+        let signalled = if graceful {
+            tokio::spawn(interrupt.clone().listen());
+            None
+        } else {
+            Some(interrupted())
+        };
         let run = async {
             match cli.command {
                 Command::Demo(args) => commands::demo(args).await,
                 Command::Plan(args) => commands::plan(*args).await,
-                Command::Apply(args) => commands::apply(args).await,
+                Command::Apply(args) => commands::apply(args, &interrupt).await,
                 Command::Show(args) => commands::show(args),
                 Command::Approve(args) => commands::approve(args),
                 Command::Discover(args) => commands::discover(args).await,
@@ -50,11 +63,18 @@ fn main() -> ExitCode {
                 Command::Emulator(args) => commands::emulator(args).await,
                 Command::Config(ConfigCommand::Check(args)) => commands::config_check(args).await,
                 Command::Init(args) => commands::init(args),
+                Command::Conflicts(command) => commands::conflicts(*command).await,
+                Command::Exempt(args) => commands::exempt(args),
+                Command::Unexempt(args) => commands::unexempt(args),
+                Command::Restore(args) => commands::restore(args).await,
             }
         };
-        tokio::select! {
-            outcome = run => outcome,
-            signal = interrupted() => Err(signal),
+        match signalled {
+            Some(signalled) => tokio::select! {
+                outcome = run => outcome,
+                signal = signalled => Err(signal),
+            },
+            None => run.await,
         }
     });
     match outcome {
@@ -110,24 +130,29 @@ impl<W: std::io::Write> std::io::Write for SanitizedLines<W> {
 }
 
 /// Resolves when SIGINT (Ctrl-C) or SIGTERM arrives: the run stops there
-/// with 130 or 143, saying so on stderr.
-async fn interrupted() -> CliError {
+/// with 130 or 143, saying so on stderr. The handlers are installed when
+/// this is called, not when the future is first polled: a signal that
+/// comes before must not kill the process the default way, silently.
+fn interrupted() -> impl std::future::Future<Output = CliError> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
+        let handlers = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = int.recv() => CliError::Interrupted { signal: "SIGINT", code: 130 },
-            _ = term.recv() => CliError::Interrupted { signal: "SIGTERM", code: 143 },
+        );
+        async move {
+            let (Ok(mut int), Ok(mut term)) = handlers else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = int.recv() => CliError::Interrupted { signal: "SIGINT", code: 130 },
+                _ = term.recv() => CliError::Interrupted { signal: "SIGTERM", code: 143 },
+            }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         let _ = tokio::signal::ctrl_c().await;
         CliError::Interrupted {
             signal: "Ctrl-C",

@@ -73,6 +73,18 @@ pub enum PlanError {
     /// it was signed. (Nothing about the expected value is said.)
     #[error("the plan's signature does not match its content: it was changed after it was signed")]
     BadSignature,
+    /// An action on a conflict ("delete now", "deactivate") that cannot be
+    /// planned: the address is no conflict of a fresh plan, is protected, is
+    /// not muster's, or a safety guard holds deletions.
+    #[error("cannot {} {address}: {reason}", action_verb(*.action))]
+    ConflictAction {
+        /// The address asked for.
+        address: String,
+        /// The action.
+        action: crate::ConflictAction,
+        /// Why not.
+        reason: String,
+    },
     /// An approval (`--exclude`, `--only`, an approval file) that cannot be
     /// used: unreadable, made for another plan, or naming no change of it.
     #[error("{0}")]
@@ -88,4 +100,13 @@ pub enum PlanError {
         /// Version this muster reads and writes.
         supported: u32,
     },
+}
+
+fn action_verb(action: crate::ConflictAction) -> &'static str {
+    match action {
+        crate::ConflictAction::Deactivate => "deactivate",
+        crate::ConflictAction::Ignore => "ignore",
+        crate::ConflictAction::Export => "export",
+        _ => "delete now",
+    }
 }

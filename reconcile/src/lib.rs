@@ -58,10 +58,12 @@ pub use plan::{
     PLAN_SCHEMA_VERSION, Phase, Plan, PlanNote, SkipCode, Skipped, Step, Summary, ThresholdCheck,
     WelcomeRule, is_downgrade,
 };
-pub use planner::plan;
+pub use planner::{ConflictRequest, plan, plan_conflict_action, plan_restore};
 pub use policy::{
     CreateLimit, DeleteDelay, FlagAction, HrAction, HrRule, Mode, Policy, PolicyBuilder, Threshold,
     UnknownOrigin,
 };
 pub use signing::{PlanKey, PlanSignature};
-pub use state::{AccountState, FlagCause, FlagState, STATE_VERSION, SyncState, Transition};
+pub use state::{
+    AccountState, Exemption, FlagCause, FlagState, STATE_VERSION, SyncState, Transition,
+};

@@ -14,7 +14,11 @@ use crate::state::{SyncState, Transition};
 /// 2: `fingerprint` is a hash of the plan's content (version 1 hashed the
 /// inputs), so a version-1 plan would read as edited; it is refused as a
 /// plan of another version instead, which is what it is.
-pub const PLAN_SCHEMA_VERSION: u32 = 2;
+///
+/// 3: a create carries `unowned_fields` (a restore's saved object), which
+/// the fingerprint covers even when empty; a version-2 plan is refused as
+/// a plan of another version rather than read as edited.
+pub const PLAN_SCHEMA_VERSION: u32 = 3;
 
 /// One thing to do to one account. Several steps of one [`AccountChange`]
 /// become one read-merge-write of that account.
@@ -31,6 +35,12 @@ pub enum Step {
         /// Creates with the same group number can go in one bulk request.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bulk_group: Option<u32>,
+        /// Fields muster does not model, sent verbatim with the create:
+        /// the sender lists, `odin_settings` and the rest of an account put
+        /// back from its before-image ([`crate::plan_restore`]). Empty for
+        /// a directory's create.
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        unowned_fields: serde_json::Map<String, serde_json::Value>,
     },
     /// Change a text field.
     SetField {
@@ -344,6 +354,8 @@ pub enum SkipCode {
     KindNotSynced,
     /// The source could not read the record.
     SourceIssue,
+    /// An administrator exempted the account from sync (`muster exempt`).
+    Exempt,
 }
 
 /// A refused entry, and why.

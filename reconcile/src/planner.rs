@@ -59,11 +59,137 @@ pub fn plan(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Plan, PlanError> {
+    plan_with((desired, current, target), state, policy, now, None)
+}
+
+/// Plans an administrator's action on conflicts ("delete now",
+/// "deactivate"): afresh, exactly as [`plan`] does, so every guard applies
+/// and someone who is back in the directory is no conflict any more. The
+/// plan holds only the requested changes (and the conflicts they act on),
+/// with its own threshold check; it records no run, so the deletion
+/// lifecycle of everyone else goes on as before.
+///
+/// Refuses ([`PlanError::ConflictAction`], nothing planned) an address the
+/// fresh plan does not list as a conflict — protected and exempt accounts
+/// never are — an account muster does not own unless
+/// [`ConflictRequest::include_unowned`], an action the conflict does not
+/// offer (an ignored account can only be deleted now), and any action while
+/// a safety guard holds deletions.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use muster_core::{Account, DirectoryEntry, DirectorySnapshot, Field, FieldSet};
+/// use muster_reconcile::{plan_conflict_action, ConflictRequest, Desired, GatewayListing, Policy, SyncState, TargetProfile};
+///
+/// let domain: muster_core::Domain = "example.com".parse()?;
+/// let target = TargetProfile::new("us1", "example.com").with_domain(domain.clone());
+/// let policy = Policy::builder().managed_domain(domain).build();
+/// let ldap = DirectorySnapshot::new("ldap", FieldSet::from_iter([Field::FirstName]))
+///     .with_entries(vec![DirectoryEntry::new("ann@example.com".parse()?)]);
+/// let current = GatewayListing::complete(vec![
+///     Account::new("ann@example.com".parse()?),
+///     Account::new("old@example.com".parse()?),
+/// ]);
+/// let state = SyncState::new("us1", "example.com");
+/// let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+/// let desired = Desired::new(ldap);
+///
+/// // old@ existed before muster: muster does not own it.
+/// let delete = ConflictRequest::delete_now(["old@example.com".parse()?]);
+/// assert!(plan_conflict_action(&desired, &current, &target, &state, &policy, now, &delete).is_err());
+/// let delete = delete.include_unowned(true);
+/// let plan = plan_conflict_action(&desired, &current, &target, &state, &policy, now, &delete)?;
+/// assert_eq!(plan.changes.len(), 1);
+/// // ann@ is in the directory: not a conflict.
+/// let ann = ConflictRequest::delete_now(["ann@example.com".parse()?]);
+/// assert!(plan_conflict_action(&desired, &current, &target, &state, &policy, now, &ann).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plan_conflict_action(
+    desired: &Desired,
+    current: &GatewayListing,
+    target: &TargetProfile,
+    state: &SyncState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    request: &ConflictRequest,
+) -> Result<Plan, PlanError> {
+    plan_with(
+        (desired, current, target),
+        state,
+        policy,
+        now,
+        Some(request),
+    )
+}
+
+/// What an administrator asks of some conflicts: [`plan_conflict_action`]'s request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub struct ConflictRequest {
+    action: ConflictAction,
+    addresses: Vec<EmailAddress>,
+    include_unowned: bool,
+}
+
+impl ConflictRequest {
+    /// Delete these conflicts now instead of waiting for the delay.
+    pub fn delete_now(addresses: impl IntoIterator<Item = EmailAddress>) -> Self {
+        ConflictRequest::new(ConflictAction::DeleteNow, addresses)
+    }
+
+    /// Deactivate these conflicts (mail to them stops; the account stays).
+    pub fn deactivate(addresses: impl IntoIterator<Item = EmailAddress>) -> Self {
+        ConflictRequest::new(ConflictAction::Deactivate, addresses)
+    }
+
+    fn new(action: ConflictAction, addresses: impl IntoIterator<Item = EmailAddress>) -> Self {
+        ConflictRequest {
+            action,
+            addresses: addresses.into_iter().collect(),
+            include_unowned: false,
+        }
+    }
+
+    /// Also act on accounts muster does not own (they existed before muster
+    /// and no directory lists them): off by default, since nobody told
+    /// muster whose they are.
+    pub fn include_unowned(mut self, include: bool) -> Self {
+        self.include_unowned = include;
+        self
+    }
+
+    /// The action asked for.
+    #[must_use]
+    pub fn action(&self) -> ConflictAction {
+        self.action
+    }
+}
+
+fn plan_with(
+    (desired, current, target): (&Desired, &GatewayListing, &TargetProfile),
+    state: &SyncState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    request: Option<&ConflictRequest>,
+) -> Result<Plan, PlanError> {
     rules::check_state_stamp(state, target)?;
     rules::check_clock(state, now)?;
     rules::check_domains_registered(policy, target)?;
 
-    let mut skipped = Vec::new();
+    // The state's exemptions act as exceptions for this plan; the policy a
+    // caller passed is not changed (nor cloned when nobody is exempt).
+    let exempting;
+    let policy = if state.exempt.is_empty() {
+        policy
+    } else {
+        let mut with = policy.clone();
+        with.exempted = state.exempt.keys().cloned().collect();
+        exempting = with;
+        &exempting
+    };
+    let mut skipped = rules::exemptions(state);
     let wanted = wanted::collect(desired, &current.accounts, (policy, target), &mut skipped);
     let guards = rules::safety_guards(desired, current, state, policy);
     let draft_room = (current.accounts.len() + wanted.wants.len()) / 4;
@@ -101,6 +227,7 @@ pub fn plan(
         skipped,
         run_transitions: Vec::new(),
         billable_before: 0,
+        conflict_action: false,
     };
     planner.index_state();
     planner.index_hr();
@@ -109,6 +236,9 @@ pub fn plan(
     planner.absent_pass();
     planner.hr_pass();
     planner.resolve_claims();
+    if let Some(request) = request {
+        planner.act_on_conflicts(request, &guards)?;
+    }
     Ok(planner.finish(guards))
 }
 
@@ -244,6 +374,8 @@ struct Planner<'a> {
     run_transitions: Vec<Transition>,
     /// Billable gateway accounts, counted where each account is read anyway.
     billable_before: usize,
+    /// This plan is an administrator's action on conflicts, not a sync run.
+    conflict_action: bool,
 }
 
 impl<'a> Planner<'a> {
@@ -849,6 +981,7 @@ impl<'a> Planner<'a> {
                 account: Box::new(account),
                 welcome_letter: welcome,
                 bulk_group: None,
+                unowned_fields: serde_json::Map::new(),
             },
         );
         self.drafts.push(draft);
@@ -1217,6 +1350,102 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Replaces what this plan would do with the administrator's action on
+    /// the requested conflicts (see [`plan_conflict_action`]).
+    fn act_on_conflicts(
+        &mut self,
+        request: &ConflictRequest,
+        guards: &[Guard],
+    ) -> Result<(), PlanError> {
+        let refuse = |address: &EmailAddress, reason: String| PlanError::ConflictAction {
+            address: address.to_string(),
+            action: request.action,
+            reason,
+        };
+        let mut chosen = Vec::with_capacity(request.addresses.len());
+        for address in &request.addresses {
+            if let Some(guard) = guards.iter().find(|g| g.holds_deletions()) {
+                return Err(refuse(address, format!("a safety guard holds it: {guard}")));
+            }
+            let Some(i) = self.account_index(address) else {
+                return Err(refuse(address, "no such account on the gateway".into()));
+            };
+            let account = &self.accounts[i];
+            if let Some(why) = rules::protection(account, self.policy, self.target) {
+                return Err(refuse(address, format!("it is protected ({why})")));
+            }
+            let Some(conflict) = self.conflicts.iter().find(|c| c.email == *address) else {
+                let why = if self.wanted.account_want[i] != NONE {
+                    format!(
+                        "a source lists it ({} or another): it is not a conflict",
+                        self.auth_source()
+                    )
+                } else {
+                    format!(
+                        "it is not a conflict (origin {}: a directory sync leaves it alone)",
+                        self.origin_of(i)
+                    )
+                };
+                return Err(refuse(address, why));
+            };
+            if !matches!(conflict.origin, Origin::Directory(_)) && !request.include_unowned {
+                return Err(refuse(
+                    address,
+                    format!(
+                        "muster does not own it (origin {}); pass --include-unowned to act on it anyway",
+                        conflict.origin
+                    ),
+                ));
+            }
+            if !conflict.actions.contains(&request.action) {
+                return Err(refuse(
+                    address,
+                    format!("this conflict does not offer it ({})", conflict.reason),
+                ));
+            }
+            if request.action == ConflictAction::Deactivate && !account.active {
+                return Err(refuse(address, "it is inactive already".into()));
+            }
+            chosen.push((i as u32, conflict.reason.clone()));
+        }
+        self.drafts.clear();
+        self.draft_of_account.fill(NONE);
+        self.claims.clear();
+        self.run_transitions.clear();
+        self.conflicts
+            .retain(|c| request.addresses.contains(&c.email));
+        self.conflict_action = true;
+        for (i, reason) in chosen {
+            let email = self.accounts[i as usize].primary_email.clone();
+            let (kind, step, transition, what) = match request.action {
+                ConflictAction::Deactivate => (
+                    ChangeKind::Update,
+                    Step::Deactivate,
+                    Transition::Deactivated {
+                        email: email.clone(),
+                    },
+                    "deactivated",
+                ),
+                _ => (
+                    ChangeKind::Delete,
+                    Step::Delete,
+                    Transition::Forget {
+                        email: email.clone(),
+                    },
+                    "deleted now",
+                ),
+            };
+            let draft = self.draft_for_account(i, kind);
+            draft.steps.push(step);
+            draft.transitions.push(transition);
+            add_reason(
+                &mut draft.reason,
+                format!("{what} by an administrator (conflict: {reason})"),
+            );
+        }
+        Ok(())
+    }
+
     /// Orders the changes (phase, then address), numbers them, resolves
     /// dependencies to numbers, and adds the summary, threshold and fingerprint.
     fn finish(mut self, guards: Vec<Guard>) -> Plan {
@@ -1304,25 +1533,18 @@ impl<'a> Planner<'a> {
         let expected_count = (self.accounts.len()
             + summary.changes.get("create").copied().unwrap_or(0))
         .saturating_sub(summary.changes.get("delete").copied().unwrap_or(0));
+        // An action on conflicts is no run of the sync: the last run's time
+        // stays, only the expected account count follows the deletes.
+        let at = if self.conflict_action {
+            self.state.last_run.unwrap_or(self.now)
+        } else {
+            self.now
+        };
         self.run_transitions.push(Transition::RecordRun {
-            at: self.now,
+            at,
             gateway_count: expected_count,
         });
-        let destructive: usize = changes.iter().map(AccountChange::destructive_count).sum();
-        let allowed = self.policy.threshold.allowed(self.accounts.len());
-        let creates = summary.steps.get("create").copied().unwrap_or(0);
-        let creates_allowed = self.policy.create_limit.allowed(self.accounts.len());
-        let adds_billable = summary.billable_after > summary.billable_before;
-        let threshold = ThresholdCheck {
-            destructive,
-            allowed,
-            exceeded_by: (destructive > allowed).then(|| destructive - allowed),
-            creates,
-            creates_allowed,
-            creates_exceeded_by: (creates > creates_allowed).then(|| creates - creates_allowed),
-            licences_exceeded_by: summary.over_licence_by.filter(|_| adds_billable),
-            overridden: self.policy.threshold_override,
-        };
+        let threshold = threshold_check(&changes, &summary, self.accounts.len(), self.policy);
         let mut plan = Plan {
             schema_version: PLAN_SCHEMA_VERSION,
             stack: self.target.stack.clone(),
@@ -1343,6 +1565,227 @@ impl<'a> Planner<'a> {
         plan.fingerprint = plan.content_fingerprint();
         plan
     }
+}
+
+/// The guards that need an override, checked against `changes`: the
+/// destructive threshold and the create limit for a gateway of `accounts`
+/// accounts, and the licence count when the plan adds billable users.
+fn threshold_check(
+    changes: &[AccountChange],
+    summary: &Summary,
+    accounts: usize,
+    policy: &Policy,
+) -> ThresholdCheck {
+    let destructive: usize = changes.iter().map(AccountChange::destructive_count).sum();
+    let allowed = policy.threshold.allowed(accounts);
+    let creates = summary.steps.get("create").copied().unwrap_or(0);
+    let creates_allowed = policy.create_limit.allowed(accounts);
+    let adds_billable = summary.billable_after > summary.billable_before;
+    ThresholdCheck {
+        destructive,
+        allowed,
+        exceeded_by: (destructive > allowed).then(|| destructive - allowed),
+        creates,
+        creates_allowed,
+        creates_exceeded_by: (creates > creates_allowed).then(|| creates - creates_allowed),
+        licences_exceeded_by: summary.over_licence_by.filter(|_| adds_billable),
+        overridden: policy.threshold_override,
+    }
+}
+
+/// Plans putting accounts back as their before-images show them (`muster
+/// restore`): an account that is gone is created from its saved object —
+/// the fields muster does not own included, and never with a welcome
+/// letter (its owner had the account all along); one that exists gets its
+/// name, aliases, type, activation, sender lists and memberships back in
+/// one update, expected as it is now (a change since is a stale change,
+/// not an overwrite). Protected accounts are left alone. The plan goes
+/// through review and apply like any other; it records no run.
+///
+/// A restored account's origin is not claimed: the next sync adopts it if
+/// a directory lists it, and lists it as a conflict otherwise (never
+/// deletes it again without a person deciding).
+pub fn plan_restore(
+    saved: &[(Account, serde_json::Map<String, serde_json::Value>)],
+    current: &GatewayListing,
+    target: &TargetProfile,
+    state: &SyncState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Plan, PlanError> {
+    rules::check_state_stamp(state, target)?;
+    rules::check_clock(state, now)?;
+    let by_primary: HashMap<&str, &Account> = current
+        .accounts
+        .iter()
+        .map(|a| (a.primary_email.normalized(), a))
+        .collect();
+    let mut drafts = Vec::new();
+    let mut skipped = Vec::new();
+    for (before, unowned) in saved {
+        let email = &before.primary_email;
+        let Some(now_there) = by_primary.get(email.normalized()) else {
+            let mut account = before.clone();
+            account.read_only = false;
+            let mut draft = Draft::new(
+                email.clone(),
+                ChangeKind::Create,
+                Expect {
+                    exists: false,
+                    user_type: None,
+                    active: None,
+                    aliases: None,
+                },
+            );
+            draft.steps.push(Step::Create {
+                account: Box::new(account),
+                welcome_letter: false,
+                bulk_group: None,
+                unowned_fields: unowned.clone(),
+            });
+            draft.reason =
+                "restored from its before-image (created again, no welcome letter)".into();
+            drafts.push(draft);
+            continue;
+        };
+        if let Some(why) = rules::protection(now_there, policy, target) {
+            skipped.push(Skipped {
+                email: email.to_string(),
+                source: "restore".into(),
+                location: None,
+                code: SkipCode::Protected,
+                reason: why.into(),
+            });
+            continue;
+        }
+        let mut draft = Draft::new(
+            email.clone(),
+            ChangeKind::Update,
+            Expect {
+                exists: true,
+                user_type: Some(now_there.user_type.clone()),
+                active: Some(now_there.active),
+                aliases: Some(now_there.aliases.iter().cloned().collect()),
+            },
+        );
+        for (field, was, is) in [
+            (Field::FirstName, &before.first_name, &now_there.first_name),
+            (Field::LastName, &before.last_name, &now_there.last_name),
+        ] {
+            if was != is {
+                draft.steps.push(Step::SetField {
+                    field,
+                    before: is.clone(),
+                    after: was.clone(),
+                });
+            }
+        }
+        let missing: Vec<EmailAddress> = before
+            .aliases
+            .iter()
+            .filter(|a| !now_there.aliases.contains(a))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            draft.steps.push(Step::AddAliases { aliases: missing });
+        }
+        for (field, was, is) in [
+            (
+                Field::AllowSenders,
+                &before.allow_senders,
+                &now_there.allow_senders,
+            ),
+            (
+                Field::BlockSenders,
+                &before.block_senders,
+                &now_there.block_senders,
+            ),
+            (Field::Groups, &before.groups, &now_there.groups),
+        ] {
+            let add: Vec<String> = was.difference(is).cloned().collect();
+            if !add.is_empty() {
+                draft.steps.push(Step::ChangeList {
+                    field,
+                    add,
+                    remove: Vec::new(),
+                });
+            }
+        }
+        if before.user_type != now_there.user_type {
+            draft.steps.push(Step::SetType {
+                from: now_there.user_type.clone(),
+                to: before.user_type.clone(),
+            });
+        }
+        if before.active && !now_there.active {
+            draft.steps.push(Step::Activate);
+            draft.transitions.push(Transition::Reactivated {
+                email: email.clone(),
+            });
+        }
+        if !draft.steps.is_empty() {
+            draft.reason = "restored from its before-image".into();
+            drafts.push(draft);
+        }
+    }
+    drafts
+        .sort_by(|a, b| (a.phase(), a.email.normalized()).cmp(&(b.phase(), b.email.normalized())));
+    let changes: Vec<AccountChange> = drafts
+        .into_iter()
+        .enumerate()
+        .map(|(id, d)| AccountChange {
+            id: id as u32,
+            phase: d.phase(),
+            email: d.email,
+            kind: d.kind,
+            steps: d.steps,
+            expect: d.expect,
+            depends_on: Vec::new(),
+            reason: d.reason,
+            transitions: d.transitions,
+        })
+        .collect();
+    skipped.sort();
+    let billable_before = current
+        .accounts
+        .iter()
+        .filter(|a| rules::billable(a))
+        .count();
+    let summary = summarize(
+        &changes,
+        billable_before,
+        0,
+        target,
+        policy,
+        (0, skipped.len()),
+    );
+    let threshold = threshold_check(&changes, &summary, current.accounts.len(), policy);
+    let created = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Create)
+        .count();
+    let mut plan = Plan {
+        schema_version: PLAN_SCHEMA_VERSION,
+        stack: target.stack.clone(),
+        org: target.org.clone(),
+        source: "restore".into(),
+        planned_at: now,
+        fingerprint: String::new(),
+        changes,
+        conflicts: Vec::new(),
+        skipped,
+        guards: Vec::new(),
+        notes: Vec::new(),
+        run_transitions: vec![Transition::RecordRun {
+            at: state.last_run.unwrap_or(now),
+            gateway_count: current.accounts.len() + created,
+        }],
+        summary,
+        threshold,
+        signature: None,
+    };
+    plan.fingerprint = plan.content_fingerprint();
+    Ok(plan)
 }
 
 /// Adds `text` to a change's reason: the reasons of one change read as one

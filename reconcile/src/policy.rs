@@ -246,6 +246,10 @@ pub struct Policy {
     pub(crate) min_absent_runs: u32,
     pub(crate) flag_action: FlagAction,
     pub(crate) exceptions: BTreeSet<EmailAddress>,
+    /// The state's exemptions, set by `plan()` for one plan (never saved
+    /// with the policy: they belong to muster's state).
+    #[serde(skip)]
+    pub(crate) exempted: BTreeSet<EmailAddress>,
     pub(crate) additions: Vec<DirectoryEntry>,
     pub(crate) sync_disabled_users: bool,
     pub(crate) kinds: BTreeMap<RecipientKind, UserType>,
@@ -297,6 +301,7 @@ impl Default for Policy {
             min_absent_runs: 3,
             flag_action: FlagAction::RecordOnly,
             exceptions: BTreeSet::new(),
+            exempted: BTreeSet::new(),
             additions: Vec::new(),
             sync_disabled_users: false,
             kinds,

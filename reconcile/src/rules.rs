@@ -11,7 +11,7 @@ use muster_core::{
 
 use crate::error::PlanError;
 use crate::inputs::{Desired, GatewayListing, TargetProfile};
-use crate::plan::{Guard, PlanNote, SkipCode, WelcomeRule};
+use crate::plan::{Guard, PlanNote, SkipCode, Skipped, WelcomeRule};
 use crate::policy::{DeleteDelay, Mode, Policy};
 use crate::state::{FlagState, SyncState};
 
@@ -77,9 +77,30 @@ pub(crate) fn protection(
         Some("muster's own login is never changed")
     } else if policy.exceptions.contains(&account.primary_email) {
         Some("listed in the policy's exceptions")
+    } else if policy.exempted.contains(&account.primary_email) {
+        Some("exempted from sync by an administrator")
     } else {
         None
     }
+}
+
+/// The skipped entries of the state's exemptions: each listed once per plan,
+/// with when it was exempted and why, whether a source lists it or not.
+pub(crate) fn exemptions(state: &SyncState) -> Vec<Skipped> {
+    state
+        .exempt
+        .iter()
+        .map(|(email, exemption)| Skipped {
+            email: email.to_string(),
+            source: "muster exempt".to_owned(),
+            location: None,
+            code: SkipCode::Exempt,
+            reason: match &exemption.reason {
+                Some(reason) => format!("exempted from sync on {}: {reason}", day(exemption.since)),
+                None => format!("exempted from sync on {}", day(exemption.since)),
+            },
+        })
+        .collect()
 }
 
 /// What the planner does with one directory entry.
@@ -90,6 +111,9 @@ pub(crate) enum Admission<'p> {
     Absent,
     /// Refuse it, saying why.
     Skip(SkipCode, String),
+    /// Leave it out without a word: it is exempt from sync, and the plan
+    /// lists each exemption once, with its reason, whatever the sources say.
+    Exempt,
 }
 
 /// The policy's answers every entry asks for, resolved once per plan rather
@@ -140,6 +164,9 @@ pub(crate) fn admit_entry<'p>(
             SkipCode::Exception,
             "listed in the policy's exceptions".into(),
         );
+    }
+    if !policy.exempted.is_empty() && policy.exempted.contains(&entry.primary_email) {
+        return Admission::Exempt;
     }
     let Some(user_type) = rules.user_type(entry.kind) else {
         return Admission::Skip(

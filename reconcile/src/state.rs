@@ -53,6 +53,17 @@ pub enum FlagCause {
     Hr,
 }
 
+/// Why and since when an account is exempt from sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Exemption {
+    /// When it was exempted.
+    pub since: DateTime<Utc>,
+    /// Why, as the administrator wrote it (outside text: rendered through the sanitiser).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// A flagged account: absent from its directory (or out of HR) and on its way to deletion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -91,6 +102,12 @@ pub struct SyncState {
     pub flags: BTreeMap<EmailAddress, FlagState>,
     /// Accounts the administrator chose to keep although absent (the "Ignore" action).
     pub ignored: BTreeSet<EmailAddress>,
+    /// Accounts exempted from sync (`muster exempt`, the vendors' "Exempt
+    /// from Sync"): never created, changed, flagged or deleted, and listed
+    /// as skipped in every plan. Kept here, not in the operator's config,
+    /// so muster never rewrites a file a person maintains.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exempt: BTreeMap<EmailAddress, Exemption>,
     /// When the last plan was made.
     pub last_run: Option<DateTime<Utc>>,
     /// How many accounts the gateway was expected to hold after the last run.
@@ -108,6 +125,7 @@ impl SyncState {
             accounts: BTreeMap::new(),
             flags: BTreeMap::new(),
             ignored: BTreeSet::new(),
+            exempt: BTreeMap::new(),
             last_run: None,
             last_gateway_count: None,
         }
@@ -116,6 +134,24 @@ impl SyncState {
     /// Records the administrator's "Ignore": the account stays although absent.
     pub fn ignore(&mut self, address: EmailAddress) {
         self.ignored.insert(address);
+    }
+
+    /// Undoes an "Ignore": the account follows the deletion lifecycle
+    /// again. False when it was not ignored.
+    pub fn unignore(&mut self, address: &EmailAddress) -> bool {
+        self.ignored.remove(address)
+    }
+
+    /// Exempts an account from sync from `since`, with an optional reason
+    /// for the next reviewer. Exempting it again replaces the reason and time.
+    pub fn exempt(&mut self, address: EmailAddress, since: DateTime<Utc>, reason: Option<String>) {
+        self.exempt.insert(address, Exemption { since, reason });
+    }
+
+    /// Ends an exemption: the next plan syncs the account again. False when
+    /// it was not exempt.
+    pub fn unexempt(&mut self, address: &EmailAddress) -> bool {
+        self.exempt.remove(address).is_some()
     }
 
     /// Records who made an account.
@@ -220,6 +256,7 @@ impl SyncState {
                 self.accounts.remove(email);
                 self.flags.remove(email);
                 self.ignored.remove(email);
+                self.exempt.remove(email);
             }
             Transition::Rename { from, to } => {
                 if let Some(account) = self.accounts.remove(from) {

@@ -334,6 +334,7 @@ pub(crate) fn collect<'a>(
                     Admission::Skip(code, reason) => {
                         skipped.push(skip(entry, source, code, reason));
                     }
+                    Admission::Exempt => {}
                 }
             }
         }

@@ -104,6 +104,7 @@ fn an_organisation_across_thirteen_runs() {
             account,
             welcome_letter,
             bulk_group,
+            ..
         } => {
             assert_eq!(
                 account.user_type,

@@ -94,9 +94,9 @@ fn json_export_is_stable_and_round_trips() {
     edited.changes[0].reason.push('!');
     assert_ne!(edited.content_fingerprint(), plan.fingerprint);
     // Another version (an older muster's, or a newer one's) is refused as such.
-    for other in [1, 3] {
+    for other in [2, 4] {
         let json = json.replacen(
-            "\"schema_version\": 2",
+            "\"schema_version\": 3",
             &format!("\"schema_version\": {other}"),
             1,
         );

@@ -146,6 +146,15 @@ pub enum ApplyError {
         /// What is wrong.
         reason: String,
     },
+    /// The before-images next to a journal could not be read.
+    #[error("before-images {} could not be read", path.display())]
+    BeforeImages {
+        /// The folder or image.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The journal could not be opened, read or written.
     #[error("journal {} could not be read or written", path.display())]
     JournalIo {

@@ -29,8 +29,10 @@ mod error;
 mod journal;
 mod report;
 mod steps;
+mod stop;
 #[cfg(test)]
 mod testing;
+mod undo;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -48,6 +50,8 @@ use muster_reconcile::{AccountChange, Approval, Plan, PlanKey, Step, SyncState, 
 
 pub use error::ApplyError;
 pub use report::{ApplyReport, ChangeReport, Counts, Halt, Outcome, Progress};
+pub use stop::Stop;
+pub use undo::{BeforeImage, before_images_folder, read_before_images};
 
 use journal::Journal;
 use steps::{Ctx, Done, Work};
@@ -175,6 +179,7 @@ pub struct Executor {
     breaker: u32,
     on_error: Arc<ErrorPolicy>,
     on_progress: Option<Arc<ProgressFn>>,
+    stop: Option<Stop>,
 }
 
 impl Default for Executor {
@@ -213,6 +218,7 @@ impl Executor {
             breaker: DEFAULT_BREAKER_THRESHOLD,
             on_error: Arc::new(default_policy),
             on_progress: None,
+            stop: None,
         }
     }
 
@@ -324,6 +330,17 @@ impl Executor {
         self
     }
 
+    /// Stops the run cleanly when `stop` is requested (a signal handler
+    /// calls [`Stop::request`]): no new request is sent, the changes in
+    /// flight finish — within the grace period the request gives, after
+    /// which they are left in doubt — and `apply` returns its report as
+    /// usual ([`Halt::Interrupted`]), so the caller saves the state of what
+    /// succeeded and the journal resumes the rest.
+    pub fn stop_on(mut self, stop: &Stop) -> Self {
+        self.stop = Some(stop.clone());
+        self
+    }
+
     /// Calls `progress` when a change starts and when it has an outcome.
     /// (Each outcome is also a `tracing` event of target `muster::executor`.)
     pub fn on_progress(mut self, progress: impl Fn(Progress<'_>) + Send + Sync + 'static) -> Self {
@@ -375,7 +392,7 @@ impl Executor {
         // A breaker of this run's own: a rerun starts with it closed.
         let guarded = client.with_breaker(Arc::new(Breaker::new(self.breaker)));
         let client = &guarded;
-        let ctx = self.context(client, &works).await?;
+        let ctx = self.context(client, plan, &works).await?;
         let mut run = Run {
             executor: self,
             plan,
@@ -449,6 +466,7 @@ impl Executor {
     async fn context<'a>(
         &self,
         client: &'a Client,
+        plan: &Plan,
         works: &[Result<Work<'_>, String>],
     ) -> Result<Ctx<'a>, ApplyError> {
         let listing = if self.dry_run {
@@ -487,10 +505,20 @@ impl Executor {
         } else {
             None
         };
+        // Before-images live next to the journal: without a journal a run
+        // keeps no record to undo from either.
+        let before_images = match (&self.journal, self.dry_run) {
+            (Some(journal), false) => Some(undo::Saver {
+                folder: undo::before_images_folder(journal),
+                plan: plan.fingerprint.clone(),
+            }),
+            _ => None,
+        };
         Ok(Ctx {
             client,
             listing,
             groups,
+            before_images,
         })
     }
 }
@@ -546,6 +574,9 @@ impl<'a> Run<'a> {
             }
             if cursor == order.len() {
                 break;
+            }
+            if self.executor.stop.as_ref().is_some_and(Stop::is_requested) {
+                self.halt(Halt::Interrupted);
             }
             let phase = changes[order[cursor]].phase;
             // An outcome recorded without a request may unblock others: look again before waiting.
@@ -604,9 +635,10 @@ impl<'a> Run<'a> {
             if progressed {
                 continue;
             }
-            match running.next().await {
-                Some(results) => self.complete(results),
-                None => {
+            match self.wait(&mut running).await {
+                Waited::Done(results) => self.complete(results),
+                Waited::Interrupted => {}
+                Waited::Idle => {
                     // Nothing runs and nothing can start: what is left of
                     // this phase waits for changes that cannot come first.
                     for &i in &order[cursor..] {
@@ -620,8 +652,49 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        while let Some(results) = running.next().await {
-            self.complete(results);
+        loop {
+            match self.wait(&mut running).await {
+                Waited::Done(results) => self.complete(results),
+                Waited::Interrupted => {}
+                Waited::Idle => break,
+            }
+        }
+    }
+
+    /// Waits for the next unit to finish, or for a stop: a requested stop
+    /// halts the run (nothing new starts), and once its grace period is over
+    /// the units still in flight are given up — journalled as in doubt, so
+    /// the resume reads back what they did.
+    async fn wait(&mut self, running: &mut FuturesUnordered<UnitFuture<'a>>) -> Waited {
+        if running.is_empty() {
+            return Waited::Idle;
+        }
+        let Some(stop) = self.executor.stop.clone() else {
+            return running.next().await.map_or(Waited::Idle, Waited::Done);
+        };
+        if stop.is_requested() && !matches!(self.halted, Some(Halt::Interrupted)) {
+            self.halt(Halt::Interrupted);
+            return Waited::Interrupted;
+        }
+        tokio::select! {
+            results = running.next() => results.map_or(Waited::Idle, Waited::Done),
+            () = stop.requested(), if !stop.is_requested() => {
+                self.halt(Halt::Interrupted);
+                Waited::Interrupted
+            }
+            () = stop.grace_over() => {
+                let left: Vec<usize> = self.running.iter().copied().collect();
+                *running = FuturesUnordered::new();
+                for i in left {
+                    self.running.remove(&i);
+                    for a in self.accounts(i) {
+                        self.busy.remove(&a);
+                    }
+                    let reason = "interrupted in flight: the resume reads back whether it landed".to_owned();
+                    self.finish(i, Outcome::Skipped { reason }, true, true);
+                }
+                Waited::Interrupted
+            }
         }
     }
 
@@ -923,6 +996,16 @@ fn breaker_reason(error: &GatewayError, writes_begun: bool) -> Option<String> {
         ),
         _ => None,
     }
+}
+
+/// What waiting on the running units came to.
+enum Waited {
+    /// A unit finished.
+    Done(Vec<(usize, Done)>),
+    /// A stop was requested, or its grace period ran out.
+    Interrupted,
+    /// Nothing is running.
+    Idle,
 }
 
 /// Whether a change can start now.

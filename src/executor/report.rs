@@ -171,6 +171,11 @@ pub enum Halt {
         /// What tripped it (never credentials).
         reason: String,
     },
+    /// A [`Stop`](crate::Stop) was requested (SIGINT or SIGTERM in the
+    /// CLI): nothing more was sent, the changes in flight were let finish
+    /// (or, past the grace period, left in doubt for the resume to settle).
+    /// Applying the same plan with the same journal resumes it.
+    Interrupted,
 }
 
 impl std::fmt::Display for Halt {
@@ -194,6 +199,7 @@ impl std::fmt::Display for Halt {
                 write!(f, "run stopped after {max_changes} changes (limit)")
             }
             Halt::Breaker { reason } => write!(f, "run stopped sending: {reason}"),
+            Halt::Interrupted => f.write_str("run interrupted: nothing more was sent"),
         }
     }
 }

@@ -90,6 +90,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) listing: Option<BTreeMap<EmailAddress, Account>>,
     /// Group name → id, read once when some change touches memberships.
     pub(crate) groups: Option<BTreeMap<String, String>>,
+    /// Where destructive steps save the account first (with a journal).
+    pub(crate) before_images: Option<super::undo::Saver>,
 }
 
 /// A list of strings to change by adding and removing.
@@ -259,6 +261,8 @@ struct Rename<'c> {
 #[derive(Debug, Default)]
 pub(crate) struct Work<'c> {
     create: Option<(&'c Account, WelcomeEmail)>,
+    /// A create's fields muster does not model (a restore's).
+    unowned: Option<&'c Map<String, Value>>,
     rename: Option<Rename<'c>>,
     delete: bool,
     edits: Edits<'c>,
@@ -277,6 +281,7 @@ impl Work<'_> {
     /// True when the change is a plain create that can go in a bulk request.
     pub(crate) fn is_plain_create(&self) -> bool {
         self.create.is_some()
+            && self.unowned.is_none_or(Map::is_empty)
             && self.rename.is_none()
             && !self.delete
             && !self.edits.writes_user()
@@ -311,6 +316,7 @@ pub(crate) fn classify(change: &AccountChange) -> Result<Work<'_>, String> {
             Step::Create {
                 account,
                 welcome_letter,
+                unowned_fields,
                 ..
             } => {
                 let welcome = if *welcome_letter {
@@ -319,6 +325,7 @@ pub(crate) fn classify(change: &AccountChange) -> Result<Work<'_>, String> {
                     WelcomeEmail::DontSend
                 };
                 w.create = Some((account, welcome));
+                w.unowned = Some(unowned_fields);
             }
             Step::SetField { field, after, .. } => match field {
                 Field::FirstName => w.edits.first_name = Some(after.as_deref()),
@@ -526,11 +533,12 @@ pub(crate) async fn run(
     let done = if let Some(rename) = &work.rename {
         run_rename(client, change, rename, in_doubt).await
     } else if let Some((account, welcome)) = work.create {
-        run_create(client, account, welcome, in_doubt).await
+        let unowned = work.unowned.cloned().unwrap_or_default();
+        run_create(client, account, welcome, unowned, in_doubt).await
     } else if work.delete {
-        run_delete(client, change, in_doubt).await
+        run_delete(ctx, change, in_doubt).await
     } else {
-        run_update(client, change, &work.edits, in_doubt).await
+        run_update(ctx, change, &work.edits, in_doubt).await
     };
     if !done.outcome.succeeded() {
         return done;
@@ -592,14 +600,17 @@ async fn run_groups(client: &Client, email: &EmailAddress, ops: &[(String, bool)
 /// One read-merge-write of an existing account, its preconditions checked
 /// by the client before it writes.
 async fn run_update(
-    client: &Client,
+    ctx: &Ctx<'_>,
     change: &AccountChange,
     edits: &Edits<'_>,
     in_doubt: bool,
 ) -> Done {
+    let client = ctx.client;
     let email = &change.email;
-    // Memberships only: no PUT whose preconditions the client would check, so read and check here.
-    let needs_read = in_doubt || edits.needs_lists() || !edits.writes_user();
+    // Memberships only: no PUT whose preconditions the client would check,
+    // so read and check here; a destructive change is read to save it first.
+    let keeps_image = ctx.before_images.is_some() && change.is_destructive();
+    let needs_read = in_doubt || edits.needs_lists() || !edits.writes_user() || keeps_image;
     let current = if needs_read {
         match read(client, email).await {
             Ok(Some(user)) => Some(user),
@@ -612,6 +623,12 @@ async fn run_update(
     if in_doubt && current.as_ref().is_some_and(|u| edits.hold_in(u.account())) {
         // The earlier run's write landed before it could record so.
         return Done::applied();
+    }
+    if keeps_image
+        && let Some(current) = &current
+        && let Some(refused) = save_before_image(ctx, change, current)
+    {
+        return refused;
     }
     if !edits.writes_user() {
         let account = current.as_ref().map(RemoteUser::account);
@@ -641,6 +658,7 @@ async fn run_create(
     client: &Client,
     account: &Account,
     welcome: WelcomeEmail,
+    unowned: Map<String, Value>,
     in_doubt: bool,
 ) -> Done {
     if in_doubt {
@@ -652,7 +670,7 @@ async fn run_create(
     }
     match client
         .users()
-        .create(NewUser::new(account.clone(), welcome))
+        .create(NewUser::new(account.clone(), welcome).with_extra_fields(unowned))
         .await
     {
         Ok(_) => Done::applied(),
@@ -668,7 +686,8 @@ async fn run_create(
 }
 
 /// A delete, after reading the account and checking the plan's expectations.
-async fn run_delete(client: &Client, change: &AccountChange, in_doubt: bool) -> Done {
+async fn run_delete(ctx: &Ctx<'_>, change: &AccountChange, in_doubt: bool) -> Done {
+    let client = ctx.client;
     let email = &change.email;
     let current = match read(client, email).await {
         Ok(Some(user)) => user,
@@ -680,6 +699,9 @@ async fn run_delete(client: &Client, change: &AccountChange, in_doubt: bool) -> 
     if let Err(reason) = check(current.account(), &expectations(change)) {
         return Done::stale(reason);
     }
+    if let Some(refused) = save_before_image(ctx, change, &current) {
+        return refused;
+    }
     match client.users().delete(email).await {
         Ok(()) => Done::applied(),
         Err(GatewayError::NotFound { .. }) => Done::stale("the account no longer exists"),
@@ -690,16 +712,19 @@ async fn run_delete(client: &Client, change: &AccountChange, in_doubt: bool) -> 
     }
 }
 
-/// Keys of a user object that identify the stored record, not the person:
-/// not copied onto the account that replaces it.
-const RECORD_KEYS: [&str; 6] = [
-    "uid",
-    "id",
-    "created_at",
-    "createdAt",
-    "updated_at",
-    "updatedAt",
-];
+use super::undo::RECORD_KEYS;
+
+/// Saves the account's before-image ahead of a destructive step; the
+/// refusal of the change (nothing written) when it cannot be saved, since
+/// a destructive step without its undo is not what the operator was promised.
+fn save_before_image(ctx: &Ctx<'_>, change: &AccountChange, current: &RemoteUser) -> Option<Done> {
+    let saver = ctx.before_images.as_ref()?;
+    let error = saver.save(change.id, current).err()?;
+    Some(Done::refused(format!(
+        "its before-image could not be saved in {} ({error}): nothing written",
+        saver.folder.display()
+    )))
+}
 
 /// A primary-address change in its four steps: strip the old account's
 /// aliases, create the new account (unowned fields copied, no welcome
@@ -910,7 +935,7 @@ pub(crate) async fn run_bulk(
         Err(e) if todo.len() > 1 && is_item_error(&e) => {
             for &i in &todo {
                 let (_, account, welcome, _) = members[i];
-                results[i] = Some(run_create(client, account, welcome, false).await);
+                results[i] = Some(run_create(client, account, welcome, Map::new(), false).await);
             }
         }
         Err(GatewayError::Conflict { .. }) if todo.len() == 1 => {

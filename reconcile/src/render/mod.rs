@@ -12,9 +12,11 @@
 //! Every rendering holds directory data: write it readable by its owner
 //! only, as `muster::write_private` (in the umbrella crate) does.
 
+mod conflicts;
 mod csv_export;
 mod text_preview;
 
+pub use conflicts::{CONFLICT_COLUMNS, conflicts_csv, conflicts_json, conflicts_text};
 pub use csv_export::{COLUMNS, csv};
 pub use text_preview::text;
 

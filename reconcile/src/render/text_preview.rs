@@ -68,16 +68,7 @@ pub fn text(plan: &Plan) -> String {
     if !plan.conflicts.is_empty() {
         let _ = writeln!(out, "\nUser conflicts ({})", plan.conflicts.len());
         for c in &plan.conflicts {
-            let actions: Vec<&str> = c.actions.iter().map(|a| action(*a)).collect();
-            let _ = writeln!(
-                out,
-                "  ? {} ({}, {}): {} [{}]",
-                d(&c.email),
-                d(&c.user_type),
-                d(&c.origin),
-                o(&c.reason),
-                actions.join(" | ")
-            );
+            conflict_line(&mut out, c);
         }
     }
     if !plan.skipped.is_empty() {
@@ -214,7 +205,22 @@ fn list<'x>(prefix: &str, items: impl Iterator<Item = &'x muster_core::EmailAddr
         .join("\n      ")
 }
 
-fn action(a: ConflictAction) -> &'static str {
+/// One line of the User Conflicts list, as the preview and `muster
+/// conflicts list` print it.
+pub(crate) fn conflict_line(out: &mut String, c: &crate::plan::Conflict) {
+    let actions: Vec<&str> = c.actions.iter().map(|a| action(*a)).collect();
+    let _ = writeln!(
+        out,
+        "  ? {} ({}, {}): {} [{}]",
+        d(&c.email),
+        d(&c.user_type),
+        d(&c.origin),
+        o(&c.reason),
+        actions.join(" | ")
+    );
+}
+
+pub(crate) fn action(a: ConflictAction) -> &'static str {
     match a {
         ConflictAction::DeleteNow => "delete now",
         ConflictAction::Ignore => "ignore",

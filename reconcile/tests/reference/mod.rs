@@ -1220,6 +1220,7 @@ impl<'a> Reference<'a> {
                 account: Box::new(account),
                 welcome_letter: welcome,
                 bulk_group: None,
+                unowned_fields: serde_json::Map::new(),
             }];
             let mut transitions = vec![Transition::Claim {
                 email: e.primary_email.clone(),
