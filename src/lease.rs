@@ -18,7 +18,7 @@ pub struct Lease {
 #[non_exhaustive]
 pub enum LeaseError {
     /// Another run holds it.
-    #[error("another run holds the organisation's lease `{}`", path.display())]
+    #[error("another run holds this organisation's lease (`{}`)", path.display())]
     Held {
         /// The lock file.
         path: PathBuf,

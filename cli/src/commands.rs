@@ -13,7 +13,7 @@ use muster::directory::{
 };
 use muster::gateway::{Client, SecretString};
 use muster::reconcile::{
-    self, Approval, ConflictRequest, Desired, Pick, Plan, PlanError, Policy, Selection, SyncState,
+    self, Approval, ConflictRequest, Desired, Pick, Plan, Policy, Selection, SyncState,
 };
 use muster_emulator::{Emulator, Seed};
 
@@ -64,7 +64,7 @@ struct Inputs {
     stack: String,
     state: SyncState,
     desired: Desired,
-    _lease: Option<std::fs::File>,
+    _lease: Option<muster::Lease>,
 }
 
 impl Inputs {
@@ -392,28 +392,7 @@ fn approval(
             path: path.clone(),
             source,
         })?;
-        let first = text.trim_start_matches('\u{feff}').trim_start();
-        let reviewed_csv = first.starts_with("plan,") || first.starts_with("plan;");
-        let selection = if reviewed_csv {
-            Selection::from_reviewed_csv(&text)
-        } else {
-            Selection::parse(&text)
-        }
-        .map_err(CliError::Approval)?;
-        // With a plan key, an approval file counts only when signed by it
-        // (`muster approve` signs a reviewed CSV's marks, on the reviewer's side).
-        if let Some(key) = key {
-            selection.verify(key).map_err(CliError::Approval)?;
-        }
-        if selection.fingerprint != plan.fingerprint {
-            return Err(CliError::Approval(PlanError::Approval(format!(
-                "`{}` approves plan {}, not this one ({})",
-                path.display(),
-                Sanitized(&selection.fingerprint),
-                plan.fingerprint
-            ))));
-        }
-        exclude.extend(selection.picks);
+        exclude.extend(muster::read_approval(&text, path, plan, key).map_err(CliError::Approval)?);
     }
     if only.is_empty() && exclude.is_empty() {
         return Ok(None);
@@ -483,35 +462,13 @@ pub(crate) fn approve(args: ApproveArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The organisation's lease for this run: an exclusive lock on
-/// `<state>.lock`, held until the run ends (the process exits or the guard
-/// drops), so two runs of one organisation never write its state at once.
-fn lease(state: Option<&Path>) -> Result<Option<std::fs::File>, CliError> {
-    let Some(state) = state else {
-        return Ok(None);
-    };
-    let mut path = state.as_os_str().to_owned();
-    path.push(".lock");
-    let path = std::path::PathBuf::from(path);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| CliError::File {
-            action: "cannot open the lease",
-            path: path.clone(),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::Leased { path }),
-        Err(std::fs::TryLockError::Error(source)) => Err(CliError::File {
-            action: "cannot take the lease",
-            path,
-            source,
-        }),
-    }
+/// The organisation's lease for this run ([`muster::Lease`]), when there
+/// is a state file to guard.
+fn lease(state: Option<&Path>) -> Result<Option<muster::Lease>, CliError> {
+    state
+        .map(muster::Lease::take)
+        .transpose()
+        .map_err(CliError::Lease)
 }
 
 /// The plan-signing key: `--plan-key-file`, else the config's `[signing]`,

@@ -62,12 +62,10 @@ pub(crate) enum CliError {
     /// naming nothing the plan changes.
     #[error("cannot use the approval")]
     Approval(#[source] muster::reconcile::PlanError),
-    /// Another run holds this organisation's lease (exit 6).
-    #[error("another run holds this organisation's lease (`{}`)", path.display())]
-    Leased {
-        /// The lock file.
-        path: PathBuf,
-    },
+    /// The organisation's lease could not be taken: another run holds it
+    /// (exit 6), or its lock file cannot be used.
+    #[error(transparent)]
+    Lease(muster::LeaseError),
     /// The run was interrupted by SIGINT (130) or SIGTERM (143).
     #[error("interrupted by {signal}")]
     Interrupted {

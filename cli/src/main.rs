@@ -176,7 +176,7 @@ fn report(error: &CliError) -> ExitCode {
             | muster::ApplyError::LicencesExceeded { .. },
         ) => ExitCode::from(4),
         CliError::Interrupted { code, .. } => ExitCode::from(*code),
-        CliError::Leased { .. } => ExitCode::from(6),
+        CliError::Lease(muster::LeaseError::Held { .. }) => ExitCode::from(6),
         _ => ExitCode::from(1),
     }
 }
