@@ -73,7 +73,10 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
             &reconcile::render::json(&plan),
         )?;
     }
-    write_output(args.out.as_deref(), &render(&plan, args.format))?;
+    write_output(
+        args.out.as_deref(),
+        &render_paced(&plan, args.format, &client),
+    )?;
     learned.save(&client);
     Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
 }
@@ -111,6 +114,15 @@ impl LearnedPace {
                 Sanitized(&muster::core::error_chain(&e).to_string())
             );
         }
+    }
+}
+
+/// [`render`], with the text preview's API-call estimate also as a
+/// duration at the client's current pace (configured or learned).
+fn render_paced(plan: &Plan, format: Format, client: &Client) -> String {
+    match format {
+        Format::Text => reconcile::render::text_at_rate(plan, Some(client.requests_per_minute())),
+        other => render(plan, other),
     }
 }
 

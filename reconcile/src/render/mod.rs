@@ -16,7 +16,7 @@ mod csv_export;
 mod text_preview;
 
 pub use csv_export::{COLUMNS, csv};
-pub use text_preview::text;
+pub use text_preview::{text, text_at_rate};
 
 use crate::error::PlanError;
 use crate::plan::{PLAN_SCHEMA_VERSION, Plan};
