@@ -48,7 +48,10 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
             &reconcile::render::json(&plan),
         )?;
     }
-    write_output(args.out.as_deref(), &render(&plan, args.format))?;
+    write_output(
+        args.out.as_deref(),
+        &render_paced(&plan, args.format, &inputs.client),
+    )?;
     inputs.learned.save(&inputs.client);
     Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
 }
@@ -277,7 +280,7 @@ async fn conflict_action(
         "cannot save the plan to",
         &reconcile::render::json(&plan),
     )?;
-    print!("{}", render(&plan, args.format));
+    print!("{}", render_paced(&plan, args.format, &inputs.client));
     eprintln!(
         "conflicts: plan saved to `{}`; review it with `muster show`, then `muster apply --plan {}`",
         args.save.display(),
@@ -320,6 +323,15 @@ impl LearnedPace {
                 Sanitized(&muster::core::error_chain(&e).to_string())
             );
         }
+    }
+}
+
+/// [`render`], with the text preview's API-call estimate also as a
+/// duration at the client's current pace (configured or learned).
+fn render_paced(plan: &Plan, format: Format, client: &Client) -> String {
+    match format {
+        Format::Text => reconcile::render::text_at_rate(plan, Some(client.requests_per_minute())),
+        other => render(plan, other),
     }
 }
 

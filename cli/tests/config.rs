@@ -374,6 +374,24 @@ async fn an_organisation_with_letters_off_gets_none_and_the_plan_says_why() {
         change(&plan, "bob.ray@example.com")["steps"][0]["welcome_letter"],
         false
     );
+    // The text preview says how long its API calls take at the login's request budget.
+    let out = muster_with_env(
+        args(&[
+            "plan",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--requests-per-minute",
+            "30",
+        ]),
+        password(),
+    )
+    .await;
+    let preview = text(&out.stdout);
+    let calls = preview
+        .lines()
+        .find(|l| l.contains("API calls"))
+        .unwrap_or_else(|| panic!("{preview}"));
+    assert!(calls.ends_with(" s at 30 requests/minute"), "{calls}");
     apply(&cfg).await;
     assert_eq!(emulator.welcome_letters("bob.ray@example.com"), 0);
 

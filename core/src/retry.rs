@@ -1,9 +1,16 @@
-//! The one retry policy of muster's HTTP clients (the gateway client now, the
-//! Entra ID source next): which outcomes may be tried again ([`classify`]),
+//! The one retry policy of muster's HTTP clients (the gateway client and the
+//! Entra ID source): which outcomes may be tried again ([`classify`]),
 //! how long to wait ([`RetryConfig::backoff`], through the `backon` crate,
-//! and [`RetryConfig::wait`], its adjustment hook that honours
+//! and [`RetryConfig::decide`], its adjustment hook that honours
 //! `Retry-After`), and how many retries a client may spend in all
 //! ([`RetryBudget`], after smithy-rs' retry token bucket).
+//!
+//! Where the two clients differ, it is a setting of [`RetryConfig`], not a
+//! rule of their own: what a `Retry-After` beyond the maximum means
+//! ([`LongRetryAfter`]); and whether a request is idempotent, which only
+//! matters after an [ambiguous](RetryAction::is_ambiguous) outcome
+//! ([`RetryReason::may_resend`]: the gateway's POSTs are not; every Graph
+//! request is a read and is).
 //!
 //! Classifying and timing are kept apart (smithy-rs `RetryAction` and its
 //! backoff are separate too), so each is tested on its own, and both are
@@ -59,6 +66,23 @@ impl RetryReason {
     #[must_use]
     pub fn request_not_processed(self) -> bool {
         matches!(self, RetryReason::Throttled | RetryReason::Connect)
+    }
+
+    /// Whether a request that failed for this reason may be sent again:
+    /// always when it is `idempotent` (a read, a full-replace PUT, a
+    /// DELETE), otherwise only when it [certainly was not
+    /// processed](Self::request_not_processed). The one place that says
+    /// what idempotency changes.
+    ///
+    /// ```
+    /// use muster_core::retry::RetryReason;
+    /// assert!(RetryReason::ServerError.may_resend(true));
+    /// assert!(!RetryReason::ServerError.may_resend(false)); // a POST that may have landed
+    /// assert!(RetryReason::Throttled.may_resend(false));
+    /// ```
+    #[must_use]
+    pub fn may_resend(self, idempotent: bool) -> bool {
+        idempotent || self.request_not_processed()
     }
 
     /// What a retry for this reason costs from a [`RetryBudget`]: a timeout
@@ -140,6 +164,36 @@ pub fn is_server_failure(outcome: AttemptOutcome) -> bool {
     )
 }
 
+/// What a `Retry-After` longer than [`RetryConfig::max_retry_after`] means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LongRetryAfter {
+    /// Wait the maximum, then retry (the gateway: its budget is ours to
+    /// pace, and a run should go on rather than fail on one long ask).
+    #[default]
+    Clamp,
+    /// Give up at once with the failure (the Entra ID source: retrying
+    /// early into Graph's throttling only earns more throttling, and a
+    /// nightly read should end with an error that says so, not hang).
+    GiveUp,
+}
+
+/// What to do before a retry (the result of [`RetryConfig::decide`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Wait {
+    /// Wait this long, then try again.
+    After(Duration),
+    /// The schedule is used up: the failure stands.
+    Exhausted,
+    /// The server asked for a longer wait than allowed and the config says
+    /// [give up](LongRetryAfter::GiveUp): the failure stands, and says so.
+    BeyondMax {
+        /// What the server asked for.
+        asked: Duration,
+    },
+}
+
 /// How many attempts and how long to wait between them.
 ///
 /// ```
@@ -157,6 +211,7 @@ pub struct RetryConfig {
     initial_backoff: Duration,
     max_backoff: Duration,
     max_retry_after: Duration,
+    long_retry_after: LongRetryAfter,
     jitter_seed: Option<u64>,
 }
 
@@ -170,6 +225,7 @@ impl RetryConfig {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),
+            long_retry_after: LongRetryAfter::Clamp,
             jitter_seed: None,
         }
     }
@@ -206,6 +262,14 @@ impl RetryConfig {
     #[must_use]
     pub fn with_max_retry_after(mut self, delay: Duration) -> Self {
         self.max_retry_after = delay;
+        self
+    }
+
+    /// What a `Retry-After` beyond [the maximum](Self::with_max_retry_after)
+    /// means (default: [`LongRetryAfter::Clamp`]).
+    #[must_use]
+    pub fn with_long_retry_after(mut self, long: LongRetryAfter) -> Self {
+        self.long_retry_after = long;
         self
     }
 
@@ -259,7 +323,40 @@ impl RetryConfig {
     /// The adjustment of one wait (backon's `adjust` hook): no wait left
     /// in the schedule means no retry; a `Retry-After` the server sent on a
     /// status that [honours it](honours_retry_after) replaces the
-    /// scheduled wait, clamped to the configured maximum.
+    /// scheduled wait; one beyond the maximum is clamped to it or ends the
+    /// retries, as [`LongRetryAfter`] says.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use muster_core::retry::{LongRetryAfter, RetryConfig, Wait};
+    /// let s = Duration::from_secs;
+    /// let clamp = RetryConfig::standard();
+    /// assert_eq!(clamp.decide(Some(s(1)), Some(s(7))), Wait::After(s(7)));
+    /// assert_eq!(clamp.decide(Some(s(1)), Some(s(3600))), Wait::After(s(120)));
+    /// assert_eq!(clamp.decide(None, Some(s(7))), Wait::Exhausted);
+    /// let give_up = clamp.with_long_retry_after(LongRetryAfter::GiveUp);
+    /// assert_eq!(give_up.decide(Some(s(1)), Some(s(120))), Wait::After(s(120)));
+    /// assert_eq!(give_up.decide(Some(s(1)), Some(s(121))), Wait::BeyondMax { asked: s(121) });
+    /// // Out of attempts, the failure itself stands, however long the wait asked.
+    /// assert_eq!(give_up.decide(None, Some(s(3600))), Wait::Exhausted);
+    /// ```
+    #[must_use]
+    pub fn decide(&self, scheduled: Option<Duration>, retry_after: Option<Duration>) -> Wait {
+        let Some(scheduled) = scheduled else {
+            return Wait::Exhausted;
+        };
+        match retry_after {
+            Some(asked) if asked > self.max_retry_after => match self.long_retry_after {
+                LongRetryAfter::Clamp => Wait::After(self.max_retry_after),
+                LongRetryAfter::GiveUp => Wait::BeyondMax { asked },
+            },
+            Some(asked) => Wait::After(asked),
+            None => Wait::After(scheduled),
+        }
+    }
+
+    /// [`decide`](Self::decide) as backon's `adjust` hook wants it: the
+    /// wait, or `None` for no retry.
     ///
     /// ```
     /// use std::time::Duration;
@@ -276,11 +373,10 @@ impl RetryConfig {
         scheduled: Option<Duration>,
         retry_after: Option<Duration>,
     ) -> Option<Duration> {
-        let scheduled = scheduled?;
-        Some(match retry_after {
-            Some(asked) => asked.min(self.max_retry_after),
-            None => scheduled,
-        })
+        match self.decide(scheduled, retry_after) {
+            Wait::After(wait) => Some(wait),
+            Wait::Exhausted | Wait::BeyondMax { .. } => None,
+        }
     }
 }
 

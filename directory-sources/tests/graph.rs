@@ -599,8 +599,8 @@ async fn a_page_that_keeps_failing_is_an_error_not_a_shorter_directory() {
         .fetch()
         .await
         .unwrap_err();
-    // No Retry-After: our own doubling backoff.
-    assert_eq!(waits.seconds(), [1, 2, 4]);
+    // No Retry-After: our own doubling backoff, with jitter.
+    waits.assert_own_backoff(3);
     assert!(err.is_directory_unavailable());
     assert_page_unavailable(&err, 2);
     assert_eq!(
@@ -611,6 +611,31 @@ async fn a_page_that_keeps_failing_is_an_error_not_a_shorter_directory() {
             server.uri()
         )
     );
+}
+
+/// The retry budget (muster's one retry policy) bounds the retries of the
+/// whole source, not of one request: a budget that pays one retry gets a
+/// failing Graph two requests, however many retries are allowed.
+#[tokio::test]
+async fn a_spent_retry_budget_ends_the_retries_before_the_schedule_does() {
+    let server = server_with_token(1).await;
+    first_page()
+        .respond_with(json(503, fixture(&server, "error_unavailable")))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let waits = Arc::new(Waits::default());
+    let budget = Arc::new(muster_core::retry::RetryBudget::new(
+        muster_core::retry::RETRY_COST,
+    ));
+    let err = source(&server, &waits)
+        .retry_budget(Arc::clone(&budget))
+        .fetch()
+        .await
+        .unwrap_err();
+    assert_eq!(waits.seconds().len(), 1);
+    assert_eq!(budget.available(), 0);
+    assert_page_unavailable(&err, 1);
 }
 
 #[tokio::test]
@@ -675,7 +700,7 @@ async fn an_unreachable_token_endpoint_is_retried_then_an_error() {
         .fetch()
         .await
         .unwrap_err();
-    assert_eq!(waits.seconds(), [1, 2]);
+    waits.assert_own_backoff(2);
     assert!(matches!(
         &err,
         Error::GraphToken {

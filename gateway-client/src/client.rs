@@ -270,6 +270,7 @@ impl ClientBuilder {
                 breaker: None,
                 sleeper: self.sleeper,
                 page_size: self.page_size,
+                configured_per_minute: self.rate_limit.requests_per_minute(),
             }),
         })
     }
@@ -372,6 +373,8 @@ pub(crate) struct Inner {
     pub(crate) breaker: Option<Arc<Breaker>>,
     pub(crate) sleeper: Arc<dyn Sleep>,
     pub(crate) page_size: u32,
+    /// The configured pace, for [`Client::requests_per_minute`].
+    pub(crate) configured_per_minute: u32,
 }
 
 impl Client {
@@ -427,6 +430,18 @@ impl Client {
     #[must_use]
     pub fn limiter(&self) -> &Arc<dyn RateLimiter> {
         &self.inner.limiter
+    }
+
+    /// The pace requests leave at now, in requests per minute: the rate
+    /// the limiter learned (loaded from an earlier run, or learned from a
+    /// 429 in this one), else the configured one. How long an apply takes
+    /// is set by it, so an estimate of that duration divides by it.
+    #[must_use]
+    pub fn requests_per_minute(&self) -> f64 {
+        self.learned_rate()
+            .map_or(f64::from(self.inner.configured_per_minute), |l| {
+                l.per_minute()
+            })
     }
 
     /// What the limiter has learned about the gateway's real budget, to be

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Map, Value};
 
 use crate::transport::Request;
-use crate::users::objects_of;
+use crate::users::{objects_of, take_list};
 use crate::{Client, Error};
 
 struct Cursor {
@@ -40,10 +40,8 @@ impl Client {
                     .query("page", cur.page.to_string())
                     .query("pageSize", size.to_string());
                 let reply = self.inner.execute(req).await?;
-                let body = reply.json()?;
-                let items = body
-                    .get(key)
-                    .and_then(Value::as_array)
+                let mut body = reply.json()?;
+                let items = take_list(&mut body, key)
                     .ok_or_else(|| reply.decode_error(format!("no `{key}` list")))?;
                 let items = objects_of(items).map_err(|r| reply.decode_error(r))?;
                 if cur.page > 1

@@ -6,6 +6,6 @@
 //! from a [`RetryBudget`] shared by its clones.
 
 pub use muster_core::retry::{
-    AttemptOutcome, RetryAction, RetryBudget, RetryConfig, RetryReason, classify,
-    honours_retry_after, is_server_failure,
+    AttemptOutcome, LongRetryAfter, RetryAction, RetryBudget, RetryConfig, RetryReason, Wait,
+    classify, honours_retry_after, is_server_failure,
 };

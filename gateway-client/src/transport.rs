@@ -270,8 +270,7 @@ impl Inner {
         match (action, result) {
             (RetryAction::NoActionIndicated, Ok(a)) => Ok(reply(a)),
             (RetryAction::RetryIndicated(reason), result) => {
-                let may_repeat =
-                    req.idempotency == Idempotency::Idempotent || reason.request_not_processed();
+                let may_repeat = reason.may_resend(req.idempotency == Idempotency::Idempotent);
                 Err(Failure {
                     error: error(result),
                     reason: Some(reason),

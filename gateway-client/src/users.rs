@@ -120,10 +120,8 @@ impl Users<'_> {
             .execute(Request::new(Method::GET, self.client.users_path()))
             .await
             .map_err(|e| self.org_missing(e))?;
-        let body = reply.json()?;
-        let items = body
-            .get("users")
-            .and_then(Value::as_array)
+        let mut body = reply.json()?;
+        let items = take_list(&mut body, "users")
             .ok_or_else(|| reply.decode_error("no `users` list".into()))?;
         objects_of(items).map_err(|r| reply.decode_error(r))
     }
@@ -366,7 +364,7 @@ impl Users<'_> {
             return Ok(report);
         }
         if let Some(Value::Array(users)) = obj.remove("users") {
-            for o in objects_of(&users).map_err(|r| reply.decode_error(r))? {
+            for o in objects_of(users).map_err(|r| reply.decode_error(r))? {
                 report.created.push(
                     wire::decode_user(dialect, o).map_err(|reason| reply.decode_error(reason))?,
                 );
@@ -438,35 +436,52 @@ impl Users<'_> {
         }
     }
 
-    /// Decodes one listed record, naming it in the error.
+    /// Decodes one listed record, naming it in the error. The record is
+    /// moved into the user it becomes; its name and excerpt are written
+    /// only when it does not decode (a listing of thousands decodes
+    /// thousands of records and fails on none, usually).
     fn listed(&self, obj: Map<String, Value>) -> Result<Listed, Error> {
+        let dialect = self.client.dialect();
+        let reason = if dialect == Dialect::RestV2 && wire::v2::is_alias_record(&obj) {
+            match wire::v2::decode_alias(&obj) {
+                Ok((address, user)) => return Ok(Listed::Alias { address, user }),
+                Err(reason) => reason,
+            }
+        } else {
+            match wire::decode_account(dialect, &obj) {
+                Ok(account) => return Ok(Listed::User(Box::new(RemoteUser::new(account, obj)))),
+                Err(reason) => reason,
+            }
+        };
         let name = obj
             .get("primary_email")
             .or_else(|| obj.get("primaryEmail"))
             .map(ToString::to_string)
             .unwrap_or_else(|| "(no primary address)".into());
-        let excerpt = muster_core::excerpt(&Value::Object(obj.clone()).to_string());
-        let dialect = self.client.dialect();
-        let decoded = if dialect == Dialect::RestV2 && wire::v2::is_alias_record(&obj) {
-            wire::v2::decode_alias(&obj).map(|(address, user)| Listed::Alias { address, user })
-        } else {
-            wire::decode_user(dialect, obj).map(|u| Listed::User(Box::new(u)))
-        };
-        decoded
-            .map_err(|reason| self.list_decode_error(format!("record {name}: {reason}"), excerpt))
+        let excerpt = muster_core::excerpt(&Value::Object(obj).to_string());
+        Err(self.list_decode_error(format!("record {name}: {reason}"), excerpt))
     }
 }
 
-/// The objects of a JSON list, or why not.
-pub(crate) fn objects_of(items: &[Value]) -> Result<Vec<Map<String, Value>>, String> {
+/// The objects of a JSON list, or why not; taken by value, so no record is
+/// copied on its way to the user it becomes.
+pub(crate) fn objects_of(items: Vec<Value>) -> Result<Vec<Map<String, Value>>, String> {
     items
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, v)| match v {
-            Value::Object(o) => Ok(o.clone()),
+            Value::Object(o) => Ok(o),
             other => Err(format!("item {i} is not an object: {other}")),
         })
         .collect()
+}
+
+/// Takes the list under `key` out of a reply's JSON object (the rest stays).
+pub(crate) fn take_list(body: &mut Value, key: &str) -> Option<Vec<Value>> {
+    match body.get_mut(key).map(Value::take) {
+        Some(Value::Array(items)) => Some(items),
+        _ => None,
+    }
 }
 
 fn array(bodies: &[Map<String, Value>]) -> Value {

@@ -2,7 +2,8 @@
 //! every status of the table, the client retries exactly when
 //! `muster_core::retry::classify` says so, a POST only when the request
 //! was certainly not processed, and a PUT left in doubt is settled by one
-//! read. (The Entra ID source will be held to the same table.)
+//! read. (The Entra ID source is held to the same table in the workspace
+//! test `tests/one_classifier.rs`.)
 
 mod common;
 

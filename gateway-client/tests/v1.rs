@@ -564,3 +564,38 @@ async fn a_redirect_is_not_followed() {
     let err = v1(&server).verify().await.unwrap_err();
     assert_eq!(err.status(), Some(302), "{err:?}");
 }
+
+/// A listing whose records decode costs no error text; one that does not
+/// decode is named, and quoted in the error (the excerpt is written only
+/// then, so it must still be written then).
+#[tokio::test]
+async fn a_listed_record_that_does_not_decode_is_named_and_quoted() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/orgs/example.com/users"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [
+            {"primary_email": "ann@example.com", "type": "end_user"},
+            {"primary_email": "not an address", "firstname": "Bo", "type": "end_user"}
+        ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = v1(&server).users().list().await.unwrap_err();
+    let Error::Decode {
+        reason,
+        body_excerpt,
+        ..
+    } = &err
+    else {
+        panic!("expected a decode error, got {err:?}");
+    };
+    assert!(
+        reason.starts_with("record \"not an address\": "),
+        "{reason}"
+    );
+    assert!(
+        body_excerpt.contains("\"firstname\":\"Bo\""),
+        "{body_excerpt}"
+    );
+    assert!(!body_excerpt.contains("ann@example.com"), "{body_excerpt}");
+}

@@ -3,9 +3,11 @@
 //! An app-only token from the client-credentials flow, then `/users` with
 //! `$select` of exactly the mapped properties and `$top=999` (Graph's
 //! largest page), following every `@odata.nextLink` to the end. Throttling
-//! (429) and transient failures (5xx, lost connections) are retried a
-//! bounded number of times, waiting as `Retry-After` asks; a page that still
-//! fails is an error, never a shorter directory. Each user is mapped by a
+//! (429) and transient failures (408, 5xx, lost connections) are retried a
+//! bounded number of times on muster's one retry policy
+//! ([`muster_core::retry`], the gateway client's too: the same status table,
+//! jittered backoff, `Retry-After` honoured, a retry budget); a page that
+//! still fails is an error, never a shorter directory. Each user is mapped by a
 //! pure function (`users.rs`).
 //!
 //! What Graph `/users` cannot say: whether a mailbox is a person's, shared,
@@ -34,13 +36,20 @@
 mod advanced;
 mod delta;
 mod groups;
-mod retry;
 mod users;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use backon::Retryable;
+use muster_core::retry::{
+    AttemptOutcome, LongRetryAfter, RetryAction, RetryBudget, RetryConfig, RetryReason, Wait,
+    classify, honours_retry_after,
+};
 use muster_core::{
     DirectorySnapshot, Field, Location, NoteKind, SourceIssue, SourceNote, non_blank,
     parse_retry_after,
@@ -58,11 +67,25 @@ pub use users::{ExternalMembers, GuestPolicy};
 use advanced::{ADVANCED_QUERIES_DOC, needs_advanced_query};
 use delta::{Change, is_resync, merge, refused};
 use groups::{GROUP_SELECT, GraphGroup, MAIL_ENABLED, map_group};
-use retry::{Retry, Wait, retryable_status};
 use users::{GraphUser, UserMap, map_user};
 
 use crate::collect::{Collector, Mapped};
 use crate::error::Error;
+
+/// The source's retry settings on muster's one retry policy: 5 retries,
+/// backoff from 1 s doubling (with jitter) up to 30 s, and a `Retry-After`
+/// of at most 5 minutes, beyond which the read gives up
+/// ([`LongRetryAfter::GiveUp`]: Graph's throttling waits are seconds to a
+/// few minutes; anything longer is a service in trouble, and a nightly run
+/// must not hang for hours).
+fn default_retry() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(6)
+        .with_initial_backoff(Duration::from_secs(1))
+        .with_max_backoff(Duration::from_secs(30))
+        .with_max_retry_after(Duration::from_secs(300))
+        .with_long_retry_after(LongRetryAfter::GiveUp)
+}
 
 /// Entra ID's token authority (the public cloud). National clouds have their
 /// own: see [`GraphCloud`].
@@ -219,7 +242,8 @@ pub struct GraphSource {
     mail_groups: bool,
     map: UserMap,
     external_members: ExternalMembers,
-    retry: Retry,
+    retry: RetryConfig,
+    budget: Arc<RetryBudget>,
     sleeper: Arc<dyn Sleep>,
     timeout: Duration,
 }
@@ -252,7 +276,8 @@ impl GraphSource {
                 account_enabled: false,
             },
             external_members: ExternalMembers::Sync,
-            retry: Retry::default(),
+            retry: default_retry(),
+            budget: Arc::new(RetryBudget::default()),
             sleeper: Arc::new(TokioSleep::default()),
             timeout: Duration::from_secs(60),
         }
@@ -448,7 +473,7 @@ impl GraphSource {
     /// How often a throttled or failed request is tried again (default 5);
     /// `0` fails on the first refusal.
     pub fn max_retries(mut self, retries: u32) -> Self {
-        self.retry.max_retries = retries;
+        self.retry = self.retry.with_max_attempts(retries.saturating_add(1));
         self
     }
 
@@ -473,7 +498,15 @@ impl GraphSource {
     /// # }
     /// ```
     pub fn max_retry_after(mut self, cap: Duration) -> Self {
-        self.retry.max_retry_after = cap;
+        self.retry = self.retry.with_max_retry_after(cap);
+        self
+    }
+
+    /// The retries this source may spend in all, shared by its clones
+    /// (default: a [`RetryBudget::default`] of its own). A Graph that fails
+    /// every request gets a few retries, not five per page.
+    pub fn retry_budget(mut self, budget: Arc<RetryBudget>) -> Self {
+        self.budget = budget;
         self
     }
 
@@ -952,7 +985,7 @@ impl GraphSource {
     async fn authorized(
         &self,
         session: &mut Session,
-        request: impl Fn() -> RequestBuilder,
+        request: impl Fn() -> RequestBuilder + Send + Sync,
         error: impl Fn(Failure) -> Error,
     ) -> Result<String, Error> {
         let send = |token: &SecretString| {
@@ -1097,64 +1130,146 @@ impl GraphSource {
     }
 
     /// Sends a request until it succeeds, fails for good, or the retries are
-    /// used up; returns the body of the successful answer. Each attempt is a
-    /// `graph.request` span (method, path — never the query or a header —,
-    /// attempt, status, the wait before the next one), for `MUSTER_LOG`.
-    async fn exchange(&self, request: impl Fn() -> RequestBuilder) -> Result<String, Failure> {
-        let mut retries = 0;
-        loop {
-            let (http, built) = request().build_split();
-            let request = match built {
-                Ok(request) => request,
-                Err(e) => return Err(Failure::transport(e)),
-            };
-            let span = tracing::info_span!(
-                "graph.request",
-                method = %request.method(),
-                path = %request.url().path(),
-                attempt = retries + 1,
-                status = tracing::field::Empty,
-                wait_ms = tracing::field::Empty,
-            );
-            let answer = async {
-                let response = http.execute(request).await?;
-                tracing::Span::current().record("status", response.status().as_u16());
-                let status = response.status();
-                let retry_after = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                let body = response.text().await;
-                Ok::<_, reqwest::Error>((status, retry_after, body))
+    /// used up; returns the body of the successful answer. Which failures
+    /// are retried and how long to wait is muster's one retry policy
+    /// ([`muster_core::retry`], the gateway client's too): the status table
+    /// of [`classify`], backon's jittered schedule adjusted for
+    /// `Retry-After` ([`RetryConfig::decide`]), and the source's
+    /// [`RetryBudget`]. Each attempt is a `graph.request` span (method,
+    /// path — never the query or a header —, attempt, status, the wait
+    /// before the next one), for `MUSTER_LOG`; each retry is logged in it.
+    async fn exchange(
+        &self,
+        request: impl Fn() -> RequestBuilder + Send + Sync,
+    ) -> Result<String, Failure> {
+        let attempts = AtomicU32::new(0);
+        // The reason of the last retry (its cost comes back on success), and
+        // what Graph asked for when it asked too much.
+        let retried = Mutex::new(None::<RetryReason>);
+        let beyond = Mutex::new(None::<Duration>);
+        let result = self.retrying(&request, &attempts, &retried, &beyond).await;
+        match result {
+            Ok(body) => {
+                self.budget.succeeded(*lock(&retried));
+                Ok(body)
             }
-            .instrument(span.clone())
-            .await;
-            let (failure, retry_after) = match answer {
-                Ok((status, _, Ok(body))) if status.is_success() => return Ok(body),
-                // Cut off mid-body: as transient as a lost connection.
-                Ok((status, _, Err(e))) if status.is_success() => (Failure::transport(e), None),
-                Ok((status, retry_after, body)) => {
-                    let failure = self.failure(status, &body.unwrap_or_default());
-                    if !retryable_status(status.as_u16()) {
-                        return Err(failure);
-                    }
-                    (failure, retry_after)
-                }
-                Err(e) => (Failure::transport(e), None),
-            };
-            retries += 1;
-            let wait = match self.retry.wait(retries, retry_after) {
-                Wait::After(wait) => wait,
-                Wait::Exhausted => return Err(failure),
-                Wait::BeyondCap(asked) => {
-                    return Err(failure.beyond_cap(asked, self.retry.max_retry_after));
-                }
-            };
-            span.record("wait_ms", wait.as_millis() as u64);
-            span.in_scope(|| tracing::debug!(?wait, "retrying after a transient failure"));
-            self.sleeper.sleep(wait).await;
+            Err(f) => Err(match *lock(&beyond) {
+                Some(asked) => f.failure.beyond_cap(asked, self.retry.max_retry_after()),
+                None => f.failure,
+            }),
         }
+    }
+
+    /// The attempts of one request on backon's schedule. Built in a plain
+    /// function and boxed, so its closures' `Send` is proven here rather
+    /// than inside every async caller (as the gateway client does).
+    fn retrying<'s>(
+        &'s self,
+        request: &'s (impl Fn() -> RequestBuilder + Send + Sync),
+        attempts: &'s AtomicU32,
+        retried: &'s Mutex<Option<RetryReason>>,
+        beyond: &'s Mutex<Option<Duration>>,
+    ) -> Pin<Box<dyn Future<Output = Result<String, Attempted>> + Send + 's>> {
+        let sleeper = Arc::clone(&self.sleeper);
+        let retrying = (move || self.attempt(request, attempts))
+            .retry(self.retry.backoff())
+            .sleep(move |wait| {
+                let sleeper = Arc::clone(&sleeper);
+                async move { sleeper.sleep(wait).await }
+            })
+            .when(|f: &Attempted| f.reason.is_some())
+            .adjust(move |f: &Attempted, scheduled| {
+                let wait = match self.retry.decide(scheduled, f.retry_after) {
+                    Wait::After(wait) => wait,
+                    Wait::BeyondMax { asked } => {
+                        *lock(beyond) = Some(asked);
+                        return None;
+                    }
+                    _ => return None,
+                };
+                let reason = f.reason?;
+                if !self.budget.withdraw(reason) {
+                    f.span.in_scope(|| {
+                        tracing::warn!(?reason, "retry budget spent: not retrying");
+                    });
+                    return None;
+                }
+                *lock(retried) = Some(reason);
+                Some(wait)
+            })
+            .notify(|f: &Attempted, wait| {
+                f.span.record("wait_ms", wait.as_millis() as u64);
+                f.span.in_scope(|| {
+                    tracing::debug!(reason = ?f.reason, ?wait, "retrying after a transient failure");
+                });
+            });
+        Box::pin(retrying)
+    }
+
+    /// One attempt of a request, classified by [`classify`].
+    async fn attempt(
+        &self,
+        request: &(impl Fn() -> RequestBuilder + Send + Sync),
+        attempts: &AtomicU32,
+    ) -> Result<String, Attempted> {
+        let (http, built) = request().build_split();
+        let request = match built {
+            Ok(request) => request,
+            Err(e) => return Err(Attempted::definite(Failure::transport(e))),
+        };
+        let span = tracing::info_span!(
+            "graph.request",
+            method = %request.method(),
+            path = %request.url().path(),
+            attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1,
+            status = tracing::field::Empty,
+            wait_ms = tracing::field::Empty,
+        );
+        let answer = async {
+            let response = http.execute(request).await?;
+            tracing::Span::current().record("status", response.status().as_u16());
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let body = response.text().await;
+            Ok::<_, reqwest::Error>((status, retry_after, body))
+        }
+        .instrument(span.clone())
+        .await;
+        let (outcome, failure, retry_after) = match answer {
+            Ok((status, _, Ok(body))) if status.is_success() => return Ok(body),
+            // Cut off mid-body: as transient as a lost connection.
+            Ok((status, _, Err(e))) if status.is_success() => {
+                (AttemptOutcome::Interrupted, Failure::transport(e), None)
+            }
+            Ok((status, retry_after, body)) => (
+                AttemptOutcome::Status(status.as_u16()),
+                self.failure(status, &body.unwrap_or_default()),
+                retry_after.filter(|_| honours_retry_after(status.as_u16())),
+            ),
+            Err(e) if e.is_connect() => {
+                (AttemptOutcome::ConnectFailed, Failure::transport(e), None)
+            }
+            Err(e) => (AttemptOutcome::Interrupted, Failure::transport(e), None),
+        };
+        let reason = match classify(outcome) {
+            // Every Graph request is a read (the token POST included: asking
+            // again only issues another token), so where the classifier
+            // allows a retry the request may be sent again, ambiguous or not.
+            RetryAction::RetryIndicated(reason) if reason.may_resend(GRAPH_IS_IDEMPOTENT) => {
+                Some(reason)
+            }
+            _ => None,
+        };
+        Err(Attempted {
+            failure,
+            reason,
+            retry_after,
+            span,
+        })
     }
 
     /// Reads an error answer: Graph's `{"error":{"code","message"}}` or the
@@ -1265,6 +1380,38 @@ fn unsupported_query(mut err: Error, advanced: bool) -> Error {
 #[must_use]
 pub fn escape_odata_string(value: &str) -> String {
     value.replace('\'', "''")
+}
+
+/// Every request the source sends is a read: what
+/// [`RetryReason::may_resend`] is told, so an ambiguous outcome is retried.
+const GRAPH_IS_IDEMPOTENT: bool = true;
+
+/// A failed attempt, and why it may be tried again when it may.
+struct Attempted {
+    failure: Failure,
+    /// Set when the classifier allows a retry.
+    reason: Option<RetryReason>,
+    /// A `Retry-After` Graph sent on a status that honours it.
+    retry_after: Option<Duration>,
+    /// The attempt's span, to record the wait in.
+    span: tracing::Span,
+}
+
+impl Attempted {
+    /// A failure that is never retried.
+    fn definite(failure: Failure) -> Self {
+        Attempted {
+            failure,
+            reason: None,
+            retry_after: None,
+            span: tracing::Span::none(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // One value replaced whole: a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A failed exchange, before it is given its context.

@@ -45,6 +45,23 @@ impl Waits {
             .map(Duration::as_secs)
             .collect()
     }
+
+    /// Asserts that the waits so far are the source's own backoff (Graph
+    /// named no wait): `retries` of them, the n-th (1-based) jittered
+    /// within [c/2, c] of c = 1 s × 2^(n-1), so that clients that failed
+    /// together do not retry together, and none retries at once.
+    pub(crate) fn assert_own_backoff(&self, retries: usize) {
+        let waits = self.0.lock().unwrap().clone();
+        assert_eq!(waits.len(), retries, "{waits:?}");
+        for (i, wait) in waits.iter().enumerate() {
+            let ceiling = Duration::from_secs(1 << i);
+            assert!(
+                *wait >= ceiling / 2 && *wait <= ceiling,
+                "retry {}: {wait:?} (all: {waits:?})",
+                i + 1
+            );
+        }
+    }
 }
 
 /// `tests/fixtures/graph/{name}.json`, with `{base}` replaced by the mock

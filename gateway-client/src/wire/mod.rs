@@ -18,11 +18,21 @@ use crate::{Dialect, Error};
 
 /// Reads one user object.
 pub(crate) fn decode_user(dialect: Dialect, obj: Map<String, Value>) -> Result<RemoteUser, String> {
-    let account = match dialect {
-        Dialect::RestV2 => v2::decode(&obj)?,
-        _ => v1::decode(&obj)?,
-    };
+    let account = decode_account(dialect, &obj)?;
     Ok(RemoteUser::new(account, obj))
+}
+
+/// The account a user object describes, in `dialect`'s mapping (the object
+/// is only read: the caller keeps it, to move it into the user or to quote
+/// it in an error).
+pub(crate) fn decode_account(
+    dialect: Dialect,
+    obj: &Map<String, Value>,
+) -> Result<muster_core::Account, String> {
+    match dialect {
+        Dialect::RestV2 => v2::decode(obj),
+        _ => v1::decode(obj),
+    }
 }
 
 /// Writes `assigns` into `obj`, touching nothing else.

@@ -27,11 +27,37 @@ fn quoted(value: &str) -> String {
     format!("\"{}\"", sanitize(value).replace('"', "\\\""))
 }
 
+/// `, about 8 s at 100 requests/minute`: how long `calls` requests take at
+/// the rate, rounded up (nothing when there is no rate or nothing to send).
+fn pace(calls: u64, requests_per_minute: Option<f64>) -> String {
+    let Some(rate) = requests_per_minute.filter(|r| *r > 0.0 && calls > 0) else {
+        return String::new();
+    };
+    let secs = (calls as f64 * 60.0 / rate).ceil() as u64;
+    let minutes = secs.div_ceil(60);
+    let took = match secs {
+        0..120 => format!("{secs} s"),
+        120..7200 => format!("{minutes} min"),
+        _ => format!("{} h {} min", minutes / 60, minutes % 60),
+    };
+    format!(", about {took} at {rate:.0} requests/minute")
+}
+
 /// Renders the plan for a human to review before it is applied. Every value
 /// from outside goes through muster's one sanitiser ([`sanitize`]): each
 /// line of the output starts with what this renderer wrote.
 #[must_use]
 pub fn text(plan: &Plan) -> String {
+    text_at_rate(plan, None)
+}
+
+/// [`text`], with the estimate of API calls also given as a duration at
+/// `requests_per_minute` (the configured budget, or the rate the gateway
+/// client learned): how long an apply takes is set by the gateway's
+/// budget. The rate is the caller's, not the plan's: it changes between
+/// runs, so it is no part of what the plan's fingerprint covers.
+#[must_use]
+pub fn text_at_rate(plan: &Plan, requests_per_minute: Option<f64>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -93,7 +119,7 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  * {}", d(note));
         }
     }
-    summary(&mut out, plan);
+    summary(&mut out, plan, requests_per_minute);
     out
 }
 
@@ -229,7 +255,7 @@ pub(crate) fn action(a: ConflictAction) -> &'static str {
     }
 }
 
-fn summary(out: &mut String, plan: &Plan) {
+fn summary(out: &mut String, plan: &Plan, requests_per_minute: Option<f64>) {
     let s = &plan.summary;
     let count = |k: &str| s.changes.get(k).copied().unwrap_or(0);
     let _ = writeln!(
@@ -250,12 +276,13 @@ fn summary(out: &mut String, plan: &Plan) {
     };
     let _ = writeln!(
         out,
-        "Welcome letters: {} ({}); billable users {} -> {}{licences}; about {} API calls",
+        "Welcome letters: {} ({}); billable users {} -> {}{licences}; about {} API calls{}",
         s.welcome_letters,
         s.welcome_rule.describe(),
         s.billable_before,
         s.billable_after,
-        s.api_calls
+        s.api_calls,
+        pace(s.api_calls, requests_per_minute)
     );
     let t = &plan.threshold;
     let _ = writeln!(
