@@ -485,18 +485,21 @@ const ADDRESS_SUSPECT: [bool; 256] = {
 };
 
 /// Why the character `c` cannot be in an address (or a domain), if it cannot.
+///
+/// The error quotes the whole string [`sanitize`](crate::sanitize)d: it was
+/// refused for a character, and the same string may hold others that must
+/// not reach a person raw (a newline is whitespace; a `<` may come first).
 fn rejection(c: char, whole: &str, is_address: bool) -> Option<AddressError> {
+    let shown = || crate::sanitize(whole).into_owned();
     if c.is_whitespace() {
-        return Some(AddressError::Whitespace(whole.to_owned()));
+        return Some(AddressError::Whitespace(shown()));
     }
     if c.is_control() {
-        return Some(AddressError::ControlCharacter(
-            crate::sanitize(whole).into_owned(),
-        ));
+        return Some(AddressError::ControlCharacter(shown()));
     }
     if crate::is_invisible(c) {
         return Some(AddressError::Invisible {
-            address: crate::sanitize(whole).into_owned(),
+            address: shown(),
             code: u32::from(c),
         });
     }
@@ -505,7 +508,7 @@ fn rejection(c: char, whole: &str, is_address: bool) -> Option<AddressError> {
         '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"'
     ) || (!is_address && c == '@');
     forbidden.then(|| AddressError::ForbiddenCharacter {
-        address: whole.to_owned(),
+        address: shown(),
         character: c,
     })
 }
@@ -629,6 +632,29 @@ impl_key_traits!(Domain, as_ascii, as_str);
 
 #[cfg(test)]
 mod tests {
+
+    /// Found by the `graph_users_json` fuzz target: the character refused
+    /// came before a newline, and the error quoted the address raw.
+    #[test]
+    fn an_address_error_quotes_the_address_on_one_line() {
+        for (input, shown) in [
+            (
+                "\\-\nann@example.com",
+                "`\\\\-\\nann@example.com` contains `\\`",
+            ),
+            (
+                "a\nb@example.com",
+                "`a\\nb@example.com` contains whitespace",
+            ),
+            (
+                "<a\x1b[2K@example.com",
+                "`<a\\x1b[2K@example.com` contains `<`",
+            ),
+        ] {
+            let err = super::EmailAddress::parse(input).unwrap_err().to_string();
+            assert!(err.starts_with(shown), "{err}");
+        }
+    }
 
     #[test]
     fn an_address_with_a_bidi_override_is_refused() {

@@ -40,8 +40,10 @@ impl HrStatus {
 }
 
 impl fmt::Display for HrStatus {
+    /// An unknown status is the HR file's own text: shown
+    /// [`sanitize`](crate::sanitize)d, as every value from outside is.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&crate::sanitize(self.as_str()))
     }
 }
 
@@ -134,6 +136,15 @@ impl HrSnapshot {
 
 #[cfg(test)]
 mod tests {
+
+    /// Found by the `hr_csv` fuzz target: an unknown status is the file's
+    /// text, quoted in the issue about a second, conflicting status.
+    #[test]
+    fn an_unknown_status_is_shown_sanitized() {
+        let status: super::HrStatus = "met at\nthe fair".parse().unwrap();
+        assert_eq!(status.to_string(), "met at\\nthe fair");
+        assert_eq!(status.as_str(), "met at\nthe fair");
+    }
     use super::*;
 
     #[test]

@@ -73,9 +73,11 @@ impl Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Line { file, line } => write!(f, "{file}:{line}"),
-            Location::Dn { dn } => write!(f, "dn `{dn}`"),
-            Location::ObjectId { id } => write!(f, "object {id}"),
+            // A file name, DN or object id comes from outside muster (a DN
+            // is whatever the directory holds): shown sanitized, like values.
+            Location::Line { file, line } => write!(f, "{}:{line}", crate::sanitize(file)),
+            Location::Dn { dn } => write!(f, "dn `{}`", crate::sanitize(dn)),
+            Location::ObjectId { id } => write!(f, "object {}", crate::sanitize(id)),
             Location::Record { index } => write!(f, "record #{index}"),
         }
     }
@@ -363,6 +365,22 @@ impl DirectorySnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `ldap_values` fuzz target: a DN is the directory's own
+    /// text and may hold a newline or control characters.
+    #[test]
+    fn a_location_from_outside_is_shown_on_one_line() {
+        let issue = SourceIssue::new(Location::dn("\u{1}1\n\0"), "an email address")
+            .with_related(Location::line("a\nb.csv", 2));
+        assert_eq!(
+            issue.to_string(),
+            "dn `\\x011\\n\\x00`: expected an email address (see also a\\nb.csv:2)"
+        );
+        assert_eq!(
+            Location::object_id("0b\u{202e}0b").to_string(),
+            "object 0b\\u{202e}0b"
+        );
+    }
 
     #[test]
     fn issue_display_names_location_field_value_and_related() {

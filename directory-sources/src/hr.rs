@@ -175,8 +175,8 @@ impl<'a> HrCollector<'a> {
                     earlier.status.clone()
                 };
                 let expected = format!(
-                    "one status per person; an earlier record says `{}`, `{kept}` is kept",
-                    earlier.status
+                    "one status per person; an earlier record says `{}`, `{}` is kept",
+                    earlier.status, kept,
                 );
                 let mut found = issue(&self.columns.status, status_value, &expected);
                 if let Some(related) = earlier.location.clone() {

@@ -45,7 +45,14 @@ pub(crate) struct RangeProblem {
 
 impl fmt::Display for RangeProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}`: {}", self.description, self.reason)
+        // The description is the server's: shown sanitized, as is any
+        // attribute name or index quoted in the reason.
+        write!(
+            f,
+            "`{}`: {}",
+            muster_core::Sanitized(&self.description),
+            self.reason
+        )
     }
 }
 
@@ -92,7 +99,8 @@ where
     };
     if let Some((other, _)) = found.next() {
         return Err(problem(format!(
-            "sent together with `{other}`: two value sets for one attribute"
+            "sent together with `{}`: two value sets for one attribute",
+            muster_core::Sanitized(other)
         )));
     }
     let options: Vec<&str> = description.split(';').skip(1).collect();
@@ -118,10 +126,17 @@ where
     let number = |text: &str| {
         // Digits only: `u64::from_str` would also take a leading `+`.
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(problem(format!("`{text}` is not a value index")));
+            return Err(problem(format!(
+                "`{}` is not a value index",
+                muster_core::Sanitized(text)
+            )));
         }
-        text.parse::<u64>()
-            .map_err(|_| problem(format!("`{text}` is not a value index")))
+        text.parse::<u64>().map_err(|_| {
+            problem(format!(
+                "`{}` is not a value index",
+                muster_core::Sanitized(text)
+            ))
+        })
     };
     let first = number(range.0)?;
     if first != start {
