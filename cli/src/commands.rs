@@ -48,10 +48,8 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
             &reconcile::render::json(&plan),
         )?;
     }
-    write_output(
-        args.out.as_deref(),
-        &render_paced(&plan, args.format, &inputs.client),
-    )?;
+    write_output(args.out.as_deref(), &render(&plan, args.format))?;
+    say_pace(&plan, &inputs.client);
     inputs.learned.save(&inputs.client);
     Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
 }
@@ -280,7 +278,8 @@ async fn conflict_action(
         "cannot save the plan to",
         &reconcile::render::json(&plan),
     )?;
-    print!("{}", render_paced(&plan, args.format, &inputs.client));
+    print!("{}", render(&plan, args.format));
+    say_pace(&plan, &inputs.client);
     eprintln!(
         "conflicts: plan saved to `{}`; review it with `muster show`, then `muster apply --plan {}`",
         args.save.display(),
@@ -326,12 +325,14 @@ impl LearnedPace {
     }
 }
 
-/// [`render`], with the text preview's API-call estimate also as a
-/// duration at the client's current pace (configured or learned).
-fn render_paced(plan: &Plan, format: Format, client: &Client) -> String {
-    match format {
-        Format::Text => reconcile::render::text_at_rate(plan, Some(client.requests_per_minute())),
-        other => render(plan, other),
+/// Says on stderr how long applying `plan` takes at the client's current
+/// pace (configured or learned). Not in the preview itself: the pace is
+/// this run's, and `show` must print exactly what `plan` printed.
+fn say_pace(plan: &Plan, client: &Client) {
+    let calls = plan.summary.api_calls;
+    if let Some(duration) = reconcile::render::duration_at_rate(calls, client.requests_per_minute())
+    {
+        eprintln!("estimate: about {calls} API calls, {duration}");
     }
 }
 

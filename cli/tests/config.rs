@@ -374,7 +374,7 @@ async fn an_organisation_with_letters_off_gets_none_and_the_plan_says_why() {
         change(&plan, "bob.ray@example.com")["steps"][0]["welcome_letter"],
         false
     );
-    // The text preview says how long its API calls take at the login's request budget.
+    // The run says how long its API calls take at the login's request budget.
     let out = muster_with_env(
         args(&[
             "plan",
@@ -386,12 +386,12 @@ async fn an_organisation_with_letters_off_gets_none_and_the_plan_says_why() {
         password(),
     )
     .await;
-    let preview = text(&out.stdout);
-    let calls = preview
+    let said = text(&out.stderr);
+    let estimate = said
         .lines()
-        .find(|l| l.contains("API calls"))
-        .unwrap_or_else(|| panic!("{preview}"));
-    assert!(calls.ends_with(" s at 30 requests/minute"), "{calls}");
+        .find(|l| l.starts_with("estimate: about "))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(estimate.ends_with(" s at 30 requests/minute"), "{estimate}");
     apply(&cfg).await;
     assert_eq!(emulator.welcome_letters("bob.ray@example.com"), 0);
 

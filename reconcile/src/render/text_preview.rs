@@ -27,20 +27,32 @@ fn quoted(value: &str) -> String {
     format!("\"{}\"", sanitize(value).replace('"', "\\\""))
 }
 
-/// `, about 8 s at 100 requests/minute`: how long `calls` requests take at
-/// the rate, rounded up (nothing when there is no rate or nothing to send).
-fn pace(calls: u64, requests_per_minute: Option<f64>) -> String {
-    let Some(rate) = requests_per_minute.filter(|r| *r > 0.0 && calls > 0) else {
-        return String::new();
-    };
-    let secs = (calls as f64 * 60.0 / rate).ceil() as u64;
+/// `about 8 s at 100 requests/minute`: how long `calls` requests take at
+/// the rate, rounded up (never promising less than it takes); `None` when
+/// there is no rate or nothing to send.
+#[must_use]
+pub fn duration_at_rate(calls: u64, requests_per_minute: f64) -> Option<String> {
+    if !(requests_per_minute > 0.0 && calls > 0) {
+        return None;
+    }
+    let secs = (calls as f64 * 60.0 / requests_per_minute).ceil() as u64;
     let minutes = secs.div_ceil(60);
     let took = match secs {
         0..120 => format!("{secs} s"),
         120..7200 => format!("{minutes} min"),
         _ => format!("{} h {} min", minutes / 60, minutes % 60),
     };
-    format!(", about {took} at {rate:.0} requests/minute")
+    Some(format!(
+        "about {took} at {requests_per_minute:.0} requests/minute"
+    ))
+}
+
+/// `, about 8 s at 100 requests/minute` for the preview's estimate line.
+fn pace(calls: u64, requests_per_minute: Option<f64>) -> String {
+    requests_per_minute
+        .and_then(|rate| duration_at_rate(calls, rate))
+        .map(|d| format!(", {d}"))
+        .unwrap_or_default()
 }
 
 /// Renders the plan for a human to review before it is applied. Every value
