@@ -148,7 +148,11 @@ impl Gateway {
     /// `exclude=` / `only=` (addresses or `"#12"` ids) and `approval=` (an
     /// approval file, or the reviewed CSV preview) apply part of the plan,
     /// in whole approval units, as `muster apply --exclude/--only/--exclude-from`.
-    #[pyo3(signature = (plan, *, dry_run=false, journal=None, concurrency=4, max_changes=None, exclude=None, only=None, approval=None))]
+    /// `progress=callable` is called with each `ProgressEvent` on this
+    /// thread; Ctrl-C (or an exception from `progress`) stops the apply as
+    /// `muster apply` stops on SIGINT: nothing new is sent, the changes in
+    /// flight finish and are journalled, then the exception is raised.
+    #[pyo3(signature = (plan, *, dry_run=false, journal=None, concurrency=4, max_changes=None, exclude=None, only=None, approval=None, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn apply(
         &self,
@@ -161,7 +165,9 @@ impl Gateway {
         exclude: Option<Vec<String>>,
         only: Option<Vec<String>>,
         approval: Option<std::path::PathBuf>,
+        progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<crate::report::Report> {
+        let progress = crate::apply::callable(progress)?;
         let picks = crate::approval::PickArgs {
             exclude,
             only,
@@ -183,8 +189,9 @@ impl Gateway {
         }
         let (inner, state) = (plan.inner(), plan.state());
         let client = &self.client;
+        let run = crate::apply::run(py, executor, inner, client, state, progress)?;
         let result: Result<ApplyReport, muster::ApplyError> =
-            runtime::block_on(py, executor.apply(inner, client, state))?;
+            run.raise_after(py, journal.as_deref())?;
         result
             .map(crate::report::Report::new)
             .map_err(|e| errors::apply(&e))

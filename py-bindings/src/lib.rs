@@ -9,6 +9,7 @@
 //! crates' diagnostics reach Python's `logging` under `muster` (`logs`).
 #![deny(missing_docs)]
 
+mod apply;
 mod approval;
 mod config;
 mod convert;

@@ -87,6 +87,18 @@ impl Plan {
         Ok(render(&self.plan, ShowFormat::parse(format)?))
     }
 
+    /// The User Conflicts list as `muster conflicts list` shows it:
+    /// `"text"`, `"json"` or `"csv"` (the columns `export_conflicts` writes).
+    #[pyo3(signature = (format="text"))]
+    fn show_conflicts(&self, format: &str) -> PyResult<String> {
+        Ok(match ShowFormat::parse(format)? {
+            ShowFormat::Text => reconcile::render::conflicts_text(&self.plan),
+            // As `conflicts list --format json` prints it.
+            ShowFormat::Json => reconcile::render::conflicts_json(&self.plan) + "\n",
+            ShowFormat::Csv => reconcile::render::conflicts_csv(&self.plan),
+        })
+    }
+
     /// What applying with these picks would apply: `included` and
     /// `excluded` change ids, and `brought_along` (a picked change and the
     /// changes it moves an address to or from, which go with it). Raises
@@ -341,7 +353,7 @@ pub(crate) fn parse_now(now: Option<&str>) -> PyResult<DateTime<Utc>> {
     }
 }
 
-fn parse_addresses(what: &str, items: Vec<String>) -> PyResult<Vec<EmailAddress>> {
+pub(crate) fn parse_addresses(what: &str, items: Vec<String>) -> PyResult<Vec<EmailAddress>> {
     items
         .into_iter()
         .map(|s| {

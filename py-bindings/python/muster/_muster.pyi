@@ -9,6 +9,8 @@ from muster import Users
 from muster.types import (
     Approved,
     Change,
+    Conflict,
+    Counts,
     Delimiter,
     Encoding,
     Entry,
@@ -24,7 +26,11 @@ from muster.types import (
     PlanOptions,
     PostiniAliasColumn,
     PostiniUserColumn,
+    Progress,
     ShowFormat,
+    Skipped,
+    Summary,
+    Threshold,
 )
 
 _Path = Union[str, "os.PathLike[str]"]
@@ -122,14 +128,16 @@ class Gateway:
         exclude: Optional[Sequence[str]] = None,
         only: Optional[Sequence[str]] = None,
         approval: Optional[_Path] = None,
+        progress: Optional[Progress] = None,
     ) -> ApplyReport: ...
 
 @final
 class Plan:
-    def summary(self) -> Dict[str, Any]: ...
+    def summary(self) -> Summary: ...
     def to_csv(self, path: Optional[_Path] = None) -> str: ...
     def to_json(self, path: Optional[_Path] = None) -> str: ...
     def show(self, format: ShowFormat = "text") -> str: ...
+    def show_conflicts(self, format: ShowFormat = "text") -> str: ...
     def approve(
         self,
         *,
@@ -142,13 +150,13 @@ class Plan:
     @property
     def changes(self) -> List[Change]: ...
     @property
-    def conflicts(self) -> List[Dict[str, Any]]: ...
+    def conflicts(self) -> List[Conflict]: ...
     @property
-    def skipped(self) -> List[Dict[str, Any]]: ...
+    def skipped(self) -> List[Skipped]: ...
     @property
     def guards(self) -> List[str]: ...
     @property
-    def threshold(self) -> Dict[str, Any]: ...
+    def threshold(self) -> Threshold: ...
     @property
     def fingerprint(self) -> str: ...
     @property
@@ -168,7 +176,7 @@ class ApplyReport:
     @property
     def changes(self) -> List[Outcome]: ...
     @property
-    def counts(self) -> Dict[str, int]: ...
+    def counts(self) -> Counts: ...
     @property
     def dry_run(self) -> bool: ...
     @property
@@ -309,7 +317,58 @@ class Config:
         exclude: Optional[Sequence[str]] = None,
         only: Optional[Sequence[str]] = None,
         approval: Optional[_Path] = None,
+        progress: Optional[Progress] = None,
     ) -> ApplyReport: ...
+    def conflicts(
+        self,
+        *,
+        plan: Union[Plan, _Path, None] = None,
+        state: Optional[_Path] = None,
+        now: Optional[str] = None,
+    ) -> List[Conflict]: ...
+    def export_conflicts(
+        self,
+        path: _Path,
+        *,
+        plan: Union[Plan, _Path, None] = None,
+        state: Optional[_Path] = None,
+        now: Optional[str] = None,
+    ) -> int: ...
+    def delete_now(
+        self,
+        addresses: Sequence[str],
+        *,
+        include_unowned: bool = False,
+        state: Optional[_Path] = None,
+        now: Optional[str] = None,
+    ) -> Plan: ...
+    def deactivate(
+        self,
+        addresses: Sequence[str],
+        *,
+        include_unowned: bool = False,
+        state: Optional[_Path] = None,
+        now: Optional[str] = None,
+    ) -> Plan: ...
+    def ignore(self, addresses: Sequence[str], *, state: Optional[_Path] = None) -> None: ...
+    def unignore(self, addresses: Sequence[str], *, state: Optional[_Path] = None) -> List[str]: ...
+    def exempt(
+        self,
+        address: str,
+        *,
+        reason: Optional[str] = None,
+        state: Optional[_Path] = None,
+        now: Optional[str] = None,
+    ) -> None: ...
+    def unexempt(self, address: str, *, state: Optional[_Path] = None) -> bool: ...
+    def restore(
+        self,
+        journal: _Path,
+        addresses: Optional[Sequence[str]] = None,
+        *,
+        state: Optional[_Path] = None,
+        now: Optional[str] = None,
+    ) -> Plan: ...
 
 @final
 class DiscoveryLedger:
