@@ -196,3 +196,93 @@ pub(crate) fn callable(progress: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py
         other => Ok(other.map(Bound::unbind)),
     }
 }
+
+/// The keywords `Gateway.apply` and `Config.apply` share (the stubs'
+/// `ApplyOptions`), read once for both.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Common {
+    pub(crate) dry_run: bool,
+    pub(crate) journal: Option<std::path::PathBuf>,
+    pub(crate) max_changes: Option<usize>,
+    pub(crate) exclude: Option<Vec<String>>,
+    pub(crate) only: Option<Vec<String>>,
+    pub(crate) approval: Option<std::path::PathBuf>,
+    /// Read apart: a callable is not plain data.
+    #[serde(skip)]
+    pub(crate) progress: Option<Py<PyAny>>,
+}
+
+impl Common {
+    /// What a script picked to approve.
+    pub(crate) fn picks(&mut self) -> crate::approval::PickArgs {
+        crate::approval::PickArgs {
+            exclude: self.exclude.take(),
+            only: self.only.take(),
+            approval: self.approval.take(),
+        }
+    }
+}
+
+/// The keyword options of `Gateway.apply` (the stubs' `GatewayApplyOptions`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct GatewayOptions {
+    #[serde(flatten)]
+    pub(crate) common: Common,
+    pub(crate) concurrency: usize,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            common: Common::default(),
+            concurrency: 4,
+        }
+    }
+}
+
+/// The keyword options of `Config.apply` (the stubs' `ConfigApplyOptions`).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ConfigOptions {
+    #[serde(flatten)]
+    pub(crate) common: Common,
+    pub(crate) state: Option<std::path::PathBuf>,
+    pub(crate) override_threshold: bool,
+}
+
+/// The keywords that are paths: a `pathlib.Path` is as good as a `str`.
+const PATHS: [&str; 3] = ["journal", "approval", "state"];
+
+/// Reads `apply`'s keywords as `T` (an unknown one is a `TypeError`, a
+/// bad value a `ValueError` naming it), with `progress` taken out first
+/// and checked to be callable.
+pub(crate) fn options<T: serde::de::DeserializeOwned + Default>(
+    function: &str,
+    options: Option<&Bound<'_, pyo3::types::PyDict>>,
+    common: impl FnOnce(&mut T) -> &mut Common,
+) -> PyResult<T> {
+    let Some(options) = options else {
+        return Ok(T::default());
+    };
+    let rest = options.copy()?;
+    let progress = rest.get_item("progress")?;
+    if progress.is_some() {
+        rest.del_item("progress")?;
+    }
+    let os = options.py().import("os")?;
+    for key in PATHS {
+        if let Some(value) = rest.get_item(key)?
+            && !value.is_none()
+        {
+            let path = os
+                .call_method1("fspath", (value,))
+                .map_err(|e| pyo3::exceptions::PyTypeError::new_err(format!("{key}: {e}")))?;
+            rest.set_item(key, path)?;
+        }
+    }
+    let mut parsed: T = crate::planning::keywords(function, Some(&rest))?;
+    common(&mut parsed).progress = callable(progress)?;
+    Ok(parsed)
+}

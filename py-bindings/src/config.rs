@@ -17,7 +17,7 @@ use muster::reconcile::{self, ConflictRequest, Desired, SyncState};
 use muster::{Executor, Lease};
 use pyo3::prelude::*;
 
-use crate::approval::{self, PickArgs};
+use crate::approval;
 use crate::errors;
 use crate::planning::{Plan, parse_now};
 use crate::report::Report;
@@ -535,23 +535,29 @@ impl Config {
     /// unless `dry_run=True`).
     /// `progress=` and Ctrl-C as in `Gateway.apply`; after an interrupt
     /// the state of what succeeded is saved before the exception is raised.
-    #[pyo3(signature = (plan, *, state=None, journal=None, dry_run=false, max_changes=None, override_threshold=false, exclude=None, only=None, approval=None, progress=None))]
-    #[allow(clippy::too_many_arguments)]
+    /// The keyword options are `ConfigApplyOptions` in the stubs.
+    #[pyo3(signature = (plan, **options))]
     fn apply(
         &self,
         py: Python<'_>,
         plan: &Plan,
-        state: Option<PathBuf>,
-        journal: Option<PathBuf>,
-        dry_run: bool,
-        max_changes: Option<usize>,
-        override_threshold: bool,
-        exclude: Option<Vec<String>>,
-        only: Option<Vec<String>>,
-        approval: Option<PathBuf>,
-        progress: Option<Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Report> {
-        let progress = crate::apply::callable(progress)?;
+        let crate::apply::ConfigOptions {
+            mut common,
+            state,
+            override_threshold,
+        } = crate::apply::options("apply", options, |o: &mut crate::apply::ConfigOptions| {
+            &mut o.common
+        })?;
+        let picks = common.picks();
+        let crate::apply::Common {
+            dry_run,
+            journal,
+            max_changes,
+            progress,
+            ..
+        } = common;
         let mut config = self.config.clone();
         let state_path = state.or_else(|| config.files.state.clone());
         if state_path.is_none() && !dry_run {
@@ -562,16 +568,7 @@ impl Config {
         let inner = plan.inner();
         // What the reviewer approved is checked before anything is sent.
         let key = config.plan_key().map_err(|e| config_error(&e))?;
-        let approved = approval::approve(
-            py,
-            inner,
-            PickArgs {
-                exclude,
-                only,
-                approval,
-            },
-            key.as_ref(),
-        )?;
+        let approved = approval::approve(py, inner, picks, key.as_ref())?;
         config.files.state.clone_from(&state_path);
         let client = config.client().map_err(|e| config_error(&e))?;
         let learned = LearnedPace::load(py, &config, &client)?;

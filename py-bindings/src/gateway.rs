@@ -152,27 +152,28 @@ impl Gateway {
     /// thread; Ctrl-C (or an exception from `progress`) stops the apply as
     /// `muster apply` stops on SIGINT: nothing new is sent, the changes in
     /// flight finish and are journalled, then the exception is raised.
-    #[pyo3(signature = (plan, *, dry_run=false, journal=None, concurrency=4, max_changes=None, exclude=None, only=None, approval=None, progress=None))]
-    #[allow(clippy::too_many_arguments)]
+    /// The keyword options are `GatewayApplyOptions` in the stubs.
+    #[pyo3(signature = (plan, **options))]
     fn apply(
         &self,
         py: Python<'_>,
         plan: &Plan,
-        dry_run: bool,
-        journal: Option<std::path::PathBuf>,
-        concurrency: usize,
-        max_changes: Option<usize>,
-        exclude: Option<Vec<String>>,
-        only: Option<Vec<String>>,
-        approval: Option<std::path::PathBuf>,
-        progress: Option<Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<crate::report::Report> {
-        let progress = crate::apply::callable(progress)?;
-        let picks = crate::approval::PickArgs {
-            exclude,
-            only,
-            approval,
-        };
+        let crate::apply::GatewayOptions {
+            mut common,
+            concurrency,
+        } = crate::apply::options("apply", options, |o: &mut crate::apply::GatewayOptions| {
+            &mut o.common
+        })?;
+        let picks = common.picks();
+        let crate::apply::Common {
+            dry_run,
+            journal,
+            max_changes,
+            progress,
+            ..
+        } = common;
         let approved = crate::approval::approve(py, plan.inner(), picks, None)?;
         let mut executor = Executor::new().dry_run(dry_run).concurrency(concurrency);
         if let Some(approved) = &approved {

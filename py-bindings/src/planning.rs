@@ -439,7 +439,7 @@ impl Default for FunctionalOptions {
 /// The keywords of a call as `T`: an unknown keyword is the `TypeError`
 /// Python raises for one, a value of the wrong spelling or type a
 /// `ValueError` naming the keyword.
-fn keywords<T: serde::de::DeserializeOwned + Default>(
+pub(crate) fn keywords<T: serde::de::DeserializeOwned + Default>(
     function: &str,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<T> {

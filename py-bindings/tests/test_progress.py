@@ -12,7 +12,7 @@ import json
 import re
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -20,7 +20,7 @@ import muster
 from muster.testing import Emulator
 from muster.types import ProgressEvent
 
-from conftest import ORG, SEED
+from conftest import LOGIN, ORG, PASSWORD, SEED
 from test_config import STAFF, by_email, password, write_config  # noqa: F401 (fixture)
 
 NEWCOMERS = [f"new{i}@example.com" for i in range(8)]
@@ -101,9 +101,23 @@ def test_progress_must_be_callable_and_nothing_is_sent_otherwise(
     assert emu.writes() == []
 
 
+@pytest.fixture
+def slow(seed: Dict[str, Any]) -> Iterator[Emulator]:
+    """Every answer takes 200 ms: Ctrl-C, raised as the third change's
+    outcome arrives, lands while the fourth is in flight (a GET and a PUT,
+    400 ms), never after it, so exactly the fourth is let finish."""
+    seed["faults"] = {"slow": 1.0, "slow_ms": 200}
+    with Emulator(seed) as emulator:
+        yield emulator
+
+
 def test_keyboard_interrupt_keeps_the_journal_and_a_second_apply_resumes_without_resending(
-    gw: muster.Gateway, emu: Emulator, tmp_path: Path
+    slow: Emulator, tmp_path: Path
 ) -> None:
+    emu = slow
+    gw = muster.Gateway.essentials(
+        emu.url, org=ORG, user=LOGIN, password=PASSWORD, requests_per_minute=100000
+    )
     gw.apply(newcomers_plan(gw, tmp_path)).raise_for_status()
     plan = newcomers_plan(gw, tmp_path, surname="Renamed")
     assert {c["kind"] for c in plan.changes} == {"update"}
@@ -120,6 +134,7 @@ def test_keyboard_interrupt_keeps_the_journal_and_a_second_apply_resumes_without
     done_first = created_in(first)
     # The change in flight when Ctrl-C came finishes; nothing new starts.
     assert 3 <= len(done_first) <= 4, first
+    assert len(first) == len(done_first), "one PUT per change, none half-sent"
     renamed = [e for e in NEWCOMERS if str((emu.user(ORG, e) or {}).get("surname")).startswith("Renamed")]
     assert renamed == done_first, "the gateway holds exactly what was sent"
     notes = getattr(caught.value, "__notes__", [])
@@ -198,3 +213,22 @@ def test_a_keyboard_interrupt_during_a_dry_run_is_raised_too(
         gw.apply(plan, dry_run=True, progress=interrupt)
     assert seen["first"]["event"] == "started"
     assert emu.writes() == []
+
+
+def test_apply_keywords_are_checked_before_anything_is_sent(
+    gw: muster.Gateway, emu: Emulator, tmp_path: Path
+) -> None:
+    plan = newcomers_plan(gw, tmp_path)
+    emu.clear_observations()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'jounral'"):
+        gw.apply(plan, jounral="x.journal")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'state'"):
+        gw.apply(plan, state="state.json")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="^journal: "):
+        gw.apply(plan, journal=3)  # type: ignore[typeddict-item]
+    with pytest.raises(ValueError, match="concurrency"):
+        gw.apply(plan, concurrency="four")  # type: ignore[typeddict-item]
+    assert emu.writes() == []
+    # None still means "not given", as for named parameters.
+    report = gw.apply(plan, journal=None, progress=None, dry_run=True)
+    assert report.dry_run

@@ -1,6 +1,5 @@
 """Type stubs of the compiled module ``muster._muster`` (re-exported by ``muster``)."""
 
-import os
 from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Union, final, overload
 
 from typing_extensions import Unpack
@@ -9,6 +8,7 @@ from muster import Users
 from muster.types import (
     Approved,
     Change,
+    ConfigApplyOptions,
     Conflict,
     Counts,
     Delimiter,
@@ -17,23 +17,24 @@ from muster.types import (
     ExternalMembers,
     Field,
     FunctionalAccountsOptions,
+    GatewayApplyOptions,
     GraphCloud,
     HrRecord,
     Issue,
     LdapObjects,
     Note,
     Outcome,
+    PathArg,
     PlanOptions,
     PostiniAliasColumn,
     PostiniUserColumn,
-    Progress,
     ShowFormat,
     Skipped,
     Summary,
     Threshold,
 )
 
-_Path = Union[str, "os.PathLike[str]"]
+_Path = PathArg
 
 __version__: str
 
@@ -117,19 +118,7 @@ class Gateway:
     @property
     def user(self) -> str: ...
     def list_users(self) -> Users: ...
-    def apply(
-        self,
-        plan: Plan,
-        *,
-        dry_run: bool = False,
-        journal: Optional[_Path] = None,
-        concurrency: int = 4,
-        max_changes: Optional[int] = None,
-        exclude: Optional[Sequence[str]] = None,
-        only: Optional[Sequence[str]] = None,
-        approval: Optional[_Path] = None,
-        progress: Optional[Progress] = None,
-    ) -> ApplyReport: ...
+    def apply(self, plan: Plan, **options: Unpack[GatewayApplyOptions]) -> ApplyReport: ...
 
 @final
 class Plan:
@@ -305,20 +294,7 @@ class Config:
         override_threshold: bool = False,
         now: Optional[str] = None,
     ) -> Plan: ...
-    def apply(
-        self,
-        plan: Plan,
-        *,
-        state: Optional[_Path] = None,
-        journal: Optional[_Path] = None,
-        dry_run: bool = False,
-        max_changes: Optional[int] = None,
-        override_threshold: bool = False,
-        exclude: Optional[Sequence[str]] = None,
-        only: Optional[Sequence[str]] = None,
-        approval: Optional[_Path] = None,
-        progress: Optional[Progress] = None,
-    ) -> ApplyReport: ...
+    def apply(self, plan: Plan, **options: Unpack[ConfigApplyOptions]) -> ApplyReport: ...
     def conflicts(
         self,
         *,

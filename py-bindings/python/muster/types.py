@@ -20,6 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, TypedDict, Union
 
 if TYPE_CHECKING:
+    import os
+
     from muster._muster import DirectorySnapshot
 
 # --- option values ------------------------------------------------------------
@@ -359,14 +361,43 @@ Progress = Callable[[ProgressEvent], object]
 # --- options ------------------------------------------------------------------
 
 
-class ProgressFinished(_ProgressFinishedKeys, total=False):
-    """A change has an outcome: its fields as in ``ApplyReport.changes``,
-    and how many of the plan's changes are done."""
+#: A file's path, as ``open()`` takes it.
+PathArg = Union[str, "os.PathLike[str]"]
 
-    reason: str
-    error: str
-    retryable: bool
-    requests: List[str]
+
+class ApplyOptions(TypedDict, total=False):
+    """The keyword options ``Gateway.apply`` and ``Config.apply`` share."""
+
+    #: Check every change and write nothing.
+    dry_run: bool
+    #: A JSON-lines journal: every outcome is appended; a re-run resumes.
+    journal: Optional[PathArg]
+    #: Stop after this many changes.
+    max_changes: Optional[int]
+    #: Leave out these changes (addresses or ``"#12"`` ids), in whole approval units.
+    exclude: Optional[Sequence[str]]
+    #: Apply only these changes, and what they bring along.
+    only: Optional[Sequence[str]]
+    #: An approval file (``muster approve``), or the reviewed CSV preview.
+    approval: Optional[PathArg]
+    #: Called with each ``ProgressEvent`` on the thread that called ``apply``.
+    progress: Optional[Progress]
+
+
+class GatewayApplyOptions(ApplyOptions, total=False):
+    """The keyword options of ``Gateway.apply``."""
+
+    #: Changes in flight at once (default 4).
+    concurrency: int
+
+
+class ConfigApplyOptions(ApplyOptions, total=False):
+    """The keyword options of ``Config.apply``."""
+
+    #: The state file, instead of the config's ``files.state``.
+    state: Optional[PathArg]
+    #: Apply a plan past the destructive-change threshold.
+    override_threshold: bool
 
 
 class CommonPlanOptions(TypedDict, total=False):
@@ -410,6 +441,10 @@ class FunctionalAccountsOptions(CommonPlanOptions, total=False):
 
 __all__ = [
     "Account",
+    "ApplyOptions",
+    "ConfigApplyOptions",
+    "GatewayApplyOptions",
+    "PathArg",
     "Conflict",
     "ConflictActionName",
     "ConflictKind",
