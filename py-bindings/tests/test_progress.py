@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import signal
 import threading
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
@@ -160,6 +162,38 @@ def test_keyboard_interrupt_keeps_the_journal_and_a_second_apply_resumes_without
     outcomes = by_email(report)
     assert sorted(e for e, o in outcomes.items() if o == "already_applied") == done_first
     assert all(str((emu.user(ORG, e) or {}).get("surname")).startswith("Renamed") for e in NEWCOMERS)
+
+
+def test_a_real_sigint_during_apply_stops_it_cleanly_too(slow: Emulator, tmp_path: Path) -> None:
+    """Ctrl-C itself, not raised by a callable: the signal arrives on the
+    main thread while `apply` waits on the gateway."""
+    emu = slow
+    gw = muster.Gateway.essentials(
+        emu.url, org=ORG, user=LOGIN, password=PASSWORD, requests_per_minute=100000
+    )
+    gw.apply(newcomers_plan(gw, tmp_path)).raise_for_status()
+    plan = newcomers_plan(gw, tmp_path, surname="Renamed")
+    journal = tmp_path / "apply.journal"
+    emu.clear_observations()
+    route = "/api/v1/orgs/{domain}/users/{email}"
+
+    def ctrl_c_after_two_puts() -> None:
+        # Waits on what the emulator saw, not on the clock.
+        while emu.count("PUT", route, 204) < 2:
+            threading.Event().wait(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=ctrl_c_after_two_puts)
+    sender.start()
+    with pytest.raises(KeyboardInterrupt):
+        gw.apply(plan, journal=journal, concurrency=1)
+    sender.join()
+    first = write_keys(emu)
+    assert 2 <= len(first) <= 3, first
+    emu.clear_observations()
+    gw.apply(plan, journal=journal, concurrency=1).raise_for_status()
+    assert set(first).isdisjoint(write_keys(emu)), "no change is sent twice"
+    assert len(first) + len(write_keys(emu)) == len(NEWCOMERS)
 
 
 def test_an_exception_from_progress_stops_config_apply_and_the_state_of_what_succeeded_is_saved(
