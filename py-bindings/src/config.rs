@@ -225,24 +225,18 @@ impl Config {
         state: Option<PathBuf>,
         now: Option<&str>,
     ) -> PyResult<reconcile::Plan> {
-        let Some(plan) = plan.filter(|p| !p.is_none()) else {
-            return Ok(self
+        match plan.filter(|p| !p.is_none()) {
+            Some(plan) => crate::planning::plan_or_path(&plan),
+            None => Ok(self
                 .fresh_plan(py, state, false, now, None)?
                 .inner()
-                .clone());
-        };
-        if let Ok(plan) = plan.cast::<Plan>() {
-            return Ok(plan.get().inner().clone());
+                .clone()),
         }
-        let path: PathBuf = plan.extract().map_err(|_| {
-            pyo3::exceptions::PyTypeError::new_err(format!(
-                "plan must be a Plan or the path of a saved plan, not {}",
-                crate::convert::type_name(&plan)
-            ))
-        })?;
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| file_error("cannot read the plan", &path, &e))?;
-        reconcile::render::from_json(&text).map_err(|e| errors::plan(&e))
+    }
+
+    /// The config's plan key, when it has one.
+    pub(crate) fn plan_key(&self) -> PyResult<Option<reconcile::PlanKey>> {
+        self.config.plan_key().map_err(|e| config_error(&e))
     }
 
     /// Changes muster's state only (exempt, ignore, …), as the CLI's

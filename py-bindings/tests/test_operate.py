@@ -217,6 +217,41 @@ def test_restore_plans_back_an_account_deleted_by_mistake(
     config.apply(plan).raise_for_status()
     back = emu.user(ORG, EVE)
     assert back is not None
-    for key in ("firstname", "surname", "type", "alias_emails", "is_active"):
-        assert back.get(key) == eve.get(key), key
+    # Every field is back, those muster does not own too; only the record's
+    # own keys (its id, its timestamps) are the new record's.
+    changed = {k for k in set(eve) | set(back) if eve.get(k) != back.get(k)}
+    assert changed <= {"uid", "created", "updated", "created_at", "updated_at"}, (
+        changed, eve, back,
+    )
     assert emu.welcome_letters(EVE) == letters, "no welcome letter on a restore"
+
+
+def test_approve_writes_an_approval_file_that_apply_honours_signed_with_the_key(
+    emu: Emulator, password: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUSTER_PY_TEST_PLAN_KEY", "k" * 40)
+    path = write_config(tmp_path, emu, extra='\n[signing]\nkey_env = "MUSTER_PY_TEST_PLAN_KEY"\n')
+    config = muster.Config.load(path)
+    plan = config.plan()
+    saved = tmp_path / "plan.json"
+    plan.to_json(saved)
+    out = tmp_path / "approval.txt"
+
+    # Unsigned (no config given): a config with a key refuses it, as the CLI does.
+    approved = muster.approve(saved, out, exclude=["bob@example.com"])
+    bob = next(c["id"] for c in plan.changes if c["email"] == "bob@example.com")
+    assert approved["excluded"] == [bob]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_text().startswith(f"plan: {plan.fingerprint}")
+    with pytest.raises(muster.PlanError, match="not signed"):
+        config.apply(plan, approval=out)
+
+    assert muster.approve(plan, out, exclude=["bob@example.com"], config=config) == approved
+    assert "k" * 40 not in out.read_text(), "the key signs; it is never written"
+    report = config.apply(plan, approval=out)
+    outcomes = by_email(report)
+    assert outcomes.pop("bob@example.com") == "excluded"
+    assert set(outcomes.values()) == {"applied"}
+
+    with pytest.raises(muster.PlanError):
+        muster.approve(plan, out, only=["nobody@example.com"])

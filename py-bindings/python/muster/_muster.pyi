@@ -66,6 +66,7 @@ __all__ = [
     "StaleError",
     "StandardCsv",
     "__version__",
+    "approve",
     "functional_accounts",
     "plan",
     "show",
@@ -478,3 +479,12 @@ def functional_accounts(
     **options: Unpack[FunctionalAccountsOptions],
 ) -> Plan: ...
 def show(path: _Path, format: ShowFormat = "text") -> str: ...
+def approve(
+    plan: Union[Plan, _Path],
+    out: _Path,
+    *,
+    exclude: Optional[Sequence[str]] = None,
+    only: Optional[Sequence[str]] = None,
+    approval: Optional[_Path] = None,
+    config: Optional[Config] = None,
+) -> Approved: ...
