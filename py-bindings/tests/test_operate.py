@@ -11,11 +11,12 @@ import io
 import json
 import stat
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Mapping
 
 import pytest
 
 import muster
+from muster import types
 from muster.testing import Emulator
 
 from conftest import LOGIN, ORG, SEED
@@ -255,3 +256,46 @@ def test_approve_writes_an_approval_file_that_apply_honours_signed_with_the_key(
 
     with pytest.raises(muster.PlanError):
         muster.approve(plan, out, only=["nobody@example.com"])
+
+
+def keys_fit(record: Mapping[str, Any], shape: Any) -> None:
+    """`record` has every required key of the TypedDict `shape`, and no key it does not name."""
+    required, optional = set(shape.__required_keys__), set(shape.__optional_keys__)
+    assert required <= set(record), (shape.__name__, required - set(record))
+    assert set(record) <= required | optional, (shape.__name__, set(record) - required - optional)
+
+
+def test_records_have_the_keys_their_typeddicts_say(
+    emu: Emulator, password: None, tmp_path: Path
+) -> None:
+    config = eve_flagged(emu, tmp_path)
+    config.exempt("ann@example.com", reason="on leave")
+    plan = config.plan()
+    keys_fit(plan.summary(), types.Summary)
+    keys_fit(plan.threshold, types.Threshold)
+    assert plan.conflicts and plan.skipped
+    for c in plan.conflicts:
+        keys_fit(c, types.Conflict)
+    for s in plan.skipped:
+        keys_fit(s, types.Skipped)
+    events: List[Any] = []
+    report = config.apply(config.delete_now([EVE]), progress=events.append)
+    keys_fit(report.counts, types.Counts)
+    for e in events:
+        keys_fit(e, types.ProgressStarted if e["event"] == "started" else types.ProgressFinished)
+
+    now = "2026-11-20T12:00:00Z"
+    ledger = muster.DiscoveryLedger()
+    rows = [{"address": "erin@example.com", "direction": "inbound", "messages": 9,
+             "last_seen": "2026-11-19T09:00:00Z", "display_name": "Erin Moss"},
+            {"address": "bad", "direction": "inbound", "messages": 1, "last_seen": "2026-11-19"}]
+    [issue] = ledger.observe(rows, now=now)
+    keys_fit(issue, types.Issue)
+    [erin] = ledger.candidates(["example.com"], now=now)
+    keys_fit(erin, types.Candidate)
+    keys_fit(erin["becomes"], types.Becomes)
+    keys_fit(erin["reason"], types.CandidateReason)
+    assert erin["seen"] is not None
+    keys_fit(erin["seen"], types.Seen)
+    keys_fit(erin["seen"]["total"], types.Tally)
+    keys_fit(erin["seen"]["display_name"], types.SeenName)

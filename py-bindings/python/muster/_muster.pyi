@@ -7,6 +7,7 @@ from typing_extensions import Unpack
 from muster import Users
 from muster.types import (
     Approved,
+    Candidate,
     Change,
     ConfigApplyOptions,
     Conflict,
@@ -355,8 +356,8 @@ class DiscoveryLedger:
     def to_json(self) -> str: ...
     def observe(
         self, rows: Sequence[Mapping[str, Any]], *, now: Optional[str] = None
-    ) -> List[Dict[str, Any]]: ...
-    def observe_csv(self, path: _Path, *, now: Optional[str] = None) -> List[Dict[str, Any]]: ...
+    ) -> List[Issue]: ...
+    def observe_csv(self, path: _Path, *, now: Optional[str] = None) -> List[Issue]: ...
     def candidates(
         self,
         managed_domains: Sequence[str],
@@ -365,7 +366,7 @@ class DiscoveryLedger:
         window_days: Optional[int] = None,
         expiry_days: Optional[int] = None,
         now: Optional[str] = None,
-    ) -> List[Dict[str, Any]]: ...
+    ) -> List[Candidate]: ...
     def snapshot(
         self,
         managed_domains: Sequence[str],

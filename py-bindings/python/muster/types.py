@@ -358,6 +358,66 @@ ProgressEvent = Union[ProgressStarted, ProgressFinished]
 #: An exception it raises stops the apply cleanly and is raised by ``apply``.
 Progress = Callable[[ProgressEvent], object]
 
+class Tally(TypedDict):
+    """Messages counted, each way."""
+
+    inbound: int
+    outbound: int
+
+
+class SeenName(TypedDict):
+    """A display name from the headers, and when it was seen."""
+
+    name: str
+    seen: str
+
+
+class _SeenKeys(TypedDict):
+    address: str
+    first_seen: str
+    last_seen: str
+    total: Tally
+    #: Per day (``"2026-11-19"``).
+    days: Dict[str, Tally]
+
+
+class Seen(_SeenKeys, total=False):
+    """Everything the discovery ledger saw of one address."""
+
+    display_name: SeenName
+
+
+class _BecomesKeys(TypedDict):
+    becomes: Literal["user", "alias_of", "functional_account"]
+
+
+class Becomes(_BecomesKeys, total=False):
+    """What a discovered address would become; ``user`` for an alias."""
+
+    user: str
+
+
+class _CandidateReasonKeys(TypedDict):
+    why: Literal["threshold", "decision"]
+
+
+class CandidateReason(_CandidateReasonKeys, total=False):
+    """Why it is a candidate: enough mail, or an administrator's decision (``decided_at``)."""
+
+    decided_at: str
+
+
+class Candidate(TypedDict):
+    """An address ``DiscoveryLedger.candidates()`` proposes."""
+
+    address: str
+    becomes: Becomes
+    reason: CandidateReason
+    #: Messages counted in the window.
+    counted: int
+    seen: Optional[Seen]
+
+
 # --- options ------------------------------------------------------------------
 
 
@@ -441,6 +501,12 @@ class FunctionalAccountsOptions(CommonPlanOptions, total=False):
 
 __all__ = [
     "Account",
+    "Becomes",
+    "Candidate",
+    "CandidateReason",
+    "Seen",
+    "SeenName",
+    "Tally",
     "ApplyOptions",
     "ConfigApplyOptions",
     "GatewayApplyOptions",
