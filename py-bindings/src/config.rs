@@ -365,34 +365,36 @@ impl Config {
     /// plan does not list as a conflict (someone back in the directory),
     /// a protected account, or an account muster does not own unless
     /// `include_unowned=True`. Returns the plan, for `show` and `apply`.
-    #[pyo3(signature = (addresses, *, include_unowned=false, state=None, now=None))]
+    #[pyo3(signature = (addresses, *, include_unowned=false, state=None, override_threshold=false, now=None))]
     fn delete_now(
         &self,
         py: Python<'_>,
         addresses: Vec<String>,
         include_unowned: bool,
         state: Option<PathBuf>,
+        override_threshold: bool,
         now: Option<&str>,
     ) -> PyResult<Plan> {
         let addresses = crate::planning::parse_addresses("addresses", addresses)?;
         let request = ConflictRequest::delete_now(addresses).include_unowned(include_unowned);
-        self.fresh_plan(py, state, false, now, Some(&request))
+        self.fresh_plan(py, state, override_threshold, now, Some(&request))
     }
 
     /// `muster conflicts deactivate`: as `delete_now`, but the accounts are
     /// deactivated (mail to them stops; the account and its settings stay).
-    #[pyo3(signature = (addresses, *, include_unowned=false, state=None, now=None))]
+    #[pyo3(signature = (addresses, *, include_unowned=false, state=None, override_threshold=false, now=None))]
     fn deactivate(
         &self,
         py: Python<'_>,
         addresses: Vec<String>,
         include_unowned: bool,
         state: Option<PathBuf>,
+        override_threshold: bool,
         now: Option<&str>,
     ) -> PyResult<Plan> {
         let addresses = crate::planning::parse_addresses("addresses", addresses)?;
         let request = ConflictRequest::deactivate(addresses).include_unowned(include_unowned);
-        self.fresh_plan(py, state, false, now, Some(&request))
+        self.fresh_plan(py, state, override_threshold, now, Some(&request))
     }
 
     /// `muster conflicts ignore`: these accounts are kept although absent

@@ -318,6 +318,7 @@ class Config:
         *,
         include_unowned: bool = False,
         state: Optional[_Path] = None,
+        override_threshold: bool = False,
         now: Optional[str] = None,
     ) -> Plan: ...
     def deactivate(
@@ -326,6 +327,7 @@ class Config:
         *,
         include_unowned: bool = False,
         state: Optional[_Path] = None,
+        override_threshold: bool = False,
         now: Optional[str] = None,
     ) -> Plan: ...
     def ignore(self, addresses: Sequence[str], *, state: Optional[_Path] = None) -> None: ...
