@@ -83,3 +83,57 @@ pub(crate) fn approve(
     }
     Ok(Some(approval))
 }
+
+/// `muster approve PLAN --out FILE`: an approval file for the part of
+/// `plan` (a `Plan`, or a saved plan's path) that the picks leave out —
+/// each change left out by id — signed with the plan key of `config` when
+/// it has one, so `apply(approval=FILE)` on the apply host can tell it came
+/// from a key holder. Written owner-only and atomically. Returns what it
+/// approves, as `Plan.approve` does.
+#[pyfunction]
+#[pyo3(name = "approve", signature = (plan, out, *, exclude=None, only=None, approval=None, config=None))]
+pub(crate) fn approve_to_file<'py>(
+    py: Python<'py>,
+    plan: Bound<'py, PyAny>,
+    out: PathBuf,
+    exclude: Option<Vec<String>>,
+    only: Option<Vec<String>>,
+    approval: Option<PathBuf>,
+    config: Option<PyRef<'py, crate::config::Config>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let plan = crate::planning::plan_or_path(&plan)?;
+    let key = match &config {
+        Some(config) => config.plan_key()?,
+        None => None,
+    };
+    let args = PickArgs {
+        exclude,
+        only,
+        approval,
+    };
+    // The reviewer's own inputs are not checked against the key: this is
+    // where the key holder vouches for them (as `muster approve`).
+    let approved = approve(py, &plan, args, None)?.unwrap_or_else(|| {
+        let mut all = muster::reconcile::Approval::default();
+        all.included = plan.changes.iter().map(|c| c.id).collect();
+        all
+    });
+    let mut selection =
+        muster::reconcile::Selection::parse(&format!("plan: {}\n", plan.fingerprint))
+            .map_err(|e| errors::plan(&e))?;
+    selection.picks = approved
+        .excluded
+        .iter()
+        .map(|id| Pick::Change(*id))
+        .collect();
+    if let Some(key) = &key {
+        selection.sign(key);
+    }
+    muster::write_private(&out, selection.render().as_bytes()).map_err(|e| {
+        pyo3::exceptions::PyOSError::new_err(format!(
+            "cannot write the approval to `{}`: {e}",
+            Sanitized(&out.display().to_string())
+        ))
+    })?;
+    crate::planning::approved_to_py(py, &approved)
+}

@@ -148,25 +148,32 @@ impl Gateway {
     /// `exclude=` / `only=` (addresses or `"#12"` ids) and `approval=` (an
     /// approval file, or the reviewed CSV preview) apply part of the plan,
     /// in whole approval units, as `muster apply --exclude/--only/--exclude-from`.
-    #[pyo3(signature = (plan, *, dry_run=false, journal=None, concurrency=4, max_changes=None, exclude=None, only=None, approval=None))]
-    #[allow(clippy::too_many_arguments)]
+    /// `progress=callable` is called with each `ProgressEvent` on this
+    /// thread; Ctrl-C (or an exception from `progress`) stops the apply as
+    /// `muster apply` stops on SIGINT: nothing new is sent, the changes in
+    /// flight finish and are journalled, then the exception is raised.
+    /// The keyword options are `GatewayApplyOptions` in the stubs.
+    #[pyo3(signature = (plan, **options))]
     fn apply(
         &self,
         py: Python<'_>,
         plan: &Plan,
-        dry_run: bool,
-        journal: Option<std::path::PathBuf>,
-        concurrency: usize,
-        max_changes: Option<usize>,
-        exclude: Option<Vec<String>>,
-        only: Option<Vec<String>>,
-        approval: Option<std::path::PathBuf>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<crate::report::Report> {
-        let picks = crate::approval::PickArgs {
-            exclude,
-            only,
-            approval,
-        };
+        let crate::apply::GatewayOptions {
+            mut common,
+            concurrency,
+        } = crate::apply::options("apply", options, |o: &mut crate::apply::GatewayOptions| {
+            &mut o.common
+        })?;
+        let picks = common.picks();
+        let crate::apply::Common {
+            dry_run,
+            journal,
+            max_changes,
+            progress,
+            ..
+        } = common;
         let approved = crate::approval::approve(py, plan.inner(), picks, None)?;
         let mut executor = Executor::new().dry_run(dry_run).concurrency(concurrency);
         if let Some(approved) = &approved {
@@ -183,8 +190,9 @@ impl Gateway {
         }
         let (inner, state) = (plan.inner(), plan.state());
         let client = &self.client;
+        let run = crate::apply::run(py, executor, inner, client, state, progress)?;
         let result: Result<ApplyReport, muster::ApplyError> =
-            runtime::block_on(py, executor.apply(inner, client, state))?;
+            run.raise_after(py, journal.as_deref())?;
         result
             .map(crate::report::Report::new)
             .map_err(|e| errors::apply(&e))

@@ -9,6 +9,7 @@
 //! crates' diagnostics reach Python's `logging` under `muster` (`logs`).
 #![deny(missing_docs)]
 
+mod apply;
 mod approval;
 mod config;
 mod convert;
@@ -50,6 +51,7 @@ fn muster_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(planning::plan, m)?)?;
     m.add_function(wrap_pyfunction!(planning::functional_accounts, m)?)?;
     m.add_function(wrap_pyfunction!(planning::show, m)?)?;
+    m.add_function(wrap_pyfunction!(approval::approve_to_file, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -87,6 +87,18 @@ impl Plan {
         Ok(render(&self.plan, ShowFormat::parse(format)?))
     }
 
+    /// The User Conflicts list as `muster conflicts list` shows it:
+    /// `"text"`, `"json"` or `"csv"` (the columns `export_conflicts` writes).
+    #[pyo3(signature = (format="text"))]
+    fn show_conflicts(&self, format: &str) -> PyResult<String> {
+        Ok(match ShowFormat::parse(format)? {
+            ShowFormat::Text => reconcile::render::conflicts_text(&self.plan),
+            // As `conflicts list --format json` prints it.
+            ShowFormat::Json => reconcile::render::conflicts_json(&self.plan) + "\n",
+            ShowFormat::Csv => reconcile::render::conflicts_csv(&self.plan),
+        })
+    }
+
     /// What applying with these picks would apply: `included` and
     /// `excluded` change ids, and `brought_along` (a picked change and the
     /// changes it moves an address to or from, which go with it). Raises
@@ -110,19 +122,7 @@ impl Plan {
             all.included = self.plan.changes.iter().map(|c| c.id).collect();
             all
         });
-        let brought: Vec<serde_json::Value> = approved
-            .brought_along
-            .iter()
-            .map(|(id, others)| serde_json::json!({"change": id, "with": others}))
-            .collect();
-        crate::convert::to_py(
-            py,
-            &serde_json::json!({
-                "included": approved.included,
-                "excluded": approved.excluded,
-                "brought_along": brought,
-            }),
-        )
+        approved_to_py(py, &approved)
     }
 
     /// Reads a plan saved with `to_json`, with the sync state it was made
@@ -341,7 +341,7 @@ pub(crate) fn parse_now(now: Option<&str>) -> PyResult<DateTime<Utc>> {
     }
 }
 
-fn parse_addresses(what: &str, items: Vec<String>) -> PyResult<Vec<EmailAddress>> {
+pub(crate) fn parse_addresses(what: &str, items: Vec<String>) -> PyResult<Vec<EmailAddress>> {
     items
         .into_iter()
         .map(|s| {
@@ -427,7 +427,7 @@ impl Default for FunctionalOptions {
 /// The keywords of a call as `T`: an unknown keyword is the `TypeError`
 /// Python raises for one, a value of the wrong spelling or type a
 /// `ValueError` naming the keyword.
-fn keywords<T: serde::de::DeserializeOwned + Default>(
+pub(crate) fn keywords<T: serde::de::DeserializeOwned + Default>(
     function: &str,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<T> {
@@ -606,6 +606,46 @@ pub(crate) fn functional_accounts(
             ..Options::default()
         },
     )
+}
+
+/// What an approval applies, as the stubs' `Approved`.
+pub(crate) fn approved_to_py<'py>(
+    py: Python<'py>,
+    approved: &reconcile::Approval,
+) -> PyResult<Bound<'py, PyAny>> {
+    let brought: Vec<serde_json::Value> = approved
+        .brought_along
+        .iter()
+        .map(|(id, others)| serde_json::json!({"change": id, "with": others}))
+        .collect();
+    crate::convert::to_py(
+        py,
+        &serde_json::json!({
+            "included": approved.included,
+            "excluded": approved.excluded,
+            "brought_along": brought,
+        }),
+    )
+}
+
+/// A `Plan`, or the path of a saved one (read as `muster show` reads it).
+pub(crate) fn plan_or_path(plan: &Bound<'_, PyAny>) -> PyResult<reconcile::Plan> {
+    if let Ok(plan) = plan.cast::<Plan>() {
+        return Ok(plan.get().inner().clone());
+    }
+    let path: std::path::PathBuf = plan.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "plan must be a Plan or the path of a saved plan, not {}",
+            type_name(plan)
+        ))
+    })?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        pyo3::exceptions::PyOSError::new_err(format!(
+            "cannot read the plan `{}`: {e}",
+            muster::core::Sanitized(&path.display().to_string())
+        ))
+    })?;
+    reconcile::render::from_json(&text).map_err(|e| errors::plan(&e))
 }
 
 #[cfg(test)]

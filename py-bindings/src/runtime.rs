@@ -47,7 +47,7 @@ pub(crate) fn get() -> PyResult<&'static Runtime> {
 }
 
 /// How often a blocked call looks for Ctrl-C.
-const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+pub(crate) const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
 /// Runs `future` to completion with the GIL released. Everything it uses
 /// must be owned or `Sync` (checked by `detach`'s bounds): Python objects

@@ -1,6 +1,5 @@
 """Type stubs of the compiled module ``muster._muster`` (re-exported by ``muster``)."""
 
-import os
 from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Union, final, overload
 
 from typing_extensions import Unpack
@@ -8,26 +7,35 @@ from typing_extensions import Unpack
 from muster import Users
 from muster.types import (
     Approved,
+    Candidate,
     Change,
+    ConfigApplyOptions,
+    Conflict,
+    Counts,
     Delimiter,
     Encoding,
     Entry,
     ExternalMembers,
     Field,
     FunctionalAccountsOptions,
+    GatewayApplyOptions,
     GraphCloud,
     HrRecord,
     Issue,
     LdapObjects,
     Note,
     Outcome,
+    PathArg,
     PlanOptions,
     PostiniAliasColumn,
     PostiniUserColumn,
     ShowFormat,
+    Skipped,
+    Summary,
+    Threshold,
 )
 
-_Path = Union[str, "os.PathLike[str]"]
+_Path = PathArg
 
 __version__: str
 
@@ -59,6 +67,7 @@ __all__ = [
     "StaleError",
     "StandardCsv",
     "__version__",
+    "approve",
     "functional_accounts",
     "plan",
     "show",
@@ -111,25 +120,15 @@ class Gateway:
     @property
     def user(self) -> str: ...
     def list_users(self) -> Users: ...
-    def apply(
-        self,
-        plan: Plan,
-        *,
-        dry_run: bool = False,
-        journal: Optional[_Path] = None,
-        concurrency: int = 4,
-        max_changes: Optional[int] = None,
-        exclude: Optional[Sequence[str]] = None,
-        only: Optional[Sequence[str]] = None,
-        approval: Optional[_Path] = None,
-    ) -> ApplyReport: ...
+    def apply(self, plan: Plan, **options: Unpack[GatewayApplyOptions]) -> ApplyReport: ...
 
 @final
 class Plan:
-    def summary(self) -> Dict[str, Any]: ...
+    def summary(self) -> Summary: ...
     def to_csv(self, path: Optional[_Path] = None) -> str: ...
     def to_json(self, path: Optional[_Path] = None) -> str: ...
     def show(self, format: ShowFormat = "text") -> str: ...
+    def show_conflicts(self, format: ShowFormat = "text") -> str: ...
     def approve(
         self,
         *,
@@ -142,13 +141,13 @@ class Plan:
     @property
     def changes(self) -> List[Change]: ...
     @property
-    def conflicts(self) -> List[Dict[str, Any]]: ...
+    def conflicts(self) -> List[Conflict]: ...
     @property
-    def skipped(self) -> List[Dict[str, Any]]: ...
+    def skipped(self) -> List[Skipped]: ...
     @property
     def guards(self) -> List[str]: ...
     @property
-    def threshold(self) -> Dict[str, Any]: ...
+    def threshold(self) -> Threshold: ...
     @property
     def fingerprint(self) -> str: ...
     @property
@@ -168,7 +167,7 @@ class ApplyReport:
     @property
     def changes(self) -> List[Outcome]: ...
     @property
-    def counts(self) -> Dict[str, int]: ...
+    def counts(self) -> Counts: ...
     @property
     def dry_run(self) -> bool: ...
     @property
@@ -297,19 +296,59 @@ class Config:
         override_threshold: bool = False,
         now: Optional[str] = None,
     ) -> Plan: ...
-    def apply(
+    def apply(self, plan: Plan, **options: Unpack[ConfigApplyOptions]) -> ApplyReport: ...
+    def conflicts(
         self,
-        plan: Plan,
+        *,
+        plan: Union[Plan, _Path, None] = None,
+        state: Optional[_Path] = None,
+        now: Optional[str] = None,
+    ) -> List[Conflict]: ...
+    def export_conflicts(
+        self,
+        path: _Path,
+        *,
+        plan: Union[Plan, _Path, None] = None,
+        state: Optional[_Path] = None,
+        now: Optional[str] = None,
+    ) -> int: ...
+    def delete_now(
+        self,
+        addresses: Sequence[str],
+        *,
+        include_unowned: bool = False,
+        state: Optional[_Path] = None,
+        override_threshold: bool = False,
+        now: Optional[str] = None,
+    ) -> Plan: ...
+    def deactivate(
+        self,
+        addresses: Sequence[str],
+        *,
+        include_unowned: bool = False,
+        state: Optional[_Path] = None,
+        override_threshold: bool = False,
+        now: Optional[str] = None,
+    ) -> Plan: ...
+    def ignore(self, addresses: Sequence[str], *, state: Optional[_Path] = None) -> None: ...
+    def unignore(self, addresses: Sequence[str], *, state: Optional[_Path] = None) -> List[str]: ...
+    def exempt(
+        self,
+        address: str,
+        *,
+        reason: Optional[str] = None,
+        state: Optional[_Path] = None,
+        now: Optional[str] = None,
+    ) -> None: ...
+    def unexempt(self, address: str, *, state: Optional[_Path] = None) -> bool: ...
+    def restore(
+        self,
+        journal: _Path,
+        addresses: Optional[Sequence[str]] = None,
         *,
         state: Optional[_Path] = None,
-        journal: Optional[_Path] = None,
-        dry_run: bool = False,
-        max_changes: Optional[int] = None,
-        override_threshold: bool = False,
-        exclude: Optional[Sequence[str]] = None,
-        only: Optional[Sequence[str]] = None,
-        approval: Optional[_Path] = None,
-    ) -> ApplyReport: ...
+        now: Optional[str] = None,
+    ) -> Plan: ...
 
 @final
 class DiscoveryLedger:
@@ -319,8 +358,8 @@ class DiscoveryLedger:
     def to_json(self) -> str: ...
     def observe(
         self, rows: Sequence[Mapping[str, Any]], *, now: Optional[str] = None
-    ) -> List[Dict[str, Any]]: ...
-    def observe_csv(self, path: _Path, *, now: Optional[str] = None) -> List[Dict[str, Any]]: ...
+    ) -> List[Issue]: ...
+    def observe_csv(self, path: _Path, *, now: Optional[str] = None) -> List[Issue]: ...
     def candidates(
         self,
         managed_domains: Sequence[str],
@@ -329,7 +368,7 @@ class DiscoveryLedger:
         window_days: Optional[int] = None,
         expiry_days: Optional[int] = None,
         now: Optional[str] = None,
-    ) -> List[Dict[str, Any]]: ...
+    ) -> List[Candidate]: ...
     def snapshot(
         self,
         managed_domains: Sequence[str],
@@ -443,3 +482,12 @@ def functional_accounts(
     **options: Unpack[FunctionalAccountsOptions],
 ) -> Plan: ...
 def show(path: _Path, format: ShowFormat = "text") -> str: ...
+def approve(
+    plan: Union[Plan, _Path],
+    out: _Path,
+    *,
+    exclude: Optional[Sequence[str]] = None,
+    only: Optional[Sequence[str]] = None,
+    approval: Optional[_Path] = None,
+    config: Optional[Config] = None,
+) -> Approved: ...

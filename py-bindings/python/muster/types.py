@@ -17,9 +17,11 @@ Import them for annotations::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Tuple, TypedDict, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, TypedDict, Union
 
 if TYPE_CHECKING:
+    import os
+
     from muster._muster import DirectorySnapshot
 
 # --- option values ------------------------------------------------------------
@@ -92,6 +94,24 @@ Phase = Literal["release", "create", "rename", "update", "deactivate", "delete"]
 OutcomeName = Literal[
     "applied", "already_applied", "stale", "failed", "skipped", "dry_run", "excluded"
 ]
+
+#: Why an account is a User Conflict.
+ConflictKind = Literal["absent", "unknown_origin", "hr"]
+#: What an administrator can do about a conflict.
+ConflictActionName = Literal["delete_now", "ignore", "deactivate", "export"]
+#: Why the planner refused a directory entry.
+SkipCode = Literal[
+    "outside_managed_domains",
+    "alias_outside_managed_domains",
+    "address_clash",
+    "protected",
+    "exception",
+    "kind_not_synced",
+    "source_issue",
+    "exempt",
+]
+#: Which rule decided the welcome letters.
+WelcomeRule = Literal["end_users", "off_by_policy", "off_for_organisation"]
 
 # --- records ------------------------------------------------------------------
 
@@ -214,7 +234,230 @@ class Approved(TypedDict):
     brought_along: List[Dict[str, Any]]
 
 
+class _SummaryKeys(TypedDict):
+    #: Account changes per heading (``"create"``, ``"delete"``…).
+    changes: Dict[str, int]
+    #: Steps per kind.
+    steps: Dict[str, int]
+    conflicts: int
+    skipped: int
+    welcome_letters: int
+    welcome_rule: WelcomeRule
+    billable_before: int
+    billable_after: int
+    #: Estimated requests to the gateway.
+    api_calls: int
+
+
+class Summary(_SummaryKeys, total=False):
+    """``Plan.summary()``: the counts a reviewer reads first."""
+
+    #: Licences bought, when the gateway says.
+    licence_count: int
+    over_licence_by: int
+
+
+class _ConflictKeys(TypedDict):
+    email: str
+    user_type: UserType
+    #: Who made it: ``"manual"``, ``"unknown"``… or ``{"directory": NAME}``.
+    origin: Union[str, Dict[str, str]]
+    kind: ConflictKind
+    absent_runs: int
+    ignored: bool
+    reason: str
+    actions: List[ConflictActionName]
+
+
+class Conflict(_ConflictKeys, total=False):
+    """One row of the User Conflicts list (``Plan.conflicts``,
+    ``Config.conflicts()``)."""
+
+    #: RFC 3339, when it was flagged (after this plan is applied).
+    flagged_since: str
+    #: RFC 3339, the earliest time it can be deleted, if ever.
+    delete_after: str
+
+
+class _SkippedKeys(TypedDict):
+    email: str
+    source: str
+    code: SkipCode
+    reason: str
+
+
+class Skipped(_SkippedKeys, total=False):
+    """An entry the planner refused (``Plan.skipped``), and why."""
+
+    location: Dict[str, Any]
+
+
+class _ThresholdKeys(TypedDict):
+    destructive: int
+    allowed: int
+    creates: int
+    creates_allowed: int
+    overridden: bool
+
+
+class Threshold(_ThresholdKeys, total=False):
+    """``Plan.threshold``: the destructive-change and create limits."""
+
+    exceeded_by: int
+    creates_exceeded_by: int
+    licences_exceeded_by: int
+
+
+class Counts(TypedDict):
+    """``ApplyReport.counts``: how many changes ended each way."""
+
+    applied: int
+    already_applied: int
+    stale: int
+    failed: int
+    skipped: int
+    dry_run: int
+    excluded: int
+
+
+class ProgressStarted(TypedDict):
+    """A change is about to be sent (or checked, in a dry run)."""
+
+    event: Literal["started"]
+    id: int
+    email: str
+    kind: ChangeKind
+
+
+class _ProgressFinishedKeys(TypedDict):
+    event: Literal["finished"]
+    id: int
+    email: str
+    kind: ChangeKind
+    outcome: OutcomeName
+    #: Changes with an outcome so far, this one included.
+    done: int
+    #: Changes in the plan.
+    total: int
+
+
+class ProgressFinished(_ProgressFinishedKeys, total=False):
+    """A change has an outcome: its fields as in ``ApplyReport.changes``
+    (``reason``, ``error``… as the outcome has them), and how many of the
+    plan's changes are done."""
+
+    reason: str
+    error: str
+    retryable: bool
+    requests: List[str]
+
+
+#: What ``progress=`` receives: tell the two apart by ``event["event"]``.
+ProgressEvent = Union[ProgressStarted, ProgressFinished]
+#: A ``progress=`` callable; called on the thread that called ``apply``.
+#: An exception it raises stops the apply cleanly and is raised by ``apply``.
+Progress = Callable[[ProgressEvent], object]
+
+class Tally(TypedDict):
+    """Messages counted, each way."""
+
+    inbound: int
+    outbound: int
+
+
+class SeenName(TypedDict):
+    """A display name from the headers, and when it was seen."""
+
+    name: str
+    seen: str
+
+
+class _SeenKeys(TypedDict):
+    address: str
+    first_seen: str
+    last_seen: str
+    total: Tally
+    #: Per day (``"2026-11-19"``).
+    days: Dict[str, Tally]
+
+
+class Seen(_SeenKeys, total=False):
+    """Everything the discovery ledger saw of one address."""
+
+    display_name: SeenName
+
+
+class _BecomesKeys(TypedDict):
+    becomes: Literal["user", "alias_of", "functional_account"]
+
+
+class Becomes(_BecomesKeys, total=False):
+    """What a discovered address would become; ``user`` for an alias."""
+
+    user: str
+
+
+class _CandidateReasonKeys(TypedDict):
+    why: Literal["threshold", "decision"]
+
+
+class CandidateReason(_CandidateReasonKeys, total=False):
+    """Why it is a candidate: enough mail, or an administrator's decision (``decided_at``)."""
+
+    decided_at: str
+
+
+class Candidate(TypedDict):
+    """An address ``DiscoveryLedger.candidates()`` proposes."""
+
+    address: str
+    becomes: Becomes
+    reason: CandidateReason
+    #: Messages counted in the window.
+    counted: int
+    seen: Optional[Seen]
+
+
 # --- options ------------------------------------------------------------------
+
+
+#: A file's path, as ``open()`` takes it.
+PathArg = Union[str, "os.PathLike[str]"]
+
+
+class ApplyOptions(TypedDict, total=False):
+    """The keyword options ``Gateway.apply`` and ``Config.apply`` share."""
+
+    #: Check every change and write nothing.
+    dry_run: bool
+    #: A JSON-lines journal: every outcome is appended; a re-run resumes.
+    journal: Optional[PathArg]
+    #: Stop after this many changes.
+    max_changes: Optional[int]
+    #: Leave out these changes (addresses or ``"#12"`` ids), in whole approval units.
+    exclude: Optional[Sequence[str]]
+    #: Apply only these changes, and what they bring along.
+    only: Optional[Sequence[str]]
+    #: An approval file (``muster approve``), or the reviewed CSV preview.
+    approval: Optional[PathArg]
+    #: Called with each ``ProgressEvent`` on the thread that called ``apply``.
+    progress: Optional[Progress]
+
+
+class GatewayApplyOptions(ApplyOptions, total=False):
+    """The keyword options of ``Gateway.apply``."""
+
+    #: Changes in flight at once (default 4).
+    concurrency: int
+
+
+class ConfigApplyOptions(ApplyOptions, total=False):
+    """The keyword options of ``Config.apply``."""
+
+    #: The state file, instead of the config's ``files.state``.
+    state: Optional[PathArg]
+    #: Apply a plan past the destructive-change threshold.
+    override_threshold: bool
 
 
 class CommonPlanOptions(TypedDict, total=False):
@@ -258,6 +501,29 @@ class FunctionalAccountsOptions(CommonPlanOptions, total=False):
 
 __all__ = [
     "Account",
+    "Becomes",
+    "Candidate",
+    "CandidateReason",
+    "Seen",
+    "SeenName",
+    "Tally",
+    "ApplyOptions",
+    "ConfigApplyOptions",
+    "GatewayApplyOptions",
+    "PathArg",
+    "Conflict",
+    "ConflictActionName",
+    "ConflictKind",
+    "Counts",
+    "Progress",
+    "ProgressEvent",
+    "ProgressFinished",
+    "ProgressStarted",
+    "SkipCode",
+    "Skipped",
+    "Summary",
+    "Threshold",
+    "WelcomeRule",
     "Approved",
     "Change",
     "ChangeKind",

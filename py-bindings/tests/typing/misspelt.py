@@ -51,3 +51,35 @@ def job(gw: muster.Gateway, snapshot: muster.DirectorySnapshot, hr: muster.HrRec
         pass
     if report.changes[0]["outcome"] == "succeeded":  # E: comparison-overlap
         pass
+
+
+def operate(config: muster.Config, gw: muster.Gateway, plan: muster.Plan) -> None:
+    # What a script should write: no error on any of these lines.
+    def progress(event: muster.types.ProgressEvent) -> None:
+        if event["event"] == "finished":
+            print(event["done"], event["total"], event["outcome"])
+
+    report = config.apply(plan, progress=progress, state=Path("state.json"), exclude=["#2"])
+    gw.apply(plan, concurrency=2, journal="apply.journal", progress=print)
+    print(report.counts["applied"], plan.summary()["api_calls"], plan.threshold["allowed"])
+    gone = [c["email"] for c in config.conflicts() if c["kind"] == "absent" and not c["ignored"]]
+    config.apply(config.delete_now(gone, include_unowned=True))
+    config.exempt("bob@example.com", reason="contractor")
+    config.restore("apply.journal", ["bob@example.com"])
+    print(plan.show_conflicts("csv"), [s["code"] for s in plan.skipped])
+
+    # Planted mistakes on the operating API.
+    gw.apply(plan, state="state.json")  # E: call-arg
+    config.apply(plan, concurrency=2)  # E: call-arg
+    config.apply(plan, progress="print")  # E: arg-type
+    print(config.conflicts()[0]["flagged"])  # E: typeddict-item
+    if config.conflicts()[0]["kind"] == "unowned":  # E: comparison-overlap
+        pass
+    if plan.skipped[0]["code"] == "exempted":  # E: comparison-overlap
+        pass
+    print(report.counts["succeeded"])  # E: typeddict-item
+    plan.show_conflicts("xlsx")  # E: arg-type
+    config.delete_now("bob@example.com", include_unowned="yes")  # E: arg-type
+
+    def started_only(event: muster.types.ProgressEvent) -> None:
+        print(event["done"])  # E: typeddict-item
