@@ -450,16 +450,7 @@ pub(crate) fn approve(args: ApproveArgs) -> Result<ExitCode, CliError> {
     // The reviewer's own inputs are not checked against the key: this is
     // where the key holder vouches for them.
     let approval = approval(&args.selection, &plan, None)?.unwrap_or_default();
-    let mut selection =
-        Selection::parse(&format!("plan: {}\n", plan.fingerprint)).map_err(CliError::Approval)?;
-    selection.picks = approval
-        .excluded
-        .iter()
-        .map(|id| Pick::Change(*id))
-        .collect();
-    if let Some(key) = &key {
-        selection.sign(key);
-    }
+    let selection = Selection::leaving_out(&plan, &approval, key.as_ref());
     save_atomically(
         &args.out,
         "cannot write the approval to",

@@ -118,17 +118,7 @@ pub(crate) fn approve_to_file<'py>(
         all.included = plan.changes.iter().map(|c| c.id).collect();
         all
     });
-    let mut selection =
-        muster::reconcile::Selection::parse(&format!("plan: {}\n", plan.fingerprint))
-            .map_err(|e| errors::plan(&e))?;
-    selection.picks = approved
-        .excluded
-        .iter()
-        .map(|id| Pick::Change(*id))
-        .collect();
-    if let Some(key) = &key {
-        selection.sign(key);
-    }
+    let selection = muster::reconcile::Selection::leaving_out(&plan, &approved, key.as_ref());
     muster::write_private(&out, selection.render().as_bytes()).map_err(|e| {
         pyo3::exceptions::PyOSError::new_err(format!(
             "cannot write the approval to `{}`: {e}",

@@ -158,6 +158,31 @@ impl Selection {
         out
     }
 
+    /// The approval file `muster approve` writes for `plan`: each change
+    /// `approval` leaves out, by id (ids name exactly one change of one
+    /// plan; an address could match another change later), signed with
+    /// `key` when there is one.
+    #[must_use]
+    pub fn leaving_out(
+        plan: &Plan,
+        approval: &crate::Approval,
+        key: Option<&crate::PlanKey>,
+    ) -> Selection {
+        let mut selection = Selection {
+            fingerprint: plan.fingerprint.clone(),
+            picks: approval
+                .excluded
+                .iter()
+                .map(|id| Pick::Change(*id))
+                .collect(),
+            signature: None,
+        };
+        if let Some(key) = key {
+            selection.sign(key);
+        }
+        selection
+    }
+
     /// Signs the approval with a plan key.
     pub fn sign(&mut self, key: &crate::PlanKey) {
         use hmac::Mac;
