@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the cargo-fuzz targets of muster-directory for a while each.
+# Runs the cargo-fuzz targets (every parser muster has) for a while each.
 #
 #   scripts/fuzz.sh [seconds-per-target]   (default 60)
 #
