@@ -694,6 +694,19 @@ pub(crate) async fn apply(
         say_what_is_left(&report, caught, journal.as_deref(), state_path.as_deref());
         return Ok(ExitCode::from(caught.code));
     }
+    // A halt (the breaker, a limit) is why the run is incomplete: said on
+    // stderr too, where a scheduler's log keeps it (the report is stdout's).
+    if let Some(halt) = &report.halted {
+        eprintln!(
+            "muster: apply halted: {}; what was done is kept{}",
+            Sanitized(&halt.to_string()),
+            if journal.is_some() {
+                ", and the same command resumes with the same journal"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(if report.is_complete() {
         Exit::Done
     } else {

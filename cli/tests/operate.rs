@@ -635,3 +635,89 @@ async fn a_deleted_account_is_restored_with_every_field_and_no_welcome_letter() 
     }
     assert_eq!(emulator.welcome_letters("sal@example.com"), 0);
 }
+
+/// A gateway that answers every write with a 503 trips the breaker: the
+/// apply stops sending, exits 3 and says why on stderr; the same command
+/// then resumes and finishes once the gateway is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_gateway_halts_the_apply_with_its_reason_and_the_same_command_resumes() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("breaker");
+    let mut csv = String::from("First Name,Last Name,Primary Email,Mobile,Alias 1\n");
+    for who in ["ava", "ben", "cat", "dan", "eli", "fay"] {
+        emulator
+            .insert_user(
+                "example.com",
+                serde_json::json!({"primary_email": format!("{who}@example.com"), "firstname": who, "surname": "Old"}),
+            )
+            .unwrap();
+        csv.push_str(&format!("{who},New,{who}@example.com,,\n"));
+    }
+    let csv = dir.file("people.csv", &csv);
+    let state = dir.path("state.json");
+    let plan = dir.path("plan.json");
+    let journal = dir.path("journal.jsonl");
+    let mut rest = inputs(&csv, &state);
+    rest.extend(["--save", plan.to_str().unwrap(), "--format", "json"]);
+    ok(&run(&emulator, &["plan"], &rest).await);
+
+    // The login check passes; every request after it fails, more of them
+    // than the breaker lets through.
+    emulator.push_fault(muster_emulator::Fault::Slow(std::time::Duration::ZERO));
+    for _ in 0..40 {
+        emulator.push_fault(muster_emulator::Fault::Status(503));
+    }
+    let apply = [
+        "--plan",
+        plan.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--concurrency",
+        "1",
+    ];
+    let halted = run(&emulator, &["apply"], &apply).await;
+    let stderr = text(&halted.stderr);
+    assert_eq!(halted.status.code(), Some(3), "{stderr}");
+    let said = stderr
+        .lines()
+        .find(|l| l.starts_with("muster: apply halted: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(said.contains("the same command resumes"), "{said}");
+    assert!(!stderr.contains(PASSWORD));
+    let sent = emulator.requests().len();
+    assert!(
+        sent < 1 + 40,
+        "the breaker stopped sending: {sent} requests"
+    );
+    let people = |e: &Emulator| {
+        e.users("example.com")
+            .into_iter()
+            .filter(|u| {
+                let email = u["primary_email"].as_str().unwrap_or_default();
+                ["ava", "ben", "cat", "dan", "eli", "fay"]
+                    .iter()
+                    .any(|who| email == format!("{who}@example.com"))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(people(&emulator).len(), 6);
+    assert!(
+        people(&emulator).iter().all(|u| u["surname"] == "Old"),
+        "nothing landed: {:?}",
+        people(&emulator)
+    );
+
+    // The gateway is back: the same command finishes the apply.
+    assert!(
+        emulator.clear_faults() > 0,
+        "the faults outlasted the apply"
+    );
+    ok(&run(&emulator, &["apply"], &apply).await);
+    assert!(
+        people(&emulator).iter().all(|u| u["surname"] == "New"),
+        "{:?}",
+        people(&emulator)
+    );
+}

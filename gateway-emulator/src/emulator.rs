@@ -345,6 +345,12 @@ impl Emulator {
     pub fn push_fault(&self, fault: Fault) {
         lock(&self.shared.faults).push(fault);
     }
+
+    /// Drops the [`push_fault`](Self::push_fault) faults no request has
+    /// used yet (the gateway is "back"), returning how many there were.
+    pub fn clear_faults(&self) -> usize {
+        lock(&self.shared.faults).clear_scripted()
+    }
 }
 
 impl Drop for Emulator {

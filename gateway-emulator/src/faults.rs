@@ -35,6 +35,11 @@ impl FaultState {
         self.scripted.push_back(fault);
     }
 
+    /// Drops the scripted faults not yet used; returns how many there were.
+    pub(crate) fn clear_scripted(&mut self) -> usize {
+        std::mem::take(&mut self.scripted).len()
+    }
+
     pub(crate) fn lag(&self) -> std::time::Duration {
         self.plan.read_after_write_lag
     }
