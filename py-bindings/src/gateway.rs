@@ -30,17 +30,13 @@ pub(crate) struct Gateway {
 }
 
 /// A client the builder refused is a bad argument, raised as `ValueError`
-/// naming it (`stack_or_url` for the URL, `org` for the domain) when the
-/// object is made, never a `GatewayError` at the first request.
+/// naming it when the object is made, never a `GatewayError` at the first
+/// request. The organisation is checked before the builder runs (see
+/// `essentials`), so what the builder still refuses is the URL.
 fn construction_error(e: &muster::gateway::Error) -> PyErr {
     match e {
         muster::gateway::Error::Config(message) => {
-            let argument = if message.starts_with("organisation domain") {
-                "org"
-            } else {
-                "stack_or_url"
-            };
-            PyValueError::new_err(format!("{argument}: {}", muster::core::sanitize(message)))
+            PyValueError::new_err(format!("stack_or_url: {}", muster::core::sanitize(message)))
         }
         other => errors::gateway(other),
     }
@@ -74,6 +70,12 @@ impl Gateway {
         max_attempts: Option<u32>,
     ) -> PyResult<Self> {
         let password = SecretString::from(password);
+        if let Err(e) = muster::core::Domain::parse(org) {
+            return Err(PyValueError::new_err(format!(
+                "org: {}",
+                muster::core::sanitize(&e.to_string())
+            )));
+        }
         let mut builder = Client::builder()
             .essentials(stack_or_url, org)
             .credentials(user, password);
