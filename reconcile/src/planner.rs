@@ -1229,6 +1229,14 @@ impl<'a> Planner<'a> {
                     if self.flag(i).is_some() {
                         continue;
                     }
+                    // Already flagged this run for leaving the directory:
+                    // one flag, with HR's word added to its reason.
+                    if let Some(d) = self.draft_of(i as u32)
+                        && self.drafts[d].steps.contains(&Step::Flag)
+                    {
+                        add_reason(&mut self.drafts[d].reason, why);
+                        continue;
+                    }
                     let now = self.now;
                     let draft = self.draft_for_account(i as u32, ChangeKind::Flag);
                     draft.steps.push(Step::Flag);

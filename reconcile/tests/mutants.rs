@@ -247,3 +247,62 @@ fn groups_are_added_to_an_account_that_has_none() {
         }]
     );
 }
+
+/// Someone who has left the directory and is terminated in HR, under the
+/// HR rule `flag`, is flagged once: one flag step, one flag transition and
+/// one conflict, with both reasons said (the oracle found two of each).
+#[test]
+fn an_account_absent_and_terminated_in_hr_is_flagged_once() {
+    let policy = Policy::builder()
+        .managed_domain(d("example.com"))
+        .hr_rule(HrRule::new(HrAction::Flag))
+        .build();
+    let stays = DirectoryEntry::new(a("ann@example.com"));
+    let desired =
+        Desired::new(DirectorySnapshot::new("ldap", aliases_only()).with_entries(vec![stays]))
+            .with_hr(HrSnapshot::new(
+                "hr.csv",
+                vec![
+                    HrRecord::new(a("ann@example.com"), HrStatus::Active),
+                    HrRecord::new(a("bob@example.com"), HrStatus::Terminated),
+                ],
+            ));
+    let mut state = SyncState::new("us1", "example.com");
+    for who in ["ann@example.com", "bob@example.com"] {
+        state.set_origin(a(who), Origin::Directory("ldap".into()));
+    }
+    let gateway = GatewayListing::complete(vec![
+        Account::new(a("ann@example.com")),
+        Account::new(a("bob@example.com")),
+    ]);
+    let p =
+        muster_reconcile::plan(&desired, &gateway, &target(), &state, &policy, t(2, 9)).unwrap();
+    let bob: Vec<_> = p
+        .changes
+        .iter()
+        .filter(|c| c.email == a("bob@example.com"))
+        .collect();
+    assert_eq!(bob.len(), 1, "{:#?}", p.changes);
+    let flags = bob[0]
+        .steps
+        .iter()
+        .filter(|s| matches!(s, Step::Flag))
+        .count();
+    let marks = bob[0]
+        .transitions
+        .iter()
+        .filter(|t| matches!(t, Transition::Flag { .. }))
+        .count();
+    assert_eq!((flags, marks), (1, 1), "{:#?}", bob[0]);
+    assert!(
+        bob[0].reason.contains("terminated in hr.csv"),
+        "{}",
+        bob[0].reason
+    );
+    let conflicts = p
+        .conflicts
+        .iter()
+        .filter(|c| c.email == a("bob@example.com"))
+        .count();
+    assert_eq!(conflicts, 1, "{:#?}", p.conflicts);
+}

@@ -1425,12 +1425,14 @@ impl<'a> Reference<'a> {
                     email: a.primary_email.clone(),
                 });
             } else if verdict && action == HrAction::Flag {
-                // Only the state's flag counts: an account the absence rule
-                // flags in this very plan is flagged again here (two Flag
-                // steps; the cause ends as HR). The planner does the same
-                // today: a candidate bug, kept here so the oracle stays a
-                // check of the planner as it is.
-                if flag.is_some() {
+                // Flagged already (in the state, or by the absence rule in
+                // this very plan): one flag is enough.
+                if flag.is_some()
+                    || self
+                        .drafts
+                        .get(&k)
+                        .is_some_and(|d| d.steps.contains(&Step::Flag))
+                {
                     continue;
                 }
                 let draft = self.account_draft(a, ChangeKind::Flag);
