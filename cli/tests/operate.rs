@@ -397,14 +397,18 @@ async fn wait_for_requests(emulator: &Emulator, n: usize) {
     }
 }
 
-#[cfg(unix)]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigint_during_apply_writes_journal_and_state_and_the_resume_sends_nothing_twice() {
-    let emulator = emulator().await;
-    let dir = Scratch::new("sigint");
-    let people = ["ava", "ben", "cat", "dan", "eli", "fay"];
+/// The six people of [`six_renamed`].
+const SIX: [&str; 6] = ["ava", "ben", "cat", "dan", "eli", "fay"];
+
+/// Six accounts on the gateway with the surname "Old", a CSV that renames
+/// them all "New", and the saved plan of those six updates; returns the
+/// plan's, the state's and a journal's paths in `dir`.
+async fn six_renamed(
+    emulator: &Emulator,
+    dir: &Scratch,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let mut csv = String::from("First Name,Last Name,Primary Email,Mobile,Alias 1\n");
-    for who in people {
+    for who in SIX {
         emulator
             .insert_user(
                 "example.com",
@@ -416,10 +420,18 @@ async fn sigint_during_apply_writes_journal_and_state_and_the_resume_sends_nothi
     let csv = dir.file("people.csv", &csv);
     let state = dir.path("state.json");
     let plan = dir.path("plan.json");
-    let journal = dir.path("journal.jsonl");
     let mut rest = inputs(&csv, &state);
     rest.extend(["--save", plan.to_str().unwrap(), "--format", "json"]);
-    ok(&run(&emulator, &["plan"], &rest).await);
+    ok(&run(emulator, &["plan"], &rest).await);
+    (plan, state, dir.path("journal.jsonl"))
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_during_apply_writes_journal_and_state_and_the_resume_sends_nothing_twice() {
+    let emulator = emulator().await;
+    let dir = Scratch::new("sigint");
+    let (plan, state, journal) = six_renamed(&emulator, &dir).await;
     emulator.clear_observations();
 
     // The apply's fourth request is held for 3 s: /me, then the first
@@ -508,7 +520,7 @@ async fn sigint_during_apply_writes_journal_and_state_and_the_resume_sends_nothi
     all_puts.dedup();
     assert_eq!(before, all_puts.len(), "a write sent twice: {all_puts:?}");
     assert_eq!(all_puts.len(), 6);
-    for who in people {
+    for who in SIX {
         let user = emulator
             .user("example.com", &format!("{who}@example.com"))
             .unwrap();
@@ -643,23 +655,7 @@ async fn a_deleted_account_is_restored_with_every_field_and_no_welcome_letter() 
 async fn a_dead_gateway_halts_the_apply_with_its_reason_and_the_same_command_resumes() {
     let emulator = emulator().await;
     let dir = Scratch::new("breaker");
-    let mut csv = String::from("First Name,Last Name,Primary Email,Mobile,Alias 1\n");
-    for who in ["ava", "ben", "cat", "dan", "eli", "fay"] {
-        emulator
-            .insert_user(
-                "example.com",
-                serde_json::json!({"primary_email": format!("{who}@example.com"), "firstname": who, "surname": "Old"}),
-            )
-            .unwrap();
-        csv.push_str(&format!("{who},New,{who}@example.com,,\n"));
-    }
-    let csv = dir.file("people.csv", &csv);
-    let state = dir.path("state.json");
-    let plan = dir.path("plan.json");
-    let journal = dir.path("journal.jsonl");
-    let mut rest = inputs(&csv, &state);
-    rest.extend(["--save", plan.to_str().unwrap(), "--format", "json"]);
-    ok(&run(&emulator, &["plan"], &rest).await);
+    let (plan, state, journal) = six_renamed(&emulator, &dir).await;
 
     // The login check passes; every request after it fails, more of them
     // than the breaker lets through.
@@ -696,9 +692,7 @@ async fn a_dead_gateway_halts_the_apply_with_its_reason_and_the_same_command_res
             .into_iter()
             .filter(|u| {
                 let email = u["primary_email"].as_str().unwrap_or_default();
-                ["ava", "ben", "cat", "dan", "eli", "fay"]
-                    .iter()
-                    .any(|who| email == format!("{who}@example.com"))
+                SIX.iter().any(|who| email == format!("{who}@example.com"))
             })
             .collect::<Vec<_>>()
     };
