@@ -168,6 +168,16 @@ pub(crate) struct ConflictActionArgs {
     /// Also act on accounts muster does not own (they existed before muster).
     #[arg(long)]
     pub(crate) include_unowned: bool,
+    #[command(flatten)]
+    pub(crate) out: ReviewPlanArgs,
+    #[command(flatten)]
+    pub(crate) inputs: PlanInputArgs,
+}
+
+/// Where a command that makes a plan for review (a conflict action, a
+/// restore) saves it, how it prints it, and the key that signs it.
+#[derive(Debug, Args)]
+pub(crate) struct ReviewPlanArgs {
     /// Save the plan here, for `show` and `apply`.
     #[arg(long, value_name = "FILE")]
     pub(crate) save: PathBuf,
@@ -177,8 +187,6 @@ pub(crate) struct ConflictActionArgs {
     /// Sign the plan with the key in this file (else `[signing]`, else `MUSTER_PLAN_KEY`).
     #[arg(long, value_name = "FILE")]
     pub(crate) plan_key_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub(crate) inputs: PlanInputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -189,15 +197,8 @@ pub(crate) struct RestoreArgs {
     /// Only these accounts (default: every account the journal saved).
     #[arg(value_name = "ADDRESS")]
     pub(crate) addresses: Vec<EmailAddress>,
-    /// Save the plan here, for `show` and `apply`.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) save: PathBuf,
-    /// How to print the plan.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub(crate) format: Format,
-    /// Sign the plan with the key in this file (else `[signing]`, else `MUSTER_PLAN_KEY`).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) plan_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) out: ReviewPlanArgs,
     #[command(flatten)]
     pub(crate) state: StateArgs,
 }

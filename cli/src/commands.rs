@@ -20,7 +20,8 @@ use muster_emulator::{Emulator, Seed};
 use crate::args::{
     ApplyArgs, ApproveArgs, ConfigCheckArgs, ConflictActionArgs, ConflictsCommand, DemoArgs,
     DiscoverArgs, EmulatorArgs, ExemptArgs, ExportArgs, Format, InitArgs, InitKind, PlanArgs,
-    PlanInputArgs, ReportFormat, RestoreArgs, SelectionArgs, ShowArgs, StateArgs, UnexemptArgs,
+    PlanInputArgs, ReportFormat, RestoreArgs, ReviewPlanArgs, SelectionArgs, ShowArgs, StateArgs,
+    UnexemptArgs,
 };
 use crate::error::CliError;
 use crate::exit::{self, Exit};
@@ -269,24 +270,37 @@ async fn conflict_action(
 ) -> Result<ExitCode, CliError> {
     let mut inputs = read_inputs(&args.inputs).await?;
     let request = request.include_unowned(args.include_unowned);
-    let mut plan = inputs.plan(Some(&request)).await?;
-    if let Some(key) = plan_key(&mut inputs.config, args.plan_key_file.as_deref())? {
+    let plan = inputs.plan(Some(&request)).await?;
+    let plan = save_for_review(plan, &args.out, &mut inputs.config, "conflicts")?;
+    say_pace(&plan, &inputs.client);
+    inputs.learned.save(&inputs.client);
+    Ok(exit::for_plan(&plan, false).code())
+}
+
+/// A plan a command made for review (a conflict action, a restore):
+/// signed when there is a plan key, saved for `show` and `apply`, and
+/// previewed; `command` names it in the line that says where it went.
+fn save_for_review(
+    mut plan: Plan,
+    out: &ReviewPlanArgs,
+    config: &mut Config,
+    command: &str,
+) -> Result<Plan, CliError> {
+    if let Some(key) = plan_key(config, out.plan_key_file.as_deref())? {
         plan.sign(&key);
     }
     save_atomically(
-        &args.save,
+        &out.save,
         "cannot save the plan to",
         &reconcile::render::json(&plan),
     )?;
-    print!("{}", render(&plan, args.format));
-    say_pace(&plan, &inputs.client);
+    print!("{}", render(&plan, out.format));
     eprintln!(
-        "conflicts: plan saved to `{}`; review it with `muster show`, then `muster apply --plan {}`",
-        args.save.display(),
-        args.save.display()
+        "{command}: plan saved to `{}`; review it with `muster show`, then `muster apply --plan {}`",
+        out.save.display(),
+        out.save.display()
     );
-    inputs.learned.save(&inputs.client);
-    Ok(exit::for_plan(&plan, false).code())
+    Ok(plan)
 }
 
 /// The request rate the gateway allowed this login on this stack, kept
@@ -1118,7 +1132,7 @@ pub(crate) async fn restore(args: RestoreArgs) -> Result<ExitCode, CliError> {
         .await
         .map_err(CliError::Gateway)?;
     let policy = config.policy().map_err(CliError::Config)?;
-    let mut plan = reconcile::plan_restore(
+    let plan = reconcile::plan_restore(
         &saved,
         &gateway.listing,
         &gateway.target,
@@ -1127,19 +1141,6 @@ pub(crate) async fn restore(args: RestoreArgs) -> Result<ExitCode, CliError> {
         now()?,
     )
     .map_err(CliError::Plan)?;
-    if let Some(key) = plan_key(&mut config, args.plan_key_file.as_deref())? {
-        plan.sign(&key);
-    }
-    save_atomically(
-        &args.save,
-        "cannot save the plan to",
-        &reconcile::render::json(&plan),
-    )?;
-    print!("{}", render(&plan, args.format));
-    eprintln!(
-        "restore: plan saved to `{}`; review it with `muster show`, then `muster apply --plan {}`",
-        args.save.display(),
-        args.save.display()
-    );
+    let plan = save_for_review(plan, &args.out, &mut config, "restore")?;
     Ok(exit::for_plan(&plan, false).code())
 }
