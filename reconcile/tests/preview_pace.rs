@@ -1,6 +1,6 @@
 //! The plan's estimate of API calls, also as a duration at the gateway's
-//! current rate (issue #19): the rate is the caller's, given when the plan
-//! is rendered, and leaves the plan itself (and its fingerprint) alone.
+//! current rate (issue #19): the rate is the run's, said beside the plan,
+//! and leaves the plan itself (and its preview and fingerprint) alone.
 
 mod common;
 
@@ -34,32 +34,27 @@ fn the_estimate_says_how_long_the_calls_take_at_the_rate_given() {
     let plan = three_updates();
     let calls = plan.summary.api_calls;
     assert!(calls > 0, "{plan:?}");
-    let at = |rate| render::text_at_rate(&plan, Some(rate));
+    let at = |rate| render::duration_at_rate(calls, rate).unwrap();
     // 60 s a minute over the rate, rounded up: never promises less than it takes.
     let secs = (calls * 60).div_ceil(100);
-    assert!(
-        calls_line(&at(100.0)).ends_with(&format!(
-            "about {calls} API calls, about {secs} s at 100 requests/minute"
-        )),
-        "{}",
-        at(100.0)
-    );
+    assert_eq!(at(100.0), format!("about {secs} s at 100 requests/minute"));
     // A learned, slower rate: the same calls take longer.
-    let slow = calls_line(&at(1.5)).to_owned();
     let minutes = (calls * 40).div_ceil(60);
-    assert!(
-        slow.ends_with(&format!("about {minutes} min at 2 requests/minute")),
-        "{slow}"
+    assert_eq!(at(1.5), format!("about {minutes} min at 2 requests/minute"));
+    // Past two hours, hours and minutes.
+    assert_eq!(
+        render::duration_at_rate(60_000, 100.0).as_deref(),
+        Some("about 10 h 0 min at 100 requests/minute")
     );
-    // Without a rate, the preview is what it always was.
-    assert!(calls_line(&render::text(&plan)).ends_with(&format!("about {calls} API calls")));
+    // No rate, or nothing to send: nothing to say.
+    assert_eq!(render::duration_at_rate(calls, 0.0), None);
+    assert_eq!(render::duration_at_rate(0, 100.0), None);
 }
 
 #[test]
-fn the_rate_is_no_part_of_the_plan() {
+fn the_rate_is_no_part_of_the_plan_or_its_preview() {
     let plan = three_updates();
-    let before = render::json(&plan);
-    let _ = render::text_at_rate(&plan, Some(100.0));
-    assert_eq!(render::json(&plan), before);
-    assert!(!before.contains("requests/minute"));
+    let calls = plan.summary.api_calls;
+    assert!(calls_line(&render::text(&plan)).ends_with(&format!("about {calls} API calls")));
+    assert!(!render::json(&plan).contains("requests/minute"));
 }

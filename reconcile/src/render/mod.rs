@@ -18,7 +18,7 @@ mod text_preview;
 
 pub use conflicts::{CONFLICT_COLUMNS, conflicts_csv, conflicts_json, conflicts_text};
 pub use csv_export::{COLUMNS, csv};
-pub use text_preview::{duration_at_rate, text, text_at_rate};
+pub use text_preview::{duration_at_rate, text};
 
 use crate::error::PlanError;
 use crate::plan::{PLAN_SCHEMA_VERSION, Plan};

@@ -29,7 +29,17 @@ fn quoted(value: &str) -> String {
 
 /// `about 8 s at 100 requests/minute`: how long `calls` requests take at
 /// the rate, rounded up (never promising less than it takes); `None` when
-/// there is no rate or nothing to send.
+/// there is no rate or nothing to send. How long an apply takes is set by
+/// the gateway's budget, and the rate (configured, or learned by the
+/// client) is the run's, not the plan's: it is said beside the preview, never
+/// in it, so the plan and what `show` prints of it stay the same.
+///
+/// ```
+/// use muster_reconcile::render::duration_at_rate;
+/// assert_eq!(duration_at_rate(12, 100.0).as_deref(), Some("about 8 s at 100 requests/minute"));
+/// assert_eq!(duration_at_rate(300, 100.0).as_deref(), Some("about 3 min at 100 requests/minute"));
+/// assert_eq!(duration_at_rate(0, 100.0), None);
+/// ```
 #[must_use]
 pub fn duration_at_rate(calls: u64, requests_per_minute: f64) -> Option<String> {
     if !(requests_per_minute > 0.0 && calls > 0) {
@@ -47,29 +57,11 @@ pub fn duration_at_rate(calls: u64, requests_per_minute: f64) -> Option<String> 
     ))
 }
 
-/// `, about 8 s at 100 requests/minute` for the preview's estimate line.
-fn pace(calls: u64, requests_per_minute: Option<f64>) -> String {
-    requests_per_minute
-        .and_then(|rate| duration_at_rate(calls, rate))
-        .map(|d| format!(", {d}"))
-        .unwrap_or_default()
-}
-
 /// Renders the plan for a human to review before it is applied. Every value
 /// from outside goes through muster's one sanitiser ([`sanitize`]): each
 /// line of the output starts with what this renderer wrote.
 #[must_use]
 pub fn text(plan: &Plan) -> String {
-    text_at_rate(plan, None)
-}
-
-/// [`text`], with the estimate of API calls also given as a duration at
-/// `requests_per_minute` (the configured budget, or the rate the gateway
-/// client learned): how long an apply takes is set by the gateway's
-/// budget. The rate is the caller's, not the plan's: it changes between
-/// runs, so it is no part of what the plan's fingerprint covers.
-#[must_use]
-pub fn text_at_rate(plan: &Plan, requests_per_minute: Option<f64>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -131,7 +123,7 @@ pub fn text_at_rate(plan: &Plan, requests_per_minute: Option<f64>) -> String {
             let _ = writeln!(out, "  * {}", d(note));
         }
     }
-    summary(&mut out, plan, requests_per_minute);
+    summary(&mut out, plan);
     out
 }
 
@@ -267,7 +259,7 @@ pub(crate) fn action(a: ConflictAction) -> &'static str {
     }
 }
 
-fn summary(out: &mut String, plan: &Plan, requests_per_minute: Option<f64>) {
+fn summary(out: &mut String, plan: &Plan) {
     let s = &plan.summary;
     let count = |k: &str| s.changes.get(k).copied().unwrap_or(0);
     let _ = writeln!(
@@ -288,13 +280,12 @@ fn summary(out: &mut String, plan: &Plan, requests_per_minute: Option<f64>) {
     };
     let _ = writeln!(
         out,
-        "Welcome letters: {} ({}); billable users {} -> {}{licences}; about {} API calls{}",
+        "Welcome letters: {} ({}); billable users {} -> {}{licences}; about {} API calls",
         s.welcome_letters,
         s.welcome_rule.describe(),
         s.billable_before,
         s.billable_after,
-        s.api_calls,
-        pace(s.api_calls, requests_per_minute)
+        s.api_calls
     );
     let t = &plan.threshold;
     let _ = writeln!(
