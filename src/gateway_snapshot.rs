@@ -1,6 +1,6 @@
 //! Reading the gateway side of a plan: what it holds and what it is.
 
-use muster_gateway::{Client, Error, RemoteUser};
+use muster_gateway::{Client, Error};
 use muster_reconcile::{Capabilities, GatewayListing, TargetProfile};
 
 /// The gateway side of [`reconcile::plan`](crate::reconcile::plan): its
@@ -20,8 +20,8 @@ pub struct GatewaySnapshot {
 ///
 /// `stack` names the gateway installation (`us1`, `eu1`, or a label for a
 /// local emulator); it is stamped on muster's state, so a state file is never
-/// applied to another installation. The profile is read first and the
-/// accounts last, so the listing is as fresh as possible.
+/// applied to another installation. The login, the profile and the accounts
+/// are read at once.
 ///
 /// Only Essentials v1 has an organisation resource with registered domains;
 /// on other dialects this returns the client's [`Error::Unsupported`] rather
@@ -43,8 +43,11 @@ pub struct GatewaySnapshot {
 /// # Errors
 /// Any error of the client's calls (`/me`, the organisation, the user list).
 pub async fn read_gateway(client: &Client, stack: &str) -> Result<GatewaySnapshot, Error> {
-    let identity = client.verify().await?;
-    let org = client.org().await?;
+    // Read together: the listing is the long read, and the login and the
+    // profile are in by the time it is.
+    let users = client.users();
+    let (identity, org, accounts) =
+        futures::try_join!(client.verify(), client.org(), users.list_accounts())?;
     let dialect = client.capabilities();
     let mut target = TargetProfile::new(stack, org.primary_domain.as_str()).with_capabilities(
         Capabilities::default()
@@ -70,13 +73,6 @@ pub async fn read_gateway(client: &Client, stack: &str) -> Result<GatewaySnapsho
     if let Ok(login) = identity.login.parse() {
         target = target.with_login(login);
     }
-    let accounts = client
-        .users()
-        .list()
-        .await?
-        .into_iter()
-        .map(RemoteUser::into_account)
-        .collect();
     Ok(GatewaySnapshot {
         listing: GatewayListing::complete(accounts),
         target,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
-use muster_core::EmailAddress;
+use muster_core::{Account, EmailAddress};
 use reqwest::Method;
 use serde_json::{Map, Value};
 
@@ -112,18 +112,46 @@ impl Users<'_> {
             .boxed()
     }
 
+    /// Every user's account, without the objects they were read from: what
+    /// planning needs (an update reads its user again before writing). On
+    /// v1 the listing is decoded straight from the response text, with no
+    /// JSON tree per record, which at 10,000 users takes a fraction of the
+    /// time [`list`](Self::list) does.
+    ///
+    /// # Errors
+    /// As [`list`](Self::list), with the same error for the same listing.
+    pub async fn list_accounts(&self) -> Result<Vec<Account>, Error> {
+        if self.client.dialect() == Dialect::RestV2 {
+            let users = self.list().await?;
+            return Ok(users.into_iter().map(RemoteUser::into_account).collect());
+        }
+        let reply = self.v1_reply().await?;
+        match wire::v1::decode_listing(&reply.body) {
+            Ok(accounts) => Ok(accounts),
+            // Read again the slow way, which names the record and quotes it;
+            // the fast reading's reason only if that finds nothing wrong.
+            Err(reason) => {
+                for object in v1_objects_of(&reply)? {
+                    self.listed(object)?;
+                }
+                Err(reply.decode_error(reason))
+            }
+        }
+    }
+
     /// The v1 listing: everyone in one response.
     async fn v1_objects(&self) -> Result<Vec<Map<String, Value>>, Error> {
-        let reply = self
-            .client
+        let reply = self.v1_reply().await?;
+        v1_objects_of(&reply)
+    }
+
+    /// The v1 listing's response.
+    async fn v1_reply(&self) -> Result<Reply, Error> {
+        self.client
             .inner
             .execute(Request::new(Method::GET, self.client.users_path()))
             .await
-            .map_err(|e| self.org_missing(e))?;
-        let mut body = reply.json()?;
-        let items = take_list(&mut body, "users")
-            .ok_or_else(|| reply.decode_error("no `users` list".into()))?;
-        objects_of(items).map_err(|r| reply.decode_error(r))
+            .map_err(|e| self.org_missing(e))
     }
 
     /// One user by primary address.
@@ -461,6 +489,14 @@ impl Users<'_> {
         let excerpt = muster_core::excerpt(&Value::Object(obj).to_string());
         Err(self.list_decode_error(format!("record {name}: {reason}"), excerpt))
     }
+}
+
+/// The user objects of a v1 listing's response.
+fn v1_objects_of(reply: &Reply) -> Result<Vec<Map<String, Value>>, Error> {
+    let mut body = reply.json()?;
+    let items = take_list(&mut body, "users")
+        .ok_or_else(|| reply.decode_error("no `users` list".into()))?;
+    objects_of(items).map_err(|r| reply.decode_error(r))
 }
 
 /// The objects of a JSON list, or why not; taken by value, so no record is

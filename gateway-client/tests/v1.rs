@@ -42,14 +42,18 @@ async fn list_of_an_unknown_org_is_domain_not_registered() {
     Mock::given(method("GET"))
         .and(path("/api/v1/orgs/example.com/users"))
         .respond_with(ResponseTemplate::new(404))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
-    let err = v1(&server).users().list().await.unwrap_err();
-    assert!(
-        matches!(err, Error::DomainNotRegistered { ref domain } if domain == "example.com"),
-        "{err:?}"
-    );
+    for err in [
+        v1(&server).users().list().await.unwrap_err(),
+        v1(&server).users().list_accounts().await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, Error::DomainNotRegistered { ref domain } if domain == "example.com"),
+            "{err:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -69,6 +73,49 @@ async fn a_bad_record_is_named_in_the_error() {
         text.contains("bad@example.com") && text.contains("is_active"),
         "{text}"
     );
+    let planning = v1(&server).users().list_accounts().await.unwrap_err();
+    assert_eq!(planning.to_string(), text);
+}
+
+/// Planning reads the listing without the objects (`list_accounts`),
+/// straight from the text: every shape the object-by-object reading
+/// accepts must come out the same, field for field.
+#[tokio::test]
+async fn the_planning_listing_reads_every_account_as_the_full_listing_does() {
+    let server = server().await;
+    let mut users = json(USERS_FIXTURE)["users"].as_array().unwrap().clone();
+    users.extend([
+        json!({"uid": 1, "primary_email": "Zoe@Example.com", "firstname": "Zo\u{eb} \"Z\"",
+               "surname": "   ", "alias_emails": null, "type": null, "is_active": null,
+               "odin_settings": {"nested": [1, {"deep": true}]}, "extra": "ignored"}),
+        json!({"primary_email": "safe@example.com", "safe_list_senders": ["a.example"],
+               "block_list_senders": ["b.example"], "is_billable": false}),
+        json!({"primary_email": "both@example.com", "white_list_senders": null,
+               "safe_list_senders": ["not.read"], "black_list_senders": ["c.example"],
+               "block_list_senders": ["not.read"], "type": "something_new"}),
+    ]);
+    Mock::given(method("GET"))
+        .and(path("/api/v1/orgs/example.com/users"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": users})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = v1(&server);
+    let full: Vec<Account> = (client.users().list().await)
+        .map(|users| users.into_iter().map(|u| u.into_account()).collect())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let planning = client.users().list_accounts().await;
+    assert_eq!(planning.map_err(|e| e.to_string()), Ok(full.clone()));
+    let zoe = &full[3];
+    assert_eq!(zoe.first_name.as_deref(), Some("Zo\u{eb} \"Z\""));
+    assert_eq!(
+        (zoe.last_name.as_ref(), zoe.aliases.len(), zoe.active),
+        (None, 0, true)
+    );
+    assert!(
+        full[4].allow_senders.contains("a.example") && full[4].block_senders.contains("b.example")
+    );
+    assert!(full[5].allow_senders.is_empty() && full[5].block_senders.contains("c.example"));
 }
 
 #[tokio::test]
@@ -577,10 +624,12 @@ async fn a_listed_record_that_does_not_decode_is_named_and_quoted() {
             {"primary_email": "ann@example.com", "type": "end_user"},
             {"primary_email": "not an address", "firstname": "Bo", "type": "end_user"}
         ]})))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
     let err = v1(&server).users().list().await.unwrap_err();
+    let planning = v1(&server).users().list_accounts().await.unwrap_err();
+    assert_eq!(format!("{planning:?}"), format!("{err:?}"));
     let Error::Decode {
         reason,
         body_excerpt,

@@ -103,6 +103,23 @@ pub(crate) fn addresses_in(obj: &Map<String, Value>) -> Vec<EmailAddress> {
 
 // ---- small readers shared by both dialects ----
 
+/// Deserializes `T`, naming the field that did not fit (`alias_emails[1]`:
+/// …) so an error points at the record's field, not at a byte offset.
+pub(crate) fn read<'de, T, D>(deserializer: D) -> Result<T, String>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("`{path}`: {}", e.inner())
+        }
+    })
+}
+
 pub(crate) fn opt_str<'a>(
     obj: &'a Map<String, Value>,
     key: &str,
@@ -111,14 +128,6 @@ pub(crate) fn opt_str<'a>(
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(format!("`{key}` should be a string, got {other}")),
-    }
-}
-
-pub(crate) fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(format!("`{key}` should be true or false, got {other}")),
     }
 }
 
