@@ -889,10 +889,15 @@ impl<'a> Planner<'a> {
         self.draft_of_account[c as usize] = (self.drafts.len() - 1) as u32;
         let d = self.drafts.len() - 1;
         self.claim(d, &e.primary_email, true);
-        for alias in want_aliases {
-            let held_by_old = self.wanted.slot(alias).is_some_and(|s| s.have == c);
-            if !held_by_old && *alias != old.primary_email {
-                self.claim(d, alias, false);
+        // Only the aliases the rename gives are claimed: with aliases not
+        // compared it keeps the ones it had, and another account's address
+        // it was never going to take is no clash.
+        if fields.contains(Field::Aliases) {
+            for alias in want_aliases {
+                let held_by_old = self.wanted.slot(alias).is_some_and(|s| s.have == c);
+                if !held_by_old && *alias != old.primary_email {
+                    self.claim(d, alias, false);
+                }
             }
         }
     }
@@ -987,8 +992,11 @@ impl<'a> Planner<'a> {
         self.drafts.push(draft);
         let d = self.drafts.len() - 1;
         self.claim(d, &e.primary_email, true);
-        for alias in aliases {
-            self.claim(d, alias, false);
+        // As for a rename: an alias the create does not give is not claimed.
+        if fields.contains(Field::Aliases) {
+            for alias in aliases {
+                self.claim(d, alias, false);
+            }
         }
     }
 

@@ -1260,12 +1260,12 @@ impl<'a> Reference<'a> {
                 },
             );
             self.claim(&primary, &e.primary_email, true);
-            // Every kept alias is claimed, even when the gateway holds no
-            // aliases and the create gives none (then a clash is reported
-            // for an alias that was never going to be given), as the
-            // planner does.
-            for alias in &kept {
-                self.claim(&primary, alias, false);
+            // The aliases the create gives are claimed; with aliases not
+            // compared it gives none, and claims none.
+            if fields.contains(Field::Aliases) {
+                for alias in &kept {
+                    self.claim(&primary, alias, false);
+                }
             }
         }
     }
