@@ -24,6 +24,7 @@
 //! | 429 Too Many Requests           | yes     | no (not processed)    | yes                   |
 //! | other 4xx                       | no      | no                    | no                    |
 //! | 503 Service Unavailable         | yes     | yes                   | yes                   |
+//! | 501, 505 (never to be done)     | no      | no                    | no                    |
 //! | other 5xx                       | yes     | yes                   | no                    |
 //! | connection never made           | yes     | no (nothing sent)     | no                    |
 //! | timeout / dropped after sending | yes     | yes                   | no                    |
@@ -134,6 +135,9 @@ pub fn classify(outcome: AttemptOutcome) -> RetryAction {
     match outcome {
         AttemptOutcome::Status(200..=299) => RetryAction::NoActionIndicated,
         AttemptOutcome::Status(429) => RetryAction::RetryIndicated(RetryReason::Throttled),
+        // The server says it will never do this (the method, the HTTP
+        // version): asking again only spends the budget.
+        AttemptOutcome::Status(501 | 505) => RetryAction::RetryForbidden,
         AttemptOutcome::Status(408 | 500..=599) => {
             RetryAction::RetryIndicated(RetryReason::ServerError)
         }
@@ -484,7 +488,7 @@ mod tests {
                 "{s}"
             );
         }
-        for s in [301, 302, 304, 400, 401, 403, 404, 409, 422, 600] {
+        for s in [301, 302, 304, 400, 401, 403, 404, 409, 422, 501, 505, 600] {
             assert_eq!(
                 classify(AttemptOutcome::Status(s)),
                 RetryAction::RetryForbidden,
