@@ -14,6 +14,10 @@ same run, and alternating so that neither side gets a warmer machine:
 Each side's time is the median of R rounds. The ratio is muster / baseline
 (goal: at most 1.5).
 
+Run it against a release build of the package (`pip install ./py-bindings`
+builds one; the wheel `py-bindings/test.sh` builds for the tests is a debug
+build and several times slower).
+
 Usage: python benches/python_list_users.py [N] [ROUNDS]
 Prints: python_list_users n=N baseline_s=B muster_s=M ratio=R
 """

@@ -20,8 +20,8 @@ pub struct GatewaySnapshot {
 ///
 /// `stack` names the gateway installation (`us1`, `eu1`, or a label for a
 /// local emulator); it is stamped on muster's state, so a state file is never
-/// applied to another installation. The login, the profile and the accounts
-/// are read at once.
+/// applied to another installation. The login is checked first; the profile
+/// and the accounts are then read at once.
 ///
 /// Only Essentials v1 has an organisation resource with registered domains;
 /// on other dialects this returns the client's [`Error::Unsupported`] rather
@@ -43,11 +43,12 @@ pub struct GatewaySnapshot {
 /// # Errors
 /// Any error of the client's calls (`/me`, the organisation, the user list).
 pub async fn read_gateway(client: &Client, stack: &str) -> Result<GatewaySnapshot, Error> {
-    // Read together: the listing is the long read, and the login and the
-    // profile are in by the time it is.
+    // The login first, so a wrong password or a revoked login is said as
+    // such; then the profile and the accounts together (the listing is the
+    // long read, the profile is in by the time it is).
+    let identity = client.verify().await?;
     let users = client.users();
-    let (identity, org, accounts) =
-        futures::try_join!(client.verify(), client.org(), users.list_accounts())?;
+    let (org, accounts) = futures::try_join!(client.org(), users.list_accounts())?;
     let dialect = client.capabilities();
     let mut target = TargetProfile::new(stack, org.primary_domain.as_str()).with_capabilities(
         Capabilities::default()

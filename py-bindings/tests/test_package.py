@@ -124,8 +124,9 @@ class _Interrupted(Exception):
 
 
 def test_a_signal_interrupts_a_blocked_call(seed: dict) -> None:
-    # Each request takes 2 s; list_users() makes three. The signal arrives
-    # once the first request is logged, and must end the call right there.
+    # Each request takes 2 s; list_users() checks the login, then reads the
+    # profile and the users together. The signal arrives once the login's
+    # answer is logged, and must end the call right there, before the rest.
     seed["faults"] = {"seed": 1, "slow": 1.0, "slow_ms": 2000}
 
     def handler(signum: int, frame: object) -> None:
