@@ -870,6 +870,12 @@ impl<'a> Planner<'a> {
             origin,
             external_id: e.external_id.clone(),
         });
+        let flag_why = hr_why.clone().filter(|_| {
+            self.policy
+                .hr_rule
+                .as_ref()
+                .is_some_and(|r| r.action == HrAction::Flag)
+        });
         if let Some(why) = hr_why.filter(|_| hr_set_type) {
             add_reason(
                 &mut draft.reason,
@@ -887,6 +893,11 @@ impl<'a> Planner<'a> {
         });
         self.drafts.push(draft);
         self.draft_of_account[c as usize] = (self.drafts.len() - 1) as u32;
+        // Flagged in this plan, under the address it is renamed to, as a
+        // create HR acts on is (the rename clears the old address's flag).
+        if let Some(why) = flag_why {
+            self.flag_for_hr(c as usize, e.primary_email.clone(), why);
+        }
         let d = self.drafts.len() - 1;
         self.claim(d, &e.primary_email, true);
         // Only the aliases the rename gives are claimed: with aliases not
@@ -1245,33 +1256,7 @@ impl<'a> Planner<'a> {
                         add_reason(&mut self.drafts[d].reason, why);
                         continue;
                     }
-                    let now = self.now;
-                    let draft = self.draft_for_account(i as u32, ChangeKind::Flag);
-                    draft.steps.push(Step::Flag);
-                    draft.transitions.push(Transition::Flag {
-                        email: email.clone(),
-                        since: now,
-                        cause: FlagCause::Hr,
-                        reason: why.clone(),
-                    });
-                    add_reason(&mut draft.reason, format!("{why}: flagged"));
-                    self.conflicts.push(Conflict {
-                        email: email.clone(),
-                        user_type: account.user_type.clone(),
-                        origin: self.origin_of(i).clone(),
-                        kind: ConflictKind::Hr,
-                        flagged_since: Some(self.now),
-                        absent_runs: 0,
-                        delete_after: None,
-                        ignored: false,
-                        reason: why,
-                        actions: vec![
-                            ConflictAction::DeleteNow,
-                            ConflictAction::Ignore,
-                            ConflictAction::Deactivate,
-                            ConflictAction::Export,
-                        ],
-                    });
+                    self.flag_for_hr(i, email.clone(), why);
                 }
                 (None, _) if hr_flag.is_some() && self.hr.contains_key(email.normalized()) => {
                     let draft = self.draft_for_account(i as u32, ChangeKind::Update);
@@ -1287,6 +1272,38 @@ impl<'a> Planner<'a> {
                 _ => {}
             }
         }
+    }
+
+    /// Flags account `i` for HR (`email`: the address it has once this
+    /// plan's change to it is made), and lists it as an HR conflict.
+    fn flag_for_hr(&mut self, i: usize, email: EmailAddress, why: String) {
+        let now = self.now;
+        let draft = self.draft_for_account(i as u32, ChangeKind::Flag);
+        draft.steps.push(Step::Flag);
+        draft.transitions.push(Transition::Flag {
+            email: email.clone(),
+            since: now,
+            cause: FlagCause::Hr,
+            reason: why.clone(),
+        });
+        add_reason(&mut draft.reason, format!("{why}: flagged"));
+        self.conflicts.push(Conflict {
+            email,
+            user_type: self.accounts[i].user_type.clone(),
+            origin: self.origin_of(i).clone(),
+            kind: ConflictKind::Hr,
+            flagged_since: Some(self.now),
+            absent_runs: 0,
+            delete_after: None,
+            ignored: false,
+            reason: why,
+            actions: vec![
+                ConflictAction::DeleteNow,
+                ConflictAction::Ignore,
+                ConflictAction::Deactivate,
+                ConflictAction::Export,
+            ],
+        });
     }
 
     /// One address never belongs to two accounts: a draft that needs an

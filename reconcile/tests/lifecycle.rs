@@ -405,3 +405,45 @@ fn an_organisation_across_thirteen_runs() {
     .unwrap_err();
     assert!(matches!(err, PlanError::ClockWentBackwards { .. }));
 }
+
+/// A person HR has let go whom the directory renames in the same run is
+/// flagged in that run, under the new address (the rename clears the old
+/// address's state): not one run later, and the plan converges.
+#[test]
+fn a_rename_of_someone_hr_let_go_is_flagged_in_the_same_run() {
+    let mut world = World::new(vec![account("old@example.com")]);
+    world
+        .state
+        .set_origin(a("old@example.com"), Origin::Directory("ldap".into()));
+    let entry = with_aliases(
+        person("new@example.com", "Ann", "Lee"),
+        &["old@example.com"],
+    );
+    let hr = HrSnapshot::new(
+        "hr.csv",
+        vec![
+            HrRecord::new(a("new@example.com"), HrStatus::Terminated),
+            HrRecord::new(a("someone@example.com"), HrStatus::Active),
+        ],
+    );
+    let desired = Desired::new(ldap(vec![entry])).with_hr(hr);
+    let policy = policy().hr_rule(HrRule::new(HrAction::Flag)).build();
+    let p = world.run(&desired, &policy, t(2, 9));
+    let rename = change(&p, "new@example.com");
+    assert_eq!(rename.kind, ChangeKind::Rename, "{rename:#?}");
+    assert!(rename.steps.contains(&Step::Flag), "{rename:#?}");
+    let conflict = p
+        .conflicts
+        .iter()
+        .find(|c| c.email == a("new@example.com"))
+        .unwrap_or_else(|| panic!("an HR conflict: {:#?}", p.conflicts));
+    assert_eq!(conflict.kind, ConflictKind::Hr);
+    let flag = world.state.flags.get(&a("new@example.com"));
+    assert_eq!(
+        flag.map(|f| f.since),
+        Some(t(2, 9)),
+        "{:#?}",
+        world.state.flags
+    );
+    assert!(!world.state.flags.contains_key(&a("old@example.com")));
+}
