@@ -259,6 +259,24 @@ struct Draft {
 }
 
 impl Draft {
+    /// Flags the account (muster's record only: mail keeps flowing), under
+    /// `email`, the address it has once the change is made.
+    fn flag(
+        &mut self,
+        email: EmailAddress,
+        since: DateTime<Utc>,
+        cause: FlagCause,
+        reason: String,
+    ) {
+        self.steps.push(Step::Flag);
+        self.transitions.push(Transition::Flag {
+            email,
+            since,
+            cause,
+            reason,
+        });
+    }
+
     fn new(email: EmailAddress, kind: ChangeKind, expect: Expect) -> Self {
         Draft {
             email,
@@ -978,13 +996,12 @@ impl<'a> Planner<'a> {
         });
         if let (Some(why), Some(rule)) = (&hr_why, &self.policy.hr_rule) {
             if rule.action == HrAction::Flag {
-                draft.steps.push(Step::Flag);
-                draft.transitions.push(Transition::Flag {
-                    email: e.primary_email.clone(),
-                    since: self.now,
-                    cause: FlagCause::Hr,
-                    reason: why.clone(),
-                });
+                draft.flag(
+                    e.primary_email.clone(),
+                    self.now,
+                    FlagCause::Hr,
+                    why.clone(),
+                );
             } else {
                 draft.transitions.push(Transition::TypeSetByHr {
                     email: e.primary_email.clone(),
@@ -1121,13 +1138,7 @@ impl<'a> Planner<'a> {
                     && !self.deletions_held;
                 let now = self.now;
                 let draft = self.draft_for_account(i, ChangeKind::Flag);
-                draft.steps.push(Step::Flag);
-                draft.transitions.push(Transition::Flag {
-                    email: email.clone(),
-                    since: now,
-                    cause: FlagCause::Absent,
-                    reason: reason.clone(),
-                });
+                draft.flag(email.clone(), now, FlagCause::Absent, reason.clone());
                 if deactivate {
                     draft.steps.push(Step::Deactivate);
                     draft.transitions.push(Transition::Deactivated {
@@ -1279,13 +1290,7 @@ impl<'a> Planner<'a> {
     fn flag_for_hr(&mut self, i: usize, email: EmailAddress, why: String) {
         let now = self.now;
         let draft = self.draft_for_account(i as u32, ChangeKind::Flag);
-        draft.steps.push(Step::Flag);
-        draft.transitions.push(Transition::Flag {
-            email: email.clone(),
-            since: now,
-            cause: FlagCause::Hr,
-            reason: why.clone(),
-        });
+        draft.flag(email.clone(), now, FlagCause::Hr, why.clone());
         add_reason(&mut draft.reason, format!("{why}: flagged"));
         self.conflicts.push(Conflict {
             email,
