@@ -273,7 +273,7 @@ impl LdapSource {
             action: if is_certificate_error(&source) {
                 "verify the server's certificate"
             } else {
-                action
+                refine_action(action, &source)
             },
             source: Box::new(source),
         }
@@ -583,6 +583,24 @@ fn is_certificate_error(error: &LdapError) -> bool {
     }
 }
 
+/// What failed, said in the terms a person configures, for the two answers
+/// whose result code alone leaves them guessing: a bind the server refuses
+/// without TLS (AD's and Samba's "strong auth required": `strongerAuthRequired`,
+/// 8), and a search whose base DN does not exist (`noSuchObject`, 32; a domain
+/// controller's text then says nothing of the base).
+fn refine_action(action: &'static str, error: &LdapError) -> &'static str {
+    let LdapError::LdapResult { result } = error else {
+        return action;
+    };
+    match (action, result.rc) {
+        ("bind", 8) => {
+            "bind without TLS (the server takes a password only over TLS: use ldaps:// or StartTLS)"
+        }
+        ("search" | "finish the search", 32) => "find the base DN",
+        _ => action,
+    }
+}
+
 /// True when `rest` (what follows `ldap://`) names this machine.
 fn is_loopback(rest: &str) -> bool {
     let authority = rest.split('/').next().unwrap_or_default();
@@ -626,6 +644,35 @@ mod tests {
         ] {
             assert!(allowed.check_transport().is_ok(), "{}", allowed.url);
         }
+    }
+
+    #[test]
+    fn a_bind_refused_without_tls_and_a_missing_base_are_named() {
+        let answer = |rc| LdapError::LdapResult {
+            result: ldap3::LdapResult {
+                rc,
+                matched: String::new(),
+                text: String::new(),
+                refs: Vec::new(),
+                ctrls: Vec::new(),
+            },
+        };
+        assert!(refine_action("bind", &answer(8)).contains("only over TLS"));
+        assert_eq!(refine_action("bind", &answer(49)), "bind");
+        assert_eq!(
+            refine_action("finish the search", &answer(32)),
+            "find the base DN"
+        );
+        assert_eq!(refine_action("search", &answer(32)), "find the base DN");
+        // A group gone between the search and its members' follow-up is no base.
+        assert_eq!(
+            refine_action("read the members of a group", &answer(32)),
+            "read the members of a group"
+        );
+        assert_eq!(
+            refine_action("finish the search", &answer(4)),
+            "finish the search"
+        );
     }
 
     #[test]
