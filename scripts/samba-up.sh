@@ -24,17 +24,17 @@
 # test CA for `localhost`, `dc1.muster.test` and its address; only the CA's
 # certificate is exported (MUSTER_AD_CA_FILE).
 #
-# One DC per directory: when the one this script (same script, same LDIF,
-# same address) started is still running and answering, its environment is
-# printed again instead of provisioning anew. MUSTER_AD_FRESH=1 starts over.
-# The DC's ports are fixed, so one address holds one DC: set
-# MUSTER_AD_ADDRESS (another loopback address, say 127.0.0.3) to run a
-# second one beside it.
+# One DC per directory: when the one this script (same script, same LDIF)
+# started is still running and answering, its environment is printed again
+# instead of provisioning anew. MUSTER_AD_FRESH=1 starts over. Samba's LDAP
+# ports are fixed and it binds only addresses an interface carries, so one
+# machine runs one test DC: a start while another answers on 127.0.0.1:389
+# (another worktree's) fails, saying so.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${MUSTER_AD_DIR:-$root/target/samba}"
-address="${MUSTER_AD_ADDRESS:-127.0.0.1}"
+address=127.0.0.1
 realm="MUSTER.TEST"
 base="DC=muster,DC=test"
 bulk_users=1600
@@ -58,8 +58,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "samba-up: installing ${missing[*]}" >&2
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
-    install || { $sudo apt-get update -q >&2 && install; } ||
+    apt_install_missing() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
+    apt_install_missing || { $sudo apt-get update -q >&2 && apt_install_missing; } ||
         fail "could not install ${missing[*]} (apt-get failed; see above)"
 fi
 [ "$(id -u)" -eq 0 ] || fail "a Samba DC must run as root (its database and sysvol ACLs need it)"
@@ -71,7 +71,7 @@ exec 9>"$dir.lock"
 flock 9
 
 env_file="$dir/env"
-stamp="$(cat "$0" "$root"/scripts/samba/* | sha256sum | cut -d' ' -f1) $address"
+stamp="$(cat "$0" "$root"/scripts/samba/* | sha256sum | cut -d' ' -f1)"
 answers() {
     ldapsearch -x -H "ldap://$address" -b "" -s base defaultNamingContext >/dev/null 2>&1
 }
@@ -85,7 +85,7 @@ fi
 
 MUSTER_AD_DIR="$dir" "$root/scripts/samba-down.sh" >&2 || true
 if answers; then
-    fail "something else already answers LDAP on $address:389 (another worktree's DC? stop it with its scripts/samba-down.sh, or set MUSTER_AD_ADDRESS to another loopback address)"
+    fail "something else already answers LDAP on $address:389 (another worktree's test DC? stop it with that worktree's scripts/samba-down.sh)"
 fi
 rm -rf "$dir"
 mkdir -p "$dir/run" "$dir/log" "$dir/tls"
@@ -162,8 +162,10 @@ sam="$dir/private/sam.ldb"
         "$base" "$(unicode_pwd "$admin_password")"
 } | ldbmodify -H "$sam" >/dev/null || fail "could not set the Administrator's password (ldbmodify on $sam)"
 {
-    sed -e "s/@BASE@/$base/g" -e "s/@READER_PASSWORD@/$(unicode_pwd "$reader_password")/" \
-        "$root/scripts/samba/directory.ldif"
+    # Filled in by the shell, not sed: the password stays off command lines.
+    ldif="$(cat "$root/scripts/samba/directory.ldif")"
+    ldif="${ldif//@BASE@/$base}"
+    printf '%s\n' "${ldif//@READER_PASSWORD@/$(unicode_pwd "$reader_password")}"
     awk -v base="$base" -v n="$bulk_users" 'BEGIN {
         # userAccountControl 544: a normal account that needs no password.
         for (i = 1; i <= n; i++) {
@@ -189,16 +191,21 @@ samba --configfile="$dir/etc/smb.conf" --daemon 9>&- ||
 printf '%s' "$admin_password" >"$dir/private/admin.pw"
 chmod 600 "$dir/private/admin.pw"
 deadline=$((SECONDS + timeout_seconds))
+stop_and_fail() {
+    tail -n 20 "$dir/log/samba.log" >&2 || true
+    kill "$(cat "$dir/run/samba.pid" 2>/dev/null)" 2>/dev/null || true
+    fail "$@"
+}
 until LDAPTLS_CACERT="$tls/ca.pem" ldapsearch -x -H "ldaps://$address" \
     -D "CN=Administrator,CN=Users,$base" -y "$dir/private/admin.pw" \
     -b "$base" -s base dn >/dev/null 2>&1; do
-    if ! kill -0 "$(cat "$dir/run/samba.pid" 2>/dev/null)" 2>/dev/null; then
-        tail -n 20 "$dir/log/samba.log" >&2 || true
-        fail "samba exited while starting (log: $dir/log/samba.log)"
+    # (The daemon writes its pid file a moment after `samba --daemon` returns.)
+    pid="$(cat "$dir/run/samba.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+        stop_and_fail "samba exited while starting (log: $dir/log/samba.log)"
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
-        tail -n 20 "$dir/log/samba.log" >&2 || true
-        fail "the DC did not answer an ldaps search on $address:636 within ${timeout_seconds}s (log: $dir/log/samba.log)"
+        stop_and_fail "the DC did not answer an ldaps search on $address:636 within ${timeout_seconds}s; stopped it (log: $dir/log/samba.log)"
     fi
     sleep 0.2
 done
