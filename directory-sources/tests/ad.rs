@@ -371,13 +371,21 @@ async fn groups_and_nested_membership_as_the_dc_keeps_them() {
                         ("userAccountControl", &["544"]),
                     ],
                 ),
+                // Made a member of Sales EU, which then becomes her primary group.
+                user(
+                    "Pat",
+                    &[
+                        ("mail", &["pat@muster.test"]),
+                        ("userAccountControl", &["544"]),
+                    ],
+                ),
                 // A mail-enabled global security group (groupType is signed).
                 group(
                     "Sales EU",
                     &[
                         ("groupType", &["-2147483646"]),
                         ("mail", &["sales-eu@muster.test"]),
-                        ("member", &[&dn("Bo")]),
+                        ("member", &[&dn("Bo"), &dn("Pat")]),
                     ],
                 ),
                 // A universal distribution group, with the security group in it.
@@ -398,6 +406,33 @@ async fn groups_and_nested_membership_as_the_dc_keeps_them() {
             ],
         )
         .await;
+    // Sales EU becomes Pat's primary group (AD's `primaryGroupID`, the
+    // group's RID, which it offers as `primaryGroupToken`). The DC then
+    // takes her out of the group's `member` list: she is a member of her
+    // primary group by that id alone, as every user is of Domain Users.
+    let mut ldap = s.admin().await;
+    let token = read_base(&mut ldap, &dn("Sales EU"), &["primaryGroupToken"]).await;
+    let [(_, rid)] = token.as_slice() else {
+        panic!("{token:?}");
+    };
+    ldap.modify(
+        &dn("Pat"),
+        vec![ldap3::Mod::Replace(
+            "primaryGroupID",
+            rid.iter().map(String::as_str).collect(),
+        )],
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
+    let members = read_base(&mut ldap, &dn("Sales EU"), &["member"]).await;
+    assert_eq!(
+        members,
+        [("member".to_owned(), vec![dn("Bo")])],
+        "the DC lists Pat nowhere in the group's members"
+    );
+
     let snapshot = s
         .source(&ou)
         .objects(LdapObjects::Both)
@@ -405,6 +440,7 @@ async fn groups_and_nested_membership_as_the_dc_keeps_them() {
         .await
         .unwrap();
     assert!(snapshot.issues.is_empty(), "{:?}", snapshot.issues);
+    assert!(snapshot.provided.contains(Field::Groups));
     let mut memberships: Vec<(&str, Vec<&str>)> = snapshot
         .entries
         .iter()
@@ -423,6 +459,8 @@ async fn groups_and_nested_membership_as_the_dc_keeps_them() {
             // Through Sales EU, a member of Sales.
             ("bo@muster.test", vec!["Sales", "Sales EU"]),
             ("cy@muster.test", vec![]),
+            // Through her primary group (and on through Sales EU into Sales).
+            ("pat@muster.test", vec!["Sales", "Sales EU"]),
             ("sales-eu@muster.test", vec!["Sales"]),
             ("sales@muster.test", vec![]),
         ]

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use ldap3::controls::RawControl;
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry};
 use muster_directory::{Error, LdapSource};
 use rustls_pki_types::pem::PemObject;
 
@@ -121,6 +121,46 @@ impl Dc {
             .success()
             .is_ok();
         if exists {
+            // AD refuses to delete a group that is someone's primary group:
+            // those users go back to Domain Users (RID 513) first.
+            let (groups, _) = ldap
+                .search(
+                    &ou,
+                    Scope::Subtree,
+                    "(objectClass=group)",
+                    vec!["primaryGroupToken"],
+                )
+                .await
+                .unwrap()
+                .success()
+                .unwrap();
+            for group in groups {
+                let group = SearchEntry::construct(group);
+                for token in group.attrs.get("primaryGroupToken").into_iter().flatten() {
+                    let (users, _) = ldap
+                        .search(
+                            &self.base,
+                            Scope::Subtree,
+                            &format!("(primaryGroupID={token})"),
+                            vec!["1.1"],
+                        )
+                        .await
+                        .unwrap()
+                        .success()
+                        .unwrap();
+                    for user in users {
+                        let dn = SearchEntry::construct(user).dn;
+                        ldap.modify(
+                            &dn,
+                            vec![Mod::Replace("primaryGroupID", HashSet::from(["513"]))],
+                        )
+                        .await
+                        .unwrap()
+                        .success()
+                        .unwrap_or_else(|e| panic!("resetting the primary group of {dn}: {e}"));
+                    }
+                }
+            }
             // AD's tree delete control: the unit and everything in it.
             ldap.with_controls(RawControl {
                 ctype: "1.2.840.113556.1.4.805".to_owned(),
