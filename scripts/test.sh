@@ -61,6 +61,10 @@ install_prerequisites() {
     apt_install build-essential pkg-config ca-certificates || return 1
     # The directory server the LDAP tests read (scripts/ldap-up.sh starts it).
     apt_install slapd ldap-utils || return 1
+    # The Active Directory domain controller the AD tests read
+    # (scripts/samba-up.sh provisions and starts it; without the provisioning
+    # data, the DC's database modules and the ACL module, provisioning fails).
+    apt_install samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools || return 1
     if ! command -v cargo >/dev/null; then
         echo "cargo is not installed; install Rust 1.89 or newer" >&2
         return 1
@@ -91,8 +95,16 @@ start_ldap() {
     env=$("$ROOT/scripts/ldap-up.sh") || return 1
     eval "$env"
 }
-trap '"$ROOT/scripts/ldap-down.sh"' EXIT
+start_ad() {
+    # A throw-away Samba AD domain controller on 127.0.0.1 (reused while it
+    # runs); its URLs, accounts and CA go into the environment the AD tests read.
+    local env
+    env=$("$ROOT/scripts/samba-up.sh") || return 1
+    eval "$env"
+}
+trap '"$ROOT/scripts/ldap-down.sh"; "$ROOT/scripts/samba-down.sh"' EXIT
 run_step "start the test LDAP server" start_ldap
+run_step "start the test AD domain controller" start_ad
 
 # --- checks -------------------------------------------------------------------
 

@@ -60,13 +60,20 @@ pub struct LdapAttributes {
     /// Groups: AD's `groupType`, whose bit 0x80000000 makes a security
     /// group; without it every group is a distribution group.
     pub group_type: Option<String>,
+    /// Groups: AD's `primaryGroupID`, the RID of a user's primary group.
+    /// AD leaves every user out of the `member` list of their primary group
+    /// (Domain Users, or whichever group was made primary), so with this
+    /// set a user is also a member of the group read whose `objectSid` is
+    /// the user's domain with this RID. `None`: the `member` lists alone.
+    pub primary_group_id: Option<String>,
 }
 
 impl LdapAttributes {
     /// Active Directory (with or without the Exchange schema), as ADUC names
     /// its fields: `mail`, `proxyAddresses`, `givenName`, `sn`, `mobile`,
     /// `homePhone`, `company`, `department`, `info` (Notes),
-    /// `userAccountControl`, `msExchRecipientTypeDetails`, `objectGUID`.
+    /// `userAccountControl`, `msExchRecipientTypeDetails`, `objectGUID`;
+    /// for groups `cn`, `member`, `groupType` and users' `primaryGroupID`.
     #[must_use]
     pub fn active_directory() -> Self {
         let some = |s: &str| Some(s.to_owned());
@@ -87,6 +94,7 @@ impl LdapAttributes {
             group_name: "cn".to_owned(),
             group_members: "member".to_owned(),
             group_type: some("groupType"),
+            primary_group_id: some("primaryGroupID"),
         }
     }
 
@@ -113,6 +121,7 @@ impl LdapAttributes {
             group_name: "cn".to_owned(),
             group_members: "member".to_owned(),
             group_type: None,
+            primary_group_id: None,
         }
     }
 
@@ -124,8 +133,13 @@ impl LdapAttributes {
             .collect()
     }
 
-    /// The attributes to ask for on groups: addresses, id, name, type, members.
+    /// The attributes to ask for on groups: addresses, id, name, type,
+    /// members, and the SID users' primary group ids point at.
     pub(crate) fn group_requested(&self) -> Vec<String> {
+        let sid = self
+            .primary_group_id
+            .as_ref()
+            .map(|_| OBJECT_SID.to_owned());
         [
             Some(&self.mail),
             self.proxy_addresses.as_ref(),
@@ -133,11 +147,21 @@ impl LdapAttributes {
             Some(&self.group_name),
             Some(&self.group_members),
             self.group_type.as_ref(),
+            sid.as_ref(),
         ]
         .into_iter()
         .flatten()
         .cloned()
         .collect()
+    }
+
+    /// What else to ask for on users when memberships are read: the
+    /// primary group's RID and the user's own SID (whose domain it is in).
+    pub(crate) fn primary_group_requested(&self) -> Vec<String> {
+        match &self.primary_group_id {
+            Some(attribute) => vec![attribute.clone(), OBJECT_SID.to_owned()],
+            None => Vec::new(),
+        }
     }
 
     /// The mail-enabled groups of [`LdapAttributes::group_class`]: with a
@@ -177,6 +201,9 @@ impl LdapAttributes {
         ]
     }
 }
+
+/// AD's security identifier of users and groups (binary).
+pub(crate) const OBJECT_SID: &str = "objectSid";
 
 impl Default for LdapAttributes {
     fn default() -> Self {
@@ -222,7 +249,7 @@ impl Object {
     }
 
     /// The raw bytes of a value, whether the server's bytes happened to be UTF-8 or not.
-    fn first_bytes(&self, attribute: &str) -> Option<&[u8]> {
+    pub(crate) fn first_bytes(&self, attribute: &str) -> Option<&[u8]> {
         let key = attribute.to_ascii_lowercase();
         self.binary
             .get(&key)
@@ -313,6 +340,39 @@ fn recipient(
         }
     }
     Ok((entry, issues))
+}
+
+/// The SID of the user's primary group (see
+/// [`LdapAttributes::primary_group_id`]); `None` when the map reads none or
+/// the object has no primary group id.
+///
+/// # Errors
+/// An issue at the object when its primary group cannot be placed: no
+/// `objectSid` beside the id, or values that are not a SID and a RID.
+pub(crate) fn primary_group(
+    object: &Object,
+    map: &LdapAttributes,
+) -> Result<Option<String>, Box<SourceIssue>> {
+    let Some(attribute) = &map.primary_group_id else {
+        return Ok(None);
+    };
+    let Some(id) = object.first(Some(attribute)) else {
+        return Ok(None);
+    };
+    object
+        .first_bytes(OBJECT_SID)
+        .and_then(|sid| super::groups::primary_group_sid(sid, id))
+        .map(Some)
+        .ok_or_else(|| {
+            Box::new(
+                SourceIssue::new(
+                    Location::dn(object.dn.clone()),
+                    "a primary group id (a RID) and the object's objectSid; no group memberships are changed this run",
+                )
+                .with_field(attribute)
+                .with_value(id),
+            )
+        })
 }
 
 /// Maps one object. Problems with single values are issues on the entry
@@ -574,6 +634,57 @@ mod tests {
             fields,
             ["mobile", "userAccountControl", "msExchRecipientTypeDetails"]
         );
+    }
+
+    #[test]
+    fn a_users_primary_group_is_placed_by_its_sid_or_is_an_issue() {
+        // S-1-5-21-1-2-3-1104: a user in the domain S-1-5-21-1-2-3.
+        let mut sid = vec![1u8, 5, 0, 0, 0, 0, 0, 5];
+        for sub in [21u32, 1, 2, 3, 1104] {
+            sid.extend_from_slice(&sub.to_le_bytes());
+        }
+        let user = |id: Option<&str>, sid: Option<Vec<u8>>| {
+            let mut text = HashMap::new();
+            if let Some(id) = id {
+                text.insert("primaryGroupID".to_owned(), vec![id.to_owned()]);
+            }
+            let binary = sid
+                .map(|s| HashMap::from([("objectSid".to_owned(), vec![s])]))
+                .unwrap_or_default();
+            Object::new("CN=U,DC=x".to_owned(), text, binary)
+        };
+        let ad = LdapAttributes::active_directory();
+        let bytes = || Some(sid.clone());
+        assert_eq!(
+            primary_group(&user(Some("513"), bytes()), &ad).unwrap(),
+            Some("S-1-5-21-1-2-3-513".to_owned())
+        );
+        // No primary group id (not a user AD made), or a map without one.
+        assert_eq!(primary_group(&user(None, bytes()), &ad).unwrap(), None);
+        let plain = LdapAttributes::inet_org_person();
+        assert_eq!(
+            primary_group(&user(Some("513"), bytes()), &plain).unwrap(),
+            None
+        );
+        // An id that cannot be placed: an issue at the user, naming the value.
+        for (id, sid) in [
+            (Some("513"), None),
+            (Some("x"), bytes()),
+            (Some("513"), Some(vec![1, 2])),
+        ] {
+            let issue = primary_group(&user(id, sid), &ad).unwrap_err();
+            assert_eq!(issue.location, Location::dn("CN=U,DC=x".to_owned()));
+            assert_eq!(issue.field.as_deref(), Some("primaryGroupID"));
+        }
+        // Asked for only with memberships, and the groups' SIDs with them.
+        assert_eq!(
+            ad.primary_group_requested(),
+            ["primaryGroupID", "objectSid"]
+        );
+        assert!(ad.group_requested().contains(&"objectSid".to_owned()));
+        assert!(!ad.requested().contains(&"primaryGroupID".to_owned()));
+        assert!(plain.primary_group_requested().is_empty());
+        assert!(!plain.group_requested().contains(&"objectSid".to_owned()));
     }
 
     #[test]

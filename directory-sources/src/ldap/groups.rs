@@ -9,6 +9,14 @@
 //! ([`super::range`]). Membership is transitive through the groups read: a
 //! user in group B, which is a member of group A, is in A too (as Graph's
 //! transitive members, and as mail to A reaches the user).
+//!
+//! One membership is in no `member` list: AD keeps a user out of the
+//! `member` of their primary group (Domain Users, or a group made primary
+//! for the user) and records it as the user's `primaryGroupID`, the group's
+//! RID. So the users' primary group ids are read too, and a user is a member
+//! of the group whose `objectSid` is the user's domain with that RID
+//! ([`primary_group_sid`]); otherwise making a mail-enabled group someone's
+//! primary group would read as them leaving it.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -102,9 +110,94 @@ impl Memberships {
     }
 }
 
+/// A binary security identifier (AD's `objectSid`): revision, the count of
+/// sub-authorities, a 48-bit big-endian authority, then the sub-authorities
+/// as 32-bit little-endian numbers.
+fn sid_parts(bytes: &[u8]) -> Option<(u8, u64, Vec<u32>)> {
+    let (&revision, rest) = bytes.split_first()?;
+    let (&count, rest) = rest.split_first()?;
+    let (authority, rest) = rest.split_at_checked(6)?;
+    if revision != 1 || rest.len() != usize::from(count) * 4 {
+        return None;
+    }
+    let authority = authority
+        .iter()
+        .fold(0u64, |value, &byte| (value << 8) | u64::from(byte));
+    let subs = rest
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Some((revision, authority, subs))
+}
+
+fn sid_string(revision: u8, authority: u64, subs: &[u32]) -> String {
+    let mut text = format!("S-{revision}-{authority}");
+    for sub in subs {
+        text.push_str(&format!("-{sub}"));
+    }
+    text
+}
+
+/// A binary SID in its text form (`S-1-5-21-…-1105`); `None` when the
+/// bytes are not one.
+pub(crate) fn sid_text(bytes: &[u8]) -> Option<String> {
+    sid_parts(bytes).map(|(revision, authority, subs)| sid_string(revision, authority, &subs))
+}
+
+/// The SID of the group a user's `primaryGroupID` names: the user's own
+/// SID (binary) with its last part, the user's RID, replaced by that id.
+/// `None` when the SID is not one or the id is not a RID.
+pub(crate) fn primary_group_sid(user_sid: &[u8], primary_group_id: &str) -> Option<String> {
+    let (revision, authority, mut subs) = sid_parts(user_sid)?;
+    let id = primary_group_id.trim();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    *subs.last_mut()? = id.parse().ok()?;
+    Some(sid_string(revision, authority, &subs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A group's and a user's `objectSid` as Samba's DC sent them (RIDs 2705 and 2704).
+    const GROUP_SID: [u8; 28] = [
+        1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 247, 248, 204, 194, 177, 231, 87, 13, 34, 9, 16, 214,
+        145, 10, 0, 0,
+    ];
+    const USER_SID: [u8; 28] = [
+        1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 247, 248, 204, 194, 177, 231, 87, 13, 34, 9, 16, 214,
+        144, 10, 0, 0,
+    ];
+
+    #[test]
+    fn a_users_primary_group_is_the_group_of_that_rid_in_the_users_domain() {
+        let group = "S-1-5-21-3268212983-223864753-3591375138-2705";
+        assert_eq!(sid_text(&GROUP_SID).as_deref(), Some(group));
+        assert_eq!(primary_group_sid(&USER_SID, "2705").as_deref(), Some(group));
+        // Domain Users.
+        assert_eq!(
+            primary_group_sid(&USER_SID, "513").as_deref(),
+            Some("S-1-5-21-3268212983-223864753-3591375138-513")
+        );
+        for bad_id in ["", "-1", "+5", "x", "4294967296"] {
+            assert_eq!(primary_group_sid(&USER_SID, bad_id), None, "{bad_id:?}");
+        }
+        // Not SIDs: too short, a count that does not match, another revision.
+        assert_eq!(sid_text(&USER_SID[..27]), None);
+        assert_eq!(
+            sid_text(&[1, 0, 0, 0, 0, 0, 0, 5]).as_deref(),
+            Some("S-1-5")
+        );
+        assert_eq!(primary_group_sid(&[1, 0, 0, 0, 0, 0, 0, 5], "513"), None);
+        let mut other = USER_SID;
+        other[0] = 2;
+        assert_eq!(sid_text(&other), None);
+        other = USER_SID;
+        other[1] = 4;
+        assert_eq!(sid_text(&other), None);
+    }
 
     #[test]
     fn two_spellings_of_one_dn_share_a_key_and_escapes_stay_escaped() {

@@ -8,7 +8,9 @@
 //!
 //! Groups ([`LdapObjects`]) are a second paged search; their `member` lists,
 //! which AD sends in ranges of 1500 values, are read to the end by base-scope
-//! follow-ups (`range`), and give every entry its `member_of` (`groups`).
+//! follow-ups (`range`), and with the users' primary groups (AD's
+//! `primaryGroupID`, which `member` leaves out) give every entry its
+//! `member_of` (`groups`).
 //!
 //! TLS (ldaps or StartTLS) is verified: against the platform's trusted CAs,
 //! plus any the caller adds ([`LdapSource::root_certificate_pem`]: domain
@@ -20,6 +22,7 @@ mod attributes;
 mod groups;
 mod range;
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -33,7 +36,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
 pub use attributes::LdapAttributes;
-pub(crate) use attributes::{Object, map_group, map_object};
+pub(crate) use attributes::{Object, map_group, map_object, primary_group};
 use groups::Memberships;
 use range::{Chunk, RangeProblem};
 
@@ -138,9 +141,11 @@ impl LdapSource {
     /// every entry's `member_of` holds the names of the groups read that it
     /// is in, directly or through nested groups, and the snapshot provides
     /// `groups` and `kind`. Memberships come from the groups' `member`
-    /// lists, read to the end even when AD sends them in ranges; a list
-    /// that cannot be read completely is an issue at the group, and no
-    /// membership is reported that run. Nesting counts through the groups
+    /// lists, read to the end even when AD sends them in ranges, and in AD
+    /// from each user's `primaryGroupID` too (AD lists no one in the
+    /// `member` of their primary group); a list that cannot be read
+    /// completely is an issue at the group, and no membership is reported
+    /// that run. Nesting counts through the groups
     /// read only: a user in a group the group filter leaves out (say, a
     /// security group without mail) is not seen in the groups that contain it.
     pub fn objects(mut self, objects: LdapObjects) -> Self {
@@ -273,7 +278,7 @@ impl LdapSource {
             action: if is_certificate_error(&source) {
                 "verify the server's certificate"
             } else {
-                action
+                refine_action(action, &source)
             },
             source: Box::new(source),
         }
@@ -345,16 +350,38 @@ impl LdapSource {
         let map = &self.attributes;
         let mut collector = Collector::new(&self.name);
         let mut provided = map.provided_fields();
+        // With memberships: the users by the SID of their primary group,
+        // which AD leaves out of that group's `member` list.
+        let reads_memberships = self.objects == LdapObjects::Both;
+        let mut primary: HashMap<String, Vec<String>> = HashMap::new();
+        let mut primary_complete = true;
         if self.objects != LdapObjects::Groups {
             let filter = self.full_filter();
-            self.search_each(&mut ldap, &filter, map.requested(), |object| {
+            let mut requested = map.requested();
+            if reads_memberships {
+                requested.extend(map.primary_group_requested());
+            }
+            self.search_each(&mut ldap, &filter, requested, |object| {
+                if reads_memberships {
+                    match primary_group(&object, map) {
+                        Ok(Some(sid)) => primary.entry(sid).or_default().push(object.dn.clone()),
+                        Ok(None) => {}
+                        Err(issue) => {
+                            primary_complete = false;
+                            collector.issue(*issue);
+                        }
+                    }
+                }
                 collector.add_mapped(map_object(&object, map));
             })
             .await?;
         }
         let mut memberships = None;
         if self.objects != LdapObjects::Users {
-            let (read, complete) = self.read_groups(&mut ldap, &mut collector).await?;
+            let (read, complete) = self
+                .read_groups(&mut ldap, &mut collector, &primary)
+                .await?;
+            let complete = complete && primary_complete;
             provided.insert(Field::Kind);
             // An incomplete list reports no memberships at all (see read_groups).
             if complete {
@@ -428,11 +455,14 @@ impl LdapSource {
         &self,
         ldap: &mut Ldap,
         collector: &mut Collector,
+        primary: &HashMap<String, Vec<String>>,
     ) -> Result<(Memberships, bool), Error> {
         /// A group as its search result left it.
         struct Read {
             dn: String,
             name: String,
+            /// Its SID, when users' primary groups are read.
+            sid: Option<String>,
             members: Vec<String>,
             /// The attribute description and first index still to ask for.
             more: Option<(String, u64)>,
@@ -470,9 +500,15 @@ impl LdapSource {
                             start,
                         } => (values, Some((next, start))),
                     };
+                    let sid = map
+                        .primary_group_id
+                        .as_ref()
+                        .and_then(|_| object.first_bytes(attributes::OBJECT_SID))
+                        .and_then(groups::sid_text);
                     groups.push(Read {
                         dn: object.dn.clone(),
                         name,
+                        sid,
                         members: values.to_vec(),
                         more,
                     });
@@ -517,6 +553,10 @@ impl LdapSource {
             if let Err(problem) = fetched {
                 complete = false;
                 collector.issue(members_issue(&group.dn, &problem));
+            }
+            // The users whose primary group this is: AD lists them nowhere in `member`.
+            if let Some(users) = group.sid.as_ref().and_then(|sid| primary.get(sid)) {
+                group.members.extend(users.iter().cloned());
             }
             memberships.add_group(&group.dn, &group.name, &group.members);
         }
@@ -583,6 +623,24 @@ fn is_certificate_error(error: &LdapError) -> bool {
     }
 }
 
+/// What failed, said in the terms a person configures, for the two answers
+/// whose result code alone leaves them guessing: a bind the server refuses
+/// without TLS (AD's and Samba's "strong auth required": `strongerAuthRequired`,
+/// 8), and a search whose base DN does not exist (`noSuchObject`, 32; a domain
+/// controller's text then says nothing of the base).
+fn refine_action(action: &'static str, error: &LdapError) -> &'static str {
+    let LdapError::LdapResult { result } = error else {
+        return action;
+    };
+    match (action, result.rc) {
+        ("bind", 8) => {
+            "bind without TLS (the server takes a password only over TLS: use ldaps:// or StartTLS)"
+        }
+        ("search" | "finish the search", 32) => "find the base DN",
+        _ => action,
+    }
+}
+
 /// True when `rest` (what follows `ldap://`) names this machine.
 fn is_loopback(rest: &str) -> bool {
     let authority = rest.split('/').next().unwrap_or_default();
@@ -626,6 +684,35 @@ mod tests {
         ] {
             assert!(allowed.check_transport().is_ok(), "{}", allowed.url);
         }
+    }
+
+    #[test]
+    fn a_bind_refused_without_tls_and_a_missing_base_are_named() {
+        let answer = |rc| LdapError::LdapResult {
+            result: ldap3::LdapResult {
+                rc,
+                matched: String::new(),
+                text: String::new(),
+                refs: Vec::new(),
+                ctrls: Vec::new(),
+            },
+        };
+        assert!(refine_action("bind", &answer(8)).contains("only over TLS"));
+        assert_eq!(refine_action("bind", &answer(49)), "bind");
+        assert_eq!(
+            refine_action("finish the search", &answer(32)),
+            "find the base DN"
+        );
+        assert_eq!(refine_action("search", &answer(32)), "find the base DN");
+        // A group gone between the search and its members' follow-up is no base.
+        assert_eq!(
+            refine_action("read the members of a group", &answer(32)),
+            "read the members of a group"
+        );
+        assert_eq!(
+            refine_action("finish the search", &answer(4)),
+            "finish the search"
+        );
     }
 
     #[test]
