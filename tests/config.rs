@@ -108,7 +108,7 @@ ca_file = "ca.pem"
 ca_only = true
 page_size = 500
 timeout_seconds = 10
-attributes = { preset = "inet_org_person", notes = "description" }
+attributes = { preset = "inet_org_person", notes = "description", primary_group_id = "" }
 
 [[source]]
 name = "entra"

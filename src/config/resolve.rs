@@ -53,6 +53,7 @@ const ATTRIBUTE_KEYS: &[&str] = &[
     "group_name",
     "group_members",
     "group_type",
+    "primary_group_id",
 ];
 
 impl Config {
@@ -708,6 +709,7 @@ pub(crate) fn ldap_attributes(
             "recipient_type" => map.recipient_type = optional(value),
             "external_id" => map.external_id = optional(value),
             "group_type" => map.group_type = optional(value),
+            "primary_group_id" => map.primary_group_id = optional(value),
             _ => {
                 return Err((
                     key.clone(),
