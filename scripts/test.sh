@@ -61,6 +61,8 @@ install_prerequisites() {
     apt_install build-essential pkg-config ca-certificates || return 1
     # The directory server the LDAP tests read (scripts/ldap-up.sh starts it).
     apt_install slapd ldap-utils || return 1
+    # The shared rate limit's store the Redis tests use (scripts/redis-up.sh starts it).
+    apt_install redis-server redis-tools || return 1
     if ! command -v cargo >/dev/null; then
         echo "cargo is not installed; install Rust 1.89 or newer" >&2
         return 1
@@ -91,8 +93,16 @@ start_ldap() {
     env=$("$ROOT/scripts/ldap-up.sh") || return 1
     eval "$env"
 }
-trap '"$ROOT/scripts/ldap-down.sh"' EXIT
+start_redis() {
+    # A throw-away redis-server (no persistence, a fresh password) on
+    # 127.0.0.1 for the shared rate limit; its URL goes into the environment.
+    local env
+    env=$("$ROOT/scripts/redis-up.sh") || return 1
+    eval "$env"
+}
+trap '"$ROOT/scripts/ldap-down.sh"; "$ROOT/scripts/redis-down.sh"' EXIT
 run_step "start the test LDAP server" start_ldap
+run_step "start the test Redis server" start_redis
 
 # --- checks -------------------------------------------------------------------
 
