@@ -638,9 +638,11 @@ async fn when_redis_does_not_answer_the_process_paces_itself_at_the_floor() {
     let took = start.elapsed();
     assert!(limiter.is_degraded());
     // Ten intervals of the floor after the first: never the burst of the
-    // shared budget, never unpaced.
+    // shared budget, never unpaced. (Redis is asked again every 5 s; a
+    // refused connection costs no time, a timed-out one 2 s of the paused
+    // clock: the bound allows for either.)
     assert!(took >= Duration::from_secs(10), "{took:?}");
-    assert!(took < Duration::from_secs(11), "{took:?}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
     // Its reports still reach the fallback: a 429 slows it further.
     limiter.throttled();
     let start = tokio::time::Instant::now();
