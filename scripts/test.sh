@@ -65,6 +65,8 @@ install_prerequisites() {
     # (scripts/samba-up.sh provisions and starts it; without the provisioning
     # data, the DC's database modules and the ACL module, provisioning fails).
     apt_install samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools || return 1
+    # The shared rate limit's store the Redis tests use (scripts/redis-up.sh starts it).
+    apt_install redis-server redis-tools || return 1
     if ! command -v cargo >/dev/null; then
         echo "cargo is not installed; install Rust 1.89 or newer" >&2
         return 1
@@ -102,9 +104,17 @@ start_ad() {
     env=$("$ROOT/scripts/samba-up.sh") || return 1
     eval "$env"
 }
-trap '"$ROOT/scripts/ldap-down.sh"; "$ROOT/scripts/samba-down.sh"' EXIT
+start_redis() {
+    # A throw-away redis-server (no persistence, a fresh password) on
+    # 127.0.0.1 for the shared rate limit; its URL goes into the environment.
+    local env
+    env=$("$ROOT/scripts/redis-up.sh") || return 1
+    eval "$env"
+}
+trap '"$ROOT/scripts/ldap-down.sh"; "$ROOT/scripts/samba-down.sh"; "$ROOT/scripts/redis-down.sh"' EXIT
 run_step "start the test LDAP server" start_ldap
 run_step "start the test AD domain controller" start_ad
+run_step "start the test Redis server" start_redis
 
 # --- checks -------------------------------------------------------------------
 

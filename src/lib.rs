@@ -12,6 +12,8 @@
 //! - [`read_gateway`]: the gateway side of a plan in one call;
 //! - [`write_private`]: how every file holding directory data is written (0600, atomically);
 //! - [`Lease`]: one run per organisation at a time;
+//! - [`shared_limiter`]: one request budget shared by every process using a
+//!   login (a GCRA bucket in Redis);
 //! - [`read_approval`]: the part of a plan an approval file leaves out;
 //! - [`Executor`]: applies a plan (order, preconditions, journal and resume,
 //!   dry run) and reports each change's [`Outcome`] with the new state.
@@ -48,6 +50,7 @@ mod executor;
 mod files;
 mod gateway_snapshot;
 mod lease;
+pub mod shared_limiter;
 
 pub use approval::read_approval;
 /// The date-time library of the planner's `now` and of flag dates.

@@ -122,6 +122,12 @@ impl RateLimit {
     pub fn probe_interval(&self) -> Duration {
         self.probe_interval
     }
+
+    /// The slowest pace 429s can bring the limiter down to.
+    #[must_use]
+    pub fn floor_per_minute(&self) -> u32 {
+        self.floor_per_minute
+    }
 }
 
 impl Default for RateLimit {
@@ -563,6 +569,18 @@ impl LimiterKey {
             login: login.to_ascii_lowercase(),
             host: host.to_ascii_lowercase(),
         }
+    }
+
+    /// The login (lowercased): a user name, never the password.
+    #[must_use]
+    pub fn login(&self) -> &str {
+        &self.login
+    }
+
+    /// The gateway's `host:port` (lowercased).
+    #[must_use]
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// A file name for this key's [`LearnedRate`]

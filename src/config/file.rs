@@ -75,6 +75,26 @@ pub struct GatewayConfig {
     /// The request budget per minute of this login on this stack (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_minute: Option<u32>,
+    /// `[gateway.shared_rate_limit]`: spend the login's budget from one
+    /// bucket in Redis shared with every other process that uses it (absent:
+    /// each process paces itself alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_rate_limit: Option<SharedRateLimitConfig>,
+}
+
+/// `[gateway.shared_rate_limit]`: where the shared budget lives. The Redis
+/// URL may hold a password, so like every secret it is named, never
+/// written: an environment variable or a file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SharedRateLimitConfig {
+    /// The environment variable holding the Redis URL (default `MUSTER_REDIS_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    /// A file holding the Redis URL (its first line), instead of the environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
 }
 
 /// One `[[source]]`: a directory, its stable name and its role.

@@ -51,12 +51,13 @@ pub use error::ConfigError;
 pub use file::{
     AdditionConfig, Config, CsvConfig, DiscoveryConfig, FilesConfig, GatewayConfig, GraphConfig,
     Headers, HrConfig, KindRule, LdapConfig, MappedCsvConfig, NewUserRole, PolicyConfig,
-    PostiniConfig, SigningConfig, SourceConfig, SourceSettings, StatusWord, ThresholdConfig,
+    PostiniConfig, SharedRateLimitConfig, SigningConfig, SourceConfig, SourceSettings, StatusWord,
+    ThresholdConfig,
 };
 pub use read::{Directory, GraphRound, ReadError, load_ledger};
 pub use resolve::{
     DEFAULT_REQUESTS_PER_MINUTE, GATEWAY_PASSWORD_ENV, GRAPH_SECRET_ENV, LDAP_PASSWORD_ENV,
-    PLAN_KEY_ENV,
+    PLAN_KEY_ENV, REDIS_URL_ENV,
 };
 
 impl Config {

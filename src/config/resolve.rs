@@ -14,6 +14,8 @@ use muster_directory::{
     PostiniAliases, StandardLayout,
 };
 use muster_gateway::{Client, RateLimit, SecretString};
+
+use crate::shared_limiter::RedisLimiter;
 use muster_reconcile::{HrRule, Mode, PlanKey, Policy};
 
 use super::error::ConfigError;
@@ -34,6 +36,8 @@ pub const LDAP_PASSWORD_ENV: &str = "MUSTER_LDAP_PASSWORD";
 pub const PLAN_KEY_ENV: &str = "MUSTER_PLAN_KEY";
 /// The environment variable of the Graph client secret by default.
 pub const GRAPH_SECRET_ENV: &str = "MUSTER_GRAPH_SECRET";
+/// The environment variable of the shared rate limit's Redis URL by default.
+pub const REDIS_URL_ENV: &str = "MUSTER_REDIS_URL";
 
 /// The keys of `[source.attributes]` besides `preset`, in the map's order.
 const ATTRIBUTE_KEYS: &[&str] = &[
@@ -80,6 +84,9 @@ impl Config {
             }
         };
         rebase_opt(&mut self.gateway.password_file);
+        if let Some(shared) = &mut self.gateway.shared_rate_limit {
+            rebase_opt(&mut shared.url_file);
+        }
         for source in &mut self.sources {
             match &mut source.settings {
                 SourceSettings::Ldap(c) => {
@@ -120,6 +127,15 @@ impl Config {
             &self.gateway.password_env,
             &self.gateway.password_file,
         )?;
+        if let Some(shared) = &self.gateway.shared_rate_limit
+            && shared.url_env.is_some()
+            && shared.url_file.is_some()
+        {
+            return Err(self.error(
+                &gateway.key("shared_rate_limit").key("url_file"),
+                "both `url_env` and `url_file` are set: keep one",
+            ));
+        }
         if self.sources.is_empty() {
             return Err(self.error(
                 &KeyPath::of(&["source"]),
@@ -261,8 +277,17 @@ impl Config {
     /// The gateway client: the organisation, the login, its password (from
     /// the environment or a file, never the config) and its request budget.
     ///
+    /// With `[gateway.shared_rate_limit]`, the budget is a bucket in Redis
+    /// shared with every process using the same login and stack
+    /// ([`RedisLimiter`]); this connects to Redis once (blocking, for at
+    /// most a few seconds) to check it answers, so a run whose shared budget
+    /// is unreachable is refused before anything is sent rather than
+    /// spending the budget alone.
+    ///
     /// # Errors
-    /// A missing setting or secret, or settings the client refuses.
+    /// A missing setting or secret, settings the client refuses, or a
+    /// shared budget whose Redis does not answer (the error names the
+    /// server, never the URL's password).
     pub fn client(&self) -> Result<Client, ConfigError> {
         let GatewayConfig {
             stack: _,
@@ -271,6 +296,7 @@ impl Config {
             password_env,
             password_file,
             requests_per_minute,
+            shared_rate_limit,
         } = &self.gateway;
         let (stack, org) = (self.stack()?, self.org()?);
         let login = login.as_deref().ok_or_else(|| {
@@ -285,11 +311,17 @@ impl Config {
             password_file,
             GATEWAY_PASSWORD_ENV,
         )?;
-        let rate = requests_per_minute.unwrap_or(DEFAULT_REQUESTS_PER_MINUTE);
-        Client::builder()
-            .essentials(stack, org)
-            .credentials(login, password)
-            .rate_limit(RateLimit::per_minute(rate))
+        let rate =
+            RateLimit::per_minute(requests_per_minute.unwrap_or(DEFAULT_REQUESTS_PER_MINUTE));
+        let build = |limiter: Option<RedisLimiter>| {
+            let builder = Client::builder()
+                .essentials(stack, org)
+                .credentials(login, password.clone())
+                .rate_limit(rate);
+            match limiter {
+                Some(l) => builder.limiter(std::sync::Arc::new(l)),
+                None => builder,
+            }
             .build()
             .map_err(|e| {
                 self.error(
@@ -297,6 +329,30 @@ impl Config {
                     muster_core::error_chain(&e).to_string(),
                 )
             })
+        };
+        let client = build(None)?;
+        let Some(shared) = shared_rate_limit else {
+            return Ok(client);
+        };
+        // The bucket is keyed as the client keys its own limiter (login and
+        // host of the resolved base URL), so the first client, never used,
+        // is what says the key.
+        let path = KeyPath::of(&["gateway", "shared_rate_limit"]);
+        let url = secret_named(
+            &path,
+            ("url_env", &shared.url_env),
+            ("url_file", &shared.url_file),
+            REDIS_URL_ENV,
+        )?;
+        let shared_error = |e: crate::shared_limiter::SharedLimiterError| {
+            self.error(&path, muster_core::error_chain(&e))
+        };
+        let limiter = RedisLimiter::builder(url, &client.limiter_key())
+            .rate_limit(rate)
+            .build()
+            .map_err(shared_error)?;
+        limiter.check_blocking().map_err(shared_error)?;
+        build(Some(limiter))
     }
 
     /// The plan-signing key: `signing.key_file`, else the variable
@@ -477,6 +533,13 @@ impl Config {
             g.password_env
                 .get_or_insert_with(|| GATEWAY_PASSWORD_ENV.to_owned());
         }
+        if let Some(shared) = &mut g.shared_rate_limit
+            && shared.url_file.is_none()
+        {
+            shared
+                .url_env
+                .get_or_insert_with(|| REDIS_URL_ENV.to_owned());
+        }
         for source in &mut full.sources {
             fill_source_defaults(&mut source.settings);
         }
@@ -643,15 +706,30 @@ pub(crate) fn secret(
     file: &Option<PathBuf>,
     default_env: &str,
 ) -> Result<SecretString, ConfigError> {
+    secret_named(
+        path,
+        ("password_env", env),
+        ("password_file", file),
+        default_env,
+    )
+}
+
+/// [`secret`] for keys named otherwise (`url_env` / `url_file`).
+fn secret_named(
+    path: &KeyPath,
+    (env_key, env): (&str, &Option<String>),
+    (file_key, file): (&str, &Option<PathBuf>),
+    default_env: &str,
+) -> Result<SecretString, ConfigError> {
     if let Some(file) = file {
         let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Secret {
-            key: path.key("password_file").to_string(),
+            key: path.key(file_key).to_string(),
             problem: format!("cannot read `{}`: {e}", file.display()),
         })?;
         let first = text.lines().next().unwrap_or_default().trim_end();
         if first.is_empty() {
             return Err(ConfigError::Secret {
-                key: path.key("password_file").to_string(),
+                key: path.key(file_key).to_string(),
                 problem: format!("`{}` is empty", file.display()),
             });
         }
@@ -661,10 +739,8 @@ pub(crate) fn secret(
     match std::env::var(name) {
         Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
         _ => Err(ConfigError::Secret {
-            key: path.key("password_env").to_string(),
-            problem: format!(
-                "the environment variable `{name}` is not set (or use `password_file`)"
-            ),
+            key: path.key(env_key).to_string(),
+            problem: format!("the environment variable `{name}` is not set (or use `{file_key}`)"),
         }),
     }
 }
