@@ -9,7 +9,8 @@
 //!   `/me`, `/endpoints/{domain}` (answers `{"endpoints": ["<this
 //!   emulator's /api/v1 base URL>"]}`; the real element shape is unknown),
 //!   `/orgs/{domain}` (registered domains, `user_licenses`, `active_users`),
-//!   `/orgs/{partner}/orgs`, and `/orgs/{domain}/users[/{email}]` with GET
+//!   `/orgs/{domain}/domains[/{name}]` (GET), `/orgs/{partner}/orgs`, and
+//!   `/orgs/{domain}/users[/{email}]` with GET
 //!   (unpaged), POST (one object or an array → 201 `{users, errors:
 //!   [{status, error_message, identifier}]}`; when every item fails, the
 //!   first error's status), PUT → 204 and DELETE → 204.

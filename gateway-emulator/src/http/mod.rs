@@ -104,6 +104,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/endpoints/{domain}", get(v1::endpoints))
         .route("/api/v1/orgs/{domain}", get(v1::org))
         .route("/api/v1/orgs/{domain}/orgs", get(v1::child_orgs))
+        .route("/api/v1/orgs/{domain}/domains", get(v1::domains))
+        .route("/api/v1/orgs/{domain}/domains/{name}", get(v1::domain))
         .route(
             "/api/v1/orgs/{domain}/users",
             get(v1::list_users).post(v1::create_users),

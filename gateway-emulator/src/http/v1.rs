@@ -53,6 +53,18 @@ pub(crate) async fn endpoints(State(shared): State<AppState>, Path(domain): Path
     Ok(Json(json!({"endpoints": [format!("{}/api/v1", shared.base_url)]})).into_response())
 }
 
+/// One registered domain as `/orgs/{domain}` and `/orgs/{domain}/domains`
+/// show it (the fields krzydoug/Proofpoint's class reads; api-facts §1.4).
+fn domain_json(d: &Domain) -> Value {
+    json!({
+        "name": d.as_str(),
+        "is_active": true,
+        "is_relay": false,
+        "destination": "",
+        "failovers": [],
+    })
+}
+
 fn org_json(o: &OrgState) -> Value {
     json!({
         "primary_domain": o.primary.as_str(),
@@ -62,13 +74,7 @@ fn org_json(o: &OrgState) -> Value {
         "user_licenses": o.user_licenses,
         "active_users": o.active_users(),
         "send_welcome_email": o.send_welcome_email,
-        "domains": o.domains.iter().map(|d| json!({
-            "name": d.as_str(),
-            "is_active": true,
-            "is_relay": false,
-            "destination": "",
-            "failovers": [],
-        })).collect::<Vec<_>>(),
+        "domains": o.domains.iter().map(domain_json).collect::<Vec<_>>(),
     })
 }
 
@@ -84,6 +90,40 @@ pub(crate) async fn org(
         .org(&key)
         .ok_or_else(|| ApiError::not_found("organisation gone"))?;
     Ok(Json(org_json(o)).into_response())
+}
+
+/// `GET /orgs/{domain}/domains`: the registered domains, `{"domains": [...]}`.
+pub(crate) async fn domains(
+    State(shared): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(domain): Path<String>,
+) -> Reply {
+    let key = session.org(&shared, &domain)?;
+    let store = lock(&shared.store);
+    let o = store
+        .org(&key)
+        .ok_or_else(|| ApiError::not_found("organisation gone"))?;
+    let domains: Vec<Value> = o.domains.iter().map(domain_json).collect();
+    Ok(Json(json!({ "domains": domains })).into_response())
+}
+
+/// `GET /orgs/{domain}/domains/{name}`: one registered domain, or 404.
+pub(crate) async fn domain(
+    State(shared): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path((domain, name)): Path<(String, String)>,
+) -> Reply {
+    let key = session.org(&shared, &domain)?;
+    let wanted = Domain::parse(&name).map_err(|e| ApiError::bad_request(format!("domain: {e}")))?;
+    let store = lock(&shared.store);
+    let o = store
+        .org(&key)
+        .ok_or_else(|| ApiError::not_found("organisation gone"))?;
+    o.domains
+        .iter()
+        .find(|d| **d == wanted)
+        .map(|d| Json(domain_json(d)).into_response())
+        .ok_or_else(|| ApiError::not_found(format!("domain `{name}` is not registered")))
 }
 
 /// `GET /orgs/{partner}/orgs`: the organisations a channel admin administers.
