@@ -31,13 +31,18 @@ pub(crate) enum Exit {
 impl Exit {
     /// The code.
     pub(crate) fn code(self) -> ExitCode {
-        ExitCode::from(match self {
+        ExitCode::from(self.number())
+    }
+
+    /// The code, as a number.
+    pub(crate) fn number(self) -> u8 {
+        match self {
             Exit::Done => 0,
             Exit::WouldChange => 2,
             Exit::Incomplete => 3,
             Exit::Threshold => 4,
             Exit::SourceUnsafe => 5,
-        })
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod commands;
 mod error;
 mod exit;
 mod interrupt;
+mod out;
 mod progress;
 mod settings;
 
@@ -162,23 +163,10 @@ fn interrupted() -> impl std::future::Future<Output = CliError> {
 }
 
 /// Prints an error and its causes on one line, and picks the exit code
-/// (the table in `exit.rs`): 4 for a plan refused at its threshold, the
-/// signal's for an interruption, 1 for every other refusal.
+/// (the table in `exit.rs`, [`CliError::exit_code`]).
 fn report(error: &CliError) -> ExitCode {
-    // Causes quote servers and files (an LDAP diagnostic, a gateway's error
-    // body): outside text, shown through the one sanitiser, on one line.
-    let chain = muster::core::error_chain(error).to_string();
-    eprintln!("muster: {}", muster::core::sanitize(&chain));
-    match error {
-        CliError::Apply(
-            muster::ApplyError::ThresholdExceeded { .. }
-            | muster::ApplyError::CreateLimitExceeded { .. }
-            | muster::ApplyError::LicencesExceeded { .. },
-        ) => ExitCode::from(4),
-        CliError::Interrupted { code, .. } => ExitCode::from(*code),
-        CliError::Lease(muster::LeaseError::Held { .. }) => ExitCode::from(6),
-        _ => ExitCode::from(1),
-    }
+    eprintln!("muster: {}", error.one_line());
+    ExitCode::from(error.exit_code())
 }
 
 #[cfg(test)]
