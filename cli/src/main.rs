@@ -15,6 +15,7 @@ mod args;
 mod commands;
 mod error;
 mod exit;
+mod fleet;
 mod interrupt;
 mod out;
 mod progress;
@@ -41,9 +42,10 @@ fn main() -> ExitCode {
         Err(e) => return report(&CliError::Runtime(e)),
     };
     // `apply` stops cleanly on a signal (journal and state written, the
-    // resume command printed); every other command just ends with the
+    // resume command printed), and so does `fleet`, which then starts no
+    // other organisation; every other command just ends with the
     // signal's code, since it has written nothing yet.
-    let graceful = matches!(cli.command, Command::Apply(_));
+    let graceful = matches!(cli.command, Command::Apply(_) | Command::Fleet(_));
     let interrupt = interrupt::Interrupt::default();
     let outcome = runtime.block_on(async {
         let signalled = if graceful {
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
                 Command::Exempt(args) => commands::exempt(args),
                 Command::Unexempt(args) => commands::unexempt(args),
                 Command::Restore(args) => commands::restore(args).await,
+                Command::Fleet(command) => fleet::fleet(command, &interrupt).await,
             }
         };
         match signalled {
