@@ -80,10 +80,18 @@ pub(crate) struct FleetArgs {
     /// request budget whatever this is.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: u16,
-    /// text (a line per organisation as it finishes, then a table) or json
-    /// (one document: an object per organisation with its code).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub(crate) format: ReportFormat,
+    /// How to report the organisations' runs.
+    #[arg(long, value_enum, default_value_t = FleetFormat::Text)]
+    pub(crate) format: FleetFormat,
+}
+
+/// `fleet --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FleetFormat {
+    /// A line per organisation as it finishes, then a table.
+    Text,
+    /// One JSON document: an object per organisation with its code (the lines go to stderr).
+    Json,
 }
 
 /// `muster config …`.

@@ -27,7 +27,7 @@ use muster::reconcile::Plan;
 use serde_json::json;
 
 use crate::args::{
-    ApplyArgs, FleetArgs, FleetCommand, GatewayArgs, PlanArgs, PlanInputArgs, ReportFormat,
+    ApplyArgs, FleetArgs, FleetCommand, FleetFormat, GatewayArgs, PlanArgs, PlanInputArgs,
 };
 use crate::commands;
 use crate::error::CliError;
@@ -111,8 +111,8 @@ pub(crate) async fn fleet(
         None => exit::fleet_worst(results.iter().map(|r| r.code)),
     };
     match args.format {
-        ReportFormat::Text => print!("{}", table(kind, &results, code)),
-        ReportFormat::Json => println!(
+        FleetFormat::Text => print!("{}", table(kind, &results, code)),
+        FleetFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&report_json(kind, &results, code))
                 .map_err(CliError::Report)?
@@ -215,9 +215,9 @@ async fn run_all(
     let finished = |result: &OrgResult| {
         let line = line(kind, result);
         match line_to {
-            ReportFormat::Text => println!("{line}"),
+            FleetFormat::Text => println!("{line}"),
             // stdout is the JSON document's.
-            ReportFormat::Json => eprintln!("{line}"),
+            FleetFormat::Json => eprintln!("{line}"),
         }
     };
     let mut never_started = Vec::new();

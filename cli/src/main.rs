@@ -5,6 +5,7 @@
 //! muster plan --csv users.csv --stack us1 --org example.com --login admin@example.com
 //! muster plan … --format json --out plan.json && muster apply … --plan plan.json --state state.json
 //! muster export --stack us1 --org example.com --login admin@example.com --out backup.csv
+//! muster fleet plan orgs/ && muster fleet apply orgs/   # one config per organisation, many at once
 //! muster emulator --seed seed.json # a local gateway for trying things out
 //! ```
 //!
