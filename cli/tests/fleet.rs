@@ -495,3 +495,70 @@ async fn two_orgs_under_one_login_in_one_fleet_spend_one_request_budget() {
         requests.len()
     );
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_starts_no_other_org_lets_the_running_one_stop_cleanly_and_exits_130() {
+    let emulator = gateway(
+        &[("a.example", &[]), ("b.example", &[])],
+        RateLimit::unlimited(),
+    )
+    .await;
+    let orgs = Orgs::new("interrupt", &emulator);
+    let a = orgs.org("a.example", Some(&["ann@a.example"]), "");
+    let b = orgs.org("b.example", Some(&["bob@b.example"]), "");
+    fleet_out(&orgs.fleet("plan", &[&a, &b], &[]).await, 2);
+
+    // a's first request (its login check) takes 5 s: the signal comes
+    // while a runs, whatever the machine's speed.
+    emulator.push_fault(muster_emulator::Fault::Slow(Duration::from_secs(5)));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+        .current_dir(&orgs.dir.0)
+        .args(["fleet", "apply", "--concurrency", "1"])
+        .args([&a, &b])
+        .env("MUSTER_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The event: a's run has begun (its log names it).
+    let log = orgs.path("a.example.apply.log");
+    let begun = async {
+        while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("muster fleet apply")) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), begun)
+        .await
+        .expect("a's apply began");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = fleet_out(&out, 130);
+    assert!(
+        line_of(&stdout, "a.example").starts_with("a.example: 130 interrupted"),
+        "{stdout}"
+    );
+    assert_eq!(
+        line_of(&stdout, "b.example"),
+        "b.example: 130 interrupted: not started: the fleet was interrupted"
+    );
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("muster: interrupted by SIGINT"), "{said}");
+    assert!(!has_user(&emulator, "a.example", "ann@a.example"));
+    assert!(!has_user(&emulator, "b.example", "bob@b.example"));
+
+    // The same command again finishes both.
+    let stdout = fleet_out(&orgs.fleet("apply", &[&a, &b], &[]).await, 0);
+    assert!(
+        stdout.contains("fleet apply: 2 organisations (2 applied); exit 0"),
+        "{stdout}"
+    );
+    assert!(has_user(&emulator, "a.example", "ann@a.example"));
+    assert!(has_user(&emulator, "b.example", "bob@b.example"));
+}
