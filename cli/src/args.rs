@@ -55,6 +55,43 @@ pub(crate) enum Command {
     Restore(RestoreArgs),
     /// Write a commented starter config for an Active Directory, Entra ID or CSV sync.
     Init(InitArgs),
+    /// Plan or apply many organisations in one process: one config file each, one line each, the worst exit code.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+}
+
+/// `muster fleet plan|apply`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum FleetCommand {
+    /// `muster plan` for each organisation, saved for review beside its config (`<name>.plan.json`).
+    Plan(FleetArgs),
+    /// `muster apply` of each organisation's saved, reviewed plan (`<name>.plan.json`); never a new one.
+    Apply(FleetArgs),
+}
+
+/// The organisations of a fleet and how many run at once.
+#[derive(Debug, Args)]
+pub(crate) struct FleetArgs {
+    /// The organisations' config files: files, folders (their `*.toml`) or
+    /// patterns (`orgs/*.toml`). Each is an ordinary per-organisation config.
+    #[arg(value_name = "CONFIG|DIR", required = true)]
+    pub(crate) configs: Vec<PathBuf>,
+    /// How many organisations run at once. Those of one login share its
+    /// request budget whatever this is.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) concurrency: u16,
+    /// How to report the organisations' runs.
+    #[arg(long, value_enum, default_value_t = FleetFormat::Text)]
+    pub(crate) format: FleetFormat,
+}
+
+/// `fleet --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FleetFormat {
+    /// A line per organisation as it finishes, then a table.
+    Text,
+    /// One JSON document: an object per organisation with its code (the lines go to stderr).
+    Json,
 }
 
 /// `muster config …`.
@@ -97,7 +134,7 @@ pub(crate) struct UnexemptArgs {
 }
 
 /// What `plan` reads: the gateway, the sources, the policy and the state.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct PlanInputArgs {
     #[command(flatten)]
     pub(crate) gateway: GatewayArgs,
@@ -235,7 +272,7 @@ pub(crate) enum InitKind {
     Csv,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct ApplyArgs {
     #[command(flatten)]
     pub(crate) gateway: GatewayArgs,
@@ -307,7 +344,7 @@ pub(crate) struct ApproveArgs {
 }
 
 /// Which part of a plan a reviewer approves.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct SelectionArgs {
     /// Leave out the change(s) of this address, or `#ID` (repeat for more),
     /// with every change it moves an address to or from.
@@ -349,7 +386,7 @@ pub(crate) struct DiscoverArgs {
 }
 
 /// When an address seen in mail flow becomes a candidate user.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct DiscoveryArgs {
     /// Counted messages within the window that make an address a candidate.
     #[arg(long, value_name = "N")]
@@ -377,7 +414,7 @@ pub(crate) struct DemoArgs {
     pub(crate) csv: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct PlanArgs {
     #[command(flatten)]
     pub(crate) inputs: PlanInputArgs,
@@ -403,7 +440,7 @@ pub(crate) struct PlanArgs {
 
 /// Where the gateway is and who muster logs in as: the config file's
 /// `[gateway]`, each value overridden by its flag or environment variable.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct GatewayArgs {
     /// The organisation's config file (`muster.toml`); flags override it.
     #[arg(long, value_name = "FILE")]
@@ -426,7 +463,7 @@ pub(crate) struct GatewayArgs {
 }
 
 /// The directory side: an LDAP/AD directory and/or CSV files.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct SourceArgs {
     /// An LDAP or Active Directory server (`ldaps://dc1.example.com`, or
     /// `ldap://` with --ldap-starttls). Authoritative when given; the bind
@@ -524,7 +561,7 @@ pub(crate) struct SourceArgs {
 }
 
 /// Policy flags: each overrides the config file's `[policy]` key of the same name.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct PolicyArgs {
     /// A domain muster manages (repeat for more). Default: the organisation's domain.
     #[arg(long = "managed-domain", value_name = "DOMAIN")]
@@ -580,17 +617,19 @@ pub(crate) enum LdapObjectsArg {
 }
 
 /// `apply --format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub(crate) enum ReportFormat {
     /// One line per change.
+    #[default]
     Text,
     /// The report as JSON (outcomes, counts, halt, new state).
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub(crate) enum Format {
     /// The vendor-style preview: Adding / Updating / Deleting, conflicts, skipped, summary.
+    #[default]
     Text,
     /// The versioned JSON plan (what `apply` will read).
     Json,

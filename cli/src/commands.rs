@@ -25,6 +25,7 @@ use crate::args::{
 };
 use crate::error::CliError;
 use crate::exit::{self, Exit};
+use crate::out::Out;
 use crate::settings;
 
 const DEMO_GATEWAY: &str = include_str!("../../examples/data/demo_gateway.json");
@@ -37,7 +38,22 @@ const DEMO_STACK: &str = "local-emulator";
 
 /// `muster plan`: read the directory, read the gateway, print the plan.
 pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
-    let mut inputs = read_inputs(&args.inputs).await?;
+    Ok(plan_to(args, &Out::Terminal).await?.exit.code())
+}
+
+/// What one organisation's `plan` made: the plan, its exit code, and the
+/// limiter its client paced with (a fleet keeps it, so the organisations
+/// of one login that run one after another spend one budget too).
+pub(crate) struct Planned {
+    pub(crate) plan: Plan,
+    pub(crate) exit: Exit,
+    pub(crate) limiter: std::sync::Arc<dyn muster::gateway::RateLimiter>,
+}
+
+/// `muster plan`, its output to `out`: the one run `plan` and each
+/// organisation of `fleet plan` make.
+pub(crate) async fn plan_to(args: PlanArgs, out: &Out) -> Result<Planned, CliError> {
+    let mut inputs = read_inputs(&args.inputs, out).await?;
     let mut plan = inputs.plan(None).await?;
     if let Some(key) = plan_key(&mut inputs.config, args.plan_key_file.as_deref())? {
         plan.sign(&key);
@@ -49,10 +65,15 @@ pub(crate) async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
             &reconcile::render::json(&plan),
         )?;
     }
-    write_output(args.out.as_deref(), &render(&plan, args.format))?;
-    say_pace(&plan, &inputs.client);
-    inputs.learned.save(&inputs.client);
-    Ok(exit::for_plan(&plan, args.detailed_exitcode).code())
+    write_output(args.out.as_deref(), &render(&plan, args.format), out)?;
+    say_pace(&plan, &inputs.client, out);
+    inputs.learned.save(&inputs.client, out);
+    let exit = exit::for_plan(&plan, args.detailed_exitcode);
+    Ok(Planned {
+        plan,
+        exit,
+        limiter: inputs.client.limiter().clone(),
+    })
 }
 
 /// Everything a plan is made from, read: the config with the flags over
@@ -88,7 +109,7 @@ impl Inputs {
 
 /// Reads what `plan` reads: config and flags, the state under the lease,
 /// every source (their issues warned about on stderr, a Graph cursor kept).
-async fn read_inputs(args: &PlanInputArgs) -> Result<Inputs, CliError> {
+async fn read_inputs(args: &PlanInputArgs, out: &Out) -> Result<Inputs, CliError> {
     let mut config = settings::config(&args.gateway)?;
     settings::sources(&mut config, &args.sources);
     settings::policy_flags(&mut config, &args.policy);
@@ -97,7 +118,7 @@ async fn read_inputs(args: &PlanInputArgs) -> Result<Inputs, CliError> {
         config.files.state = Some(state.clone());
     }
     let client = config.client().map_err(CliError::Config)?;
-    let learned = LearnedPace::load(&config, &client);
+    let learned = LearnedPace::load(&config, &client, out);
     let mut policy = config.policy().map_err(CliError::Config)?;
     if args.policy.override_threshold {
         policy = policy.into_builder().override_threshold(true).build();
@@ -112,10 +133,10 @@ async fn read_inputs(args: &PlanInputArgs) -> Result<Inputs, CliError> {
         .await
         .map_err(CliError::Read)?;
     let desired = directory.desired;
-    report_issues(&desired);
-    warn_empty_sources(&desired);
+    report_issues(&desired, out);
+    warn_empty_sources(&desired, out);
     for graph in &directory.graph_rounds {
-        keep_graph_cursor(graph)?;
+        keep_graph_cursor(graph, out)?;
     }
     Ok(Inputs {
         config,
@@ -258,7 +279,7 @@ fn addresses(list: &[muster::core::EmailAddress]) -> String {
 async fn conflicts_plan(saved: Option<&Path>, inputs: &PlanInputArgs) -> Result<Plan, CliError> {
     match saved {
         Some(path) => Ok(read_plan(path)?.1),
-        None => read_inputs(inputs).await?.plan(None).await,
+        None => read_inputs(inputs, &Out::Terminal).await?.plan(None).await,
     }
 }
 
@@ -268,12 +289,12 @@ async fn conflict_action(
     args: ConflictActionArgs,
     request: ConflictRequest,
 ) -> Result<ExitCode, CliError> {
-    let mut inputs = read_inputs(&args.inputs).await?;
+    let mut inputs = read_inputs(&args.inputs, &Out::Terminal).await?;
     let request = request.include_unowned(args.include_unowned);
     let plan = inputs.plan(Some(&request)).await?;
     let plan = save_for_review(plan, &args.out, &mut inputs.config, "conflicts")?;
-    say_pace(&plan, &inputs.client);
-    inputs.learned.save(&inputs.client);
+    say_pace(&plan, &inputs.client, &Out::Terminal);
+    inputs.learned.save(&inputs.client, &Out::Terminal);
     Ok(exit::for_plan(&plan, false).code())
 }
 
@@ -310,7 +331,7 @@ fn save_for_review(
 struct LearnedPace(Option<std::path::PathBuf>);
 
 impl LearnedPace {
-    fn load(config: &Config, client: &Client) -> LearnedPace {
+    fn load(config: &Config, client: &Client, out: &Out) -> LearnedPace {
         let path = config.learned_rate_path(client);
         if let Some(path) = &path {
             match muster::gateway::LearnedRate::load(path) {
@@ -318,23 +339,23 @@ impl LearnedPace {
                     .limiter()
                     .load_learned_rate(rate, std::time::SystemTime::now()),
                 Ok(None) => {}
-                Err(e) => eprintln!(
+                Err(e) => out.say(format_args!(
                     "warning: {}",
                     Sanitized(&muster::core::error_chain(&e).to_string())
-                ),
+                )),
             }
         }
         LearnedPace(path)
     }
 
-    fn save(&self, client: &Client) {
+    fn save(&self, client: &Client, out: &Out) {
         if let (Some(path), Some(rate)) = (&self.0, client.learned_rate())
             && let Err(e) = rate.save(path)
         {
-            eprintln!(
+            out.say(format_args!(
                 "warning: {}",
                 Sanitized(&muster::core::error_chain(&e).to_string())
-            );
+            ));
         }
     }
 }
@@ -342,11 +363,13 @@ impl LearnedPace {
 /// Says on stderr how long applying `plan` takes at the client's current
 /// pace (configured or learned). Not in the preview itself: the pace is
 /// this run's, and `show` must print exactly what `plan` printed.
-fn say_pace(plan: &Plan, client: &Client) {
+fn say_pace(plan: &Plan, client: &Client, out: &Out) {
     let calls = plan.summary.api_calls;
     if let Some(duration) = reconcile::render::duration_at_rate(calls, client.requests_per_minute())
     {
-        eprintln!("estimate: about {calls} API calls, {duration}");
+        out.say(format_args!(
+            "estimate: about {calls} API calls, {duration}"
+        ));
     }
 }
 
@@ -361,13 +384,13 @@ fn render(plan: &Plan, format: Format) -> String {
 
 /// A source that returned no entry is safe (nothing is removed for it) but
 /// must never pass for a quiet night: it is said on stderr, every time.
-fn warn_empty_sources(desired: &Desired) {
+fn warn_empty_sources(desired: &Desired, out: &Out) {
     for snapshot in std::iter::once(&desired.authoritative).chain(&desired.supplemental) {
         if snapshot.entries.is_empty() {
-            eprintln!(
+            out.say(format_args!(
                 "warning: source `{}` returned no entries: nothing is flagged or removed for it; check its base, filter or file",
                 Sanitized(&snapshot.source)
-            );
+            ));
         }
     }
 }
@@ -521,7 +544,7 @@ fn stack_and_org(config: &Config) -> Result<(&str, &str), CliError> {
 /// make the next run fetch the same changes again, and after a resync a
 /// whole tenant again. A read that failed saves nothing: the old cursor
 /// stays as good as it was.
-fn keep_graph_cursor(graph: &GraphRound) -> Result<(), CliError> {
+fn keep_graph_cursor(graph: &GraphRound, out: &Out) -> Result<(), CliError> {
     let text = graph.cursor.to_json().map_err(|source| CliError::Cursor {
         path: graph.path.clone(),
         source: Box::new(source),
@@ -530,24 +553,26 @@ fn keep_graph_cursor(graph: &GraphRound) -> Result<(), CliError> {
     let path = graph.path.display();
     let users = graph.cursor.user_count();
     match &graph.round {
-        DeltaRound::Initial => eprintln!(
+        DeltaRound::Initial => out.say(format_args!(
             "graph: no cursor in `{path}` yet: read all {users} users, saved the cursor for the next run"
-        ),
-        DeltaRound::Incremental { changed, removed } => eprintln!(
+        )),
+        DeltaRound::Incremental { changed, removed } => out.say(format_args!(
             "graph: incremental read from `{path}`: {changed} changed, {removed} removed ({users} users)"
-        ),
+        )),
         DeltaRound::Resynced { status, code } => {
             let why = [status.map(|s| format!("HTTP {s}")), code.clone()]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" ");
-            eprintln!(
+            out.say(format_args!(
                 "warning: graph: Entra ID no longer knew the cursor in `{path}` ({why}): \
                  forced a full resync, read all {users} users again and saved a new cursor"
-            );
+            ));
         }
-        _ => eprintln!("graph: read from `{path}`, saved the cursor ({users} users)"),
+        _ => out.say(format_args!(
+            "graph: read from `{path}`, saved the cursor ({users} users)"
+        )),
     }
     Ok(())
 }
@@ -570,7 +595,7 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
     }
     .map_err(CliError::Directory)?;
     let desired = Desired::new(users);
-    report_issues(&desired);
+    report_issues(&desired, &Out::Terminal);
 
     let client = Client::builder()
         .essentials(&emulator.api_v1_url(), "example.com")
@@ -625,6 +650,26 @@ pub(crate) async fn apply(
     args: ApplyArgs,
     interrupt: &crate::interrupt::Interrupt,
 ) -> Result<ExitCode, CliError> {
+    Ok(ExitCode::from(
+        apply_to(args, interrupt, &Out::Terminal).await?.code,
+    ))
+}
+
+/// What one organisation's `apply` did: the report, its exit code (0, 3,
+/// or the signal's), and the limiter its client paced with.
+pub(crate) struct Applied {
+    pub(crate) report: muster::ApplyReport,
+    pub(crate) code: u8,
+    pub(crate) limiter: std::sync::Arc<dyn muster::gateway::RateLimiter>,
+}
+
+/// `muster apply`, its output to `out`: the one run `apply` and each
+/// organisation of `fleet apply` make.
+pub(crate) async fn apply_to(
+    args: ApplyArgs,
+    interrupt: &crate::interrupt::Interrupt,
+    out: &Out,
+) -> Result<Applied, CliError> {
     let mut config = settings::config(&args.gateway)?;
     let state_path = settings::state_path(args.state.as_deref(), &config);
     if state_path.is_none() && !args.dry_run {
@@ -638,7 +683,7 @@ pub(crate) async fn apply(
     let approval = approval(&args.selection, &plan, key.as_ref())?;
     config.files.state.clone_from(&state_path);
     let client = config.client().map_err(CliError::Config)?;
-    let learned = LearnedPace::load(&config, &client);
+    let learned = LearnedPace::load(&config, &client, out);
     let stack = config.stack().map_err(CliError::Config)?;
     let state = settings::state(state_path.as_deref(), &plan.stack, &plan.org)?;
     // The login first: a wrong password or a login without rights stops
@@ -678,7 +723,7 @@ pub(crate) async fn apply(
         .requests_per_minute
         .unwrap_or(muster::config::DEFAULT_REQUESTS_PER_MINUTE);
     let display = std::sync::Arc::new(std::sync::Mutex::new(crate::progress::for_apply(
-        &plan, &client, configured,
+        &plan, &client, configured, out,
     )));
     let shown = display.clone();
     executor = executor.on_progress(move |event| {
@@ -694,24 +739,35 @@ pub(crate) async fn apply(
         .finish();
     let report = report.map_err(CliError::Apply)?;
     match args.format {
-        ReportFormat::Text => println!("{report}"),
-        ReportFormat::Json => println!(
-            "{}",
+        ReportFormat::Text => out.print(&format!("{report}\n")),
+        ReportFormat::Json => out.print(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&report).map_err(CliError::Report)?
-        ),
+        )),
     }
     if let (Some(path), false) = (&state_path, report.dry_run) {
         save_atomically(path, "cannot save the state to", &report.state.to_json())?;
     }
-    learned.save(&client);
+    learned.save(&client, out);
+    let limiter = client.limiter().clone();
     if let Some(caught) = interrupt.caught() {
-        say_what_is_left(&report, caught, journal.as_deref(), state_path.as_deref());
-        return Ok(ExitCode::from(caught.code));
+        say_what_is_left(
+            &report,
+            caught,
+            journal.as_deref(),
+            state_path.as_deref(),
+            out,
+        );
+        return Ok(Applied {
+            report,
+            code: caught.code,
+            limiter,
+        });
     }
     // A halt (the breaker, a limit) is why the run is incomplete: said on
     // stderr too, where a scheduler's log keeps it (the report is stdout's).
     if let Some(halt) = &report.halted {
-        eprintln!(
+        out.say(format_args!(
             "muster: apply halted: {}; what was done is kept{}",
             Sanitized(&halt.to_string()),
             if journal.is_some() {
@@ -719,14 +775,18 @@ pub(crate) async fn apply(
             } else {
                 ""
             }
-        );
+        ));
     }
-    Ok(if report.is_complete() {
+    let exit = if report.is_complete() {
         Exit::Done
     } else {
         Exit::Incomplete
-    }
-    .code())
+    };
+    Ok(Applied {
+        report,
+        code: exit.number(),
+        limiter,
+    })
 }
 
 /// After a signal: what is done, what is left, where the journal and state
@@ -736,6 +796,7 @@ fn say_what_is_left(
     caught: crate::interrupt::Caught,
     journal: Option<&Path>,
     state: Option<&Path>,
+    out: &Out,
 ) {
     let left: Vec<&muster::ChangeReport> = report
         .changes
@@ -752,7 +813,7 @@ fn say_what_is_left(
     } else {
         ""
     };
-    eprintln!(
+    out.say(format_args!(
         "muster: interrupted by {}: {} of {} changes done, {} left{}",
         caught.signal,
         report.changes.len() - left.len(),
@@ -763,7 +824,7 @@ fn say_what_is_left(
         } else {
             format!(" ({}{more})", shown.join(", "))
         }
-    );
+    ));
     let saved = |what: &str, path: Option<&Path>| {
         path.map(|p| format!("{what} `{}`", Sanitized(&p.display().to_string())))
     };
@@ -772,15 +833,15 @@ fn say_what_is_left(
         .flatten()
         .collect();
     if !files.is_empty() {
-        eprintln!("muster: saved: {}", files.join(", "));
+        out.say(format_args!("muster: saved: {}", files.join(", ")));
     }
     if journal.is_some() {
-        eprintln!(
+        out.say(format_args!(
             "muster: resume with: {}",
             Sanitized(&crate::interrupt::resume_command())
-        );
+        ));
     } else {
-        eprintln!("muster: no journal was kept: plan again (`muster plan`) to see what is left");
+        out.say("muster: no journal was kept: plan again (`muster plan`) to see what is left");
     }
 }
 
@@ -907,7 +968,11 @@ pub(crate) async fn export(args: ExportArgs) -> Result<ExitCode, CliError> {
         .collect();
     let mut csv = Vec::new();
     write_standard_csv(&entries, &mut csv).map_err(CliError::Directory)?;
-    write_output(args.out.as_deref(), &String::from_utf8_lossy(&csv))?;
+    write_output(
+        args.out.as_deref(),
+        &String::from_utf8_lossy(&csv),
+        &Out::Terminal,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -970,12 +1035,12 @@ async fn plan_against(
 /// Records the sources could not read go to standard error, one per line,
 /// with file and line, the HR source's too; the plan itself lists them
 /// among the skipped records and says what they hold back.
-fn report_issues(desired: &Desired) {
+fn report_issues(desired: &Desired, out: &Out) {
     let snapshots = std::iter::once(&desired.authoritative).chain(&desired.supplemental);
     let directory = snapshots.flat_map(|s| &s.issues);
     let hr = desired.hr.iter().flat_map(|h| &h.issues);
     for issue in directory.chain(hr) {
-        eprintln!("warning: {}", Sanitized(&issue.to_string()));
+        out.say(format_args!("warning: {}", Sanitized(&issue.to_string())));
     }
 }
 
@@ -1039,7 +1104,7 @@ pub(crate) async fn config_check(args: ConfigCheckArgs) -> Result<ExitCode, CliE
             hr.issues.len()
         );
     }
-    report_issues(desired);
+    report_issues(desired, &Out::Terminal);
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
@@ -1082,12 +1147,12 @@ pub(crate) fn init(args: InitArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_output(path: Option<&Path>, text: &str) -> Result<(), CliError> {
+fn write_output(path: Option<&Path>, text: &str, out: &Out) -> Result<(), CliError> {
     match path {
         // Plans, previews and exports hold directory data: owner-only.
         Some(path) => save_atomically(path, "cannot write", text),
         None => {
-            print!("{text}");
+            out.print(text);
             Ok(())
         }
     }

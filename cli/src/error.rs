@@ -78,3 +78,29 @@ pub(crate) enum CliError {
     #[error("cannot start the gateway emulator")]
     Emulator(#[source] muster_emulator::Error),
 }
+
+impl CliError {
+    /// The exit code this error ends a run with (the table in `exit.rs`):
+    /// 4 for a plan refused at its threshold, 6 for a lease another run
+    /// holds, the signal's for an interruption, 1 for every other refusal.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Apply(
+                muster::ApplyError::ThresholdExceeded { .. }
+                | muster::ApplyError::CreateLimitExceeded { .. }
+                | muster::ApplyError::LicencesExceeded { .. },
+            ) => 4,
+            CliError::Interrupted { code, .. } => *code,
+            CliError::Lease(muster::LeaseError::Held { .. }) => 6,
+            _ => 1,
+        }
+    }
+
+    /// The error and its causes on one line, through the one sanitiser:
+    /// causes quote servers and files (an LDAP diagnostic, a gateway's
+    /// error body, a directory value).
+    pub(crate) fn one_line(&self) -> String {
+        let chain = muster::core::error_chain(self).to_string();
+        muster::core::sanitize(&chain).into_owned()
+    }
+}

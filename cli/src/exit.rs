@@ -31,13 +31,18 @@ pub(crate) enum Exit {
 impl Exit {
     /// The code.
     pub(crate) fn code(self) -> ExitCode {
-        ExitCode::from(match self {
+        ExitCode::from(self.number())
+    }
+
+    /// The code, as a number.
+    pub(crate) fn number(self) -> u8 {
+        match self {
             Exit::Done => 0,
             Exit::WouldChange => 2,
             Exit::Incomplete => 3,
             Exit::Threshold => 4,
             Exit::SourceUnsafe => 5,
-        })
+        }
     }
 }
 
@@ -71,4 +76,66 @@ pub(crate) fn for_plan(plan: &Plan, detailed: bool) -> Exit {
     .filter_map(|(holds, exit)| holds.then_some(exit))
     .max()
     .unwrap_or(Exit::Done)
+}
+
+/// A fleet's code: its organisations' worst, the first of
+/// 1 > 4 > 5 > 3 > 6 > 2 > 0 — a refusal (a config that does not load, a
+/// login refused) first, since nothing at all was done for that
+/// organisation; a lease held elsewhere after the codes that need a
+/// person, since the other run is doing the work. 130/143 (interrupted)
+/// outrank them all. No organisation at all is 0.
+pub(crate) fn fleet_worst(codes: impl IntoIterator<Item = u8>) -> u8 {
+    codes
+        .into_iter()
+        .max_by_key(|c| fleet_rank(*c))
+        .unwrap_or(0)
+}
+
+/// The place of `code` in the fleet's precedence (higher wins).
+fn fleet_rank(code: u8) -> u8 {
+    match code {
+        0 => 0,
+        2 => 1,
+        6 => 2,
+        3 => 3,
+        5 => 4,
+        4 => 5,
+        1 => 6,
+        // 130, 143: interrupted; anything else is not in the table and
+        // must not pass for success.
+        _ => 7,
+    }
+}
+
+/// What a code says, in a few words (the table's rows), for a fleet's
+/// lines; `applied` picks the words of 0 for `apply`.
+pub(crate) fn meaning(code: u8, applied: bool) -> &'static str {
+    match code {
+        0 if applied => "applied",
+        0 => "nothing to do",
+        1 => "refused",
+        2 => "would change",
+        3 => "incomplete",
+        4 => "threshold exceeded",
+        5 => "source unsafe",
+        6 => "lease held",
+        130 | 143 => "interrupted",
+        _ => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fleet_worst;
+
+    #[test]
+    fn a_fleet_reports_the_first_of_1_4_5_3_6_2_0() {
+        let order = [1, 4, 5, 3, 6, 2, 0];
+        for (i, worst) in order.iter().enumerate() {
+            // With every code below it in the order, it wins.
+            assert_eq!(fleet_worst(order[i..].iter().rev().copied()), *worst);
+        }
+        assert_eq!(fleet_worst([0, 130, 1]), 130);
+        assert_eq!(fleet_worst([]), 0);
+    }
 }

@@ -5,6 +5,7 @@
 //! muster plan --csv users.csv --stack us1 --org example.com --login admin@example.com
 //! muster plan … --format json --out plan.json && muster apply … --plan plan.json --state state.json
 //! muster export --stack us1 --org example.com --login admin@example.com --out backup.csv
+//! muster fleet plan orgs/ && muster fleet apply orgs/   # one config per organisation, many at once
 //! muster emulator --seed seed.json # a local gateway for trying things out
 //! ```
 //!
@@ -15,7 +16,9 @@ mod args;
 mod commands;
 mod error;
 mod exit;
+mod fleet;
 mod interrupt;
+mod out;
 mod progress;
 mod settings;
 
@@ -40,9 +43,10 @@ fn main() -> ExitCode {
         Err(e) => return report(&CliError::Runtime(e)),
     };
     // `apply` stops cleanly on a signal (journal and state written, the
-    // resume command printed); every other command just ends with the
+    // resume command printed), and so does `fleet`, which then starts no
+    // other organisation; every other command just ends with the
     // signal's code, since it has written nothing yet.
-    let graceful = matches!(cli.command, Command::Apply(_));
+    let graceful = matches!(cli.command, Command::Apply(_) | Command::Fleet(_));
     let interrupt = interrupt::Interrupt::default();
     let outcome = runtime.block_on(async {
         let signalled = if graceful {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
                 Command::Exempt(args) => commands::exempt(args),
                 Command::Unexempt(args) => commands::unexempt(args),
                 Command::Restore(args) => commands::restore(args).await,
+                Command::Fleet(command) => fleet::fleet(command, &interrupt).await,
             }
         };
         match signalled {
@@ -162,23 +167,10 @@ fn interrupted() -> impl std::future::Future<Output = CliError> {
 }
 
 /// Prints an error and its causes on one line, and picks the exit code
-/// (the table in `exit.rs`): 4 for a plan refused at its threshold, the
-/// signal's for an interruption, 1 for every other refusal.
+/// (the table in `exit.rs`, [`CliError::exit_code`]).
 fn report(error: &CliError) -> ExitCode {
-    // Causes quote servers and files (an LDAP diagnostic, a gateway's error
-    // body): outside text, shown through the one sanitiser, on one line.
-    let chain = muster::core::error_chain(error).to_string();
-    eprintln!("muster: {}", muster::core::sanitize(&chain));
-    match error {
-        CliError::Apply(
-            muster::ApplyError::ThresholdExceeded { .. }
-            | muster::ApplyError::CreateLimitExceeded { .. }
-            | muster::ApplyError::LicencesExceeded { .. },
-        ) => ExitCode::from(4),
-        CliError::Interrupted { code, .. } => ExitCode::from(*code),
-        CliError::Lease(muster::LeaseError::Held { .. }) => ExitCode::from(6),
-        _ => ExitCode::from(1),
-    }
+    eprintln!("muster: {}", error.one_line());
+    ExitCode::from(error.exit_code())
 }
 
 #[cfg(test)]

@@ -24,12 +24,14 @@ pub(crate) trait Clock: Send {
 pub(crate) struct SystemClock;
 
 /// The display `apply` uses: a bar when standard error is a terminal,
-/// lines otherwise. The ETA reads the limiter's budget at each event: the
-/// rate it learned from the gateway's 429s, else the configured one.
+/// lines otherwise (and always lines into a fleet's per-organisation log).
+/// The ETA reads the limiter's budget at each event: the rate it learned
+/// from the gateway's 429s, else the configured one.
 pub(crate) fn for_apply(
     plan: &muster::reconcile::Plan,
     client: &muster::gateway::Client,
     configured: u32,
+    out: &crate::out::Out,
 ) -> Renderer {
     use std::io::IsTerminal;
     let limiter = client.limiter().clone();
@@ -40,7 +42,9 @@ pub(crate) fn for_apply(
     });
     let total = plan.changes.len();
     let requests = plan.summary.api_calls;
-    if std::io::stderr().is_terminal() {
+    if let Some(log) = out.log_writer() {
+        Renderer::lines(log, total, requests, budget, Box::new(SystemClock))
+    } else if std::io::stderr().is_terminal() {
         Renderer::bar(
             ProgressDrawTarget::stderr(),
             total,

@@ -72,16 +72,17 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let config = load::parse(&text, path)?;
-        // Paths made absolute now stay right whatever directory runs the sync.
-        let absolute = std::path::absolute(path).map_err(|source| ConfigError::Read {
+        let mut config = load::parse(&text, path)?;
+        // `parse` resolved the relative paths against the file's folder as
+        // given (`orgs/` for `orgs/a.toml`), which is relative to the
+        // working directory: made absolute now, they stay right whatever
+        // directory runs the sync. (Joining them to the file's absolute
+        // folder instead would name that folder twice: `orgs/orgs/…`.)
+        let here = std::env::current_dir().map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = config;
-        if let Some(folder) = absolute.parent() {
-            config.rebase(folder);
-        }
+        config.rebase(&here);
         Ok(config)
     }
 
