@@ -122,78 +122,54 @@ pub(crate) async fn fleet(
 }
 
 /// The config files the arguments name, in their order: a file as given,
-/// a folder's `*.toml` (sorted), a pattern's matches (`*` in the file
-/// name, sorted). A folder or pattern that names no file is an `Err` of
-/// its own — reported as a refusal, never skipped in silence.
+/// a folder's `*.toml`, a pattern's matches (`*`, `?`, `[…]` as a shell
+/// reads them, through the `glob` crate), each sorted. A folder or pattern
+/// that names no file is an `Err` of its own — reported as a refusal,
+/// never skipped in silence.
 fn expand(args: &[PathBuf]) -> Vec<Result<PathBuf, OrgResult>> {
     let mut out = Vec::new();
     for arg in args {
-        let name = arg
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        // A pattern without a folder (`'*.toml'`) lists the working one.
-        let (folder, pattern) = if arg.is_dir() {
-            (arg.clone(), "*.toml".to_owned())
-        } else if name.contains('*') && !arg.exists() {
-            let parent = arg.parent().unwrap_or(Path::new(""));
-            (parent.to_owned(), name)
+        let text = arg.to_string_lossy();
+        let pattern = if arg.is_dir() {
+            format!("{}/*.toml", glob::Pattern::escape(&text))
+        } else if text.contains(['*', '?', '[']) && !arg.exists() {
+            text.into_owned()
         } else {
             out.push(Ok(arg.clone()));
             continue;
         };
-        let listed = if folder.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            &folder
-        };
-        let mut found: Vec<PathBuf> = match std::fs::read_dir(listed) {
-            Ok(entries) => entries
-                .filter_map(Result::ok)
-                .filter(|e| matches(&pattern, &e.file_name().to_string_lossy()))
-                .map(|e| folder.join(e.file_name()))
-                .filter(|p| p.is_file())
-                .collect(),
+        let refused = |why: String| OrgResult::refused(arg.clone(), None, why);
+        let paths = match glob::glob(&pattern) {
+            Ok(paths) => paths,
             Err(e) => {
-                out.push(Err(OrgResult::refused(
-                    arg.clone(),
-                    None,
-                    format!("cannot read the folder `{}`: {e}", shown(&folder)),
-                )));
+                out.push(Err(refused(format!(
+                    "`{}` is not a pattern: {e}",
+                    shown(arg)
+                ))));
                 continue;
             }
         };
-        found.sort();
+        let mut found = Vec::new();
+        for path in paths {
+            match path {
+                Ok(path) if path.is_file() => found.push(path),
+                Ok(_) => {}
+                Err(e) => out.push(Err(refused(format!(
+                    "cannot read `{}`: {}",
+                    shown(e.path()),
+                    e.error()
+                )))),
+            }
+        }
         if found.is_empty() {
-            out.push(Err(OrgResult::refused(
-                arg.clone(),
-                None,
-                format!("no config file matches `{}`", shown(arg)),
-            )));
+            out.push(Err(refused(format!(
+                "no config file matches `{}`",
+                shown(arg)
+            ))));
         }
         out.extend(found.into_iter().map(Ok));
     }
     out
-}
-
-/// A file name against a pattern whose `*` stands for any run of characters.
-fn matches(pattern: &str, name: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = name.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// Runs every organisation, `--concurrency` at a time, printing a line for
@@ -567,16 +543,41 @@ fn report_json(kind: Kind, results: &[OrgResult], code: u8) -> serde_json::Value
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::expand;
+    use std::path::PathBuf;
 
     #[test]
-    fn a_pattern_matches_runs_of_characters_at_its_stars() {
-        assert!(matches("*.toml", "a.example.toml"));
-        assert!(!matches("*.toml", "a.example.plan.json"));
-        assert!(matches("eu-*.toml", "eu-a.toml"));
-        assert!(!matches("eu-*.toml", "us-a.toml"));
-        assert!(matches("*-*.toml", "a-b.toml"));
-        assert!(!matches("a", "ab"));
-        assert!(matches("a*", "a"));
+    fn a_folder_or_pattern_names_its_config_files_sorted_and_one_naming_none_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["eu-b.toml", "eu-a.toml", "us-a.toml", "eu-a.plan.json"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub.toml")).unwrap();
+        let named = |args: &[PathBuf]| -> Vec<Result<String, String>> {
+            expand(args)
+                .into_iter()
+                .map(|r| {
+                    r.map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                        .map_err(|o| o.summary)
+                })
+                .collect()
+        };
+        let folder = dir.path().to_path_buf();
+        let ok = |n: &[&str]| n.iter().map(|s| Ok((*s).to_owned())).collect::<Vec<_>>();
+        assert_eq!(
+            named(std::slice::from_ref(&folder)),
+            ok(&["eu-a.toml", "eu-b.toml", "us-a.toml"])
+        );
+        assert_eq!(
+            named(&[folder.join("eu-*.toml")]),
+            ok(&["eu-a.toml", "eu-b.toml"])
+        );
+        // A file is taken as given, whatever its name.
+        assert_eq!(named(&[folder.join("x.txt")]), ok(&["x.txt"]));
+        let none = named(&[folder.join("ap-*.toml")]);
+        assert!(
+            matches!(&none[..], [Err(why)] if why.starts_with("no config file matches")),
+            "{none:?}"
+        );
     }
 }
