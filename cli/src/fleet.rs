@@ -436,18 +436,11 @@ fn plan_summary(plan: &Plan) -> String {
     if plan.summary.conflicts > 0 {
         line.push_str(&format!("; {} conflicts", plan.summary.conflicts));
     }
-    let t = &plan.threshold;
     if plan.requires_override() {
-        let what = [
-            t.exceeded_by
-                .map(|by| format!("the destructive threshold by {by}")),
-            t.creates_exceeded_by
-                .map(|by| format!("the create limit by {by}")),
-            t.licences_exceeded_by
-                .map(|by| format!("the licence count by {by}")),
-        ];
-        let what: Vec<String> = what.into_iter().flatten().collect();
-        line.push_str(&format!("; THRESHOLD EXCEEDED: {}", what.join(", ")));
+        line.push_str(&format!(
+            "; THRESHOLD EXCEEDED: {}",
+            plan.threshold.exceeded().join(", ")
+        ));
     }
     for guard in &plan.guards {
         line.push_str(&format!("; {}", Sanitized(&guard.to_string())));

@@ -616,6 +616,23 @@ pub struct ThresholdCheck {
 }
 
 impl ThresholdCheck {
+    /// What the plan goes over, in words (`the create limit by 3`), each
+    /// guard that trips once: what the preview and a fleet's line say.
+    #[must_use]
+    pub fn exceeded(&self) -> Vec<String> {
+        [
+            self.exceeded_by
+                .map(|by| format!("the destructive threshold by {by}")),
+            self.creates_exceeded_by
+                .map(|by| format!("the create limit by {by}")),
+            self.licences_exceeded_by
+                .map(|by| format!("the licence count by {by}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// True when a guard that needs the override trips (overridden or not).
     #[must_use]
     pub fn tripped(&self) -> bool {

@@ -293,15 +293,7 @@ fn summary(out: &mut String, plan: &Plan) {
         "Destructive changes: {} (threshold allows {}); creates: {} (limit allows {})",
         t.destructive, t.allowed, t.creates, t.creates_allowed
     );
-    let tripped = [
-        t.exceeded_by
-            .map(|by| format!("the destructive threshold by {by}")),
-        t.creates_exceeded_by
-            .map(|by| format!("the create limit by {by}")),
-        t.licences_exceeded_by
-            .map(|by| format!("the licence count by {by}")),
-    ];
-    for what in tripped.into_iter().flatten() {
+    for what in t.exceeded() {
         if t.overridden {
             let _ = writeln!(
                 out,
