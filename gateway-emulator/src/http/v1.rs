@@ -84,12 +84,24 @@ pub(crate) async fn org(
     Extension(session): Extension<Session>,
     Path(domain): Path<String>,
 ) -> Reply {
-    let key = session.org(&shared, &domain)?;
+    with_org(&shared, &session, &domain, |o| {
+        Json(org_json(o)).into_response()
+    })
+}
+
+/// Runs `f` on the organisation `domain` names, once the session may read it.
+fn with_org<T>(
+    shared: &AppState,
+    session: &Session,
+    domain: &str,
+    f: impl FnOnce(&OrgState) -> T,
+) -> Result<T, ApiError> {
+    let key = session.org(shared, domain)?;
     let store = lock(&shared.store);
     let o = store
         .org(&key)
         .ok_or_else(|| ApiError::not_found("organisation gone"))?;
-    Ok(Json(org_json(o)).into_response())
+    Ok(f(o))
 }
 
 /// `GET /orgs/{domain}/domains`: the registered domains, `{"domains": [...]}`.
@@ -98,13 +110,10 @@ pub(crate) async fn domains(
     Extension(session): Extension<Session>,
     Path(domain): Path<String>,
 ) -> Reply {
-    let key = session.org(&shared, &domain)?;
-    let store = lock(&shared.store);
-    let o = store
-        .org(&key)
-        .ok_or_else(|| ApiError::not_found("organisation gone"))?;
-    let domains: Vec<Value> = o.domains.iter().map(domain_json).collect();
-    Ok(Json(json!({ "domains": domains })).into_response())
+    with_org(&shared, &session, &domain, |o| {
+        let domains: Vec<Value> = o.domains.iter().map(domain_json).collect();
+        Json(json!({ "domains": domains })).into_response()
+    })
 }
 
 /// `GET /orgs/{domain}/domains/{name}`: one registered domain, or 404.
@@ -113,17 +122,15 @@ pub(crate) async fn domain(
     Extension(session): Extension<Session>,
     Path((domain, name)): Path<(String, String)>,
 ) -> Reply {
-    let key = session.org(&shared, &domain)?;
-    let wanted = Domain::parse(&name).map_err(|e| ApiError::bad_request(format!("domain: {e}")))?;
-    let store = lock(&shared.store);
-    let o = store
-        .org(&key)
-        .ok_or_else(|| ApiError::not_found("organisation gone"))?;
-    o.domains
-        .iter()
-        .find(|d| **d == wanted)
-        .map(|d| Json(domain_json(d)).into_response())
-        .ok_or_else(|| ApiError::not_found(format!("domain `{name}` is not registered")))
+    with_org(&shared, &session, &domain, |o| {
+        let wanted =
+            Domain::parse(&name).map_err(|e| ApiError::bad_request(format!("domain: {e}")))?;
+        o.domains
+            .iter()
+            .find(|d| **d == wanted)
+            .map(|d| Json(domain_json(d)).into_response())
+            .ok_or_else(|| ApiError::not_found(format!("domain `{name}` is not registered")))
+    })?
 }
 
 /// `GET /orgs/{partner}/orgs`: the organisations a channel admin administers.
