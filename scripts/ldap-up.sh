@@ -33,17 +33,9 @@ ldaps_port="$((port + 1))"
 suffix="dc=example,dc=com"
 export PATH="$PATH:/usr/sbin:/sbin"
 
-apt_install() {
-    echo "ldap-up: installing $*" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2 ||
-        { $sudo apt-get update -q >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2; }
-}
-if ! command -v slapd >/dev/null || ! command -v ldapadd >/dev/null; then
-    apt_install slapd ldap-utils
-fi
-command -v openssl >/dev/null || apt_install openssl
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+install_missing ldap-up slapd ldap-utils openssl
 
 # Two runs starting at once take turns (the lock lives beside the directory,
 # which a start deletes).
@@ -52,7 +44,7 @@ exec 9>"$dir.lock"
 flock 9
 
 env_file="$dir/env"
-stamp="$(cat "$0" "$root"/scripts/ldap/* | sha256sum | cut -d' ' -f1) $port"
+stamp="$(cat "$0" "$root"/scripts/lib.sh "$root"/scripts/ldap/* | sha256sum | cut -d' ' -f1) $port"
 if [ "${MUSTER_LDAP_FRESH:-0}" != 1 ] && [ -f "$env_file" ] && [ -f "$dir/slapd.pid" ] &&
     [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ] &&
     kill -0 "$(cat "$dir/slapd.pid")" 2>/dev/null &&
@@ -66,26 +58,10 @@ fi
 rm -rf "$dir"
 mkdir -p "$dir/db" "$dir/tls"
 
-# The test CA and the server's certificate (EC P-256: quick to make, and both
-# slapd's GnuTLS and rustls speak it). The CA is marked as one (basicConstraints
-# CA:TRUE, keyCertSign), the server certificate as a TLS server's for exactly
-# localhost and 127.0.0.1, as certificate verifiers insist.
+# The test CA and the server's certificate, for exactly localhost and
+# 127.0.0.1 (scripts/lib.sh).
 tls="$dir/tls"
-openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-    -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 2 -subj "/CN=muster test CA" \
-    -addext "basicConstraints=critical,CA:TRUE" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-    -keyout "$tls/server.key" -out "$tls/server.csr" -subj "/CN=localhost" 2>/dev/null
-cat > "$tls/server.ext" <<EXT
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature
-extendedKeyUsage=serverAuth
-subjectAltName=DNS:localhost,IP:127.0.0.1
-EXT
-openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
-    -CAcreateserial -days 2 -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
-rm -f "$tls/ca.key" "$tls/server.csr"
+test_certificate "$tls" "muster test CA" localhost "DNS:localhost,IP:127.0.0.1"
 admin_password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 reader_password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 

@@ -23,17 +23,9 @@ dir="${MUSTER_REDIS_DIR:-$root/target/redis}"
 port="${MUSTER_REDIS_PORT:-6390}"
 export PATH="$PATH:/usr/sbin:/sbin"
 
-apt_install() {
-    echo "redis-up: installing $*" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2 ||
-        { $sudo apt-get update -q >&2 &&
-            $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2; }
-}
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-    apt_install redis-server redis-tools
-fi
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+install_missing redis-up redis-server redis-tools
 
 # Two runs starting at once take turns (the lock lives beside the directory,
 # which a start deletes).
@@ -47,7 +39,7 @@ answers() {
 }
 
 env_file="$dir/env"
-stamp="$(sha256sum "$0" | cut -d' ' -f1) $port"
+stamp="$(cat "$0" "$root"/scripts/lib.sh | sha256sum | cut -d' ' -f1) $port"
 if [ "${MUSTER_REDIS_FRESH:-0}" != 1 ] && [ -f "$env_file" ] && [ -f "$dir/redis.pid" ] &&
     [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ] &&
     kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null &&

@@ -49,19 +49,10 @@ fail() {
 # The DC, its provisioning data (samba-ad-provision, samba-dsdb-modules,
 # samba-vfs-modules: without them provisioning fails), ldbadd/ldbsearch,
 # and ldapsearch to see it answer.
-packages=(samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools ldap-utils openssl)
-missing=()
-for pkg in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    echo "samba-up: installing ${missing[*]}" >&2
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    apt_install_missing() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
-    apt_install_missing || { $sudo apt-get update -q >&2 && apt_install_missing; } ||
-        fail "could not install ${missing[*]} (apt-get failed; see above)"
-fi
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+install_missing samba-up samba samba-ad-provision samba-dsdb-modules samba-vfs-modules \
+    ldb-tools ldap-utils openssl || exit 1
 [ "$(id -u)" -eq 0 ] || fail "a Samba DC must run as root (its database and sysvol ACLs need it)"
 
 # Two runs starting at once take turns (the lock lives beside the directory,
@@ -71,7 +62,7 @@ exec 9>"$dir.lock"
 flock 9
 
 env_file="$dir/env"
-stamp="$(cat "$0" "$root"/scripts/samba/* | sha256sum | cut -d' ' -f1)"
+stamp="$(cat "$0" "$root"/scripts/lib.sh "$root"/scripts/samba/* | sha256sum | cut -d' ' -f1)"
 answers() {
     ldapsearch -x -H "ldap://$address" -b "" -s base defaultNamingContext >/dev/null 2>&1
 }
@@ -91,25 +82,11 @@ rm -rf "$dir"
 mkdir -p "$dir/run" "$dir/log" "$dir/tls"
 chmod 700 "$dir"
 
-# The DC's certificate, from a throw-away CA (see the header). EC P-256: quick
-# to make; GnuTLS and rustls both speak it.
+# The DC's certificate, from a throw-away CA (see the header; scripts/lib.sh).
 tls="$dir/tls"
-openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-    -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 2 -subj "/CN=muster test AD CA" \
-    -addext "basicConstraints=critical,CA:TRUE" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-    -keyout "$tls/key.pem" -out "$tls/server.csr" -subj "/CN=dc1.muster.test" 2>/dev/null
-cat >"$tls/server.ext" <<EXT
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature
-extendedKeyUsage=serverAuth
-subjectAltName=DNS:dc1.muster.test,DNS:localhost,IP:$address
-EXT
-openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
-    -CAcreateserial -days 2 -extfile "$tls/server.ext" -out "$tls/cert.pem" 2>/dev/null
-rm -f "$tls/ca.key" "$tls/server.csr"
-chmod 600 "$tls/key.pem"
+test_certificate "$tls" "muster test AD CA" dc1.muster.test \
+    "DNS:dc1.muster.test,DNS:localhost,IP:$address"
+chmod 600 "$tls/server.key"
 
 # The domain. Only the LDAP service runs (no SMB, KDC, DNS, RPC, NBT,
 # replication), in two worker processes, on one address; logs, pid and
@@ -130,8 +107,8 @@ if ! samba-tool domain provision \
     --option="ncalrpc dir = $dir/run/ncalrpc" \
     --option="winbindd socket directory = $dir/run/winbindd" \
     --option="ntp signd socket directory = $dir/run/ntp_signd" \
-    --option="tls keyfile = $tls/key.pem" \
-    --option="tls certfile = $tls/cert.pem" \
+    --option="tls keyfile = $tls/server.key" \
+    --option="tls certfile = $tls/server.pem" \
     --option="tls cafile = $tls/ca.pem" \
     2>&1 | { grep -v -i "password" || true; } >"$provision_log"; then
     tail -n 20 "$provision_log" >&2

@@ -35,26 +35,9 @@ run_step() {
 
 # --- installs (idempotent: only what is absent) -------------------------------
 
-APT_UPDATED=0
-apt_install() {
-    # apt_install PKG... : installs the packages that are not installed yet.
-    local missing=()
-    for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if ! command -v apt-get >/dev/null; then
-        echo "missing system packages ${missing[*]} and no apt-get" >&2
-        return 1
-    fi
-    local sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    if [ $APT_UPDATED -eq 0 ]; then
-        $sudo apt-get update -qq || return 1
-        APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-}
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+apt_install() { install_missing test.sh "$@"; }
 
 install_prerequisites() {
     # A C compiler and pkg-config for the TLS crates' build scripts.
