@@ -461,3 +461,14 @@ def test_a_worker_killed_mid_apply_is_replaced_and_the_task_resumes_without_dupl
         monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
         again = tasks.run_plan(config)  # here, in-process
         assert again["outcome"] == "nothing to do", again
+
+
+def test_the_example_types_under_mypy_strict(tmp_path: Path) -> None:
+    """Against muster's stubs and celery-types (installed by test.sh)."""
+    env = dict(os.environ, MUSTER_CELERY_BROKER="redis://unused")
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+         "--cache-dir", str(tmp_path), str(EXAMPLE / "tasks.py")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
