@@ -32,8 +32,12 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${wheel[0]}"
-if ! "$venv/bin/python" -c "import pytest, mypy.stubtest" >/dev/null 2>&1; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest mypy
+# celery[redis] and its stubs: tests/test_celery_fleet.py runs examples/celery_fleet
+# on a real worker (and mypy --strict on it).
+if ! "$venv/bin/python" -c "import pytest, mypy.stubtest, celery, redis" >/dev/null 2>&1 ||
+    ! "$venv/bin/python" -m pip show --quiet celery-types >/dev/null 2>&1; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pytest mypy \
+        'celery[redis]>=5.4,<6' 'celery-types>=0.23,<1'
 fi
 
 # Run from the tests folder with the source tree off sys.path: `import
