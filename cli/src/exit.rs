@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use muster::reconcile::{Guard, Plan, Transition};
+use muster::reconcile::{Plan, PlanOutcome};
 
 /// The table, printed by `muster --help` and kept word for word in the
 /// README and `docs/operating.md` (a test holds them to it).
@@ -46,36 +46,16 @@ impl Exit {
     }
 }
 
-/// The code for a plan: 4 when it needs an override, 5 when a guard says a
-/// source or the listing cannot be trusted, 2 (with `--detailed-exitcode`)
-/// when applying it would change the gateway or muster's state — any
-/// change, a flag or an absent run counted included, since a job that
-/// applies only on drift must still record them or nobody is ever deleted —
-/// and 0 otherwise. The enum's order is the precedence.
+/// The code for a plan: its [`PlanOutcome`] (4 > 5 > 2 > 0, the rule
+/// written once in `Plan::outcome`), with "would change" 2 only under
+/// `--detailed-exitcode`.
 pub(crate) fn for_plan(plan: &Plan, detailed: bool) -> Exit {
-    let untrusted = plan.guards.iter().any(|g| {
-        matches!(
-            g,
-            Guard::SourceEmpty { .. }
-                | Guard::SourceIncomplete { .. }
-                | Guard::GatewayListingIncomplete
-                | Guard::GatewayShrank { .. }
-        )
-    });
-    let changes_state = !plan.changes.is_empty()
-        || plan
-            .run_transitions
-            .iter()
-            .any(|t| !matches!(t, Transition::RecordRun { .. }));
-    [
-        (plan.requires_override(), Exit::Threshold),
-        (untrusted, Exit::SourceUnsafe),
-        (detailed && changes_state, Exit::WouldChange),
-    ]
-    .into_iter()
-    .filter_map(|(holds, exit)| holds.then_some(exit))
-    .max()
-    .unwrap_or(Exit::Done)
+    match plan.outcome() {
+        PlanOutcome::ThresholdExceeded => Exit::Threshold,
+        PlanOutcome::SourceUnsafe => Exit::SourceUnsafe,
+        PlanOutcome::WouldChange if detailed => Exit::WouldChange,
+        _ => Exit::Done,
+    }
 }
 
 /// A fleet's code: its organisations' worst, the first of

@@ -213,28 +213,6 @@ def approval_file(config: Path) -> Path:
     return config.with_suffix(".approval")
 
 
-# Guards after which the CLI exits 5: the directory or the listing cannot
-# be trusted to say who is gone.
-_UNSAFE_GUARDS = {"source_incomplete", "source_empty", "gateway_listing_incomplete", "gateway_shrank"}
-
-
-def _plan_code(plan: muster.Plan, saved: Dict[str, object]) -> int:
-    """The exit code of ``muster plan --detailed-exitcode`` for this plan:
-    4 over a threshold, 5 with an unsafe-source guard, 2 when applying
-    would change the gateway or muster's state, else 0."""
-    if plan.requires_override:
-        return 4
-    guards = saved.get("guards")
-    kinds = {g.get("guard") for g in guards if isinstance(g, dict)} if isinstance(guards, list) else set()
-    if kinds & _UNSAFE_GUARDS:
-        return 5
-    transitions = saved.get("run_transitions")
-    records_more = isinstance(transitions, list) and any(
-        isinstance(t, dict) and t.get("transition") != "record_run" for t in transitions
-    )
-    return 2 if (not plan.is_empty or records_more) else 0
-
-
 _WORDS_OF_KIND = {
     "create": "to add",
     "rename": "to rename",
@@ -300,18 +278,13 @@ def run_plan(config_path: Union[str, Path]) -> OrgResult:
         plan = config.plan()
     except muster.MusterError as e:
         return _refusal(path, org, e)
-    text = plan.to_json()
-    tmp = saved_path.with_suffix(".json.tmp")
-    # The plan holds directory data: owner-only, and whole or not at all.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, saved_path)
-    saved = json.loads(text)
+    # The plan holds directory data: muster writes it owner-only, whole or
+    # not at all.
+    saved = json.loads(plan.to_json(saved_path))
     return _result(
         path,
         plan.org,
-        _plan_code(plan, saved),
+        plan.exit_code,
         _plan_summary(plan, saved),
         changes=dict(plan.summary()["changes"]),
         plan=saved_path,

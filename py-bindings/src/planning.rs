@@ -196,6 +196,21 @@ impl Plan {
         self.plan.requires_override()
     }
 
+    /// What the plan means for a scheduler, in the exit-code table's words:
+    /// `"threshold exceeded"`, `"source unsafe"`, `"would change"` or
+    /// `"nothing to do"` (the first that holds).
+    #[getter]
+    fn outcome(&self) -> &'static str {
+        self.plan.outcome().describe()
+    }
+
+    /// The code `muster plan --detailed-exitcode` exits with for this plan:
+    /// 4, 5, 2 or 0, as [`outcome`](Self::outcome) says.
+    #[getter]
+    fn exit_code(&self) -> u8 {
+        self.plan.outcome().exit_code()
+    }
+
     /// The sync state the plan was made with, as JSON.
     #[getter]
     fn state_json(&self) -> String {

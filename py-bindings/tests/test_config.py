@@ -116,6 +116,31 @@ def test_config_plans_and_applies_like_the_cli(
     assert again.is_empty, str(again)
 
 
+def test_a_plans_outcome_is_the_clis_exit_code_in_words(
+    emu: Emulator, password: None, tmp_path: Path
+) -> None:
+    path = write_config(tmp_path, emu)
+    config = muster.Config.load(path)
+    plan = config.plan()
+    assert (plan.outcome, plan.exit_code) == ("would change", 2)
+    config.apply(plan).raise_for_status()
+    again = config.plan()
+    assert (again.outcome, again.exit_code) == ("nothing to do", 0)
+    # The authoritative source emptied: deletions held, 5.
+    (tmp_path / "data" / "staff.csv").write_text("First Name,Last Name,Primary Email\n")
+    empty = config.plan()
+    assert (empty.outcome, empty.exit_code) == ("source unsafe", 5)
+    # A threshold of one destructive change, and HR terminating two more.
+    (tmp_path / "data" / "staff.csv").write_text(STAFF)
+    terminated = HR.replace("ann@example.com,Active", "ann@example.com,Terminated")
+    terminated = terminated.replace("carol@example.com,Active", "carol@example.com,Terminated")
+    (tmp_path / "data" / "hr.csv").write_text(terminated)
+    path.write_text(path.read_text().replace("count = 100, percent = 100", "count = 1, percent = 1"))
+    over = muster.Config.load(path).plan()
+    assert over.requires_override
+    assert (over.outcome, over.exit_code) == ("threshold exceeded", 4)
+
+
 def test_config_errors_name_file_line_and_key(tmp_path: Path) -> None:
     path = tmp_path / "muster.toml"
     path.write_text('[gateway]\norg = "example.com"\n\n[policy]\ndelete_dealy = "7d"\n')

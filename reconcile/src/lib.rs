@@ -55,8 +55,8 @@ pub use error::PlanError;
 pub use inputs::{Capabilities, Desired, GatewayListing, TargetProfile};
 pub use plan::{
     AccountChange, ChangeKind, Conflict, ConflictAction, ConflictKind, Expect, Guard,
-    PLAN_SCHEMA_VERSION, Phase, Plan, PlanNote, SkipCode, Skipped, Step, Summary, ThresholdCheck,
-    WelcomeRule, is_downgrade,
+    PLAN_SCHEMA_VERSION, Phase, Plan, PlanNote, PlanOutcome, SkipCode, Skipped, Step, Summary,
+    ThresholdCheck, WelcomeRule, is_downgrade,
 };
 pub use planner::{ConflictRequest, plan, plan_conflict_action, plan_restore};
 pub use policy::{

@@ -505,6 +505,21 @@ impl Guard {
         self.blocks_directory() || matches!(self, Guard::RecordsUnread { .. })
     }
 
+    /// True when the guard says a source or the gateway listing cannot be
+    /// trusted (empty, incomplete, shrunk): the plan's outcome is then
+    /// [`PlanOutcome::SourceUnsafe`]. Unread records and HR's guards are
+    /// not: the rest of the source was read.
+    #[must_use]
+    pub fn distrusts_input(&self) -> bool {
+        matches!(
+            self,
+            Guard::SourceEmpty { .. }
+                | Guard::SourceIncomplete { .. }
+                | Guard::GatewayListingIncomplete
+                | Guard::GatewayShrank { .. }
+        )
+    }
+
     /// True when the guard stops the HR rule.
     #[must_use]
     pub fn blocks_hr(&self) -> bool {
@@ -613,6 +628,49 @@ pub struct ThresholdCheck {
     pub licences_exceeded_by: Option<u64>,
     /// The administrator gave the explicit override.
     pub overridden: bool,
+}
+
+/// What a plan means for a scheduler ([`Plan::outcome`]), each with its
+/// code in the exit-code table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PlanOutcome {
+    /// Applying it would change neither the gateway nor muster's state (0).
+    NothingToDo,
+    /// Applying it would change the gateway or muster's state (2, with
+    /// `--detailed-exitcode`; 0 without).
+    WouldChange,
+    /// A source or the gateway listing was empty, incomplete or shrank:
+    /// deletions are held (5).
+    SourceUnsafe,
+    /// It goes over the destructive threshold, the create limit or the
+    /// licences, and needs an explicit override to be applied (4).
+    ThresholdExceeded,
+}
+
+impl PlanOutcome {
+    /// The code in the exit-code table (`WouldChange` as with `--detailed-exitcode`).
+    #[must_use]
+    pub fn exit_code(self) -> u8 {
+        match self {
+            PlanOutcome::NothingToDo => 0,
+            PlanOutcome::WouldChange => 2,
+            PlanOutcome::ThresholdExceeded => 4,
+            PlanOutcome::SourceUnsafe => 5,
+        }
+    }
+
+    /// The table's words for it.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            PlanOutcome::NothingToDo => "nothing to do",
+            PlanOutcome::WouldChange => "would change",
+            PlanOutcome::SourceUnsafe => "source unsafe",
+            PlanOutcome::ThresholdExceeded => "threshold exceeded",
+        }
+    }
 }
 
 impl ThresholdCheck {
@@ -806,6 +864,30 @@ impl Plan {
     #[must_use]
     pub fn requires_override(&self) -> bool {
         self.threshold.tripped() && !self.threshold.overridden
+    }
+
+    /// What this plan means for a scheduler, the plan's row of the exit-code
+    /// table (`docs/operating.md`): the first of threshold exceeded, source
+    /// unsafe, would change, nothing to do. "Would change" counts any change
+    /// and any run transition but the record of the run (a flag, an absent
+    /// run counted): a job that applies only on drift must still record
+    /// them, or nobody is ever deleted.
+    #[must_use]
+    pub fn outcome(&self) -> PlanOutcome {
+        if self.requires_override() {
+            PlanOutcome::ThresholdExceeded
+        } else if self.guards.iter().any(Guard::distrusts_input) {
+            PlanOutcome::SourceUnsafe
+        } else if !self.changes.is_empty()
+            || self
+                .run_transitions
+                .iter()
+                .any(|t| !matches!(t, Transition::RecordRun { .. }))
+        {
+            PlanOutcome::WouldChange
+        } else {
+            PlanOutcome::NothingToDo
+        }
     }
 
     /// Applies every change's transitions and the run's, as if every change

@@ -44,6 +44,8 @@ Encoding = Literal["auto", "utf-8", "windows-1252"]
 Delimiter = Literal["auto", "comma", "semicolon", "tab"]
 #: How `show` renders a plan.
 ShowFormat = Literal["text", "json", "csv"]
+#: What a plan means for a scheduler (`Plan.outcome`), in the exit-code table's words.
+PlanOutcome = Literal["nothing to do", "would change", "source unsafe", "threshold exceeded"]
 #: A field of a directory entry (the mapped CSV's column map keys).
 Field = Literal[
     "first_name",
@@ -546,6 +548,7 @@ __all__ = [
     "OutcomeName",
     "Phase",
     "PlanOptions",
+    "PlanOutcome",
     "PostiniAliasColumn",
     "PostiniUserColumn",
     "RecipientKind",
