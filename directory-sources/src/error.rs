@@ -220,6 +220,35 @@ impl Error {
         )
     }
 
+    /// True when a later try may well succeed: the directory could not be
+    /// reached or was busy (a refused or dropped connection, a timeout, an
+    /// LDAP server busy or unavailable, a 429 or 5xx from Entra ID after
+    /// the retries). A refusal that a retry would meet again — a wrong
+    /// password, a certificate not trusted, a missing base, a broken file —
+    /// is not. What a scheduler's retry decides on (Python's
+    /// `SourceError.retryable`).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        let http = |status: Option<u16>, source: Option<&reqwest::Error>| match status {
+            Some(status) => matches!(
+                muster_core::retry::classify(muster_core::retry::AttemptOutcome::Status(status)),
+                muster_core::retry::RetryAction::RetryIndicated(_)
+            ),
+            None => source.is_some_and(|e| e.is_timeout() || e.is_connect() || e.is_request()),
+        };
+        match self {
+            Error::Ldap { source, .. } => match source.as_ref() {
+                // timeLimitExceeded, busy, unavailable.
+                ldap3::LdapError::LdapResult { result } => matches!(result.rc, 3 | 51 | 52),
+                other => !crate::ldap::is_certificate_error(other),
+            },
+            Error::GraphToken { status, source, .. } | Error::Graph { status, source, .. } => {
+                http(*status, source.as_ref())
+            }
+            _ => false,
+        }
+    }
+
     /// A file refused for its broken structure ([`Error::BrokenFile`]).
     pub(crate) fn broken(issue: muster_core::SourceIssue) -> Self {
         Error::BrokenFile {
@@ -241,5 +270,66 @@ impl Error {
             csv::ErrorKind::Io(e) => Error::Write(e),
             other => Error::Write(io::Error::other(format!("{other:?}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ldap(source: ldap3::LdapError) -> Error {
+        Error::Ldap {
+            source_name: "ad".into(),
+            server: "ldaps://dc".into(),
+            action: "bind",
+            source: Box::new(source),
+        }
+    }
+
+    fn answer(rc: u32) -> ldap3::LdapError {
+        ldap3::LdapError::LdapResult {
+            result: ldap3::LdapResult {
+                rc,
+                matched: String::new(),
+                text: String::new(),
+                refs: Vec::new(),
+                ctrls: Vec::new(),
+            },
+        }
+    }
+
+    fn graph(status: Option<u16>) -> Error {
+        Error::Graph {
+            source_name: "entra".into(),
+            url: "https://graph.microsoft.com/v1.0/users".into(),
+            page: 1,
+            status,
+            code: None,
+            message: None,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn only_a_directory_unreachable_or_busy_is_worth_retrying() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert!(ldap(ldap3::LdapError::Io { source: refused }).is_retryable());
+        for busy in [3, 51, 52] {
+            assert!(ldap(answer(busy)).is_retryable(), "rc {busy}");
+        }
+        // Wrong password, strong auth required, no such base, no access.
+        for refusal in [49, 8, 32, 50] {
+            assert!(!ldap(answer(refusal)).is_retryable(), "rc {refusal}");
+        }
+        for status in [429, 500, 503, 504] {
+            assert!(graph(Some(status)).is_retryable(), "{status}");
+        }
+        for status in [400, 401, 403, 404, 501] {
+            assert!(!graph(Some(status)).is_retryable(), "{status}");
+        }
+        // An answer that was no page (no status, no transport error).
+        assert!(!graph(None).is_retryable());
+        let missing = Error::read("users.csv", io::Error::from(io::ErrorKind::NotFound));
+        assert!(!missing.is_retryable());
     }
 }

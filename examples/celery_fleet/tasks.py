@@ -13,9 +13,10 @@ a task retried on another worker resumes where the last one stopped::
 applies that saved plan and never a fresh one. Both return a small JSON
 result whose ``outcome`` is the CLI's words for its exit code.
 
-Retries: only a gateway that could not be reached or asked to wait
-(``GatewayError.retryable``) is retried, by Celery, with backoff. A refusal
-(config, source, login, plan) is a result, not a retry; another run holding
+Retries: only a gateway or directory that could not be reached or asked to
+wait (``GatewayError.retryable``, ``SourceError.retryable``) is retried, by
+Celery, with backoff. A refusal (config, a missing source file, login, plan)
+is a result, not a retry; another run holding
 the organisation's lease is the result ``"lease held"``. Tasks are
 acknowledged late and rejected when their worker is lost, so a worker that
 dies mid-apply has the task run again, and the journal makes that run
@@ -193,7 +194,7 @@ def _refusal(config: Path, org: Optional[str], error: muster.MusterError) -> Org
     """A muster error as the task's result, or ``Transient`` to retry."""
     if isinstance(error, muster.LeaseError):
         return _result(config, org, 6, str(error))
-    if isinstance(error, muster.GatewayError) and error.retryable:
+    if isinstance(error, (muster.GatewayError, muster.SourceError)) and error.retryable:
         # Our own exception, not muster's: it travels through the result
         # backend as JSON and names no more than muster's message does.
         raise Transient(str(error)) from None
@@ -354,8 +355,8 @@ def run_apply(config_path: Union[str, Path]) -> OrgResult:
 
 # --- the tasks -------------------------------------------------------------------
 
-# Only `Transient` is retried (a gateway that could not be reached or asked
-# to wait), 30 s, 60 s, 120 s… apart, since muster already retried each
+# Only `Transient` is retried (a gateway or directory that could not be
+# reached or asked to wait), 30 s, 60 s, 120 s… apart, since muster already retried each
 # request; after the fifth retry the task fails with muster's message.
 # Everything else is a result. Late acknowledgement and rejection on a lost
 # worker: a task whose worker died runs again and resumes from its journal.

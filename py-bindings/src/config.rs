@@ -48,7 +48,7 @@ fn config_error(e: &ConfigError) -> PyErr {
 fn read_error(e: &ReadError) -> PyErr {
     match e {
         ReadError::Config(c) => config_error(c),
-        other => errors::SourceError::new_err(errors::chain(other)),
+        other => errors::source_with(errors::chain(other), other.is_retryable()),
     }
 }
 

@@ -27,7 +27,7 @@ create_exception!(
     muster,
     SourceError,
     MusterError,
-    "A directory or HR source could not be read completely (bad records are issues, not errors)."
+    "A directory or HR source could not be read completely (bad records are issues, not errors); `retryable` is true when a later try may well succeed (the directory unreachable or busy)."
 );
 create_exception!(
     muster,
@@ -87,7 +87,18 @@ pub(crate) fn gateway(error: &muster::gateway::Error) -> PyErr {
 
 /// A source error as `SourceError`.
 pub(crate) fn source(error: &muster::directory::Error) -> PyErr {
-    SourceError::new_err(chain(error))
+    source_with(chain(error), error.is_retryable())
+}
+
+/// A `SourceError` with its `retryable` attribute: true when a later try
+/// may well succeed (the directory unreachable or busy), false for a file,
+/// a wrong password or a setting.
+pub(crate) fn source_with(message: String, retryable: bool) -> PyErr {
+    let err = SourceError::new_err(message);
+    Python::attach(|py| {
+        let _ = err.value(py).setattr("retryable", retryable);
+    });
+    err
 }
 
 /// A planner refusal as `PlanError`.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -86,6 +87,19 @@ def test_a_wrong_ldap_password_is_a_source_error_without_the_password() -> None:
         source.read()
     assert "bind" in str(caught.value)
     assert wrong not in str(caught.value) and wrong not in repr(caught.value)
+    # A retry would meet the same refusal.
+    assert caught.value.retryable is False
+
+
+def test_a_directory_that_cannot_be_reached_is_a_source_error_worth_retrying() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port just released: the connection is refused.
+    source = muster.LdapSource(f"ldap://127.0.0.1:{port}", "DC=example,DC=com")
+    with pytest.raises(muster.SourceError) as caught:
+        source.read()
+    assert caught.value.retryable is True
 
 
 def test_bind_dn_and_password_go_together() -> None:

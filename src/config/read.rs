@@ -64,6 +64,20 @@ pub enum ReadError {
     },
 }
 
+impl ReadError {
+    /// True when a later try may well succeed (the directory could not be
+    /// reached or was busy: [`muster_directory::Error::is_retryable`]). A
+    /// file that is missing or broken, a wrong password or a setting is
+    /// not: a retry would meet the same.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ReadError::Source { source, .. } | ReadError::Hr(source) => source.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
 /// What the directory side of a run read.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -604,7 +604,7 @@ static PLATFORM_ROOTS: LazyLock<RootCertStore> = LazyLock::new(|| {
 
 /// True when TLS failed because the server's certificate was not accepted
 /// (unknown issuer, wrong host name, expired…), wherever in the chain it sits.
-fn is_certificate_error(error: &LdapError) -> bool {
+pub(crate) fn is_certificate_error(error: &LdapError) -> bool {
     let is_certificate = |e: &rustls::Error| {
         matches!(
             e,
