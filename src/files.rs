@@ -42,3 +42,30 @@ pub fn write_private(path: impl AsRef<Path>, contents: &[u8]) -> std::io::Result
     std::fs::File::open(folder)?.sync_all()?;
     Ok(())
 }
+
+/// Creates `folder` and its parents, readable by its owner only (0700 on
+/// Unix): for journals and the before-images beside them, which list the
+/// accounts changed and how.
+///
+/// # Errors
+/// Any error creating the folders.
+pub fn create_private_folder(folder: impl AsRef<Path>) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(folder)
+}
+
+/// A folder [`Config::journal_for`](crate::config::Config::journal_for)
+/// could not create.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create the folder `{}`", folder.display())]
+#[non_exhaustive]
+pub struct FolderError {
+    /// The folder.
+    pub folder: std::path::PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}

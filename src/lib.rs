@@ -59,7 +59,7 @@ pub use executor::{
     ApplyError, ApplyReport, BeforeImage, ChangeReport, Counts, ErrorAction, Executor, Halt,
     Outcome, Progress, Stop, before_images_folder, read_before_images,
 };
-pub use files::write_private;
+pub use files::{FolderError, create_private_folder, write_private};
 pub use gateway_snapshot::{GatewaySnapshot, read_gateway};
 pub use lease::{Lease, LeaseError};
 pub use muster_core as core;

@@ -267,3 +267,38 @@ fn each_mistake_names_its_line_and_key_and_what_was_expected() {
         assert!(!got.contains("s3cr3t"), "{got}");
     }
 }
+
+/// The journal of an apply: the one given, else one per plan in
+/// `files.journals`, else none; its folder is made (owner-only) either way,
+/// so a first run on a fresh volume is not refused for a missing folder.
+#[test]
+fn the_journal_is_the_given_one_or_the_plans_in_files_journals_and_its_folder_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("org.toml");
+    let without = Config::from_toml(MINIMAL_SOURCE, &path).unwrap();
+    assert_eq!(without.journal_for("abc", None).unwrap(), None);
+    let given = dir.path().join("new/deeper/run.journal");
+    assert_eq!(
+        without.journal_for("abc", Some(given.clone())).unwrap(),
+        Some(given.clone())
+    );
+    assert!(given.parent().unwrap().is_dir());
+    let text = format!("{MINIMAL_SOURCE}\n[files]\njournals = \"journals/\"\n");
+    let with = Config::from_toml(&text, &path).unwrap();
+    let journal = with.journal_for("abc", None).unwrap().unwrap();
+    assert_eq!(journal, dir.path().join("journals").join("abc.journal"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("journals"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+    // Given wins over the folder.
+    assert_eq!(
+        with.journal_for("abc", Some(given.clone())).unwrap(),
+        Some(given)
+    );
+}

@@ -701,14 +701,13 @@ pub(crate) async fn apply_to(
         executor = executor.approved(approval);
     }
     let _lease = lease(state_path.as_deref())?;
-    let journal = match (&args.journal, &config.files.journals) {
-        (Some(path), _) => Some(path.clone()),
-        (None, Some(folder)) => {
-            create_private_folder(folder)?;
-            Some(folder.join(format!("{}.journal", plan.fingerprint)))
-        }
-        (None, None) => None,
-    };
+    let journal = config
+        .journal_for(&plan.fingerprint, args.journal.clone())
+        .map_err(|e| CliError::File {
+            action: "cannot create the journal folder",
+            path: e.folder,
+            source: e.source,
+        })?;
     if let Some(journal) = &journal {
         executor = executor.journal(journal);
     }
@@ -843,20 +842,6 @@ fn say_what_is_left(
     } else {
         out.say("muster: no journal was kept: plan again (`muster plan`) to see what is left");
     }
-}
-
-/// Creates `folder` (and its parents) for journals, readable by its owner
-/// only on Unix: journals list the accounts changed and how.
-fn create_private_folder(folder: &Path) -> Result<(), CliError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(folder).map_err(|source| CliError::File {
-        action: "cannot create the journal folder",
-        path: folder.to_owned(),
-        source,
-    })
 }
 
 /// Saves `text` to `path` through [`muster::write_private`]: atomically

@@ -150,18 +150,6 @@ fn keep_graph_cursor(py: Python<'_>, graph: &GraphRound) -> PyResult<()> {
     Ok(())
 }
 
-/// Creates the journal folder (owner-only on Unix: journals list the
-/// accounts changed and how).
-fn create_private_folder(folder: &Path) -> PyResult<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(folder)
-        .map_err(|e| file_error("cannot create the journal folder", folder, &e))
-}
-
 impl Config {
     /// A fresh plan, or the plan of an action on conflicts: the one
     /// pipeline `plan`, `delete_now` and `deactivate` share (as the CLI's
@@ -587,14 +575,9 @@ impl Config {
             .map(Lease::take)
             .transpose()
             .map_err(|e| lease_error(&e))?;
-        let journal = match (journal, &config.files.journals) {
-            (Some(path), _) => Some(path),
-            (None, Some(folder)) => {
-                create_private_folder(folder)?;
-                Some(folder.join(format!("{}.journal", inner.fingerprint)))
-            }
-            (None, None) => None,
-        };
+        let journal = config
+            .journal_for(&inner.fingerprint, journal)
+            .map_err(|e| file_error("cannot create the journal folder", &e.folder, &e.source))?;
         if let Some(journal) = &journal {
             executor = executor.journal(journal);
         }

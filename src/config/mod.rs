@@ -45,7 +45,7 @@ mod load;
 mod read;
 mod resolve;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use error::ConfigError;
 pub use file::{
@@ -61,6 +61,33 @@ pub use resolve::{
 };
 
 impl Config {
+    /// The journal an apply of the plan with `fingerprint` writes: `given`
+    /// (`--journal`, `journal=`) when there is one, else
+    /// `<files.journals>/<fingerprint>.journal`, else none. The folder it
+    /// is in is created, owner-only ([`create_private_folder`](crate::create_private_folder)),
+    /// so a first run on a fresh volume is not refused for a missing folder.
+    ///
+    /// # Errors
+    /// When the folder cannot be created: the error and the folder.
+    pub fn journal_for(
+        &self,
+        fingerprint: &str,
+        given: Option<PathBuf>,
+    ) -> Result<Option<PathBuf>, crate::FolderError> {
+        let journal = match (given, &self.files.journals) {
+            (Some(path), _) => path,
+            (None, Some(folder)) => folder.join(format!("{fingerprint}.journal")),
+            (None, None) => return Ok(None),
+        };
+        if let Some(folder) = journal.parent().filter(|f| !f.as_os_str().is_empty()) {
+            crate::create_private_folder(folder).map_err(|source| crate::FolderError {
+                folder: folder.to_owned(),
+                source,
+            })?;
+        }
+        Ok(Some(journal))
+    }
+
     /// Reads the config file at `path`.
     ///
     /// # Errors
