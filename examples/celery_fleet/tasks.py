@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tomllib
 from pathlib import Path
 from typing import Dict, List, Literal, Optional, TypedDict, Union, cast
 
@@ -253,13 +252,6 @@ def _plan_summary(plan: muster.Plan, saved: Dict[str, object]) -> str:
     return line
 
 
-def _files(config: muster.Config) -> Dict[str, str]:
-    """The config's ``[files]`` with its paths resolved (the Python API has
-    no accessor for them: read from ``to_toml()``)."""
-    files = tomllib.loads(config.to_toml()).get("files", {})
-    return {k: v for k, v in files.items() if isinstance(v, str)}
-
-
 # --- one organisation's run, without Celery ------------------------------------
 
 
@@ -328,7 +320,7 @@ def run_apply(config_path: Union[str, Path]) -> OrgResult:
                 plan=saved_path,
             )
         options: ConfigApplyOptions = {}
-        if "journals" not in _files(config):
+        if config.journals is None:
             # `files.journals` journals there; without it, beside the config.
             options["journal"] = path.with_suffix(f".{plan.fingerprint}.journal")
         approval = approval_file(path)

@@ -275,6 +275,21 @@ impl Config {
         self.config.gateway.stack.as_deref()
     }
 
+    /// muster's state file (`[files] state`, resolved against the config's
+    /// folder), when the config names one: where `plan` reads ownership and
+    /// `apply` writes it.
+    #[getter]
+    fn state_file(&self) -> Option<PathBuf> {
+        self.config.files.state.clone()
+    }
+
+    /// The folder of apply journals (`[files] journals`, resolved), when the
+    /// config names one: `apply` journals each plan there, by fingerprint.
+    #[getter]
+    fn journals(&self) -> Option<PathBuf> {
+        self.config.files.journals.clone()
+    }
+
     /// The names of the sources, the authoritative one first.
     #[getter]
     fn sources(&self) -> Vec<String> {

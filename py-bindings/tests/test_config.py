@@ -88,6 +88,11 @@ def test_config_plans_and_applies_like_the_cli(
 ) -> None:
     config = muster.Config.load(write_config(tmp_path, emu))
     assert config.org == ORG and config.sources == ["staff"]
+    assert config.state_file == tmp_path / "state" / "org.json"
+    assert config.journals == tmp_path / "journals"
+    (tmp_path / "bare").mkdir()
+    bare = muster.Config.load(write_config(tmp_path / "bare", emu, files=False))
+    assert bare.journals is None and bare.state_file is None
     assert "requests_per_minute = 100000" in config.to_toml()
 
     emu.clear_observations()
