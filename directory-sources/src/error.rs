@@ -274,7 +274,7 @@ impl Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn ldap(source: ldap3::LdapError) -> Error {
@@ -286,7 +286,8 @@ mod tests {
         }
     }
 
-    fn answer(rc: u32) -> ldap3::LdapError {
+    /// An LDAP server's answer with result code `rc` (for the tests here and in `ldap`).
+    pub(crate) fn answer(rc: u32) -> ldap3::LdapError {
         ldap3::LdapError::LdapResult {
             result: ldap3::LdapResult {
                 rc,

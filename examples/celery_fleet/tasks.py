@@ -29,7 +29,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Dict, List, Literal, Optional, TypedDict, Union, cast
+from typing import Any, Dict, List, Literal, Optional, TypedDict, Union, cast
 
 from celery import Celery, group
 from celery.result import GroupResult
@@ -354,8 +354,8 @@ def run_apply(config_path: Union[str, Path]) -> OrgResult:
 # worker: a task whose worker died runs again and resumes from its journal.
 
 
-@app.task(
-    name="muster_fleet.plan_org",
+#: The retry and acknowledgement settings both tasks share.
+_TASK_SETTINGS: Dict[str, Any] = dict(
     autoretry_for=(Transient,),
     retry_backoff=30,
     retry_backoff_max=900,
@@ -364,21 +364,15 @@ def run_apply(config_path: Union[str, Path]) -> OrgResult:
     acks_late=True,
     reject_on_worker_lost=True,
 )
+
+
+@app.task(name="muster_fleet.plan_org", **_TASK_SETTINGS)
 def plan_org(config_path: str) -> OrgResult:
     """Plans one organisation and saves the plan beside its config for review."""
     return run_plan(config_path)
 
 
-@app.task(
-    name="muster_fleet.apply_org",
-    autoretry_for=(Transient,),
-    retry_backoff=30,
-    retry_backoff_max=900,
-    retry_jitter=True,
-    max_retries=5,
-    acks_late=True,
-    reject_on_worker_lost=True,
-)
+@app.task(name="muster_fleet.apply_org", **_TASK_SETTINGS)
 def apply_org(config_path: str) -> OrgResult:
     """Applies the plan saved for review for one organisation; resumes from
     its journal when run again."""

@@ -688,15 +688,7 @@ mod tests {
 
     #[test]
     fn a_bind_refused_without_tls_and_a_missing_base_are_named() {
-        let answer = |rc| LdapError::LdapResult {
-            result: ldap3::LdapResult {
-                rc,
-                matched: String::new(),
-                text: String::new(),
-                refs: Vec::new(),
-                ctrls: Vec::new(),
-            },
-        };
+        use crate::error::tests::answer;
         assert!(refine_action("bind", &answer(8)).contains("only over TLS"));
         assert_eq!(refine_action("bind", &answer(49)), "bind");
         assert_eq!(
