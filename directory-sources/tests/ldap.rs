@@ -4,9 +4,9 @@
 //! writes its own organisational unit, so tests can run in parallel.
 
 mod support;
-use support::{capture_trace, primaries};
+use support::{Attribute, NewObject, add_unit, capture_trace, primaries, set};
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use ldap3::{LdapConnAsync, Scope};
 use muster_core::{DirectorySnapshot, Field, FieldSet, Location, RecipientKind};
@@ -48,12 +48,6 @@ fn server() -> Server {
         ldaps_wrong_name_url: var("MUSTER_LDAP_LDAPS_WRONG_NAME_URL"),
     }
 }
-
-/// An attribute and its values, as the admin writes them.
-type Attribute = (String, HashSet<Vec<u8>>);
-
-/// A directory object to create: its `cn` and attributes.
-type NewObject = (String, Vec<Attribute>);
 
 /// A user object as AD stores it (the attributes `mstop` requires included).
 fn user(cn: &str, attributes: &[(&str, &[&str])]) -> NewObject {
@@ -98,10 +92,6 @@ fn group(cn: &str, group_type: &str, attributes: &[(&str, &[&str])]) -> NewObjec
     (cn.to_owned(), attrs)
 }
 
-fn set(values: &[&str]) -> HashSet<Vec<u8>> {
-    values.iter().map(|v| v.as_bytes().to_vec()).collect()
-}
-
 /// Creates `ou=<unit>` under the base and the given objects in it, as the
 /// admin; returns the unit's DN.
 async fn populate(s: &Server, unit: &str, objects: Vec<NewObject>) -> String {
@@ -126,25 +116,11 @@ async fn populate(s: &Server, unit: &str, objects: Vec<NewObject>) -> String {
         ldap.delete(&dn).await.unwrap();
     }
     let _ = ldap.delete(&ou).await;
-    ldap.add(
-        &ou,
-        vec![
-            (b"objectClass".to_vec(), set(&["organizationalUnit"])),
-            (b"ou".to_vec(), set(&[unit])),
-        ],
-    )
-    .await
-    .unwrap()
-    .success()
-    .unwrap();
-    for (cn, attrs) in objects {
-        let dn = format!("cn={cn},{ou}");
-        let attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attrs
-            .into_iter()
-            .map(|(k, v)| (k.into_bytes(), v))
-            .collect();
-        ldap.add(&dn, attrs).await.unwrap().success().unwrap();
-    }
+    let objects = objects
+        .into_iter()
+        .map(|(cn, attrs)| (format!("cn={cn}"), attrs))
+        .collect();
+    add_unit(&mut ldap, &ou, unit, objects).await;
     ldap.unbind().await.unwrap();
     ou
 }

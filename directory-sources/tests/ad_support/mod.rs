@@ -173,29 +173,7 @@ impl Dc {
             .success()
             .unwrap();
         }
-        ldap.add(
-            &ou,
-            vec![
-                (b"objectClass".to_vec(), set(&["organizationalUnit"])),
-                (b"ou".to_vec(), set(&[unit])),
-            ],
-        )
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-        for (rdn, attributes) in objects {
-            let dn = format!("{rdn},{ou}");
-            let attributes: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attributes
-                .into_iter()
-                .map(|(name, values)| (name.into_bytes(), values))
-                .collect();
-            ldap.add(&dn, attributes)
-                .await
-                .unwrap()
-                .success()
-                .unwrap_or_else(|e| panic!("adding {dn}: {e}"));
-        }
+        crate::support::add_unit(&mut ldap, &ou, unit, objects).await;
         ldap.unbind().await.unwrap();
         ou
     }
@@ -220,11 +198,7 @@ impl Dc {
     }
 }
 
-/// An attribute and its values, as the Administrator writes them.
-pub(crate) type Attribute = (String, HashSet<Vec<u8>>);
-
-/// A directory object to create: its RDN (`CN=…`) and attributes.
-pub(crate) type NewObject = (String, Vec<Attribute>);
+pub(crate) use crate::support::{Attribute, NewObject};
 
 /// A user object. Only what the test gives: the DC fills in the rest
 /// (`objectGUID`, `objectCategory`, a `sAMAccountName`, and, without a
@@ -248,9 +222,7 @@ pub(crate) fn object(class: &str, cn: &str, attributes: &[(&str, &[&str])]) -> N
     (format!("CN={cn}"), attrs)
 }
 
-pub(crate) fn set(values: &[&str]) -> HashSet<Vec<u8>> {
-    values.iter().map(|v| v.as_bytes().to_vec()).collect()
-}
+pub(crate) use crate::support::set;
 
 /// The error and its causes on one line, as a person would read them.
 pub(crate) fn chain(error: &Error) -> String {

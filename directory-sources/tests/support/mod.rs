@@ -101,3 +101,49 @@ impl std::io::Write for Trace {
         Ok(())
     }
 }
+
+/// An attribute and its values, as the admin writes them.
+pub(crate) type Attribute = (String, std::collections::HashSet<Vec<u8>>);
+
+/// A directory object to write: its RDN and attributes.
+pub(crate) type NewObject = (String, Vec<Attribute>);
+
+/// An attribute's values as the admin writes them.
+pub(crate) fn set(values: &[&str]) -> std::collections::HashSet<Vec<u8>> {
+    values.iter().map(|v| v.as_bytes().to_vec()).collect()
+}
+
+/// Adds the organisational unit `ou` (`ou=<unit>,…`) and `objects` in it
+/// (each `(rdn, attributes)`, the RDN as the server spells it), as the
+/// connection's admin: the test directory servers' shared set-up; each
+/// server's file removes a leftover unit first in its own way.
+pub(crate) async fn add_unit(
+    ldap: &mut ldap3::Ldap,
+    ou: &str,
+    unit: &str,
+    objects: Vec<NewObject>,
+) {
+    ldap.add(
+        ou,
+        vec![
+            (b"objectClass".to_vec(), set(&["organizationalUnit"])),
+            (b"ou".to_vec(), set(&[unit])),
+        ],
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap_or_else(|e| panic!("adding {ou}: {e}"));
+    for (rdn, attributes) in objects {
+        let dn = format!("{rdn},{ou}");
+        let attributes: Vec<(Vec<u8>, std::collections::HashSet<Vec<u8>>)> = attributes
+            .into_iter()
+            .map(|(name, values)| (name.into_bytes(), values))
+            .collect();
+        ldap.add(&dn, attributes)
+            .await
+            .unwrap()
+            .success()
+            .unwrap_or_else(|e| panic!("adding {dn}: {e}"));
+    }
+}
